@@ -1,0 +1,17 @@
+//! Ranking data for rankdistil: a streaming LETOR/SVMlight reader with line-precise errors,
+//! feature normalisation fitted on the training split, a seeded synthetic LTR generator, and
+//! batching into padded `[B, N, F]` lists with masks.
+
+mod batch;
+mod dataset;
+mod error;
+mod letor;
+mod normalize;
+pub mod synthetic;
+
+pub use batch::{BatchPlan, ListBatch, PAD};
+pub use dataset::{QueryView, RankingDataset};
+pub use error::DataError;
+pub use letor::{LetorOptions, LetorQuery, LetorReader, read_all, read_letor, write_letor};
+pub use normalize::{FeatureNormalizer, NormalizationKind};
+pub use synthetic::{SyntheticConfig, generate};

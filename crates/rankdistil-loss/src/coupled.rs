@@ -1,0 +1,136 @@
+use std::sync::{Arc, Mutex};
+
+use burn::prelude::*;
+use rand::{SeedableRng, rngs::StdRng};
+
+use crate::ordering::{ListOrders, gather_ordered, to_host};
+use crate::plackett_luce::{NEG, top_k_nll};
+use crate::reduce::{mean_over, nonempty};
+
+/// Configuration of [`CoupledRankDistil`].
+#[derive(Config, Debug)]
+pub struct CoupledRankDistilConfig {
+    /// The top-k whose order is matched.
+    #[config(default = 10)]
+    pub k: usize,
+    /// Orders sampled from PL(teacher) per list; 0 uses the teacher's own order.
+    #[config(default = 8)]
+    pub samples: usize,
+    /// Student temperature τ.
+    #[config(default = 1.0)]
+    pub temperature: f64,
+    /// Teacher temperature τ_t of the sampling distribution.
+    #[config(default = 1.0)]
+    pub teacher_temperature: f64,
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl CoupledRankDistilConfig {
+    pub fn init(&self) -> CoupledRankDistil {
+        assert!(self.k >= 1, "k must be at least 1");
+        assert!(self.temperature > 0.0, "temperature must be positive");
+        assert!(self.teacher_temperature > 0.0, "teacher_temperature must be positive");
+        CoupledRankDistil {
+            k: self.k,
+            samples: self.samples,
+            temperature: self.temperature,
+            teacher_temperature: self.teacher_temperature,
+            seed: self.seed,
+            rng: Arc::new(Mutex::new(StdRng::seed_from_u64(self.seed))),
+        }
+    }
+}
+
+/// Coupled RankDistil (Reddi et al., AISTATS 2021; TF-Ranking `CoupledRankDistilLoss`):
+/// the top-k Plackett–Luce likelihood of the teacher's ranking under the student.
+///
+/// ```text
+/// π_s = argsort_desc(t/τ_t + g_s) over the valid items,   g_s ~ Gumbel(0, 1)   (s = 1..S)
+/// L   = (1/S) Σ_s Σ_{i=1..k'} [ log Σ_{j=i..n} exp(s_{π_s(j)}/τ) − s_{π_s(i)}/τ ]
+/// ```
+///
+/// The denominators run over every remaining item, so the items the teacher ranks low are
+/// pushed down. With `S = 0` the teacher's own order is used. Memory is `O(B·S·N)`.
+#[derive(Module, Debug)]
+pub struct CoupledRankDistil {
+    pub k: usize,
+    pub samples: usize,
+    pub temperature: f64,
+    pub teacher_temperature: f64,
+    pub seed: u64,
+    #[module(skip)]
+    rng: Arc<Mutex<StdRng>>,
+}
+
+impl CoupledRankDistil {
+    /// Restarts the Gumbel stream at `(seed, stream)`, so a step can be replayed exactly.
+    pub fn reseed(&self, stream: u64) {
+        *self.rng.lock().expect("rng lock") =
+            StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    }
+
+    /// The target orders for teacher scores `[B * N]` on the host.
+    pub fn orders(&self, teacher: &[f32], mask: &[bool], batch: usize, len: usize) -> ListOrders {
+        if self.samples == 0 {
+            ListOrders::teacher(teacher, mask, batch, len)
+        } else {
+            let mut rng = self.rng.lock().expect("rng lock");
+            ListOrders::plackett_luce(
+                teacher,
+                mask,
+                batch,
+                len,
+                self.samples,
+                self.teacher_temperature,
+                &mut rng,
+            )
+        }
+    }
+
+    /// The loss, averaged over the lists with at least one valid item.
+    ///
+    /// - student: `[B, N]`
+    /// - teacher: `[B, N]` (read to the host to sort)
+    /// - mask: `[B, N]`, true for a real item
+    /// - output: `[1]`
+    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+        let (t, m, b, n) = to_host(teacher, mask);
+        let orders = self.orders(&t, &m, b, n);
+        self.forward_ordered(student, &orders)
+    }
+
+    /// The loss for precomputed orders (from [`Self::orders`]).
+    pub fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
+        let device = student.device();
+        let per_list = self.per_sample(student, orders).mean_dim(1).squeeze_dim::<1>(1); // [B]
+        mean_over(per_list, orders.nonempty_tensor(&device))
+    }
+
+    /// Per-list, per-sample NLL: `[B, N]` student scores -> `[B, S]`.
+    pub fn per_sample(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<2> {
+        let device = student.device();
+        let (b, s, n) = (orders.batch, orders.samples, orders.len);
+        let x = gather_ordered(student / self.temperature, orders.index_tensor(&device)); // [B, S, N]
+        let valid = orders.valid_tensor(&device); // [B, S, N]
+        top_k_nll(x.reshape([b * s, n]), valid.reshape([b * s, n]), self.k).reshape([b, s])
+    }
+
+    /// The loss with the teacher's order (`S = 0`) found on the device, with no host sync.
+    /// Ties among teacher scores are broken arbitrarily (the device sort is unstable).
+    ///
+    /// - student, teacher: `[B, N]`; mask: `[B, N]`; output: `[1]`
+    pub fn forward_device_order(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
+        let order = teacher
+            .mask_fill(mask.clone().bool_not(), NEG)
+            .argsort_descending(1); // [B, N]
+        let valid = mask.clone().int().gather(1, order.clone()).equal_elem(1); // [B, N]
+        let x = (student / self.temperature).gather(1, order); // [B, N]
+        mean_over(top_k_nll(x, valid, self.k), nonempty(mask))
+    }
+}

@@ -1,0 +1,5 @@
+//! Label losses for training a scorer from graded relevance (spec §5).
+
+pub mod listmle;
+pub mod ranknet;
+pub mod softmax_ce;

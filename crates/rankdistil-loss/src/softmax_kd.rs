@@ -1,0 +1,49 @@
+use burn::prelude::*;
+
+use crate::plackett_luce::{NEG, logsumexp};
+use crate::reduce::{mean_over, nonempty};
+
+/// Configuration of [`SoftmaxKd`].
+#[derive(Config, Debug)]
+pub struct SoftmaxKdConfig {
+    /// Student temperature τ.
+    #[config(default = 1.0)]
+    pub temperature: f64,
+    /// Teacher temperature τ_t.
+    #[config(default = 1.0)]
+    pub teacher_temperature: f64,
+}
+
+impl SoftmaxKdConfig {
+    pub fn init(&self) -> SoftmaxKd {
+        SoftmaxKd {
+            temperature: self.temperature,
+            teacher_temperature: self.teacher_temperature,
+        }
+    }
+}
+
+/// Softmax distillation (ListNet / Hinton KD): the cross-entropy between the teacher's and the
+/// student's softmax over the valid items of each list.
+///
+/// ```text
+/// L = −Σ_i softmax(t/τ_t)_i · log softmax(s/τ)_i
+/// ```
+#[derive(Module, Debug)]
+pub struct SoftmaxKd {
+    pub temperature: f64,
+    pub teacher_temperature: f64,
+}
+
+impl SoftmaxKd {
+    /// - student, teacher, mask: `[B, N]`; output: `[1]`
+    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+        let pad = mask.clone().bool_not();
+        let t = (teacher.detach() / self.teacher_temperature).mask_fill(pad.clone(), NEG);
+        let target = (t.clone() - logsumexp(t, 1)).exp().mask_fill(pad.clone(), 0.0); // [B, N]
+        let s = (student / self.temperature).mask_fill(pad.clone(), NEG);
+        let neg_log_p = (logsumexp(s.clone(), 1) - s).mask_fill(pad, 0.0); // [B, N]
+        let per_list = (target * neg_log_p).sum_dim(1).squeeze_dim::<1>(1);
+        mean_over(per_list, nonempty(mask))
+    }
+}

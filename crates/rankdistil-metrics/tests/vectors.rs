@@ -1,0 +1,97 @@
+//! NDCG, precision and MRR against the spec's TF-Ranking vectors, plus the conventions.
+
+use rankdistil_metrics::*;
+use serde_json::Value;
+
+fn floats(v: &Value) -> Vec<f32> {
+    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+}
+
+fn close(a: f64, b: f64, what: &str) {
+    assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{what}: got {a}, expected {b}");
+}
+
+#[test]
+fn metrics_match_tf_ranking() {
+    let path = format!("{}/tests/vectors/label_losses_and_metrics.json", env!("CARGO_MANIFEST_DIR"));
+    let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let lists = v["lists"].as_array().unwrap();
+    for (i, list) in lists.iter().enumerate() {
+        let labels = floats(&list["labels"]);
+        let scores = floats(&list["scores"]);
+        // -1 marks padding: keep the valid slots, in order.
+        let (s, y): (Vec<f32>, Vec<f32>) = scores
+            .iter()
+            .zip(&labels)
+            .filter(|(_, y)| **y >= 0.0)
+            .map(|(s, y)| (*s, *y))
+            .unzip();
+        for k in [1, 3, 5, 10] {
+            close(
+                ndcg_at(&s, &y, k, IdcgZero::Zero).unwrap(),
+                list[format!("ndcg@{k}")].as_f64().unwrap(),
+                &format!("list {i} ndcg@{k}"),
+            );
+            close(
+                precision_at(&s, &y, k).unwrap(),
+                list[format!("precision@{k}")].as_f64().unwrap(),
+                &format!("list {i} precision@{k}"),
+            );
+        }
+        close(mrr(&s, &y).unwrap(), list["mrr"].as_f64().unwrap(), &format!("list {i} mrr"));
+    }
+}
+
+#[test]
+fn idcg_zero_conventions() {
+    let s = [0.3, 0.9, 0.1];
+    let y = [0.0, 0.0, 0.0];
+    assert_eq!(ndcg_at(&s, &y, 10, IdcgZero::Zero), Some(0.0));
+    assert_eq!(ndcg_at(&s, &y, 10, IdcgZero::One), Some(1.0));
+    assert_eq!(ndcg_at(&s, &y, 10, IdcgZero::Skip), None);
+    assert_eq!(recall_at(&s, &y, 10), None, "recall skips lists with no relevant item");
+    assert_eq!(mrr(&s, &y), Some(0.0));
+}
+
+#[test]
+fn ties_go_to_the_lower_index() {
+    assert_eq!(rank_order(&[1.0, 2.0, 1.0, 2.0]), vec![1, 3, 0, 2]);
+    // Tied scores: the relevant item at index 0 ranks first.
+    assert_eq!(mrr(&[0.5, 0.5], &[1.0, 0.0]), Some(1.0));
+    assert_eq!(mrr(&[0.5, 0.5], &[0.0, 1.0]), Some(0.5));
+}
+
+#[test]
+fn recall_and_precision_use_k_prime() {
+    let s = [3.0, 2.0, 1.0];
+    let y = [1.0, 0.0, 2.0];
+    assert_eq!(precision_at(&s, &y, 10), Some(2.0 / 3.0));
+    assert_eq!(recall_at(&s, &y, 1), Some(0.5));
+    assert_eq!(recall_at(&s, &y, 20), Some(1.0));
+}
+
+#[test]
+fn teacher_agreement() {
+    let t = [5.0, 4.0, 3.0, 2.0, 1.0];
+    assert_eq!(overlap_at(&t, &t, 3), Some(1.0));
+    assert_eq!(kendall_tau_at(&t, &t, 5), Some(1.0));
+    let reversed = [1.0, 2.0, 3.0, 4.0, 5.0];
+    assert_eq!(kendall_tau_at(&reversed, &t, 5), Some(-1.0));
+    assert_eq!(overlap_at(&reversed, &t, 2), Some(0.0));
+    // One swap among the teacher's top 3: 2 concordant, 1 discordant pair.
+    let s = [4.0, 5.0, 3.0, 0.0, 0.0];
+    assert!((kendall_tau_at(&s, &t, 3).unwrap() - 1.0 / 3.0).abs() < 1e-12);
+    assert_eq!(kendall_tau_at(&[1.0], &[1.0], 10), None);
+}
+
+#[test]
+fn accumulator_averages_each_metric_over_the_lists_it_counts() {
+    let mut acc = MetricAccumulator::new(IdcgZero::Zero);
+    acc.add_list(&[2.0, 1.0], &[1.0, 0.0]); // ndcg 1, recall defined
+    acc.add_list(&[2.0, 1.0], &[0.0, 0.0]); // ndcg 0 (counts), recall skipped
+    let m = acc.summary();
+    assert_eq!(m.get("ndcg@10"), Some(0.5));
+    assert_eq!(m.counts["ndcg@10"], 2);
+    assert_eq!(m.get("recall@10"), Some(1.0));
+    assert_eq!(m.counts["recall@10"], 1);
+}

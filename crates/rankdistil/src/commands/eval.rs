@@ -1,0 +1,62 @@
+use std::path::PathBuf;
+
+use clap::Args;
+
+use crate::backend::{self, BackendChoice};
+use crate::data_source::load_for_model;
+use crate::report::table;
+use crate::run_dir::{load_meta, load_model};
+use crate::scoring::{evaluate, random_scores, score_dataset};
+
+/// Evaluate a trained run on a LETOR file and print a metrics table.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    /// A run directory written by `train` or `distill`.
+    #[arg(long)]
+    pub run: PathBuf,
+    /// A LETOR file.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Also report agreement with this teacher run (overlap@10, Kendall τ@10).
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Lists per scoring batch.
+    #[arg(long, default_value_t = 32)]
+    pub batch_size: usize,
+}
+
+pub fn run(args: EvalArgs) -> anyhow::Result<()> {
+    let meta = load_meta(&args.run)?;
+    let backend = backend::open(args.backend)?;
+    let model = load_model(&args.run, &meta, &backend.device)?;
+    let data = load_for_model(&args.data, &meta.normalizer)?;
+    let scores = score_dataset(&model, &data, &backend.device, args.batch_size);
+    let teacher_scores = match &args.teacher {
+        Some(t) => {
+            let tmeta = load_meta(t)?;
+            let tmodel = load_model(t, &tmeta, &backend.device)?;
+            let tdata = load_for_model(&args.data, &tmeta.normalizer)?;
+            Some(score_dataset(&tmodel, &tdata, &backend.device, args.batch_size))
+        }
+        None => None,
+    };
+    let metrics = evaluate(&data, &scores, teacher_scores.as_deref());
+    let random = evaluate(&data, &random_scores(data.num_rows(), 0), None);
+    println!(
+        "{} ({} {}, {} parameters) on {}: {} queries, {} documents\n\n{}",
+        args.run.display(),
+        meta.role,
+        meta.method,
+        meta.num_params,
+        args.data.display(),
+        data.num_queries(),
+        data.num_rows(),
+        table(&[
+            (args.run.display().to_string(), metrics),
+            ("random scorer".into(), random)
+        ])
+    );
+    Ok(())
+}

@@ -1,0 +1,6 @@
+pub mod compare;
+pub mod distill;
+pub mod eval;
+pub mod gen_synthetic;
+pub mod quickstart;
+pub mod train;

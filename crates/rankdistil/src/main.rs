@@ -1,0 +1,48 @@
+//! `rankdistil`: knowledge distillation for top-k ranking, on Burn.
+
+mod backend;
+mod commands;
+mod config;
+mod data_source;
+mod distillation;
+mod report;
+mod run_dir;
+mod scoring;
+mod train;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "rankdistil", version, about = "Knowledge distillation for top-k ranking (RankDistil) on Burn")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    Quickstart(commands::quickstart::QuickstartArgs),
+    Train(commands::train::TrainArgs),
+    Distill(commands::distill::DistillArgs),
+    Compare(commands::compare::CompareArgs),
+    Eval(commands::eval::EvalArgs),
+    GenSynthetic(commands::gen_synthetic::GenSyntheticArgs),
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Quickstart(a) => commands::quickstart::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Distill(a) => commands::distill::run(a),
+        Command::Compare(a) => commands::compare::run(a),
+        Command::Eval(a) => commands::eval::run(a),
+        Command::GenSynthetic(a) => commands::gen_synthetic::run(a),
+    };
+    if let Err(e) = result {
+        // A backend that cannot run here is a usage problem (status 2), like a bad flag.
+        let code = if e.downcast_ref::<backend::BackendError>().is_some() { 2 } else { 1 };
+        eprintln!("error: {e:#}");
+        std::process::exit(code);
+    }
+}

@@ -1,0 +1,160 @@
+//! A run directory: `config.toml`, `run.json` (architecture, normalisation, metrics),
+//! `model.bpk` (the best epoch's weights) and `metrics.jsonl` (one line per epoch).
+//!
+//! Every file is written to a temporary name, fsynced, then renamed, so a kill at any moment
+//! leaves the previous version intact.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::ModuleRecord;
+use rankdistil_data::FeatureNormalizer;
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::{MlpScorer, MlpScorerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::config::{DataConfig, ModelConfig};
+
+pub const MODEL_FILE: &str = "model.bpk";
+pub const META_FILE: &str = "run.json";
+pub const METRICS_FILE: &str = "metrics.jsonl";
+pub const CONFIG_FILE: &str = "config.toml";
+
+/// What a run directory says about its model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// `teacher` or `student`.
+    pub role: String,
+    /// The training objective (`softmax_ce`, `coupled`, ...).
+    pub method: String,
+    pub d_input: usize,
+    pub model: ModelConfig,
+    pub num_params: usize,
+    pub normalizer: FeatureNormalizer,
+    pub backend: String,
+    pub adapter: String,
+    pub best_epoch: usize,
+    pub valid: MetricSummary,
+    pub test: Option<MetricSummary>,
+    pub data_source: String,
+    /// The data the run used; `distill` reuses a teacher's.
+    pub data: DataConfig,
+}
+
+impl RunMeta {
+    pub fn scorer_config(&self) -> MlpScorerConfig {
+        scorer_config(self.d_input, &self.model)
+    }
+}
+
+pub fn scorer_config(d_input: usize, m: &ModelConfig) -> MlpScorerConfig {
+    MlpScorerConfig::new(d_input, m.hidden.clone())
+        .with_activation(m.activation)
+        .with_dropout(m.dropout)
+        .with_layer_norm(m.layer_norm)
+}
+
+/// Writes `bytes` to `path` atomically: temporary file, fsync, rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    let tmp = tmp_path(path);
+    {
+        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        f.write_all(bytes)
+            .and_then(|_| f.sync_all())
+            .with_context(|| format!("{}: cannot write", tmp.display()))?;
+    }
+    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    Ok(())
+}
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let mut name = path.file_name().unwrap_or_default().to_os_string();
+    name.push(".tmp");
+    path.with_file_name(name)
+}
+
+/// Saves a model's weights atomically as burnpack.
+pub fn save_model(model: &MlpScorer, path: &Path) -> anyhow::Result<()> {
+    let bytes = model
+        .clone()
+        .into_record()
+        .into_bytes()
+        .map_err(|e| anyhow::anyhow!("{}: cannot encode the model: {e:?}", path.display()))?;
+    write_atomic(path, &bytes)
+}
+
+/// Loads a run's model onto `device`, checking the file matches the recorded architecture.
+pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result<MlpScorer> {
+    let path = run.join(MODEL_FILE);
+    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
+    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a readable burnpack checkpoint (truncated or foreign file?): {e:?}",
+            path.display()
+        )
+    })?;
+    let model = meta.scorer_config().init(device);
+    let expected = model.num_params();
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)))
+        .map_err(|_| {
+            anyhow::anyhow!(
+                "{}: the checkpoint does not match the architecture in {} ({} parameters, hidden {:?})",
+                path.display(),
+                run.join(META_FILE).display(),
+                expected,
+                meta.model.hidden
+            )
+        })?;
+    Ok(model)
+}
+
+pub fn save_meta(run: &Path, meta: &RunMeta) -> anyhow::Result<()> {
+    write_atomic(&run.join(META_FILE), serde_json::to_string_pretty(meta)?.as_bytes())
+}
+
+pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
+    let path = run.join(META_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
+            path.display(),
+            run.display()
+        )
+    })?;
+    let meta: RunMeta = serde_json::from_str(&text).with_context(|| format!("{}: malformed run metadata", path.display()))?;
+    if meta.normalizer.num_features() != meta.d_input {
+        bail!(
+            "{}: normalisation has {} features but the model takes {}",
+            path.display(),
+            meta.normalizer.num_features(),
+            meta.d_input
+        );
+    }
+    Ok(meta)
+}
+
+/// Creates a fresh run directory, refusing to overwrite an existing run.
+pub fn create_run_dir(path: &Path) -> anyhow::Result<()> {
+    if path.join(META_FILE).exists() || path.join(METRICS_FILE).exists() {
+        bail!(
+            "{} already holds a run; choose another --out (nothing was overwritten)",
+            path.display()
+        );
+    }
+    std::fs::create_dir_all(path).with_context(|| format!("{}: cannot create the run directory", path.display()))
+}
+
+/// Appends one JSON line to the run's metrics log.
+pub fn append_metrics(run: &Path, line: &serde_json::Value) -> anyhow::Result<()> {
+    let path = run.join(METRICS_FILE);
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .with_context(|| format!("{}: cannot open", path.display()))?;
+    writeln!(f, "{line}").with_context(|| format!("{}: cannot append", path.display()))?;
+    Ok(())
+}

@@ -1,0 +1,163 @@
+//! The training loop shared by `train` (labels) and `distill` (a teacher's scores).
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::bail;
+use burn::module::{AutodiffModule, Module};
+use burn::optim::{AdamConfig, GradientsParams, decay::WeightDecayConfig};
+use burn::prelude::*;
+use indicatif::{ProgressBar, ProgressStyle};
+use rankdistil_data::{BatchPlan, ListBatch, RankingDataset};
+use rankdistil_loss::{HostTargets, ObjectiveConfig};
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::{MlpScorer, MlpScorerConfig};
+use serde_json::json;
+
+use crate::backend::Backend;
+use crate::config::TrainConfig;
+use crate::run_dir::{MODEL_FILE, append_metrics, save_model};
+use crate::scoring::{evaluate, score_dataset};
+
+/// Everything one training run needs.
+pub struct TrainJob<'a> {
+    pub name: &'a str,
+    pub train: &'a RankingDataset,
+    pub valid: &'a RankingDataset,
+    /// Teacher scores per row of `train` / `valid` (distillation only).
+    pub teacher_train: Option<&'a [f32]>,
+    pub teacher_valid: Option<&'a [f32]>,
+    pub model: MlpScorerConfig,
+    pub settings: &'a TrainConfig,
+    pub objective: ObjectiveConfig,
+    pub backend: &'a Backend,
+    /// Where to write `model.bpk` and `metrics.jsonl`; `None` keeps the run in memory.
+    pub out: Option<&'a Path>,
+    pub progress: bool,
+}
+
+/// The best epoch's model (on the inference device) and its validation metrics.
+pub struct TrainOutcome {
+    pub model: MlpScorer,
+    pub best_epoch: usize,
+    pub valid: MetricSummary,
+    pub seconds: f64,
+}
+
+const SELECT_BY: &str = "ndcg@10";
+
+impl TrainJob<'_> {
+    pub fn run(&self) -> anyhow::Result<TrainOutcome> {
+        let s = self.settings;
+        if s.epochs == 0 || s.batch_size == 0 {
+            bail!("[train] epochs and batch_size must be at least 1");
+        }
+        let objective = self.objective.init();
+        if objective.needs_teacher() && self.teacher_train.is_none() {
+            bail!("method {} needs teacher scores", self.objective.method.name());
+        }
+        let device = self.backend.training_device();
+        device.seed(s.seed);
+        let mut model = self.model.init(&device);
+        let mut adam = AdamConfig::new();
+        if s.weight_decay > 0.0 {
+            adam = adam.with_weight_decay(Some(WeightDecayConfig::new(s.weight_decay as f32)));
+        }
+        let mut optim = adam.init();
+        let plan = BatchPlan::training(s.batch_size, s.max_list_len);
+        let started = Instant::now();
+        let mut best: Option<(usize, f64, MetricSummary, MlpScorer)> = None;
+        let mut step: u64 = 0;
+        for epoch in 1..=s.epochs {
+            let epoch_start = Instant::now();
+            let batches = plan.epoch(self.train, s.seed, epoch as u64);
+            let bar = self.progress_bar(batches.len() as u64, epoch);
+            let mut loss_sum = Tensor::<1>::zeros([1], &device);
+            for lists in &batches {
+                let batch = ListBatch::from_rows(self.train, lists);
+                let teacher = self.teacher_train.map(|t| batch.gather_rows(t));
+                let targets = HostTargets {
+                    batch: batch.batch_size,
+                    len: batch.list_len,
+                    mask: &batch.mask,
+                    labels: &batch.labels,
+                    teacher: teacher.as_deref(),
+                };
+                objective.reseed(step);
+                let scores = model.forward(batch.features_tensor(&device)); // [B, N]
+                let loss = objective.forward(scores, &targets);
+                loss_sum = loss_sum + loss.clone().detach();
+                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                model = optim.step(s.learning_rate, model, grads);
+                step += 1;
+                bar.inc(1);
+            }
+            bar.finish_and_clear();
+            let train_loss = loss_sum.into_scalar::<f32>() as f64 / batches.len().max(1) as f64;
+            if !train_loss.is_finite() {
+                bail!(
+                    "{}: the training loss became {train_loss} in epoch {epoch}; lower the learning rate or check the data for extreme values",
+                    self.name
+                );
+            }
+            let inference = model.valid();
+            let scores = score_dataset(&inference, self.valid, &self.backend.device, s.eval_batch_size);
+            let valid = evaluate(self.valid, &scores, self.teacher_valid);
+            let target = valid.get(SELECT_BY).unwrap_or(0.0);
+            let improved = best.as_ref().is_none_or(|(_, b, _, _)| target > *b);
+            if self.progress {
+                eprintln!(
+                    "{} epoch {epoch}/{}: loss {train_loss:.4}, valid ndcg@10 {target:.4}{} ({:.1}s)",
+                    self.name,
+                    s.epochs,
+                    if improved { " *" } else { "" },
+                    epoch_start.elapsed().as_secs_f64()
+                );
+            }
+            if let Some(out) = self.out {
+                append_metrics(
+                    out,
+                    &json!({
+                        "epoch": epoch,
+                        "train_loss": train_loss,
+                        "valid": valid.values,
+                        "seconds": epoch_start.elapsed().as_secs_f64(),
+                        "backend": self.backend.name,
+                        "adapter": self.backend.adapter,
+                    }),
+                )?;
+                if improved {
+                    save_model(&inference, &out.join(MODEL_FILE))?;
+                }
+            }
+            if improved {
+                best = Some((epoch, target, valid, inference));
+            } else if let (Some(p), Some((b, ..))) = (s.patience, &best)
+                && epoch - b >= p
+            {
+                break;
+            }
+        }
+        let (best_epoch, _, valid, model) = best.expect("at least one epoch ran");
+        Ok(TrainOutcome {
+            model,
+            best_epoch,
+            valid,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+
+    fn progress_bar(&self, len: u64, epoch: usize) -> ProgressBar {
+        if !self.progress {
+            return ProgressBar::hidden();
+        }
+        let bar = ProgressBar::new(len);
+        bar.set_style(
+            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta}")
+                .expect("static template")
+                .progress_chars("=> "),
+        );
+        bar.set_prefix(format!("{} epoch {epoch}", self.name));
+        bar
+    }
+}
