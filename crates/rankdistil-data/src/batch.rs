@@ -59,6 +59,22 @@ impl ListBatch {
         }
     }
 
+    /// The lists in `range`, as a batch of their own (same list length).
+    pub fn slice_lists(&self, range: std::ops::Range<usize>) -> ListBatch {
+        let (n, f) = (self.list_len, self.num_features);
+        let slots = range.start * n..range.end * n;
+        ListBatch {
+            batch_size: range.len(),
+            list_len: n,
+            num_features: f,
+            features: self.features[slots.start * f..slots.end * f].to_vec(),
+            labels: self.labels[slots.clone()].to_vec(),
+            mask: self.mask[slots.clone()].to_vec(),
+            rows: self.rows[slots].to_vec(),
+            queries: self.queries[range].to_vec(),
+        }
+    }
+
     /// Per-slot values of a per-row array (teacher scores, say), 0 in padded slots.
     pub fn gather_rows(&self, per_row: &[f32]) -> Vec<f32> {
         self.rows
@@ -140,7 +156,12 @@ impl BatchPlan {
     }
 
     /// The `(query, rows)` lists of every batch of one epoch.
-    pub fn epoch(&self, data: &RankingDataset, seed: u64, epoch: u64) -> Vec<Vec<(usize, Vec<usize>)>> {
+    pub fn epoch(
+        &self,
+        data: &RankingDataset,
+        seed: u64,
+        epoch: u64,
+    ) -> Vec<Vec<(usize, Vec<usize>)>> {
         let mut rng = StdRng::seed_from_u64(seed ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut order: Vec<usize> = (0..data.num_queries())
             .filter(|&q| data.list_len(q) > 0)

@@ -114,8 +114,9 @@ impl<R: BufRead> LetorReader<R> {
                     if self.rows_read == 0 {
                         return Err(DataError::File {
                             path: self.path.clone(),
-                            message: "no data lines, expected LETOR lines \"rel qid:Q idx:val ...\""
-                                .into(),
+                            message:
+                                "no data lines, expected LETOR lines \"rel qid:Q idx:val ...\""
+                                    .into(),
                         });
                     }
                     return Ok(None);
@@ -181,8 +182,9 @@ impl<R: BufRead> LetorReader<R> {
             }
             self.line_no += 1;
             let line = self.line_no;
-            let text = std::str::from_utf8(&self.buf)
-                .map_err(|_| DataError::parse(&self.path, line, "invalid UTF-8, expected ASCII LETOR text"))?;
+            let text = std::str::from_utf8(&self.buf).map_err(|_| {
+                DataError::parse(&self.path, line, "invalid UTF-8, expected ASCII LETOR text")
+            })?;
             let (data, comment) = match text.find('#') {
                 Some(i) => (&text[..i], Some(&text[i + 1..])),
                 None => (text, None),
@@ -238,7 +240,7 @@ fn parse_row(
         }
         None => {
             return Err(err(
-                "the line ends after the label, expected \"qid:<id>\"".into(),
+                "the line ends after the label, expected \"qid:<id>\"".into()
             ));
         }
     };
@@ -307,7 +309,10 @@ fn parse_doc_id(comment: &str) -> Option<String> {
 }
 
 /// Reads a whole LETOR file into a [`RankingDataset`], streaming it line by line.
-pub fn read_letor(path: impl AsRef<Path>, options: LetorOptions) -> Result<RankingDataset, DataError> {
+pub fn read_letor(
+    path: impl AsRef<Path>,
+    options: LetorOptions,
+) -> Result<RankingDataset, DataError> {
     let mut reader = LetorReader::open(path, options)?;
     read_all(&mut reader)
 }
@@ -325,7 +330,8 @@ pub fn read_all<R: BufRead>(reader: &mut LetorReader<R>) -> Result<RankingDatase
         } else {
             let mut wide = vec![0.0; q.labels.len() * f];
             for r in 0..q.labels.len() {
-                wide[r * f..r * f + q.width].copy_from_slice(&q.features[r * q.width..(r + 1) * q.width]);
+                wide[r * f..r * f + q.width]
+                    .copy_from_slice(&q.features[r * q.width..(r + 1) * q.width]);
             }
             wide
         };

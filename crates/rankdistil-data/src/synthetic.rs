@@ -61,7 +61,9 @@ struct Utility {
 impl Utility {
     fn new(features: usize, hidden: usize, rng: &mut StdRng) -> Self {
         let scale = 2.5 / (features as f32).sqrt();
-        let w = (0..hidden * features).map(|_| normal(rng) * scale).collect();
+        let w = (0..hidden * features)
+            .map(|_| normal(rng) * scale)
+            .collect();
         let b = (0..hidden).map(|_| normal(rng) * 0.5).collect();
         let v = (0..hidden).map(|_| normal(rng)).collect();
         let pairs = (0..features / 2)
@@ -71,7 +73,13 @@ impl Utility {
                 (a, c, normal(rng) * 0.8)
             })
             .collect();
-        Self { w, b, v, pairs, features }
+        Self {
+            w,
+            b,
+            v,
+            pairs,
+            features,
+        }
     }
 
     fn eval(&self, x: &[f32]) -> f32 {

@@ -1,5 +1,6 @@
 use rankdistil_data::{
-    BatchPlan, FeatureNormalizer, ListBatch, NormalizationKind, PAD, RankingDataset, SyntheticConfig, generate,
+    BatchPlan, FeatureNormalizer, ListBatch, NormalizationKind, PAD, RankingDataset,
+    SyntheticConfig, generate,
 };
 
 fn toy() -> RankingDataset {
@@ -7,8 +8,13 @@ fn toy() -> RankingDataset {
     for (q, n) in [(1, 3usize), (2, 5), (3, 1)] {
         let feats: Vec<f32> = (0..n * 2).map(|i| (q * 100 + i) as f32).collect();
         let labels: Vec<f32> = (0..n).map(|i| (i % 3) as f32).collect();
-        d.push_query(q.to_string(), &feats, &labels, (0..n).map(|i| i.to_string()).collect())
-            .unwrap();
+        d.push_query(
+            q.to_string(),
+            &feats,
+            &labels,
+            (0..n).map(|i| i.to_string()).collect(),
+        )
+        .unwrap();
     }
     d
 }
@@ -40,7 +46,10 @@ fn training_caps_lists_by_seeded_subsampling_and_evaluation_keeps_them_whole() {
     assert_ne!(plan.epoch(&d, 7, 2), a, "a new epoch reshuffles");
     for (q, rows) in a.iter().flatten() {
         assert!(rows.len() <= 2);
-        assert!(rows.iter().all(|&r| r >= d.offsets[*q] && r < d.offsets[*q + 1]));
+        assert!(
+            rows.iter()
+                .all(|&r| r >= d.offsets[*q] && r < d.offsets[*q + 1])
+        );
     }
     let full: usize = BatchPlan::evaluation(2)
         .epoch(&d, 0, 0)
@@ -60,14 +69,20 @@ fn normalizer_fits_on_train_and_applies_anywhere() {
         let col: Vec<f32> = d.features.iter().skip(f).step_by(2).copied().collect();
         let mean = col.iter().sum::<f32>() / col.len() as f32;
         let var = col.iter().map(|x| (x - mean).powi(2)).sum::<f32>() / col.len() as f32;
-        assert!(mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3, "feature {f}: mean {mean} var {var}");
+        assert!(
+            mean.abs() < 1e-4 && (var - 1.0).abs() < 1e-3,
+            "feature {f}: mean {mean} var {var}"
+        );
     }
     let log = FeatureNormalizer::fit(&toy(), NormalizationKind::Log1pZscore);
     let mut row = vec![1e6f32, -5.0];
     log.apply_row(&mut row);
     assert!(row.iter().all(|x| x.is_finite()));
     let json = serde_json::to_string(&log).unwrap();
-    assert_eq!(serde_json::from_str::<FeatureNormalizer>(&json).unwrap(), log);
+    assert_eq!(
+        serde_json::from_str::<FeatureNormalizer>(&json).unwrap(),
+        log
+    );
 }
 
 #[test]
@@ -78,13 +93,26 @@ fn synthetic_data_is_seeded_and_graded() {
     };
     let a = generate(&cfg);
     assert_eq!(a.features, generate(&cfg).features);
-    assert_ne!(a.features, generate(&SyntheticConfig { seed: 8, ..cfg.clone() }).features);
+    assert_ne!(
+        a.features,
+        generate(&SyntheticConfig {
+            seed: 8,
+            ..cfg.clone()
+        })
+        .features
+    );
     assert_eq!(a.num_queries(), 30);
     assert!((0..30).all(|q| (20..=300).contains(&a.list_len(q))));
     let mut counts = [0usize; 5];
     for &y in &a.labels {
         counts[y as usize] += 1;
     }
-    assert!(counts.iter().all(|&c| c > 0), "every grade occurs: {counts:?}");
-    assert!(counts[0] > counts[4] * 5, "most items are irrelevant: {counts:?}");
+    assert!(
+        counts.iter().all(|&c| c > 0),
+        "every grade occurs: {counts:?}"
+    );
+    assert!(
+        counts[0] > counts[4] * 5,
+        "most items are irrelevant: {counts:?}"
+    );
 }

@@ -36,7 +36,11 @@ fn reads_crlf_trailing_spaces_comments_blank_lines_and_sparse_indices() {
     assert_eq!((row0[0], row0[1], row0[2], row0[4]), (3.0, 3.0, 0.0, 0.5));
     assert_eq!(d.features[136 + 2], 1.5);
     assert_eq!(d.features[2 * 136 + 135], 0.4);
-    assert_eq!(d.doc_ids, vec!["2", "GX-01", "5"], "docid from the comment, else the line number");
+    assert_eq!(
+        d.doc_ids,
+        vec!["2", "GX-01", "5"],
+        "docid from the comment, else the line number"
+    );
 }
 
 #[test]
@@ -48,7 +52,11 @@ fn configured_width_pads_missing_indices() {
 
 #[test]
 fn round_trips_through_write_letor() {
-    let d = read("1 qid:3 1:0.25 2:-1\n0 qid:3 1:2 2:0\n4 qid:9 1:1 2:1\n", None).unwrap();
+    let d = read(
+        "1 qid:3 1:0.25 2:-1\n0 qid:3 1:2 2:0\n4 qid:9 1:1 2:1\n",
+        None,
+    )
+    .unwrap();
     let mut out = Vec::new();
     write_letor(&d, &mut out).unwrap();
     let back = read(std::str::from_utf8(&out).unwrap(), None).unwrap();
@@ -69,7 +77,12 @@ fn expect_error(text: &str, num_features: Option<usize>, line: u64, needle: &str
 
 #[test]
 fn non_numeric_label() {
-    expect_error("1 qid:1 1:1\nhigh qid:1 1:2\n", None, 2, "invalid label \"high\", expected a number");
+    expect_error(
+        "1 qid:1 1:1\nhigh qid:1 1:2\n",
+        None,
+        2,
+        "invalid label \"high\", expected a number",
+    );
 }
 
 #[test]
@@ -80,12 +93,22 @@ fn negative_or_nan_label() {
 
 #[test]
 fn non_numeric_value() {
-    expect_error("1 qid:1 1:abc\n", None, 1, "invalid value \"abc\" for feature 1, expected a number");
+    expect_error(
+        "1 qid:1 1:abc\n",
+        None,
+        1,
+        "invalid value \"abc\" for feature 1, expected a number",
+    );
 }
 
 #[test]
 fn missing_qid() {
-    expect_error("1 qid:1 1:1\n0 1:0.5 2:1\n", None, 2, "found \"1:0.5\" after the label, expected \"qid:<id>\"");
+    expect_error(
+        "1 qid:1 1:1\n0 1:0.5 2:1\n",
+        None,
+        2,
+        "found \"1:0.5\" after the label, expected \"qid:<id>\"",
+    );
     expect_error("1\n", None, 1, "expected \"qid:<id>\"");
 }
 
@@ -96,7 +119,12 @@ fn feature_index_zero() {
 
 #[test]
 fn duplicate_index() {
-    expect_error("1 qid:1 1:1 3:2 1:4\n", None, 1, "feature index 1 appears twice");
+    expect_error(
+        "1 qid:1 1:1 3:2 1:4\n",
+        None,
+        1,
+        "feature index 1 appears twice",
+    );
 }
 
 #[test]
@@ -107,12 +135,22 @@ fn nan_and_inf_values() {
 
 #[test]
 fn more_features_than_configured() {
-    expect_error("1 qid:1 1:1 137:2\n", Some(136), 1, "feature index 137 exceeds the configured 136 features");
+    expect_error(
+        "1 qid:1 1:1 137:2\n",
+        Some(136),
+        1,
+        "feature index 137 exceeds the configured 136 features",
+    );
 }
 
 #[test]
 fn malformed_pair() {
-    expect_error("1 qid:1 1:1 junk\n", None, 1, "expected a feature \"index:value\"");
+    expect_error(
+        "1 qid:1 1:1 junk\n",
+        None,
+        1,
+        "expected a feature \"index:value\"",
+    );
     expect_error("1 qid:1 x:1\n", None, 1, "invalid feature index \"x\"");
 }
 
@@ -135,5 +173,8 @@ fn a_qid_that_reappears_names_both_places() {
 #[test]
 fn missing_file_names_the_path() {
     let err = read_letor("/nonexistent/train.txt", LetorOptions::default()).unwrap_err();
-    assert!(err.to_string().starts_with("/nonexistent/train.txt: "), "{err}");
+    assert!(
+        err.to_string().starts_with("/nonexistent/train.txt: "),
+        "{err}"
+    );
 }

@@ -30,7 +30,10 @@ impl CoupledRankDistilConfig {
     pub fn init(&self) -> CoupledRankDistil {
         assert!(self.k >= 1, "k must be at least 1");
         assert!(self.temperature > 0.0, "temperature must be positive");
-        assert!(self.teacher_temperature > 0.0, "teacher_temperature must be positive");
+        assert!(
+            self.teacher_temperature > 0.0,
+            "teacher_temperature must be positive"
+        );
         CoupledRankDistil {
             k: self.k,
             samples: self.samples,
@@ -94,7 +97,12 @@ impl CoupledRankDistil {
     /// - teacher: `[B, N]` (read to the host to sort)
     /// - mask: `[B, N]`, true for a real item
     /// - output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (t, m, b, n) = to_host(teacher, mask);
         let orders = self.orders(&t, &m, b, n);
         self.forward_ordered(student, &orders)
@@ -103,7 +111,10 @@ impl CoupledRankDistil {
     /// The loss for precomputed orders (from [`Self::orders`]).
     pub fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
-        let per_list = self.per_sample(student, orders).mean_dim(1).squeeze_dim::<1>(1); // [B]
+        let per_list = self
+            .per_sample(student, orders)
+            .mean_dim(1)
+            .squeeze_dim::<1>(1); // [B]
         mean_over(per_list, orders.nonempty_tensor(&device))
     }
 

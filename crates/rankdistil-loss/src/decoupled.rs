@@ -47,7 +47,12 @@ pub struct DecoupledRankDistil {
 
 impl DecoupledRankDistil {
     /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (t, m, b, n) = to_host(teacher, mask);
         self.forward_ordered(student, &ListOrders::teacher(&t, &m, b, n))
     }

@@ -33,7 +33,12 @@ pub struct ListMleKd {
 
 impl ListMleKd {
     /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (t, m, b, n) = to_host(teacher, mask);
         self.forward_ordered(student, &ListOrders::teacher(&t, &m, b, n))
     }
@@ -42,7 +47,8 @@ impl ListMleKd {
     pub fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
         let (b, n) = (orders.batch, orders.len);
-        let x = gather_ordered(student / self.temperature, orders.index_tensor(&device)).reshape([b, n]);
+        let x = gather_ordered(student / self.temperature, orders.index_tensor(&device))
+            .reshape([b, n]);
         let valid = orders.valid_tensor(&device).reshape([b, n]);
         mean_over(top_k_nll(x, valid, n), orders.nonempty_tensor(&device))
     }

@@ -14,7 +14,12 @@ impl MseKd {
     }
 
     /// - student, target, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, target: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        target: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let sq = (student - target.detach())
             .square()
             .mask_fill(mask.clone().bool_not(), 0.0);

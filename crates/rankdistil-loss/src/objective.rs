@@ -10,9 +10,9 @@ use crate::label::ranknet::RankNet;
 use crate::label::softmax_ce::SoftmaxCe;
 use crate::ordering::ListOrders;
 use crate::{
-    CoupledRankDistil, CoupledRankDistilConfig, DecoupledRankDistil, DecoupledRankDistilConfig, ListMleKd,
-    ListMleKdConfig, MseKd, PairwiseRankDistil, PairwiseRankDistilConfig, RankNetKd, RankingDistillation,
-    RankingDistillationConfig, SoftmaxKd, SoftmaxKdConfig,
+    CoupledRankDistil, CoupledRankDistilConfig, DecoupledRankDistil, DecoupledRankDistilConfig,
+    ListMleKd, ListMleKdConfig, MseKd, PairwiseRankDistil, PairwiseRankDistilConfig, RankNetKd,
+    RankingDistillation, RankingDistillationConfig, SoftmaxKd, SoftmaxKdConfig,
 };
 
 /// The distillation methods.
@@ -170,9 +170,11 @@ impl ObjectiveConfig {
             ),
             DistillMethod::Mse => DistillLoss::Mse(MseKd::new()),
             DistillMethod::RanknetKd => DistillLoss::RanknetKd(RankNetKd::new()),
-            DistillMethod::ListmleKd => {
-                DistillLoss::ListmleKd(ListMleKdConfig::new().with_temperature(self.temperature).init())
-            }
+            DistillMethod::ListmleKd => DistillLoss::ListmleKd(
+                ListMleKdConfig::new()
+                    .with_temperature(self.temperature)
+                    .init(),
+            ),
             DistillMethod::Rd => DistillLoss::Rd(
                 RankingDistillationConfig::new()
                     .with_k(self.k)
@@ -185,7 +187,11 @@ impl ObjectiveConfig {
         Objective {
             distill,
             label: LabelLoss::new(self.label_loss, self.seed),
-            alpha: if self.method == DistillMethod::LabelOnly { 1.0 } else { self.alpha },
+            alpha: if self.method == DistillMethod::LabelOnly {
+                1.0
+            } else {
+                self.alpha
+            },
         }
     }
 }
@@ -203,11 +209,17 @@ pub struct HostTargets<'a> {
 
 impl HostTargets<'_> {
     fn tensor(&self, values: &[f32], device: &Device) -> Tensor<2> {
-        Tensor::from_data(TensorData::new(values.to_vec(), [self.batch, self.len]), device)
+        Tensor::from_data(
+            TensorData::new(values.to_vec(), [self.batch, self.len]),
+            device,
+        )
     }
 
     fn mask_tensor(&self, device: &Device) -> Tensor<2, Bool> {
-        Tensor::from_data(TensorData::new(self.mask.to_vec(), [self.batch, self.len]), device)
+        Tensor::from_data(
+            TensorData::new(self.mask.to_vec(), [self.batch, self.len]),
+            device,
+        )
     }
 
     fn teacher(&self) -> &[f32] {
@@ -242,7 +254,9 @@ impl LabelLoss {
     pub fn new(kind: LabelLossKind, seed: u64) -> Self {
         match kind {
             LabelLossKind::SoftmaxCe => LabelLoss::SoftmaxCe(SoftmaxCe::new()),
-            LabelLossKind::Listmle => LabelLoss::Listmle(ListMleConfig::new().with_seed(seed).init()),
+            LabelLossKind::Listmle => {
+                LabelLoss::Listmle(ListMleConfig::new().with_seed(seed).init())
+            }
             LabelLossKind::Ranknet => LabelLoss::Ranknet(RankNet::new()),
             LabelLossKind::Mse => LabelLoss::Mse(MseKd::new()),
         }
@@ -264,7 +278,10 @@ impl LabelLoss {
             LabelLoss::SoftmaxCe(l) => l.forward(scores, labels, mask),
             LabelLoss::Listmle(l) => {
                 let orders = l.orders(targets.labels, targets.mask, targets.batch, targets.len);
-                crate::reduce::mean_over(l.per_list(scores, &orders), orders.nonempty_tensor(&device))
+                crate::reduce::mean_over(
+                    l.per_list(scores, &orders),
+                    orders.nonempty_tensor(&device),
+                )
             }
             LabelLoss::Ranknet(l) => l.forward(scores, labels, mask),
             LabelLoss::Mse(l) => l.forward(scores, labels, mask),
@@ -305,7 +322,12 @@ impl Objective {
         }
     }
 
-    fn distill_term(&self, student: Tensor<2>, targets: &HostTargets, device: &Device) -> Option<Tensor<1>> {
+    fn distill_term(
+        &self,
+        student: Tensor<2>,
+        targets: &HostTargets,
+        device: &Device,
+    ) -> Option<Tensor<1>> {
         let (b, n) = (targets.batch, targets.len);
         let teacher_order = || ListOrders::teacher(targets.teacher(), targets.mask, b, n);
         Some(match &self.distill {
@@ -317,9 +339,11 @@ impl Objective {
             DistillLoss::Decoupled(l) => l.forward_ordered(student, &teacher_order()),
             DistillLoss::Pairwise(l) => l.forward_ordered(student, &teacher_order()),
             DistillLoss::ListmleKd(l) => l.forward_ordered(student, &teacher_order()),
-            DistillLoss::Rd(l) => {
-                l.forward_ordered(student, targets.tensor(targets.labels, device), &teacher_order())
-            }
+            DistillLoss::Rd(l) => l.forward_ordered(
+                student,
+                targets.tensor(targets.labels, device),
+                &teacher_order(),
+            ),
             DistillLoss::SoftmaxKd(l) => l.forward(
                 student,
                 targets.tensor(targets.teacher(), device),

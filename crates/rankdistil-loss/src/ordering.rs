@@ -45,10 +45,15 @@ impl ListOrders {
         let mut counts = Vec::with_capacity(batch);
         for b in 0..batch {
             let row = b * len..(b + 1) * len;
-            let (valid, pad): (Vec<usize>, Vec<usize>) = (0..len).partition(|&j| mask[row.start + j]);
+            let (valid, pad): (Vec<usize>, Vec<usize>) =
+                (0..len).partition(|&j| mask[row.start + j]);
             counts.push(valid.len());
             for s in 0..samples {
-                let keys: Vec<(f64, f64)> = (0..len).map(|j| key(b, s, values[row.start + j])).collect();
+                // Keys only for valid slots, so padding never consumes random draws.
+                let mut keys = vec![(0.0, 0.0); len];
+                for &j in &valid {
+                    keys[j] = key(b, s, values[row.start + j]);
+                }
                 let mut order = valid.clone();
                 sort_desc(&mut order, &keys);
                 index.extend(order.iter().chain(&pad).map(|&j| j as i64));
@@ -85,8 +90,16 @@ impl ListOrders {
     }
 
     /// The order by labels, ties broken uniformly at random.
-    pub fn labels_random_ties(labels: &[f32], mask: &[bool], batch: usize, len: usize, rng: &mut StdRng) -> Self {
-        Self::build(labels, mask, batch, len, 1, |_, _, y| (y as f64, rng.random::<f64>()))
+    pub fn labels_random_ties(
+        labels: &[f32],
+        mask: &[bool],
+        batch: usize,
+        len: usize,
+        rng: &mut StdRng,
+    ) -> Self {
+        Self::build(labels, mask, batch, len, 1, |_, _, y| {
+            (y as f64, rng.random::<f64>())
+        })
     }
 
     /// `[B, S, N]` slot indices.
@@ -137,14 +150,17 @@ fn gumbel(rng: &mut StdRng) -> f64 {
 }
 
 /// Reads a `[B, N]` tensor and its mask to the host.
-pub(crate) fn to_host(values: Tensor<2>, mask: Tensor<2, Bool>) -> (Vec<f32>, Vec<bool>, usize, usize) {
+pub(crate) fn to_host(
+    values: Tensor<2>,
+    mask: Tensor<2, Bool>,
+) -> (Vec<f32>, Vec<bool>, usize, usize) {
     let [b, n] = values.dims();
     let values = values
         .into_data()
         .convert::<f32>()
-        .into_vec::<f32>()
+        .try_into_vec::<f32>()
         .expect("float data");
-    let mask = mask.into_data().into_vec::<bool>().expect("bool data");
+    let mask = mask.into_data().try_into_vec::<bool>().expect("bool data");
     (values, mask, b, n)
 }
 

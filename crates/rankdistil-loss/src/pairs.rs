@@ -6,7 +6,11 @@ use crate::plackett_luce::softplus;
 
 /// Per-list sum and count of `log(1 + exp(−(s_i − s_j)))` over the valid pairs with
 /// `target_i > target_j`: (`[B]`, `[B]`).
-pub(crate) fn logistic_pairs(student: Tensor<2>, target: Tensor<2>, mask: Tensor<2, Bool>) -> (Tensor<1>, Tensor<1>) {
+pub(crate) fn logistic_pairs(
+    student: Tensor<2>,
+    target: Tensor<2>,
+    mask: Tensor<2, Bool>,
+) -> (Tensor<1>, Tensor<1>) {
     let [b, n] = student.dims();
     let expand_i = |x: Tensor<2>| x.unsqueeze_dim::<3>(2).expand([b, n, n]);
     let expand_j = |x: Tensor<2>| x.unsqueeze_dim::<3>(1).expand([b, n, n]);

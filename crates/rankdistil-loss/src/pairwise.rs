@@ -49,7 +49,12 @@ pub struct PairwiseRankDistil {
 
 impl PairwiseRankDistil {
     /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (t, m, b, n) = to_host(teacher, mask);
         self.forward_ordered(student, &ListOrders::teacher(&t, &m, b, n))
     }
@@ -64,9 +69,16 @@ impl PairwiseRankDistil {
             let nm = x_m.dims()[1];
             let diff = split.x_p.unsqueeze_dim::<3>(2).expand([b, pp, nm])
                 - x_m.unsqueeze_dim::<3>(1).expand([b, pp, nm]); // [B, p', M]
-            let pair = split.valid_p.unsqueeze_dim::<3>(2).expand([b, pp, nm])
+            let pair = split
+                .valid_p
+                .unsqueeze_dim::<3>(2)
+                .expand([b, pp, nm])
                 .bool_and(valid_m.unsqueeze_dim::<3>(1).expand([b, pp, nm]));
-            let count = pair.clone().float().sum_dims_squeeze::<1, usize>(&[1, 2]).clamp_min(1.0); // [B]
+            let count = pair
+                .clone()
+                .float()
+                .sum_dims_squeeze::<1, usize>(&[1, 2])
+                .clamp_min(1.0); // [B]
             let push = softplus(diff.neg())
                 .mask_fill(pair.bool_not(), 0.0)
                 .sum_dims_squeeze::<1, usize>(&[1, 2])

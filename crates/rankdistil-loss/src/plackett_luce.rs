@@ -66,9 +66,17 @@ pub(crate) fn top_k_nll(x: Tensor<2>, valid: Tensor<2, Bool>, k: usize) -> Tenso
             .clone()
             .unsqueeze_dim::<3>(1)
             .expand([rows, len, len])
-            .mask_fill(before_mask(len, &device).unsqueeze_dim::<3>(0).expand([rows, len, len]), NEG); // [R, L, L]
+            .mask_fill(
+                before_mask(len, &device)
+                    .unsqueeze_dim::<3>(0)
+                    .expand([rows, len, len]),
+                NEG,
+            ); // [R, L, L]
         let with_carry = Tensor::cat(
-            vec![suffix, carry.clone().unsqueeze_dim::<3>(2).expand([rows, len, 1])],
+            vec![
+                suffix,
+                carry.clone().unsqueeze_dim::<3>(2).expand([rows, len, 1]),
+            ],
             2,
         ); // [R, L, L + 1]
         let lse = logsumexp(with_carry, 2).squeeze_dim::<2>(2); // [R, L]

@@ -19,7 +19,12 @@ impl RankNetKd {
     }
 
     /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (sum, count) = logistic_pairs(student, teacher, mask);
         let has_pair = count.clone().greater_elem(0.0);
         mean_over(sum / count.clamp_min(1.0), has_pair)

@@ -21,7 +21,10 @@ pub struct RankingDistillationConfig {
 
 impl RankingDistillationConfig {
     pub fn init(&self) -> RankingDistillation {
-        assert!(self.k >= 1 && self.lambda > 0.0, "rd needs k >= 1 and lambda > 0");
+        assert!(
+            self.k >= 1 && self.lambda > 0.0,
+            "rd needs k >= 1 and lambda > 0"
+        );
         RankingDistillation {
             k: self.k,
             lambda: self.lambda,
@@ -58,7 +61,12 @@ impl RankingDistillation {
     }
 
     /// The loss for precomputed teacher orders.
-    pub fn forward_ordered(&self, student: Tensor<2>, labels: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
+    pub fn forward_ordered(
+        &self,
+        student: Tensor<2>,
+        labels: Tensor<2>,
+        orders: &ListOrders,
+    ) -> Tensor<1> {
         let device = student.device();
         let (b, n) = (orders.batch, orders.len);
         let slot_mask = orders.slot_mask_tensor(&device); // [B, N]
@@ -88,6 +96,9 @@ impl RankingDistillation {
             .collect();
         let w = Tensor::<2>::from_data(TensorData::new(weights, [b, kk]), &device);
         let distill = (softplus(top.neg()) * w).sum_dim(1).squeeze_dim::<1>(1); // [B]
-        mean_over(label_term + distill * self.alpha, orders.nonempty_tensor(&device))
+        mean_over(
+            label_term + distill * self.alpha,
+            orders.nonempty_tensor(&device),
+        )
     }
 }

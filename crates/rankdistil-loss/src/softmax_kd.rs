@@ -37,10 +37,17 @@ pub struct SoftmaxKd {
 
 impl SoftmaxKd {
     /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let pad = mask.clone().bool_not();
         let t = (teacher.detach() / self.teacher_temperature).mask_fill(pad.clone(), NEG);
-        let target = (t.clone() - logsumexp(t, 1)).exp().mask_fill(pad.clone(), 0.0); // [B, N]
+        let target = (t.clone() - logsumexp(t, 1))
+            .exp()
+            .mask_fill(pad.clone(), 0.0); // [B, N]
         let s = (student / self.temperature).mask_fill(pad.clone(), NEG);
         let neg_log_p = (logsumexp(s.clone(), 1) - s).mask_fill(pad, 0.0); // [B, N]
         let per_list = (target * neg_log_p).sum_dim(1).squeeze_dim::<1>(1);

@@ -18,7 +18,12 @@ pub(crate) struct TopPSplit {
 }
 
 /// Splits student logits `s/τ` by the teacher's order (`orders` with one sample per list).
-pub(crate) fn split_top_p(student: Tensor<2>, orders: &ListOrders, p: usize, temperature: f64) -> TopPSplit {
+pub(crate) fn split_top_p(
+    student: Tensor<2>,
+    orders: &ListOrders,
+    p: usize,
+    temperature: f64,
+) -> TopPSplit {
     let device = student.device();
     let (b, n) = (orders.batch, orders.len);
     let x = gather_ordered(student / temperature, orders.index_tensor(&device)).reshape([b, n]);

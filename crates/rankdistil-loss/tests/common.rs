@@ -17,15 +17,24 @@ pub fn m2(values: &[bool], b: usize, n: usize, device: &Device) -> Tensor<2, Boo
 }
 
 pub fn scalar(t: Tensor<1>) -> f64 {
-    t.into_data().convert::<f64>().into_vec::<f64>().unwrap()[0]
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .unwrap()[0]
 }
 
 pub fn vec1(t: Tensor<1>) -> Vec<f64> {
-    t.into_data().convert::<f64>().into_vec::<f64>().unwrap()
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .unwrap()
 }
 
 pub fn vec2(t: Tensor<2>) -> Vec<f64> {
-    t.into_data().convert::<f64>().into_vec::<f64>().unwrap()
+    t.into_data()
+        .convert::<f64>()
+        .try_into_vec::<f64>()
+        .unwrap()
 }
 
 pub fn assert_rel(actual: f64, expected: f64, tol: f64, what: &str) {
@@ -41,7 +50,10 @@ pub struct Lcg(pub u64);
 
 impl Lcg {
     pub fn uniform(&mut self) -> f64 {
-        self.0 = self.0.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        self.0 = self
+            .0
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((self.0 >> 11) as f64) / ((1u64 << 53) as f64)
     }
 

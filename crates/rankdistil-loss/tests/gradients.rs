@@ -51,10 +51,11 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         (
             "decoupled",
             Box::new(|s, c, d| {
-                DecoupledRankDistilConfig::new()
-                    .with_p(2)
-                    .init()
-                    .forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+                DecoupledRankDistilConfig::new().with_p(2).init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
             }),
         ),
         (
@@ -70,26 +71,33 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         (
             "softmax_kd",
             Box::new(|s, c, d| {
-                SoftmaxKdConfig::new()
-                    .with_temperature(0.8)
-                    .init()
-                    .forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+                SoftmaxKdConfig::new().with_temperature(0.8).init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
             }),
         ),
         (
             "mse",
-            Box::new(|s, c, d| MseKd::new().forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))),
+            Box::new(|s, c, d| {
+                MseKd::new().forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+            }),
         ),
         (
             "ranknet_kd",
-            Box::new(|s, c, d| RankNetKd::new().forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))),
+            Box::new(|s, c, d| {
+                RankNetKd::new().forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+            }),
         ),
         (
             "listmle_kd",
             Box::new(|s, c, d| {
-                ListMleKdConfig::new()
-                    .init()
-                    .forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+                ListMleKdConfig::new().init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
             }),
         ),
         (
@@ -105,7 +113,9 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         ),
         (
             "softmax_ce",
-            Box::new(|s, c, d| SoftmaxCe::new().forward(s, t2(&c.labels, B, N, d), m2(&c.mask, B, N, d))),
+            Box::new(|s, c, d| {
+                SoftmaxCe::new().forward(s, t2(&c.labels, B, N, d), m2(&c.mask, B, N, d))
+            }),
         ),
         (
             "listmle",
@@ -117,11 +127,13 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         ),
         (
             "ranknet",
-            Box::new(|s, c, d| RankNet::new().forward(s, t2(&c.labels, B, N, d), m2(&c.mask, B, N, d))),
+            Box::new(|s, c, d| {
+                RankNet::new().forward(s, t2(&c.labels, B, N, d), m2(&c.mask, B, N, d))
+            }),
         ),
         (
             "mixed coupled + softmax_ce",
-            Box::new(|s, c, d| {
+            Box::new(|s, c, _d| {
                 let mut cfg = ObjectiveConfig::new(DistillMethod::Coupled);
                 cfg.k = 3;
                 cfg.alpha = 0.3;
@@ -167,10 +179,16 @@ fn autodiff_matches_central_differences() {
                 analytic[i]
             );
             if !c.mask[i] {
-                assert_eq!(analytic[i], 0.0, "{name}: padded slot {i} must get no gradient");
+                assert_eq!(
+                    analytic[i], 0.0,
+                    "{name}: padded slot {i} must get no gradient"
+                );
             }
         }
-        assert!(analytic.iter().any(|g| g.abs() > 1e-4), "{name}: gradient is all zero");
+        assert!(
+            analytic.iter().any(|g| g.abs() > 1e-4),
+            "{name}: gradient is all zero"
+        );
         eprintln!("{name}: worst relative error {worst:.2e}");
     }
 }

@@ -29,7 +29,10 @@ fn exact(s: &[f64], t: &[f64], k: usize, tau: f64, tau_t: f64) -> f64 {
             let logits: Vec<f64> = pi.iter().map(|&j| t[j] / tau_t).collect();
             let logp: f64 = (0..n)
                 .map(|i| {
-                    let m = logits[i..].iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+                    let m = logits[i..]
+                        .iter()
+                        .cloned()
+                        .fold(f64::NEG_INFINITY, f64::max);
                     logits[i] - (m + logits[i..].iter().map(|v| (v - m).exp()).sum::<f64>().ln())
                 })
                 .sum();

@@ -12,7 +12,11 @@ fn load(name: &str) -> Value {
 }
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn matrix(v: &Value) -> (Vec<f32>, usize, usize) {
@@ -40,10 +44,20 @@ fn coupled_rankdistil_matches_tf_ranking() {
         let orders = loss.orders(&t, &mask, b, n);
         let per_list = vec2(loss.per_sample(t2(&s, b, n, &d), &orders));
         for (i, expected) in floats(&case["coupled_per_list"]).iter().enumerate() {
-            assert_rel(per_list[i], *expected as f64, 1e-5, &format!("case {c} list {i}"));
+            assert_rel(
+                per_list[i],
+                *expected as f64,
+                1e-5,
+                &format!("case {c} list {i}"),
+            );
         }
         let mean = scalar(loss.forward(t2(&s, b, n, &d), t2(&t, b, n, &d), m2(&mask, b, n, &d)));
-        assert_rel(mean, case["coupled_mean"].as_f64().unwrap(), 1e-5, &format!("case {c} mean"));
+        assert_rel(
+            mean,
+            case["coupled_mean"].as_f64().unwrap(),
+            1e-5,
+            &format!("case {c} mean"),
+        );
     }
 }
 
@@ -60,14 +74,28 @@ fn label_losses_match_tf_ranking() {
         let mask: Vec<bool> = labels.iter().map(|&y| y >= 0.0).collect();
         let y: Vec<f32> = labels.iter().map(|&y| y.max(0.0)).collect();
 
-        let (ce, counts) = SoftmaxCe::new().per_list(t2(&scores, 1, n, &d), t2(&y, 1, n, &d), m2(&mask, 1, n, &d));
-        let counted = counts.into_data().into_vec::<bool>().unwrap()[0];
-        assert_eq!(counted, y.iter().sum::<f32>() > 0.0, "list {i}: softmax_ce counts only lists with labels");
+        let (ce, counts) =
+            SoftmaxCe::new().per_list(t2(&scores, 1, n, &d), t2(&y, 1, n, &d), m2(&mask, 1, n, &d));
+        let counted = counts.into_data().try_into_vec::<bool>().unwrap()[0];
+        assert_eq!(
+            counted,
+            y.iter().sum::<f32>() > 0.0,
+            "list {i}: softmax_ce counts only lists with labels"
+        );
         if counted {
-            assert_rel(vec1(ce)[0], list["softmax_ce"].as_f64().unwrap(), 1e-5, &format!("list {i} softmax_ce"));
+            assert_rel(
+                vec1(ce)[0],
+                list["softmax_ce"].as_f64().unwrap(),
+                1e-5,
+                &format!("list {i} softmax_ce"),
+            );
         }
 
-        let (sum, _) = RankNet::new().per_list_sum(t2(&scores, 1, n, &d), t2(&y, 1, n, &d), m2(&mask, 1, n, &d));
+        let (sum, _) = RankNet::new().per_list_sum(
+            t2(&scores, 1, n, &d),
+            t2(&y, 1, n, &d),
+            m2(&mask, 1, n, &d),
+        );
         assert_rel(
             vec1(sum)[0],
             list["pairwise_logistic_sum"].as_f64().unwrap(),
@@ -79,6 +107,11 @@ fn label_losses_match_tf_ranking() {
         let listmle = ListMleConfig::new().init();
         let orders: ListOrders = listmle.orders(&distinct, &mask, 1, n);
         let value = vec1(listmle.per_list(t2(&scores, 1, n, &d), &orders))[0];
-        assert_rel(value, list["listmle_distinct"].as_f64().unwrap(), 1e-5, &format!("list {i} listmle"));
+        assert_rel(
+            value,
+            list["listmle_distinct"].as_f64().unwrap(),
+            1e-5,
+            &format!("list {i} listmle"),
+        );
     }
 }

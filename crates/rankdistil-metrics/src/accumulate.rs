@@ -47,7 +47,10 @@ impl MetricAccumulator {
     /// Adds one list's label metrics: NDCG@{1,5,10}, MRR, P@{1,5,10}, Recall@{10,20}.
     pub fn add_list(&mut self, scores: &[f32], labels: &[f32]) {
         for k in CUTOFFS {
-            self.add(format!("ndcg@{k}"), ndcg_at(scores, labels, k, self.idcg_zero));
+            self.add(
+                format!("ndcg@{k}"),
+                ndcg_at(scores, labels, k, self.idcg_zero),
+            );
             self.add(format!("precision@{k}"), precision_at(scores, labels, k));
         }
         self.add("mrr".into(), mrr(scores, labels));
@@ -59,7 +62,10 @@ impl MetricAccumulator {
     /// Adds one list's teacher agreement: overlap@10 and Kendall τ@10.
     pub fn add_agreement(&mut self, student: &[f32], teacher: &[f32]) {
         self.add("overlap@10".into(), overlap_at(student, teacher, 10));
-        self.add("kendall_tau@10".into(), kendall_tau_at(student, teacher, 10));
+        self.add(
+            "kendall_tau@10".into(),
+            kendall_tau_at(student, teacher, 10),
+        );
     }
 
     pub fn summary(&self) -> MetricSummary {
@@ -69,7 +75,11 @@ impl MetricAccumulator {
                 .iter()
                 .map(|(k, (s, n))| (k.clone(), s / *n as f64))
                 .collect(),
-            counts: self.sums.iter().map(|(k, (_, n))| (k.clone(), *n)).collect(),
+            counts: self
+                .sums
+                .iter()
+                .map(|(k, (_, n))| (k.clone(), *n))
+                .collect(),
         }
     }
 }

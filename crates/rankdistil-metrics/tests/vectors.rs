@@ -4,16 +4,26 @@ use rankdistil_metrics::*;
 use serde_json::Value;
 
 fn floats(v: &Value) -> Vec<f32> {
-    v.as_array().unwrap().iter().map(|x| x.as_f64().unwrap() as f32).collect()
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_f64().unwrap() as f32)
+        .collect()
 }
 
 fn close(a: f64, b: f64, what: &str) {
-    assert!((a - b).abs() <= 1e-5 * b.abs().max(1.0), "{what}: got {a}, expected {b}");
+    assert!(
+        (a - b).abs() <= 1e-5 * b.abs().max(1.0),
+        "{what}: got {a}, expected {b}"
+    );
 }
 
 #[test]
 fn metrics_match_tf_ranking() {
-    let path = format!("{}/tests/vectors/label_losses_and_metrics.json", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/tests/vectors/label_losses_and_metrics.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let lists = v["lists"].as_array().unwrap();
     for (i, list) in lists.iter().enumerate() {
@@ -38,7 +48,11 @@ fn metrics_match_tf_ranking() {
                 &format!("list {i} precision@{k}"),
             );
         }
-        close(mrr(&s, &y).unwrap(), list["mrr"].as_f64().unwrap(), &format!("list {i} mrr"));
+        close(
+            mrr(&s, &y).unwrap(),
+            list["mrr"].as_f64().unwrap(),
+            &format!("list {i} mrr"),
+        );
     }
 }
 
@@ -49,7 +63,11 @@ fn idcg_zero_conventions() {
     assert_eq!(ndcg_at(&s, &y, 10, IdcgZero::Zero), Some(0.0));
     assert_eq!(ndcg_at(&s, &y, 10, IdcgZero::One), Some(1.0));
     assert_eq!(ndcg_at(&s, &y, 10, IdcgZero::Skip), None);
-    assert_eq!(recall_at(&s, &y, 10), None, "recall skips lists with no relevant item");
+    assert_eq!(
+        recall_at(&s, &y, 10),
+        None,
+        "recall skips lists with no relevant item"
+    );
     assert_eq!(mrr(&s, &y), Some(0.0));
 }
 

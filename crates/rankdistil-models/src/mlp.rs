@@ -1,4 +1,6 @@
-use burn::nn::{Dropout, DropoutConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu, Tanh};
+use burn::nn::{
+    Dropout, DropoutConfig, Gelu, LayerNorm, LayerNormConfig, Linear, LinearConfig, Relu, Tanh,
+};
 use burn::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +108,16 @@ impl MlpScorer {
             x = self.dropout.forward(x);
         }
         self.output.forward(x).squeeze_dim(2) // [B, N]
+    }
+
+    /// The widest activation per item: the input or the widest hidden layer.
+    pub fn widest(&self) -> usize {
+        self.hidden
+            .iter()
+            .map(|l| l.weight.dims()[1])
+            .chain([self.d_input()])
+            .max()
+            .unwrap_or(1)
     }
 
     /// Input features the first layer expects.

@@ -10,7 +10,9 @@ use burn::prelude::*;
 use burn::tensor::DeviceKind;
 use clap::ValueEnum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum BackendChoice {
     /// A physical GPU through wgpu if there is one, else the CPU (ndarray).
@@ -47,7 +49,10 @@ pub struct AdapterSeen {
 
 impl AdapterSeen {
     pub fn is_physical_gpu(&self) -> bool {
-        matches!(self.kind, AdapterKind::DiscreteGpu | AdapterKind::IntegratedGpu)
+        matches!(
+            self.kind,
+            AdapterKind::DiscreteGpu | AdapterKind::IntegratedGpu
+        )
     }
 }
 
@@ -98,7 +103,11 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
     let gpu = adapters
         .iter()
         .find(|a| a.kind == AdapterKind::DiscreteGpu)
-        .or_else(|| adapters.iter().find(|a| a.kind == AdapterKind::IntegratedGpu));
+        .or_else(|| {
+            adapters
+                .iter()
+                .find(|a| a.kind == AdapterKind::IntegratedGpu)
+        });
     let want_vulkan = choice == BackendChoice::Vulkan;
     let gpu_for = |vulkan: bool| {
         let pool: Vec<&AdapterSeen> = adapters
@@ -142,7 +151,11 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
             None => Err(BackendError(format!(
                 "--backend {} needs a physical GPU{}, but {}. Use --backend auto or ndarray to run on the CPU",
                 if want_vulkan { "vulkan" } else { "wgpu" },
-                if want_vulkan { " with a Vulkan driver" } else { "" },
+                if want_vulkan {
+                    " with a Vulkan driver"
+                } else {
+                    ""
+                },
                 describe(adapters)
             ))),
         },
@@ -152,7 +165,8 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
 /// Lists the adapters wgpu can see, without opening any.
 pub fn enumerate_adapters() -> Vec<AdapterSeen> {
     use burn::tensor::wgpu::wgpu;
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
+    let instance =
+        wgpu::Instance::new(wgpu::InstanceDescriptor::new_without_display_handle_from_env());
     let adapters = block_on(instance.enumerate_adapters(wgpu::Backends::all()));
     adapters
         .iter()
@@ -196,6 +210,8 @@ pub struct Backend {
     /// The adapter, e.g. "NVIDIA H100 80GB HBM3", or "CPU".
     pub adapter: String,
     pub is_gpu: bool,
+    /// The largest activation buffer, in bytes, a step may allocate (see `memory`).
+    pub buffer_budget: u64,
 }
 
 impl Backend {
@@ -211,6 +227,7 @@ impl Backend {
             name: "ndarray",
             adapter: "CPU".into(),
             is_gpu: false,
+            buffer_budget: u64::MAX,
         }
     }
 }
@@ -223,7 +240,10 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
         _ => enumerate_adapters(),
     };
     match decide(choice, &adapters)? {
-        Decision::Cpu { flex, fallback_reason } => {
+        Decision::Cpu {
+            flex,
+            fallback_reason,
+        } => {
             if let Some(reason) = fallback_reason {
                 eprintln!("backend: {reason}");
             }
@@ -233,6 +253,7 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
                     name: "flex",
                     adapter: "CPU".into(),
                     is_gpu: false,
+                    buffer_budget: u64::MAX,
                 })
             } else {
                 Ok(Backend::cpu())
@@ -252,14 +273,15 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
             if vulkan {
                 options = options.graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan);
             }
-            let device = options.init().map_err(|e| {
-                BackendError(format!("cannot open {adapter} through wgpu: {e}"))
-            })?;
+            let device = options
+                .init()
+                .map_err(|e| BackendError(format!("cannot open {adapter} through wgpu: {e}")))?;
             Ok(Backend {
                 device,
                 name: if vulkan { "vulkan" } else { "wgpu" },
                 adapter: adapter.name,
                 is_gpu: true,
+                buffer_budget: crate::memory::DEFAULT_GPU_BUDGET,
             })
         }
     }
@@ -294,11 +316,17 @@ mod tests {
     #[test]
     fn auto_takes_a_physical_gpu_over_software() {
         let seen = [
-            adapter("llvmpipe (LLVM 15.0.6, 256 bits)", AdapterKind::Software, "Vulkan"),
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                AdapterKind::Software,
+                "Vulkan",
+            ),
             adapter("NVIDIA H100 80GB HBM3", AdapterKind::DiscreteGpu, "Vulkan"),
         ];
         match decide(BackendChoice::Auto, &seen).unwrap() {
-            Decision::Gpu { adapter, vulkan, .. } => {
+            Decision::Gpu {
+                adapter, vulkan, ..
+            } => {
                 assert_eq!(adapter.name, "NVIDIA H100 80GB HBM3");
                 assert!(!vulkan);
             }
@@ -308,14 +336,21 @@ mod tests {
 
     #[test]
     fn auto_never_lands_on_llvmpipe_and_says_why() {
-        let seen = [adapter("llvmpipe (LLVM 15.0.6, 256 bits)", AdapterKind::Software, "Vulkan")];
+        let seen = [adapter(
+            "llvmpipe (LLVM 15.0.6, 256 bits)",
+            AdapterKind::Software,
+            "Vulkan",
+        )];
         match decide(BackendChoice::Auto, &seen).unwrap() {
             Decision::Cpu {
                 flex: false,
                 fallback_reason: Some(reason),
             } => {
                 assert!(reason.contains("no physical GPU"), "{reason}");
-                assert!(reason.contains("llvmpipe (LLVM 15.0.6, 256 bits) (software, Vulkan)"), "{reason}");
+                assert!(
+                    reason.contains("llvmpipe (LLVM 15.0.6, 256 bits) (software, Vulkan)"),
+                    "{reason}"
+                );
                 assert!(reason.contains("ndarray"), "{reason}");
                 assert!(!reason.contains('\n'), "one line");
             }
@@ -334,7 +369,10 @@ mod tests {
     fn explicit_gpu_without_one_is_an_error_naming_the_adapters() {
         let seen = [adapter("llvmpipe", AdapterKind::Software, "Gl")];
         let err = decide(BackendChoice::Wgpu, &seen).unwrap_err().0;
-        assert!(err.starts_with("--backend wgpu needs a physical GPU"), "{err}");
+        assert!(
+            err.starts_with("--backend wgpu needs a physical GPU"),
+            "{err}"
+        );
         assert!(err.contains("llvmpipe (software, Gl)"), "{err}");
         // A GPU reachable only through GL does not satisfy --backend vulkan.
         let gl_only = [adapter("AMD Radeon", AdapterKind::DiscreteGpu, "Gl")];

@@ -180,7 +180,8 @@ fn default_seeds() -> Vec<u64> {
 
 /// Reads a TOML config, naming the file, line and valid keys on error.
 pub fn load<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("{}: cannot read the config", path.display()))?;
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
     parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 

@@ -20,10 +20,16 @@ fn read(path: &std::path::Path, num_features: Option<usize>) -> anyhow::Result<R
 
 /// Reads or generates the data, splits it, and normalises every split with statistics fitted
 /// on the training split. `normalizer` reuses stored statistics (a teacher's) instead.
-pub fn load_splits(cfg: &DataConfig, seed: u64, normalizer: Option<&FeatureNormalizer>) -> anyhow::Result<Splits> {
+pub fn load_splits(
+    cfg: &DataConfig,
+    seed: u64,
+    normalizer: Option<&FeatureNormalizer>,
+) -> anyhow::Result<Splits> {
     let (mut train, mut valid, mut test, source) = match (&cfg.synthetic, &cfg.train) {
         (Some(_), Some(_)) => bail!("[data] sets both `synthetic` and `train`; choose one source"),
-        (None, None) => bail!("[data] needs `train = \"<LETOR file>\"` or a `[data.synthetic]` table"),
+        (None, None) => {
+            bail!("[data] needs `train = \"<LETOR file>\"` or a `[data.synthetic]` table")
+        }
         (Some(syn), None) => {
             let all = generate(syn);
             let (rest, test) = all.split(cfg.test_fraction, syn.seed ^ 0x7e57);
@@ -57,7 +63,10 @@ pub fn load_splits(cfg: &DataConfig, seed: u64, normalizer: Option<&FeatureNorma
         .chain(normalizer.map(|n| n.num_features()))
         .max()
         .unwrap_or(0);
-    for d in [Some(&mut train), Some(&mut valid), test.as_mut()].into_iter().flatten() {
+    for d in [Some(&mut train), Some(&mut valid), test.as_mut()]
+        .into_iter()
+        .flatten()
+    {
         d.widen(width);
     }
     if train.num_queries() == 0 || valid.num_queries() == 0 {
@@ -71,7 +80,10 @@ pub fn load_splits(cfg: &DataConfig, seed: u64, normalizer: Option<&FeatureNorma
         Some(n) => n.clone(),
         None => FeatureNormalizer::fit(&train, cfg.normalization),
     };
-    for d in [Some(&mut train), Some(&mut valid), test.as_mut()].into_iter().flatten() {
+    for d in [Some(&mut train), Some(&mut valid), test.as_mut()]
+        .into_iter()
+        .flatten()
+    {
         normalizer.apply(d);
     }
     Ok(Splits {
@@ -85,10 +97,18 @@ pub fn load_splits(cfg: &DataConfig, seed: u64, normalizer: Option<&FeatureNorma
 
 /// Reads one LETOR file for a stored model: its width must not exceed the model's input, and
 /// the model's normalisation is applied.
-pub fn load_for_model(path: &std::path::Path, normalizer: &FeatureNormalizer) -> anyhow::Result<RankingDataset> {
+pub fn load_for_model(
+    path: &std::path::Path,
+    normalizer: &FeatureNormalizer,
+) -> anyhow::Result<RankingDataset> {
     let width = normalizer.num_features();
-    let mut data = read_letor(path, LetorOptions { num_features: Some(width) })
-        .with_context(|| format!("reading data for a model with {width} input features"))?;
+    let mut data = read_letor(
+        path,
+        LetorOptions {
+            num_features: Some(width),
+        },
+    )
+    .with_context(|| format!("reading data for a model with {width} input features"))?;
     data.widen(width);
     normalizer.apply(&mut data);
     Ok(data)

@@ -27,18 +27,24 @@ pub struct TeacherScores {
 impl TeacherScores {
     /// Loads a teacher run and scores the data (the teacher's own data unless `data` is given),
     /// normalised with the teacher's statistics.
-    pub fn load(run: &Path, data: Option<&DataConfig>, backend: &Backend, seed: u64, batch: usize) -> anyhow::Result<Self> {
+    pub fn load(
+        run: &Path,
+        data: Option<&DataConfig>,
+        backend: &Backend,
+        seed: u64,
+        batch: usize,
+    ) -> anyhow::Result<Self> {
         let meta = load_meta(run)?;
         let model = load_model(run, &meta, &backend.device)?;
         let data_cfg = data.unwrap_or(&meta.data).clone();
         let splits = load_splits(&data_cfg, seed, Some(&meta.normalizer))?;
         let started = Instant::now();
-        let train = score_dataset(&model, &splits.train, &backend.device, batch);
-        let valid = score_dataset(&model, &splits.valid, &backend.device, batch);
+        let train = score_dataset(&model, &splits.train, &backend, batch);
+        let valid = score_dataset(&model, &splits.valid, &backend, batch);
         let test = splits
             .test
             .as_ref()
-            .map(|t| score_dataset(&model, t, &backend.device, batch));
+            .map(|t| score_dataset(&model, t, &backend, batch));
         let test_metrics = splits
             .test
             .as_ref()
@@ -47,7 +53,9 @@ impl TeacherScores {
         eprintln!(
             "teacher {}: scored {} rows in {:.1}s (cached for every epoch and student)",
             run.display(),
-            splits.train.num_rows() + splits.valid.num_rows() + splits.test.as_ref().map_or(0, |t| t.num_rows()),
+            splits.train.num_rows()
+                + splits.valid.num_rows()
+                + splits.test.as_ref().map_or(0, |t| t.num_rows()),
             started.elapsed().as_secs_f64()
         );
         Ok(Self {
@@ -88,7 +96,7 @@ impl TeacherScores {
         }
         .run()?;
         let test = self.splits.test.as_ref().map(|t| {
-            let scores = score_dataset(&outcome.model, t, &backend.device, settings.eval_batch_size);
+            let scores = score_dataset(&outcome.model, t, &backend, settings.eval_batch_size);
             evaluate(t, &scores, self.test.as_deref())
         });
         Ok((outcome, test))

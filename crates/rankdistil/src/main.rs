@@ -5,6 +5,7 @@ mod commands;
 mod config;
 mod data_source;
 mod distillation;
+mod memory;
 mod report;
 mod run_dir;
 mod scoring;
@@ -13,7 +14,11 @@ mod train;
 use clap::{Parser, Subcommand};
 
 #[derive(Debug, Parser)]
-#[command(name = "rankdistil", version, about = "Knowledge distillation for top-k ranking (RankDistil) on Burn")]
+#[command(
+    name = "rankdistil",
+    version,
+    about = "Knowledge distillation for top-k ranking (RankDistil) on Burn"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -27,6 +32,7 @@ enum Command {
     Compare(commands::compare::CompareArgs),
     Eval(commands::eval::EvalArgs),
     GenSynthetic(commands::gen_synthetic::GenSyntheticArgs),
+    Bench(commands::bench::BenchArgs),
 }
 
 fn main() {
@@ -38,10 +44,15 @@ fn main() {
         Command::Compare(a) => commands::compare::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::GenSynthetic(a) => commands::gen_synthetic::run(a),
+        Command::Bench(a) => commands::bench::run(a),
     };
     if let Err(e) = result {
         // A backend that cannot run here is a usage problem (status 2), like a bad flag.
-        let code = if e.downcast_ref::<backend::BackendError>().is_some() { 2 } else { 1 };
+        let code = if e.downcast_ref::<backend::BackendError>().is_some() {
+            2
+        } else {
+            1
+        };
         eprintln!("error: {e:#}");
         std::process::exit(code);
     }

@@ -20,7 +20,11 @@ pub fn table(rows: &[(String, MetricSummary)]) -> String {
         .copied()
         .filter(|c| rows.iter().any(|(_, m)| m.get(c).is_some()))
         .collect();
-    let mut out = format!("| model | {} |\n|---|{}\n", cols.join(" | "), "---|".repeat(cols.len()));
+    let mut out = format!(
+        "| model | {} |\n|---|{}\n",
+        cols.join(" | "),
+        "---|".repeat(cols.len())
+    );
     for (name, m) in rows {
         let cells: Vec<String> = cols
             .iter()

@@ -61,12 +61,14 @@ pub fn scorer_config(d_input: usize, m: &ModelConfig) -> MlpScorerConfig {
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     let tmp = tmp_path(path);
     {
-        let mut f = std::fs::File::create(&tmp).with_context(|| format!("{}: cannot create", tmp.display()))?;
+        let mut f = std::fs::File::create(&tmp)
+            .with_context(|| format!("{}: cannot create", tmp.display()))?;
         f.write_all(bytes)
             .and_then(|_| f.sync_all())
             .with_context(|| format!("{}: cannot write", tmp.display()))?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot rename into place", path.display()))?;
+    std::fs::rename(&tmp, path)
+        .with_context(|| format!("{}: cannot rename into place", path.display()))?;
     Ok(())
 }
 
@@ -89,30 +91,37 @@ pub fn save_model(model: &MlpScorer, path: &Path) -> anyhow::Result<()> {
 /// Loads a run's model onto `device`, checking the file matches the recorded architecture.
 pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result<MlpScorer> {
     let path = run.join(MODEL_FILE);
-    let bytes = std::fs::read(&path).with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
-    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
-        anyhow::anyhow!(
-            "{}: not a readable burnpack checkpoint (truncated or foreign file?): {e:?}",
-            path.display()
-        )
-    })?;
-    let model = meta.scorer_config().init(device);
-    let expected = model.num_params();
-    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)))
-        .map_err(|_| {
+    let bytes = std::fs::read(&path)
+        .with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
+    let record =
+        ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
             anyhow::anyhow!(
-                "{}: the checkpoint does not match the architecture in {} ({} parameters, hidden {:?})",
-                path.display(),
-                run.join(META_FILE).display(),
-                expected,
-                meta.model.hidden
+                "{}: not a readable burnpack checkpoint (truncated or foreign file?): {e:?}",
+                path.display()
             )
         })?;
+    let model = meta.scorer_config().init(device);
+    let expected = model.num_params();
+    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        model.load_record(record)
+    }))
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "{}: the checkpoint does not match the architecture in {} ({} parameters, hidden {:?})",
+            path.display(),
+            run.join(META_FILE).display(),
+            expected,
+            meta.model.hidden
+        )
+    })?;
     Ok(model)
 }
 
 pub fn save_meta(run: &Path, meta: &RunMeta) -> anyhow::Result<()> {
-    write_atomic(&run.join(META_FILE), serde_json::to_string_pretty(meta)?.as_bytes())
+    write_atomic(
+        &run.join(META_FILE),
+        serde_json::to_string_pretty(meta)?.as_bytes(),
+    )
 }
 
 pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
@@ -124,7 +133,8 @@ pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
             run.display()
         )
     })?;
-    let meta: RunMeta = serde_json::from_str(&text).with_context(|| format!("{}: malformed run metadata", path.display()))?;
+    let meta: RunMeta = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed run metadata", path.display()))?;
     if meta.normalizer.num_features() != meta.d_input {
         bail!(
             "{}: normalisation has {} features but the model takes {}",
@@ -144,7 +154,8 @@ pub fn create_run_dir(path: &Path) -> anyhow::Result<()> {
             path.display()
         );
     }
-    std::fs::create_dir_all(path).with_context(|| format!("{}: cannot create the run directory", path.display()))
+    std::fs::create_dir_all(path)
+        .with_context(|| format!("{}: cannot create the run directory", path.display()))
 }
 
 /// Appends one JSON line to the run's metrics log.

@@ -1,20 +1,39 @@
 //! Scoring whole data sets and evaluating the scores.
 
-use burn::prelude::*;
 use rankdistil_data::{BatchPlan, ListBatch, PAD, RankingDataset};
 use rankdistil_metrics::{IdcgZero, MetricAccumulator, MetricSummary};
 use rankdistil_models::MlpScorer;
 
-/// One score per row of `data`, in row order. Lists are scored whole, `batch_size` at a time.
-pub fn score_dataset(model: &MlpScorer, data: &RankingDataset, device: &Device, batch_size: usize) -> Vec<f32> {
+use crate::backend::Backend;
+use crate::memory::lists_per_chunk;
+
+/// One score per row of `data`, in row order. Lists are scored whole, up to `batch_size` at a
+/// time and fewer when a batch's widest activation would exceed the backend's buffer budget.
+pub fn score_dataset(
+    model: &MlpScorer,
+    data: &RankingDataset,
+    backend: &Backend,
+    batch_size: usize,
+) -> Vec<f32> {
+    let device = &backend.device;
     let mut out = vec![0.0f32; data.num_rows()];
-    for lists in BatchPlan::evaluation(batch_size).epoch(data, 0, 0) {
+    let widest = model.widest();
+    // A list too wide for one buffer is scored alone; the budget is checked before training.
+    let lists_per_batch = lists_per_chunk(
+        batch_size,
+        data.max_list_len().max(1),
+        widest,
+        backend.buffer_budget,
+    )
+    .unwrap_or(1)
+    .min(batch_size.max(1));
+    for lists in BatchPlan::evaluation(lists_per_batch).epoch(data, 0, 0) {
         let batch = ListBatch::from_rows(data, &lists);
         let scores = model.forward(batch.features_tensor(device)); // [B, N]
         let scores = scores
             .into_data()
             .convert::<f32>()
-            .into_vec::<f32>()
+            .try_into_vec::<f32>()
             .expect("float scores");
         for (slot, &row) in batch.rows.iter().enumerate() {
             if row != PAD {

@@ -4,18 +4,19 @@ use std::path::Path;
 use std::time::Instant;
 
 use anyhow::bail;
-use burn::module::{AutodiffModule, Module};
-use burn::optim::{AdamConfig, GradientsParams, decay::WeightDecayConfig};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, decay::WeightDecayConfig};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rankdistil_data::{BatchPlan, ListBatch, RankingDataset};
-use rankdistil_loss::{HostTargets, ObjectiveConfig};
+use rankdistil_loss::{HostTargets, Objective, ObjectiveConfig};
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 use serde_json::json;
 
 use crate::backend::Backend;
 use crate::config::TrainConfig;
+use crate::memory::{chunks, lists_per_chunk};
 use crate::run_dir::{MODEL_FILE, append_metrics, save_model};
 use crate::scoring::{evaluate, score_dataset};
 
@@ -54,7 +55,10 @@ impl TrainJob<'_> {
         }
         let objective = self.objective.init();
         if objective.needs_teacher() && self.teacher_train.is_none() {
-            bail!("method {} needs teacher scores", self.objective.method.name());
+            bail!(
+                "method {} needs teacher scores",
+                self.objective.method.name()
+            );
         }
         let device = self.backend.training_device();
         device.seed(s.seed);
@@ -65,6 +69,24 @@ impl TrainJob<'_> {
         }
         let mut optim = adam.init();
         let plan = BatchPlan::training(s.batch_size, s.max_list_len);
+        let widest = self
+            .model
+            .hidden
+            .iter()
+            .copied()
+            .chain([self.model.d_input])
+            .max()
+            .unwrap_or(1);
+        let budget = self.backend.buffer_budget;
+        // Refuse up front a list too wide for one buffer.
+        lists_per_chunk(
+            1,
+            s.max_list_len
+                .unwrap_or(self.train.max_list_len())
+                .min(self.train.max_list_len()),
+            widest,
+            budget,
+        )?;
         let started = Instant::now();
         let mut best: Option<(usize, f64, MetricSummary, MlpScorer)> = None;
         let mut step: u64 = 0;
@@ -73,35 +95,47 @@ impl TrainJob<'_> {
             let batches = plan.epoch(self.train, s.seed, epoch as u64);
             let bar = self.progress_bar(batches.len() as u64, epoch);
             let mut loss_sum = Tensor::<1>::zeros([1], &device);
+            let mut step_in_epoch = 0usize;
             for lists in &batches {
                 let batch = ListBatch::from_rows(self.train, lists);
-                let teacher = self.teacher_train.map(|t| batch.gather_rows(t));
-                let targets = HostTargets {
-                    batch: batch.batch_size,
-                    len: batch.list_len,
-                    mask: &batch.mask,
-                    labels: &batch.labels,
-                    teacher: teacher.as_deref(),
-                };
                 objective.reseed(step);
-                let scores = model.forward(batch.features_tensor(&device)); // [B, N]
-                let loss = objective.forward(scores, &targets);
-                loss_sum = loss_sum + loss.clone().detach();
-                let grads = GradientsParams::from_grads(loss.backward(), &model);
+                let (loss, grads) = accumulate_gradients(
+                    &model,
+                    &objective,
+                    &batch,
+                    self.teacher_train,
+                    widest,
+                    budget,
+                    &device,
+                )?;
+                if !self.backend.is_gpu {
+                    // On the CPU a scalar read is free, so every step is checked; on a GPU it
+                    // would stall the queue, so the epoch total is checked instead.
+                    let v = loss.clone().into_scalar::<f32>();
+                    if !v.is_finite() {
+                        bail!(
+                            "{}: the loss became {v} at epoch {epoch}, step {} (global step {step}); stopped with the last good checkpoint in place. Lower the learning rate or check the data",
+                            self.name,
+                            step_in_epoch + 1
+                        );
+                    }
+                }
+                loss_sum = loss_sum + loss;
                 model = optim.step(s.learning_rate, model, grads);
                 step += 1;
+                step_in_epoch += 1;
                 bar.inc(1);
             }
             bar.finish_and_clear();
             let train_loss = loss_sum.into_scalar::<f32>() as f64 / batches.len().max(1) as f64;
             if !train_loss.is_finite() {
                 bail!(
-                    "{}: the training loss became {train_loss} in epoch {epoch}; lower the learning rate or check the data for extreme values",
+                    "{}: the training loss became {train_loss} during epoch {epoch}; stopped with the last good checkpoint in place. Lower the learning rate or check the data for extreme values",
                     self.name
                 );
             }
             let inference = model.valid();
-            let scores = score_dataset(&inference, self.valid, &self.backend.device, s.eval_batch_size);
+            let scores = score_dataset(&inference, self.valid, self.backend, s.eval_batch_size);
             let valid = evaluate(self.valid, &scores, self.teacher_valid);
             let target = valid.get(SELECT_BY).unwrap_or(0.0);
             let improved = best.as_ref().is_none_or(|(_, b, _, _)| target > *b);
@@ -153,11 +187,54 @@ impl TrainJob<'_> {
         }
         let bar = ProgressBar::new(len);
         bar.set_style(
-            ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta}")
-                .expect("static template")
-                .progress_chars("=> "),
+            ProgressStyle::with_template(
+                "{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta}",
+            )
+            .expect("static template")
+            .progress_chars("=> "),
         );
         bar.set_prefix(format!("{} epoch {epoch}", self.name));
         bar
     }
+}
+
+/// Forward and backward over `batch`, split into micro-batches whose widest activation fits
+/// `budget` bytes, with the gradients accumulated. Each micro-batch's mean loss is weighted by
+/// its share of the lists, so the result equals the whole batch's (exactly when every list
+/// counts toward the loss). Returns the detached loss and the gradients.
+pub fn accumulate_gradients(
+    model: &MlpScorer,
+    objective: &Objective,
+    batch: &ListBatch,
+    teacher: Option<&[f32]>,
+    widest: usize,
+    budget: u64,
+    device: &Device,
+) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+    let per = lists_per_chunk(batch.batch_size, batch.list_len, widest, budget)?;
+    let parts = chunks(batch.batch_size, per);
+    let one_piece = parts.len() == 1;
+    let mut accumulator = GradientsAccumulator::new();
+    let mut total = Tensor::<1>::zeros([1], device);
+    for range in parts {
+        let weight = range.len() as f64 / batch.batch_size as f64;
+        let part = if one_piece {
+            batch.clone()
+        } else {
+            batch.slice_lists(range)
+        };
+        let slot_teacher = teacher.map(|t| part.gather_rows(t));
+        let targets = HostTargets {
+            batch: part.batch_size,
+            len: part.list_len,
+            mask: &part.mask,
+            labels: &part.labels,
+            teacher: slot_teacher.as_deref(),
+        };
+        let scores = model.forward(part.features_tensor(device)); // [b, N]
+        let loss = objective.forward(scores, &targets) * weight;
+        total = total + loss.clone().detach();
+        accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
+    }
+    Ok((total, accumulator.grads()))
 }

@@ -54,7 +54,19 @@ samples = 2
 fn synthetic(dir: &Path, name: &str, seed: &str) {
     let o = rankdistil(
         dir,
-        &["gen-synthetic", "--out", name, "--queries", "16", "--features", "6", "--max-items", "40", "--seed", seed],
+        &[
+            "gen-synthetic",
+            "--out",
+            name,
+            "--queries",
+            "16",
+            "--features",
+            "6",
+            "--max-items",
+            "40",
+            "--seed",
+            seed,
+        ],
     );
     assert!(o.status.success(), "{}", stderr(&o));
 }
@@ -68,7 +80,18 @@ fn train_eval_and_distill_end_to_end() {
     std::fs::write(d.join("teacher.toml"), TEACHER).unwrap();
     std::fs::write(d.join("student.toml"), STUDENT).unwrap();
 
-    let o = rankdistil(d, &["train", "--config", "teacher.toml", "--backend", "ndarray", "--out", "runs/t"]);
+    let o = rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "teacher.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "runs/t",
+        ],
+    );
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     assert!(stdout(&o).contains("| test |"), "{}", stdout(&o));
     for f in ["model.bpk", "run.json", "config.toml", "metrics.jsonl"] {
@@ -80,22 +103,65 @@ fn train_eval_and_distill_end_to_end() {
     assert_eq!(line["backend"], "ndarray");
     assert!(line["valid"]["ndcg@10"].as_f64().unwrap() >= 0.0);
 
-    let o = rankdistil(d, &["train", "--config", "teacher.toml", "--backend", "ndarray", "--out", "runs/t"]);
-    assert!(!o.status.success(), "an existing run must not be overwritten");
+    let o = rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "teacher.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "runs/t",
+        ],
+    );
+    assert!(
+        !o.status.success(),
+        "an existing run must not be overwritten"
+    );
     assert!(stderr(&o).contains("already holds a run"), "{}", stderr(&o));
-
-    let o = rankdistil(d, &["eval", "--run", "runs/t", "--data", "test.txt", "--backend", "flex"]);
-    assert!(o.status.success(), "eval failed: {}", stderr(&o));
-    assert!(stdout(&o).contains("ndcg@10") && stdout(&o).contains("random scorer"), "{}", stdout(&o));
 
     let o = rankdistil(
         d,
-        &["distill", "--teacher", "runs/t", "--config", "student.toml", "--backend", "ndarray", "--out", "runs/s"],
+        &[
+            "eval",
+            "--run",
+            "runs/t",
+            "--data",
+            "test.txt",
+            "--backend",
+            "flex",
+        ],
+    );
+    assert!(o.status.success(), "eval failed: {}", stderr(&o));
+    assert!(
+        stdout(&o).contains("ndcg@10") && stdout(&o).contains("random scorer"),
+        "{}",
+        stdout(&o)
+    );
+
+    let o = rankdistil(
+        d,
+        &[
+            "distill",
+            "--teacher",
+            "runs/t",
+            "--config",
+            "student.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "runs/s",
+        ],
     );
     assert!(o.status.success(), "distill failed: {}", stderr(&o));
     let out = stdout(&o);
-    assert!(out.contains("coupled student (test)") && out.contains("overlap@10"), "{out}");
-    let meta: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(d.join("runs/s/run.json")).unwrap()).unwrap();
+    assert!(
+        out.contains("coupled student (test)") && out.contains("overlap@10"),
+        "{out}"
+    );
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("runs/s/run.json")).unwrap()).unwrap();
     assert_eq!(meta["role"], "student");
     assert_eq!(meta["method"], "coupled");
 }
@@ -103,38 +169,72 @@ fn train_eval_and_distill_end_to_end() {
 #[test]
 fn unknown_config_keys_are_rejected_with_the_valid_ones() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::write(dir.path().join("bad.toml"), "[model]\nhidden = [4]\n\n[train]\nepochz = 3\n").unwrap();
-    let o = rankdistil(dir.path(), &["train", "--config", "bad.toml", "--backend", "ndarray"]);
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        "[model]\nhidden = [4]\n\n[train]\nepochz = 3\n",
+    )
+    .unwrap();
+    let o = rankdistil(
+        dir.path(),
+        &["train", "--config", "bad.toml", "--backend", "ndarray"],
+    );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("bad.toml"), "{err}");
     assert!(err.contains("unknown field `epochz`"), "{err}");
-    assert!(err.contains("`epochs`") && err.contains("`batch_size`"), "lists the valid keys: {err}");
+    assert!(
+        err.contains("`epochs`") && err.contains("`batch_size`"),
+        "lists the valid keys: {err}"
+    );
 }
 
 #[test]
 fn a_malformed_data_file_names_the_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("train.txt"), "1 qid:1 1:0.5\n0 qid:1 1:0.1\n2 qid:2 1:x\n").unwrap();
-    std::fs::write(d.join("t.toml"), "[data]\ntrain = \"train.txt\"\n[model]\nhidden = [4]\n").unwrap();
+    std::fs::write(
+        d.join("train.txt"),
+        "1 qid:1 1:0.5\n0 qid:1 1:0.1\n2 qid:2 1:x\n",
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("t.toml"),
+        "[data]\ntrain = \"train.txt\"\n[model]\nhidden = [4]\n",
+    )
+    .unwrap();
     let o = rankdistil(d, &["train", "--config", "t.toml", "--backend", "ndarray"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("train.txt:3: invalid value \"x\" for feature 1"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("train.txt:3: invalid value \"x\" for feature 1"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]
 fn an_explicit_gpu_backend_without_a_gpu_is_one_line_and_status_2() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("t.toml"), "[model]\nhidden = [4]\n").unwrap();
-    let o = rankdistil(dir.path(), &["train", "--config", "t.toml", "--backend", "wgpu"]);
+    let o = rankdistil(
+        dir.path(),
+        &["train", "--config", "t.toml", "--backend", "wgpu"],
+    );
     let err = stderr(&o);
     if o.status.success() {
-        eprintln!("this machine has a GPU; the no-GPU error path is covered by the backend unit tests");
+        eprintln!(
+            "this machine has a GPU; the no-GPU error path is covered by the backend unit tests"
+        );
         return;
     }
     assert_eq!(o.status.code(), Some(2), "{err}");
-    assert!(err.starts_with("error: --backend wgpu needs a physical GPU"), "{err}");
-    assert_eq!(err.trim_end().lines().count(), 1, "one line, no backtrace: {err}");
+    assert!(
+        err.starts_with("error: --backend wgpu needs a physical GPU"),
+        "{err}"
+    );
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line, no backtrace: {err}"
+    );
     assert!(!err.contains("panicked"), "{err}");
 }

@@ -59,10 +59,18 @@ impl ListMle {
     }
 
     /// - scores, labels, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, scores: Tensor<2>, labels: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        scores: Tensor<2>,
+        labels: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (y, m, b, n) = to_host(labels, mask);
         let orders = self.orders(&y, &m, b, n);
         let device = scores.device();
-        mean_over(self.per_list(scores, &orders), orders.nonempty_tensor(&device))
+        mean_over(
+            self.per_list(scores, &orders),
+            orders.nonempty_tensor(&device),
+        )
     }
 }

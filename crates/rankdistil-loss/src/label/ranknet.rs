@@ -20,12 +20,22 @@ impl RankNet {
 
     /// Per-list pair sums and pair counts (TF-Ranking's `pairwise_logistic_loss` with a sum
     /// reduction is the first): (`[B]`, `[B]`).
-    pub fn per_list_sum(&self, scores: Tensor<2>, labels: Tensor<2>, mask: Tensor<2, Bool>) -> (Tensor<1>, Tensor<1>) {
+    pub fn per_list_sum(
+        &self,
+        scores: Tensor<2>,
+        labels: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> (Tensor<1>, Tensor<1>) {
         logistic_pairs(scores, labels, mask)
     }
 
     /// - scores, labels, mask: `[B, N]`; output: `[1]`
-    pub fn forward(&self, scores: Tensor<2>, labels: Tensor<2>, mask: Tensor<2, Bool>) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        scores: Tensor<2>,
+        labels: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
         let (sum, count) = logistic_pairs(scores, labels, mask);
         let has_pair = count.clone().greater_elem(0.0);
         mean_over(sum / count.clamp_min(1.0), has_pair)

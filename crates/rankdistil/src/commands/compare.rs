@@ -104,8 +104,15 @@ pub fn run_comparison(
             objective.seed = seed;
             let mut settings = cfg.train.clone();
             settings.seed = seed;
-            let (outcome, test) =
-                teacher.train_student(method.name(), &cfg.model, &settings, objective, backend, None, false)?;
+            let (outcome, test) = teacher.train_student(
+                method.name(),
+                &cfg.model,
+                &settings,
+                objective,
+                backend,
+                None,
+                false,
+            )?;
             let test = test.expect("checked above");
             eprintln!(
                 "compare: {:<11} seed {seed}: test ndcg@10 {:.4}, overlap@10 {:.4} (best epoch {}, {:.1}s)",
@@ -130,7 +137,11 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     for &m in &cfg.methods {
         cfg.objective(m)?;
     }
-    anyhow::ensure!(!cfg.seeds.is_empty(), "{}: `seeds` is empty", args.config.display());
+    anyhow::ensure!(
+        !cfg.seeds.is_empty(),
+        "{}: `seeds` is empty",
+        args.config.display()
+    );
     let out = args.out.unwrap_or_else(|| PathBuf::from("runs/compare"));
     let backend = backend::open(args.backend)?;
     let teacher = TeacherScores::load(
@@ -152,7 +163,10 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let md = cmp.markdown();
     std::fs::create_dir_all(&out)?;
     write_atomic(&out.join("compare.md"), md.as_bytes())?;
-    write_atomic(&out.join("compare.json"), serde_json::to_string_pretty(&cmp.json())?.as_bytes())?;
+    write_atomic(
+        &out.join("compare.json"),
+        serde_json::to_string_pretty(&cmp.json())?.as_bytes(),
+    )?;
     println!(
         "test metrics, mean ± std over seeds {:?}:\n\n{md}\nwritten to {}/compare.{{md,json}}",
         cfg.seeds,

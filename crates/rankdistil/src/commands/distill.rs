@@ -72,14 +72,20 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         valid: outcome.valid.clone(),
         test: test.clone(),
         data_source: teacher.splits.source.clone(),
-        data: cfg.data.clone().unwrap_or_else(|| teacher.meta.data.clone()),
+        data: cfg
+            .data
+            .clone()
+            .unwrap_or_else(|| teacher.meta.data.clone()),
     };
     run_dir::save_meta(&out, &meta)?;
     let mut rows = Vec::new();
     if let Some(t) = &teacher.test_metrics {
         rows.push(("teacher (test)".to_string(), t.clone()));
     }
-    rows.push((format!("{} student (valid)", cfg.loss.method.name()), outcome.valid));
+    rows.push((
+        format!("{} student (valid)", cfg.loss.method.name()),
+        outcome.valid,
+    ));
     if let Some(t) = test {
         rows.push((format!("{} student (test)", cfg.loss.method.name()), t));
     }

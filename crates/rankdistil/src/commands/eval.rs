@@ -32,13 +32,13 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let backend = backend::open(args.backend)?;
     let model = load_model(&args.run, &meta, &backend.device)?;
     let data = load_for_model(&args.data, &meta.normalizer)?;
-    let scores = score_dataset(&model, &data, &backend.device, args.batch_size);
+    let scores = score_dataset(&model, &data, &backend, args.batch_size);
     let teacher_scores = match &args.teacher {
         Some(t) => {
             let tmeta = load_meta(t)?;
             let tmodel = load_model(t, &tmeta, &backend.device)?;
             let tdata = load_for_model(&args.data, &tmeta.normalizer)?;
-            Some(score_dataset(&tmodel, &tdata, &backend.device, args.batch_size))
+            Some(score_dataset(&tmodel, &tdata, &backend, args.batch_size))
         }
         None => None,
     };

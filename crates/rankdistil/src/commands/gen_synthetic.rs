@@ -37,7 +37,8 @@ pub fn run(args: GenSyntheticArgs) -> anyhow::Result<()> {
         "--min-items must be >= 1 and <= --max-items"
     );
     let data = generate(&cfg);
-    let file = std::fs::File::create(&args.out).with_context(|| format!("{}: cannot create", args.out.display()))?;
+    let file = std::fs::File::create(&args.out)
+        .with_context(|| format!("{}: cannot create", args.out.display()))?;
     let mut w = BufWriter::new(file);
     write_letor(&data, &mut w).with_context(|| format!("{}: cannot write", args.out.display()))?;
     std::io::Write::flush(&mut w)?;

@@ -70,11 +70,19 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     let started = Instant::now();
     let cfg: QuickstartConfig = match &args.config {
         Some(p) => config::load(p)?,
-        None => config::parse(QUICKSTART_TOML).map_err(|e| anyhow::anyhow!("built-in quickstart config: {e}"))?,
+        None => config::parse(QUICKSTART_TOML)
+            .map_err(|e| anyhow::anyhow!("built-in quickstart config: {e}"))?,
     };
-    let out = args.out.unwrap_or_else(|| fresh_dir(Path::new("runs/quickstart")));
+    let out = args
+        .out
+        .unwrap_or_else(|| fresh_dir(Path::new("runs/quickstart")));
     let backend = backend::open(args.backend)?;
-    eprintln!("quickstart: backend {} ({}), runs in {}", backend.name, backend.adapter, out.display());
+    eprintln!(
+        "quickstart: backend {} ({}), runs in {}",
+        backend.name,
+        backend.adapter,
+        out.display()
+    );
 
     // 1. The teacher, from labels.
     let teacher_dir = out.join("teacher");
@@ -110,10 +118,18 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         progress: true,
     }
     .run()?;
-    let test = splits.test.as_ref().expect("synthetic data has a test split");
+    let test = splits
+        .test
+        .as_ref()
+        .expect("synthetic data has a test split");
     let teacher_test = evaluate(
         test,
-        &score_dataset(&teacher.model, test, &backend.device, cfg.teacher.train.eval_batch_size),
+        &score_dataset(
+            &teacher.model,
+            test,
+            &backend,
+            cfg.teacher.train.eval_batch_size,
+        ),
         None,
     );
     run_dir::save_meta(
@@ -136,8 +152,17 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     )?;
 
     // 2. Students from the teacher's cached scores.
-    let scores = TeacherScores::load(&teacher_dir, None, &backend, cfg.teacher.train.seed, cfg.teacher.train.eval_batch_size)?;
-    let mut rows = vec![("teacher".to_string(), scores.test_metrics.clone().unwrap_or(teacher_test))];
+    let scores = TeacherScores::load(
+        &teacher_dir,
+        None,
+        &backend,
+        cfg.teacher.train.seed,
+        cfg.teacher.train.eval_batch_size,
+    )?;
+    let mut rows = vec![(
+        "teacher".to_string(),
+        scores.test_metrics.clone().unwrap_or(teacher_test),
+    )];
     for (name, objective) in [
         ("label-only student", label_objective),
         ("RankDistil student", cfg.distill.clone()),
@@ -151,9 +176,16 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             None,
             true,
         )?;
-        rows.push((name.to_string(), test.expect("synthetic data has a test split")));
+        rows.push((
+            name.to_string(),
+            test.expect("synthetic data has a test split"),
+        ));
     }
-    let random = evaluate(test, &random_scores(test.num_rows(), 0), scores.test.as_deref());
+    let random = evaluate(
+        test,
+        &random_scores(test.num_rows(), 0),
+        scores.test.as_deref(),
+    );
     rows.push(("random scorer".into(), random));
 
     // 3. A small comparison against the baselines.

@@ -26,9 +26,9 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let cfg: TeacherRunConfig = config::load(&args.config)?;
-    let out = args.out.unwrap_or_else(|| {
-        PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default())
-    });
+    let out = args
+        .out
+        .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));
     let backend = backend::open(args.backend)?;
     let splits = load_splits(&cfg.data, cfg.train.seed, None)?;
     run_dir::create_run_dir(&out)?;
@@ -64,12 +64,15 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     }
     .run()?;
     let test = splits.test.as_ref().map(|t| {
-        let scores = score_dataset(&outcome.model, t, &backend.device, cfg.train.eval_batch_size);
+        let scores = score_dataset(&outcome.model, t, &backend, cfg.train.eval_batch_size);
         evaluate(t, &scores, None)
     });
     let meta = RunMeta {
         role: "teacher".into(),
-        method: serde_json::to_value(cfg.loss)?.as_str().unwrap_or("label").to_string(),
+        method: serde_json::to_value(cfg.loss)?
+            .as_str()
+            .unwrap_or("label")
+            .to_string(),
         d_input,
         model: cfg.model.clone(),
         num_params: model_cfg.num_params(),

@@ -1,0 +1,227 @@
+use std::time::Instant;
+
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use clap::{Args, ValueEnum};
+use rankdistil_loss::{DistillMethod, HostTargets, ObjectiveConfig};
+use rankdistil_models::MlpScorerConfig;
+
+use crate::backend::{self, Backend, BackendChoice};
+use crate::memory::{chunks, lists_per_chunk};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Suite {
+    /// The reference step of `scripts/torch_reference.py`: MLP 136→H→H→1, coupled RankDistil
+    /// (k = 10, teacher order), Adam, at the four reference (B, N, H).
+    Reference,
+    /// One student step per loss at B = 64, N = 1000, k = 10, S = 8.
+    Losses,
+}
+
+/// Time training steps and print steps/s with the backend.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = Suite::Reference)]
+    pub suite: Suite,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+    /// Timed steps per configuration.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed steps first (kernel compilation, autotune).
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    /// Reference configs as `B,N,H` separated by `;` (default: the four reference ones).
+    #[arg(long)]
+    pub configs: Option<String>,
+}
+
+/// The reference configurations (B lists, N items, H hidden).
+pub const REFERENCE: [(usize, usize, usize); 4] = [
+    (32, 128, 256),
+    (256, 128, 512),
+    (64, 2000, 256),
+    (1024, 200, 1024),
+];
+
+const FEATURES: usize = 136;
+
+fn parse_configs(text: &str) -> anyhow::Result<Vec<(usize, usize, usize)>> {
+    text.split(';')
+        .map(|c| {
+            let v: Vec<usize> = c
+                .split(',')
+                .map(|x| x.trim().parse::<usize>())
+                .collect::<Result<_, _>>()
+                .map_err(|_| anyhow::anyhow!("--configs: \"{c}\" is not B,N,H"))?;
+            anyhow::ensure!(
+                v.len() == 3 && v.iter().all(|&x| x > 0),
+                "--configs: \"{c}\" is not B,N,H"
+            );
+            Ok((v[0], v[1], v[2]))
+        })
+        .collect()
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    let backend = backend::open(args.backend)?;
+    println!("backend: {} ({})", backend.name, backend.adapter);
+    match args.suite {
+        Suite::Reference => {
+            let configs = match &args.configs {
+                Some(c) => parse_configs(c)?,
+                None => REFERENCE.to_vec(),
+            };
+            println!(
+                "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss |\n|---|---|---|---|---|---|---|"
+            );
+            for (b, n, h) in configs {
+                let r = reference_step(&backend, b, n, h, args.warmup, args.steps)?;
+                println!(
+                    "| {b} | {n} | {h} | {} | {:.2} | {:.1} | {:.4} |",
+                    r.micro_batches, r.steps_per_s, r.gflops, r.loss
+                );
+            }
+        }
+        Suite::Losses => losses(&backend, args.warmup, args.steps)?,
+    }
+    Ok(())
+}
+
+pub struct StepTiming {
+    pub steps_per_s: f64,
+    pub gflops: f64,
+    pub loss: f32,
+    pub micro_batches: usize,
+}
+
+/// The PyTorch reference step, with the same shapes and math, on `backend`.
+pub fn reference_step(
+    backend: &Backend,
+    b: usize,
+    n: usize,
+    h: usize,
+    warmup: usize,
+    steps: usize,
+) -> anyhow::Result<StepTiming> {
+    let device = backend.training_device();
+    device.seed(7);
+    let mut model = MlpScorerConfig::new(FEATURES, vec![h, h]).init(&device);
+    let mut optim = AdamConfig::new().init();
+    let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
+    let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
+    let mask = Tensor::<2, Bool>::full([b, n], true, &device);
+    let loss_fn = rankdistil_loss::CoupledRankDistilConfig::new()
+        .with_k(10)
+        .with_samples(0)
+        .init();
+    let parts = chunks(
+        b,
+        lists_per_chunk(b, n, h.max(FEATURES), backend.buffer_budget)?,
+    );
+    let micro_batches = parts.len();
+    let mut step = |model: rankdistil_models::MlpScorer| {
+        let mut accumulator = burn::optim::GradientsAccumulator::new();
+        let mut total = Tensor::<1>::zeros([1], &device);
+        for r in &parts {
+            let w = r.len() as f64 / b as f64;
+            let xs = x.clone().slice([r.clone(), 0..n, 0..FEATURES]);
+            let s = model.forward(xs); // [b, N]
+            let loss = loss_fn.forward_device_order(
+                s,
+                t.clone().slice([r.clone(), 0..n]),
+                mask.clone().slice([r.clone(), 0..n]),
+            ) * w;
+            total = total + loss.clone().detach();
+            accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+        }
+        (optim.step(1e-3, model, accumulator.grads()), total)
+    };
+    for _ in 0..warmup {
+        let (m, l) = step(model);
+        model = m;
+        l.into_scalar::<f32>();
+    }
+    let started = Instant::now();
+    let mut last = Tensor::<1>::zeros([1], &device);
+    for _ in 0..steps {
+        let (m, l) = step(model);
+        model = m;
+        last = l;
+    }
+    // One read at the end waits for the queued work, as torch.cuda.synchronize does.
+    let loss = last.into_scalar::<f32>();
+    let dt = started.elapsed().as_secs_f64();
+    let flops = 6.0 * (b * n) as f64 * (FEATURES * h + h * h + h) as f64 * steps as f64;
+    let _ = model.num_params();
+    Ok(StepTiming {
+        steps_per_s: steps as f64 / dt,
+        gflops: flops / dt / 1e9,
+        loss,
+        micro_batches,
+    })
+}
+
+/// One student step (MLP 136→32→1, the loss, Adam) per method at B=64, N=1000, k=10, S=8.
+fn losses(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> {
+    let (b, n) = (64usize, 1000usize);
+    let device = backend.training_device();
+    device.seed(3);
+    let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
+    let teacher: Vec<f32> =
+        Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &backend.device)
+            .into_data()
+            .convert::<f32>()
+            .try_into_vec()
+            .expect("floats");
+    let labels: Vec<f32> = teacher
+        .iter()
+        .map(|t| (t * 1.5 + 1.0).clamp(0.0, 4.0).floor())
+        .collect();
+    let mask = vec![true; b * n];
+    println!(
+        "student step (MLP 136→32→1 + loss + Adam), B={b} N={n} k=10 S=8, {steps} steps\n\n| loss | ms/step | steps/s |\n|---|---|---|"
+    );
+    for method in DistillMethod::ALL {
+        let mut cfg = ObjectiveConfig::new(method);
+        cfg.k = 10;
+        cfg.samples = 8;
+        let objective = cfg.init();
+        let mut model = MlpScorerConfig::new(FEATURES, vec![32]).init(&device);
+        let mut optim = AdamConfig::new().init();
+        let targets = HostTargets {
+            batch: b,
+            len: n,
+            mask: &mask,
+            labels: &labels,
+            teacher: Some(&teacher),
+        };
+        let mut run = |model: rankdistil_models::MlpScorer, i: u64| {
+            objective.reseed(i);
+            let loss = objective.forward(model.forward(x.clone()), &targets);
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let model = optim.step(1e-3, model, grads);
+            (model, loss)
+        };
+        for i in 0..warmup {
+            let (m, l) = run(model, i as u64);
+            model = m;
+            l.into_scalar::<f32>();
+        }
+        let started = Instant::now();
+        let mut last = None;
+        for i in 0..steps {
+            let (m, l) = run(model, i as u64);
+            model = m;
+            last = Some(l);
+        }
+        if let Some(l) = last {
+            l.into_scalar::<f32>();
+        }
+        let dt = started.elapsed().as_secs_f64() / steps.max(1) as f64;
+        println!("| {} | {:.1} | {:.2} |", method.name(), dt * 1e3, 1.0 / dt);
+    }
+    Ok(())
+}

@@ -1,0 +1,89 @@
+//! Keeping every device buffer under wgpu's 4 GiB per-buffer limit.
+//!
+//! Burn's wgpu runtime fails at run time on any buffer (or memory-pool page) of 4 GiB or more,
+//! which an MLP step reaches at 512 lists × 200 items × hidden 1024. Training therefore splits a
+//! batch into micro-batches whose widest activation stays under a budget and accumulates their
+//! gradients; scoring splits evaluation batches the same way. A single list too wide for the
+//! budget is refused before training starts, with the largest size that fits.
+
+use anyhow::bail;
+
+/// wgpu's per-buffer ceiling.
+pub const WGPU_BUFFER_LIMIT: u64 = 4 << 30;
+
+/// The default budget for one activation on a GPU. Memory-pool pages are sized from the
+/// largest allocation and can be several times it, so the budget sits well under the ceiling.
+pub const DEFAULT_GPU_BUDGET: u64 = 384 << 20;
+const _: () = assert!(DEFAULT_GPU_BUDGET < WGPU_BUFFER_LIMIT);
+
+/// Bytes of the widest `[B, N, width]` f32 activation of a batch.
+pub fn activation_bytes(lists: usize, list_len: usize, width: usize) -> u64 {
+    lists as u64 * list_len as u64 * width as u64 * 4
+}
+
+/// How many lists of `list_len` items fit in one micro-batch when the widest layer has
+/// `width` units and one activation may take `budget` bytes. Errors when not even one list fits.
+pub fn lists_per_chunk(
+    lists: usize,
+    list_len: usize,
+    width: usize,
+    budget: u64,
+) -> anyhow::Result<usize> {
+    let one = activation_bytes(1, list_len, width);
+    if one > budget {
+        let max_items = budget / (width as u64 * 4);
+        bail!(
+            "one list of {list_len} items through a layer of {width} units needs {:.0} MiB, over the {:.0} MiB buffer budget; \
+             cap lists with [train] max_list_len = {max_items} or less, or use a narrower model",
+            one as f64 / (1 << 20) as f64,
+            budget as f64 / (1 << 20) as f64
+        );
+    }
+    Ok(((budget / one) as usize).clamp(1, lists.max(1)))
+}
+
+/// Splits `0..lists` into consecutive ranges of at most `per_chunk`.
+pub fn chunks(lists: usize, per_chunk: usize) -> Vec<std::ops::Range<usize>> {
+    (0..lists)
+        .step_by(per_chunk.max(1))
+        .map(|a| a..(a + per_chunk).min(lists))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_failing_configuration_is_split_under_the_limit() {
+        // 512 lists × 200 items × hidden 1024 failed on an H100 in one piece.
+        let per = lists_per_chunk(512, 200, 1024, DEFAULT_GPU_BUDGET).unwrap();
+        assert!(per < 512);
+        assert!(activation_bytes(per, 200, 1024) <= DEFAULT_GPU_BUDGET);
+        let parts = chunks(512, per);
+        assert_eq!(parts.iter().map(|r| r.len()).sum::<usize>(), 512);
+        assert!(
+            parts
+                .iter()
+                .all(|r| activation_bytes(r.len(), 200, 1024) < WGPU_BUFFER_LIMIT)
+        );
+    }
+
+    #[test]
+    fn small_batches_stay_whole() {
+        assert_eq!(
+            lists_per_chunk(32, 128, 256, DEFAULT_GPU_BUDGET).unwrap(),
+            32
+        );
+        assert_eq!(chunks(32, 32), vec![0..32]);
+        assert_eq!(chunks(10, 4), vec![0..4, 4..8, 8..10]);
+    }
+
+    #[test]
+    fn a_list_too_wide_for_the_budget_is_refused_with_the_size_that_fits() {
+        let err = lists_per_chunk(1, 2_000_000, 1024, DEFAULT_GPU_BUDGET)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("max_list_len = 98304"), "{err}");
+    }
+}
