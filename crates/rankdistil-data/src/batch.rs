@@ -30,8 +30,20 @@ pub struct ListBatch {
 impl ListBatch {
     /// Builds a batch from `(query, rows of that query)` pairs, padding to the longest list.
     pub fn from_rows(data: &RankingDataset, lists: &[(usize, Vec<usize>)]) -> Self {
+        Self::from_rows_padded(data, lists, 1)
+    }
+
+    /// Like [`Self::from_rows`], with the list length rounded up to a multiple of `multiple`.
+    /// On a GPU this bounds the number of distinct shapes, and so of kernel compilations and
+    /// autotune runs.
+    pub fn from_rows_padded(
+        data: &RankingDataset,
+        lists: &[(usize, Vec<usize>)],
+        multiple: usize,
+    ) -> Self {
         let b = lists.len();
-        let n = lists.iter().map(|(_, r)| r.len()).max().unwrap_or(0).max(1);
+        let longest = lists.iter().map(|(_, r)| r.len()).max().unwrap_or(0).max(1);
+        let n = longest.div_ceil(multiple.max(1)) * multiple.max(1);
         let f = data.num_features;
         let mut features = vec![0.0; b * n * f];
         let mut labels = vec![0.0; b * n];

@@ -315,10 +315,10 @@ impl Objective {
     pub fn forward(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
         let device = student.device();
         let distill = self.distill_term(student.clone(), targets, &device);
-        match (distill, self.alpha) {
-            (Some(d), a) if a == 0.0 => d,
-            (Some(d), a) => d * (1.0 - a) + self.label.forward(student, targets) * a,
-            (None, _) => self.label.forward(student, targets),
+        match distill {
+            Some(d) if self.alpha == 0.0 => d,
+            Some(d) => d * (1.0 - self.alpha) + self.label.forward(student, targets) * self.alpha,
+            None => self.label.forward(student, targets),
         }
     }
 

@@ -215,6 +215,12 @@ pub struct Backend {
 }
 
 impl Backend {
+    /// Lists are padded to a multiple of this many items: 32 on a GPU, to bound the distinct
+    /// shapes that need kernel compilation and autotuning; 1 on the CPU.
+    pub fn list_multiple(&self) -> usize {
+        if self.is_gpu { 32 } else { 1 }
+    }
+
     pub fn training_device(&self) -> Device {
         self.device.clone().autodiff()
     }

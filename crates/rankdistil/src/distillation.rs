@@ -39,12 +39,12 @@ impl TeacherScores {
         let data_cfg = data.unwrap_or(&meta.data).clone();
         let splits = load_splits(&data_cfg, seed, Some(&meta.normalizer))?;
         let started = Instant::now();
-        let train = score_dataset(&model, &splits.train, &backend, batch);
-        let valid = score_dataset(&model, &splits.valid, &backend, batch);
+        let train = score_dataset(&model, &splits.train, backend, batch);
+        let valid = score_dataset(&model, &splits.valid, backend, batch);
         let test = splits
             .test
             .as_ref()
-            .map(|t| score_dataset(&model, t, &backend, batch));
+            .map(|t| score_dataset(&model, t, backend, batch));
         let test_metrics = splits
             .test
             .as_ref()
@@ -96,7 +96,7 @@ impl TeacherScores {
         }
         .run()?;
         let test = self.splits.test.as_ref().map(|t| {
-            let scores = score_dataset(&outcome.model, t, &backend, settings.eval_batch_size);
+            let scores = score_dataset(&outcome.model, t, backend, settings.eval_batch_size);
             evaluate(t, &scores, self.test.as_deref())
         });
         Ok((outcome, test))

@@ -33,6 +33,7 @@ enum Command {
     Eval(commands::eval::EvalArgs),
     GenSynthetic(commands::gen_synthetic::GenSyntheticArgs),
     Bench(commands::bench::BenchArgs),
+    Parity(commands::parity::ParityArgs),
 }
 
 fn main() {
@@ -45,6 +46,7 @@ fn main() {
         Command::Eval(a) => commands::eval::run(a),
         Command::GenSynthetic(a) => commands::gen_synthetic::run(a),
         Command::Bench(a) => commands::bench::run(a),
+        Command::Parity(a) => commands::parity::run(a),
     };
     if let Err(e) = result {
         // A backend that cannot run here is a usage problem (status 2), like a bad flag.

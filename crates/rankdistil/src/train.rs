@@ -95,9 +95,9 @@ impl TrainJob<'_> {
             let batches = plan.epoch(self.train, s.seed, epoch as u64);
             let bar = self.progress_bar(batches.len() as u64, epoch);
             let mut loss_sum = Tensor::<1>::zeros([1], &device);
-            let mut step_in_epoch = 0usize;
-            for lists in &batches {
-                let batch = ListBatch::from_rows(self.train, lists);
+            for (step_in_epoch, lists) in batches.iter().enumerate() {
+                let batch =
+                    ListBatch::from_rows_padded(self.train, lists, self.backend.list_multiple());
                 objective.reseed(step);
                 let (loss, grads) = accumulate_gradients(
                     &model,
@@ -123,7 +123,6 @@ impl TrainJob<'_> {
                 loss_sum = loss_sum + loss;
                 model = optim.step(s.learning_rate, model, grads);
                 step += 1;
-                step_in_epoch += 1;
                 bar.inc(1);
             }
             bar.finish_and_clear();

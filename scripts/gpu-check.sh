@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# GPU check for a headless NVIDIA machine with PyTorch but no Rust toolchain.
+#
+#   scripts/gpu-check.sh [path/to/rankdistil or rankdistil.xz]
+#
+# Build the release binary elsewhere (cargo build --release), copy it (xz-compressed is fine)
+# together with Debian's libvulkan1 .deb in .gl/ (see README, "GPU"), then run this once. It:
+#   1. runs the quickstart on the GPU,
+#   2. checks backend parity (same batch and weights: loss to 1e-4, gradients to 1e-3),
+#   3. runs `rankdistil bench` and the PyTorch reference step on the same GPU,
+# and prints a summary table with the Burn/PyTorch ratio per configuration.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+out=${OUT:-/tmp/gpu-check}
+mkdir -p "$out"
+
+bin=${1:-}
+if [ -z "$bin" ]; then
+  for c in .carry/rankdistil.xz .carry/rankdistil target/release/rankdistil; do
+    [ -e "$c" ] && { bin=$c; break; }
+  done
+fi
+[ -n "$bin" ] && [ -e "$bin" ] || { echo "gpu-check: no rankdistil binary (pass its path)" >&2; exit 2; }
+if [[ "$bin" == *.xz ]]; then
+  xz -dc "$bin" > /tmp/rankdistil && chmod +x /tmp/rankdistil && bin=/tmp/rankdistil
+fi
+
+# The Vulkan loader: NVIDIA's driver ships the ICD but not libvulkan.so.1.
+if ! ldconfig -p | grep -q libvulkan.so.1; then
+  for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+  ldconfig
+fi
+for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  [ -e "$icd" ] && { export VK_DRIVER_FILES=$icd; break; }
+done
+export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/xdg}
+mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
+nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
+
+backend=${BACKEND:-wgpu}
+steps=${STEPS:-20}
+
+echo "== 1. quickstart on the GPU ($backend)"
+start=$(date +%s)
+"$bin" quickstart --backend "$backend" --out "$out/quickstart" > "$out/quickstart.txt" 2> "$out/quickstart.err"
+qs_rc=$?
+qs_s=$(( $(date +%s) - start ))
+tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
+
+echo "== 2. parity ($backend vs ndarray)"
+"$bin" parity --backend "$backend" --against ndarray 2>&1 | tee "$out/parity.txt"
+parity_rc=${PIPESTATUS[0]}
+
+echo "== 3. bench: Burn ($backend) and PyTorch on the same GPU"
+"$bin" bench --suite reference --backend "$backend" --steps "$steps" 2>&1 | tee "$out/bench-burn.txt"
+: > "$out/bench-torch.txt"
+for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
+  python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
+done
+
+echo "== summary"
+python3 - "$out" "$qs_rc" "$qs_s" "$parity_rc" <<'PY'
+import re, sys
+out, qs_rc, qs_s, parity_rc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+burn = {}
+for line in open(f"{out}/bench-burn.txt"):
+    m = re.match(r"\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|", line)
+    if m:
+        burn[tuple(map(int, m.groups()[:3]))] = (float(m.group(5)), int(m.group(4)))
+torch = {}
+for line in open(f"{out}/bench-torch.txt"):
+    m = re.search(r"B=(\d+) N=(\d+) F=\d+ H=(\d+): ([\d.]+) steps/s", line)
+    if m:
+        torch[tuple(map(int, m.groups()[:3]))] = float(m.group(4))
+parity = open(f"{out}/parity.txt").read().strip().splitlines()
+print(f"quickstart on the GPU: {'ok' if qs_rc == 0 else 'FAILED'} in {qs_s}s")
+print(f"parity: {parity[-1] if parity else 'no output'}")
+print("| B | N | H | Burn steps/s | micro-batches | PyTorch steps/s | Burn / PyTorch |")
+print("|---|---|---|---|---|---|---|")
+for key in [(32, 128, 256), (256, 128, 512), (64, 2000, 256), (1024, 200, 1024)]:
+    b, mb = burn.get(key, (float("nan"), 0))
+    t = torch.get(key, float("nan"))
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {b:.2f} | {mb} | {t:.2f} | {b / t:.2f} |")
+PY
