@@ -79,6 +79,7 @@ impl TeacherScores {
         backend: &Backend,
         out: Option<&Path>,
         progress: bool,
+        resume: bool,
     ) -> anyhow::Result<(TrainOutcome, Option<MetricSummary>)> {
         let needs_teacher = objective.method != rankdistil_loss::DistillMethod::LabelOnly;
         let outcome = TrainJob {
@@ -93,6 +94,7 @@ impl TeacherScores {
             backend,
             out,
             progress,
+            resume,
         }
         .run()?;
         let test = self.splits.test.as_ref().map(|t| {

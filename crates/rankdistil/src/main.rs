@@ -1,6 +1,7 @@
 //! `rankdistil`: knowledge distillation for top-k ranking, on Burn.
 
 mod backend;
+mod checkpoint;
 mod commands;
 mod config;
 mod data_source;

@@ -90,8 +90,16 @@ pub fn save_model(model: &MlpScorer, path: &Path) -> anyhow::Result<()> {
 
 /// Loads a run's model onto `device`, checking the file matches the recorded architecture.
 pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result<MlpScorer> {
-    let path = run.join(MODEL_FILE);
-    let bytes = std::fs::read(&path)
+    load_weights(&run.join(MODEL_FILE), &meta.scorer_config(), device)
+}
+
+/// Loads burnpack weights into a model of `config` on `device`.
+pub fn load_weights(
+    path: &Path,
+    config: &MlpScorerConfig,
+    device: &Device,
+) -> anyhow::Result<MlpScorer> {
+    let bytes = std::fs::read(path)
         .with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
     let record =
         ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
@@ -100,18 +108,21 @@ pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result
                 path.display()
             )
         })?;
-    let model = meta.scorer_config().init(device);
+    let model = config.init(device);
     let expected = model.num_params();
-    let model = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        model.load_record(record)
-    }))
-    .map_err(|_| {
+    // A record for another architecture makes burn panic; report it as a mismatch instead.
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let loaded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
+    std::panic::set_hook(previous);
+    let model = loaded.map_err(|_| {
         anyhow::anyhow!(
-            "{}: the checkpoint does not match the architecture in {} ({} parameters, hidden {:?})",
+            "{}: the weights do not fit the recorded architecture ({} inputs, hidden {:?}, {} parameters)",
             path.display(),
-            run.join(META_FILE).display(),
-            expected,
-            meta.model.hidden
+            config.d_input,
+            config.hidden,
+            expected
         )
     })?;
     Ok(model)
@@ -156,6 +167,25 @@ pub fn create_run_dir(path: &Path) -> anyhow::Result<()> {
     }
     std::fs::create_dir_all(path)
         .with_context(|| format!("{}: cannot create the run directory", path.display()))
+}
+
+/// Drops metrics lines of epochs after `epoch` (written before a kill, not checkpointed).
+pub fn truncate_metrics(run: &Path, epoch: usize) -> anyhow::Result<()> {
+    let path = run.join(METRICS_FILE);
+    let Ok(text) = std::fs::read_to_string(&path) else {
+        return Ok(());
+    };
+    let kept: String = text
+        .lines()
+        .filter(|l| {
+            serde_json::from_str::<serde_json::Value>(l)
+                .ok()
+                .and_then(|v| v["epoch"].as_u64())
+                .is_some_and(|e| e as usize <= epoch)
+        })
+        .map(|l| format!("{l}\n"))
+        .collect();
+    write_atomic(&path, kept.as_bytes())
 }
 
 /// Appends one JSON line to the run's metrics log.

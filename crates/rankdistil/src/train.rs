@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::bail;
+use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, decay::WeightDecayConfig};
 use burn::prelude::*;
@@ -15,9 +15,10 @@ use rankdistil_models::{MlpScorer, MlpScorerConfig};
 use serde_json::json;
 
 use crate::backend::Backend;
+use crate::checkpoint::{self, TrainState};
 use crate::config::TrainConfig;
 use crate::memory::{chunks, lists_per_chunk};
-use crate::run_dir::{MODEL_FILE, append_metrics, save_model};
+use crate::run_dir::{MODEL_FILE, append_metrics, load_weights, save_model, truncate_metrics};
 use crate::scoring::{evaluate, score_dataset};
 
 /// Everything one training run needs.
@@ -35,6 +36,8 @@ pub struct TrainJob<'a> {
     /// Where to write `model.bpk` and `metrics.jsonl`; `None` keeps the run in memory.
     pub out: Option<&'a Path>,
     pub progress: bool,
+    /// Continue from the last complete checkpoint in `out`.
+    pub resume: bool,
 }
 
 /// The best epoch's model (on the inference device) and its validation metrics.
@@ -90,8 +93,33 @@ impl TrainJob<'_> {
         let started = Instant::now();
         let mut best: Option<(usize, f64, MetricSummary, MlpScorer)> = None;
         let mut step: u64 = 0;
-        for epoch in 1..=s.epochs {
+        let mut first_epoch = 1;
+        if self.resume {
+            let out = self.out.context("--resume needs a run directory")?;
+            let state = checkpoint::load_state(out)?.with_context(|| {
+                format!("{}: no complete checkpoint to resume from", out.display())
+            })?;
+            (model, optim) = checkpoint::restore(out, &state, &self.model, optim, &device)?;
+            let best_model =
+                load_weights(&out.join(MODEL_FILE), &self.model, &self.backend.device)?;
+            truncate_metrics(out, state.epoch)?;
+            eprintln!(
+                "{}: resuming after epoch {} (step {}, best epoch {})",
+                self.name, state.epoch, state.step, state.best_epoch
+            );
+            first_epoch = state.epoch + 1;
+            step = state.step;
+            best = Some((
+                state.best_epoch,
+                state.best_metric,
+                state.best_valid,
+                best_model,
+            ));
+        }
+        for epoch in first_epoch..=s.epochs {
             let epoch_start = Instant::now();
+            // Per-epoch seeding keeps dropout identical across a kill and resume.
+            device.seed(s.seed.wrapping_add(epoch as u64));
             let batches = plan.epoch(self.train, s.seed, epoch as u64);
             let bar = self.progress_bar(batches.len() as u64, epoch);
             let mut loss_sum = Tensor::<1>::zeros([1], &device);
@@ -165,13 +193,27 @@ impl TrainJob<'_> {
             }
             if improved {
                 best = Some((epoch, target, valid, inference));
-            } else if let (Some(p), Some((b, ..))) = (s.patience, &best)
-                && epoch - b >= p
+            }
+            let (best_epoch, best_metric, best_valid, _) = best.as_ref().expect("set above");
+            if let Some(out) = self.out {
+                let state = TrainState {
+                    epoch,
+                    step,
+                    seed: s.seed,
+                    best_epoch: *best_epoch,
+                    best_metric: *best_metric,
+                    best_valid: best_valid.clone(),
+                };
+                checkpoint::save(out, &model, &optim, &state)?;
+            }
+            if let Some(p) = s.patience
+                && epoch - best_epoch >= p
             {
                 break;
             }
         }
-        let (best_epoch, _, valid, model) = best.expect("at least one epoch ran");
+        let (best_epoch, _, valid, model) =
+            best.context("no epoch ran: the run had already finished")?;
         Ok(TrainOutcome {
             model,
             best_epoch,

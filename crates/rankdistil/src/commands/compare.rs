@@ -112,6 +112,7 @@ pub fn run_comparison(
                 backend,
                 None,
                 false,
+                false,
             )?;
             let test = test.expect("checked above");
             eprintln!(

@@ -14,21 +14,33 @@ pub struct DistillArgs {
     /// The teacher's run directory.
     #[arg(long)]
     pub teacher: PathBuf,
-    /// A distillation config, e.g. configs/distill-coupled.toml.
-    #[arg(long)]
-    pub config: PathBuf,
+    /// A distillation config, e.g. configs/distill-coupled.toml (with --resume, the run's own).
+    #[arg(long, required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// The student's run directory (default: runs/<config name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the run in --out from its last complete checkpoint.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
 }
 
 pub fn run(args: DistillArgs) -> anyhow::Result<()> {
-    let cfg: DistillRunConfig = config::load(&args.config)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));
+    let out = match (&args.out, &args.config) {
+        (Some(o), _) => o.clone(),
+        (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
+        (None, None) => unreachable!("clap requires --config or --resume with --out"),
+    };
+    let config_path = if args.resume {
+        out.join(CONFIG_FILE)
+    } else {
+        args.config
+            .clone()
+            .expect("clap requires --config without --resume")
+    };
+    let cfg: DistillRunConfig = config::load(&config_path)?;
     let backend = backend::open(args.backend)?;
     let teacher = TeacherScores::load(
         &args.teacher,
@@ -37,8 +49,10 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         cfg.train.seed,
         cfg.train.eval_batch_size,
     )?;
-    run_dir::create_run_dir(&out)?;
-    write_atomic(&out.join(CONFIG_FILE), toml::to_string(&cfg)?.as_bytes())?;
+    if !args.resume {
+        run_dir::create_run_dir(&out)?;
+        write_atomic(&out.join(CONFIG_FILE), toml::to_string(&cfg)?.as_bytes())?;
+    }
     let student_cfg = scorer_config(teacher.meta.d_input, &cfg.model);
     eprintln!(
         "distill: {} student ({} parameters) from {} ({} parameters, {:.0}x), backend {} ({})",
@@ -58,6 +72,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         &backend,
         Some(&out),
         true,
+        args.resume,
     )?;
     let meta = RunMeta {
         role: "student".into(),

@@ -116,6 +116,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         backend: &backend,
         out: Some(&teacher_dir),
         progress: true,
+        resume: false,
     }
     .run()?;
     let test = splits
@@ -175,6 +176,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             &backend,
             None,
             true,
+            false,
         )?;
         rows.push((
             name.to_string(),

@@ -14,30 +14,44 @@ use crate::train::TrainJob;
 /// Train a scorer (a teacher, or a label-only student) from graded labels.
 #[derive(Debug, Args)]
 pub struct TrainArgs {
-    /// A run config, e.g. configs/teacher.toml.
-    #[arg(long)]
-    pub config: PathBuf,
+    /// A run config, e.g. configs/teacher.toml (with --resume, the run's own config.toml).
+    #[arg(long, required_unless_present = "resume")]
+    pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
     /// The run directory (default: runs/<config name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Continue the run in --out from its last complete checkpoint.
+    #[arg(long, requires = "out")]
+    pub resume: bool,
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let cfg: TeacherRunConfig = config::load(&args.config)?;
-    let out = args
-        .out
-        .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));
+    let out = match (&args.out, &args.config) {
+        (Some(o), _) => o.clone(),
+        (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
+        (None, None) => unreachable!("clap requires --config or --resume with --out"),
+    };
+    let config_path = if args.resume {
+        out.join(CONFIG_FILE)
+    } else {
+        args.config
+            .clone()
+            .expect("clap requires --config without --resume")
+    };
+    let cfg: TeacherRunConfig = config::load(&config_path)?;
     let backend = backend::open(args.backend)?;
     let splits = load_splits(&cfg.data, cfg.train.seed, None)?;
-    run_dir::create_run_dir(&out)?;
-    write_atomic(&out.join(CONFIG_FILE), toml::to_string(&cfg)?.as_bytes())?;
+    if !args.resume {
+        run_dir::create_run_dir(&out)?;
+        write_atomic(&out.join(CONFIG_FILE), toml::to_string(&cfg)?.as_bytes())?;
+    }
     let d_input = splits.train.num_features;
     let model_cfg = scorer_config(d_input, &cfg.model);
     eprintln!(
         "train: {} on {} ({} train / {} valid queries, {} features), {} parameters, backend {} ({})",
-        args.config.display(),
+        config_path.display(),
         splits.source,
         splits.train.num_queries(),
         splits.valid.num_queries(),
@@ -61,6 +75,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         backend: &backend,
         out: Some(&out),
         progress: true,
+        resume: args.resume,
     }
     .run()?;
     let test = splits.test.as_ref().map(|t| {

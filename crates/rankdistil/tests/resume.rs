@@ -1,0 +1,189 @@
+//! A run killed with SIGKILL mid-epoch and resumed ends exactly where an uninterrupted run does.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const CONFIG: &str = r#"
+[data]
+normalization = "zscore"
+
+[data.synthetic]
+queries = 400
+min_items = 20
+max_items = 200
+features = 20
+hidden = 16
+noise = 0.3
+seed = 5
+
+[model]
+hidden = [64, 64]
+dropout = 0.1
+
+[train]
+epochs = 6
+batch_size = 8
+learning_rate = 0.002
+seed = 9
+"#;
+
+fn bin() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+}
+
+fn metrics(run: &Path) -> serde_json::Value {
+    let meta: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
+    serde_json::json!({"best_epoch": meta["best_epoch"], "valid": meta["valid"]["values"], "test": meta["test"]["values"]})
+}
+
+fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
+    match (a, b) {
+        (serde_json::Value::Object(x), serde_json::Value::Object(y)) => {
+            assert_eq!(x.len(), y.len(), "{path}: keys differ");
+            for (k, v) in x {
+                assert_close(v, &y[k], &format!("{path}.{k}"));
+            }
+        }
+        (serde_json::Value::Number(x), serde_json::Value::Number(y)) => {
+            let (x, y) = (x.as_f64().unwrap(), y.as_f64().unwrap());
+            assert!((x - y).abs() <= 1e-6, "{path}: {x} vs {y}");
+        }
+        _ => assert_eq!(a, b, "{path}"),
+    }
+}
+
+#[test]
+fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
+
+    let full = bin()
+        .current_dir(d)
+        .args([
+            "train",
+            "--config",
+            "t.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "full",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+
+    let mut child = bin()
+        .current_dir(d)
+        .args([
+            "train",
+            "--config",
+            "t.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "killed",
+        ])
+        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut lines = BufReader::new(stderr).lines();
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let line = lines.next().expect("the run prints epochs").unwrap();
+        if line.contains("epoch 3/6") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no third epoch");
+    }
+    // Into epoch 4 (or its checkpoint write): anywhere is fine, that is the point.
+    std::thread::sleep(Duration::from_millis(100));
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run must still be going when killed"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    assert!(
+        !d.join("killed/run.json").exists(),
+        "the killed run never finished"
+    );
+    let state = std::fs::read_to_string(d.join("killed/checkpoint/state.json")).unwrap();
+    let state: serde_json::Value = serde_json::from_str(&state).unwrap();
+    let epoch = state["epoch"].as_u64().unwrap();
+    assert!(
+        (3..6).contains(&epoch),
+        "the last complete checkpoint is a middle epoch: {state}"
+    );
+
+    let resumed = bin()
+        .current_dir(d)
+        .args([
+            "train",
+            "--resume",
+            "--out",
+            "killed",
+            "--backend",
+            "ndarray",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&resumed.stderr);
+    assert!(resumed.status.success(), "{err}");
+    assert!(err.contains("resuming after epoch"), "{err}");
+
+    assert_close(
+        &metrics(&d.join("full")),
+        &metrics(&d.join("killed")),
+        "run.json",
+    );
+    let log = std::fs::read_to_string(d.join("killed/metrics.jsonl")).unwrap();
+    let epochs: Vec<u64> = log
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(
+        epochs,
+        vec![1, 2, 3, 4, 5, 6],
+        "one metrics line per epoch, none duplicated"
+    );
+}
+
+#[test]
+fn resume_without_a_checkpoint_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("empty")).unwrap();
+    std::fs::write(d.join("empty/config.toml"), "[model]\nhidden = [4]\n").unwrap();
+    let o = bin()
+        .current_dir(d)
+        .args([
+            "train",
+            "--resume",
+            "--out",
+            "empty",
+            "--backend",
+            "ndarray",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("no complete checkpoint to resume from"),
+        "{err}"
+    );
+}
