@@ -11,8 +11,9 @@
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-out=${OUT:-/tmp/gpu-check}
-mkdir -p "$out"
+out=${OUT:-/tmp/gpu-check}       # logs and the summary
+runs=${RUNS:-/tmp/gpu-check-runs} # the quickstart's run directories
+mkdir -p "$out" "$runs"
 
 bin=${1:-}
 if [ -z "$bin" ]; then
@@ -42,7 +43,7 @@ steps=${STEPS:-20}
 
 echo "== 1. quickstart on the GPU ($backend)"
 start=$(date +%s)
-"$bin" quickstart --backend "$backend" --out "$out/quickstart" > "$out/quickstart.txt" 2> "$out/quickstart.err"
+timeout "${QS_TIMEOUT:-300}" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
 qs_rc=$?
 qs_s=$(( $(date +%s) - start ))
 tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
@@ -52,7 +53,7 @@ echo "== 2. parity ($backend vs ndarray)"
 parity_rc=${PIPESTATUS[0]}
 
 echo "== 3. bench: Burn ($backend) and PyTorch on the same GPU"
-"$bin" bench --suite reference --backend "$backend" --steps "$steps" 2>&1 | tee "$out/bench-burn.txt"
+timeout "${BENCH_TIMEOUT:-240}" "$bin" bench --suite reference --backend "$backend" --steps "$steps" 2>&1 | tee "$out/bench-burn.txt"
 : > "$out/bench-torch.txt"
 for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
   python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
