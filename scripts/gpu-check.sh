@@ -26,14 +26,21 @@ if [[ "$bin" == *.xz ]]; then
   xz -dc "$bin" > /tmp/rankdistil && chmod +x /tmp/rankdistil && bin=/tmp/rankdistil
 fi
 
-# The Vulkan loader: NVIDIA's driver ships the ICD but not libvulkan.so.1.
-if ! ldconfig -p | grep -q libvulkan.so.1; then
-  for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
-  ldconfig
-fi
-for icd in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
-  [ -e "$icd" ] && { export VK_DRIVER_FILES=$icd; break; }
+# The Vulkan loader and glvnd: NVIDIA's driver ships the ICD (libGLX_nvidia, which needs
+# libGLdispatch from glvnd) but not libvulkan.so.1. Bring Debian's packages in .gl/.
+for f in .gl/*.deb; do [ -e "$f" ] && dpkg -x "$f" /; done
+ldconfig
+icd=""
+for c in /usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json /usr/share/vulkan/icd.d/nvidia_icd.json /etc/vulkan/icd.d/nvidia_icd.json; do
+  [ -e "$c" ] && { icd=$c; break; }
 done
+[ -n "$icd" ] || icd=$(find / -xdev -name 'nvidia_icd*.json' 2>/dev/null | head -1)
+if [ -n "$icd" ]; then
+  export VK_DRIVER_FILES=$icd
+  echo "vulkan: ICD $icd"
+else
+  echo "vulkan: no nvidia_icd.json found; wgpu will see no GPU" >&2
+fi
 export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/xdg}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
