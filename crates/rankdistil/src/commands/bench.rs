@@ -30,9 +30,13 @@ pub struct BenchArgs {
     /// Timed steps per configuration.
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
-    /// Untimed steps first (kernel compilation, autotune).
+    /// Untimed steps first, at least. On a GPU the warm-up goes on, in blocks of 5 steps, until
+    /// the step time settles (kernel compilation and autotuning run on first use of each shape
+    /// and can take tens of seconds), or for at most --max-warmup-s seconds.
     #[arg(long, default_value_t = 3)]
     pub warmup: usize,
+    #[arg(long, default_value_t = 90.0)]
+    pub max_warmup_s: f64,
     /// Reference configs as `B,N,H` separated by `;` (default: the four reference ones).
     #[arg(long)]
     pub configs: Option<String>,
@@ -75,13 +79,13 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 None => REFERENCE.to_vec(),
             };
             println!(
-                "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss |\n|---|---|---|---|---|---|---|"
+                "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss | warm-up s |\n|---|---|---|---|---|---|---|---|"
             );
             for (b, n, h) in configs {
-                let r = reference_step(&backend, b, n, h, args.warmup, args.steps)?;
+                let r = reference_step(&backend, b, n, h, args.warmup, args.max_warmup_s, args.steps)?;
                 println!(
-                    "| {b} | {n} | {h} | {} | {:.2} | {:.1} | {:.4} |",
-                    r.micro_batches, r.steps_per_s, r.gflops, r.loss
+                    "| {b} | {n} | {h} | {} | {:.2} | {:.1} | {:.4} | {:.1} |",
+                    r.micro_batches, r.steps_per_s, r.gflops, r.loss, r.warmup_s
                 );
             }
         }
@@ -91,6 +95,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
 }
 
 pub struct StepTiming {
+    /// Seconds spent warming up (compilation, autotune) before timing.
+    pub warmup_s: f64,
     pub steps_per_s: f64,
     pub gflops: f64,
     pub loss: f32,
@@ -104,6 +110,7 @@ pub fn reference_step(
     n: usize,
     h: usize,
     warmup: usize,
+    max_warmup_s: f64,
     steps: usize,
 ) -> anyhow::Result<StepTiming> {
     let device = backend.training_device();
@@ -139,11 +146,32 @@ pub fn reference_step(
         }
         (optim.step(1e-3, model, accumulator.grads()), total)
     };
+    let warm_start = Instant::now();
     for _ in 0..warmup {
         let (m, l) = step(model);
         model = m;
         l.into_scalar::<f32>();
     }
+    if backend.is_gpu {
+        // Blocks of 5 steps until two in a row agree within 10%.
+        let mut previous = f64::INFINITY;
+        while warm_start.elapsed().as_secs_f64() < max_warmup_s {
+            let t = Instant::now();
+            let mut l = Tensor::<1>::zeros([1], &device);
+            for _ in 0..5 {
+                let (m, loss) = step(model);
+                model = m;
+                l = loss;
+            }
+            l.into_scalar::<f32>();
+            let block = t.elapsed().as_secs_f64();
+            if (block - previous).abs() <= 0.1 * previous {
+                break;
+            }
+            previous = block;
+        }
+    }
+    let warmup_s = warm_start.elapsed().as_secs_f64();
     let started = Instant::now();
     let mut last = Tensor::<1>::zeros([1], &device);
     for _ in 0..steps {
@@ -157,6 +185,7 @@ pub fn reference_step(
     let flops = 6.0 * (b * n) as f64 * (FEATURES * h + h * h + h) as f64 * steps as f64;
     let _ = model.num_params();
     Ok(StepTiming {
+        warmup_s,
         steps_per_s: steps as f64 / dt,
         gflops: flops / dt / 1e9,
         loss,
