@@ -6,6 +6,7 @@ mod commands;
 mod config;
 mod data_source;
 mod distillation;
+mod export;
 mod memory;
 mod report;
 mod run_dir;
@@ -35,6 +36,8 @@ enum Command {
     GenSynthetic(commands::gen_synthetic::GenSyntheticArgs),
     Bench(commands::bench::BenchArgs),
     Parity(commands::parity::ParityArgs),
+    Export(commands::export::ExportArgs),
+    Score(commands::score::ScoreArgs),
 }
 
 fn main() {
@@ -48,8 +51,17 @@ fn main() {
         Command::GenSynthetic(a) => commands::gen_synthetic::run(a),
         Command::Bench(a) => commands::bench::run(a),
         Command::Parity(a) => commands::parity::run(a),
+        Command::Export(a) => commands::export::run(a),
+        Command::Score(a) => commands::score::run(a),
     };
     if let Err(e) = result {
+        // A closed pipe (`rankdistil score ... | head`) is the reader's choice, not a failure.
+        if e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        }) {
+            std::process::exit(0);
+        }
         // A backend that cannot run here is a usage problem (status 2), like a bad flag.
         let code = if e.downcast_ref::<backend::BackendError>().is_some() {
             2

@@ -82,7 +82,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
                 "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss | warm-up s |\n|---|---|---|---|---|---|---|---|"
             );
             for (b, n, h) in configs {
-                let r = reference_step(&backend, b, n, h, args.warmup, args.max_warmup_s, args.steps)?;
+                let r = reference_step(
+                    &backend,
+                    b,
+                    n,
+                    h,
+                    args.warmup,
+                    args.max_warmup_s,
+                    args.steps,
+                )?;
                 println!(
                     "| {b} | {n} | {h} | {} | {:.2} | {:.1} | {:.4} | {:.1} |",
                     r.micro_batches, r.steps_per_s, r.gflops, r.loss, r.warmup_s

@@ -1,0 +1,170 @@
+//! Serving exports: the student's weights (safetensors or burnpack) beside a `config.json` that
+//! says everything needed to score with them anywhere, numpy included.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::prelude::*;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use clap::ValueEnum;
+use rankdistil_data::FeatureNormalizer;
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::{MlpScorer, MlpScorerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::config::ModelConfig;
+use crate::run_dir::{RunMeta, load_weights, save_model, scorer_config, write_atomic};
+
+pub const EXPORT_CONFIG: &str = "config.json";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Safetensors,
+    Burnpack,
+}
+
+impl ExportFormat {
+    fn file(self) -> &'static str {
+        match self {
+            ExportFormat::Safetensors => "model.safetensors",
+            ExportFormat::Burnpack => "model.bpk",
+        }
+    }
+}
+
+/// `config.json` of an export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportConfig {
+    pub format: ExportFormat,
+    /// The weights file, relative to the export directory.
+    pub weights: String,
+    /// Features per item the scorer takes.
+    pub input_dim: usize,
+    pub architecture: ModelConfig,
+    /// How the weights compute a score: for each hidden layer i, `x = act(x @ hidden.{i}.weight
+    /// + hidden.{i}.bias)` (weights are `[in, out]`), then `score = x @ output.weight + output.bias`.
+    pub forward: String,
+    /// Applied to raw features first: `(f(x) − mean) / std`, with `f = sign·log1p|·|` for
+    /// `log1p_zscore` and the identity otherwise.
+    pub normalization: FeatureNormalizer,
+    /// Items in the catalog for catalog scorers; `null` for a per-item feature scorer.
+    pub catalog_size: Option<usize>,
+    pub role: String,
+    pub method: String,
+    pub metrics: ExportMetrics,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportMetrics {
+    pub valid: MetricSummary,
+    pub test: Option<MetricSummary>,
+}
+
+const FORWARD: &str = "x = normalize(features); for each hidden layer i: x = activation(x @ hidden.{i}.weight + hidden.{i}.bias); score = x @ output.weight + output.bias (weights are [in, out])";
+
+/// Writes the run's best model and its `config.json` into `out`.
+pub fn export(
+    run: &Path,
+    meta: &RunMeta,
+    model: &MlpScorer,
+    format: ExportFormat,
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let weights = out.join(format.file());
+    match format {
+        ExportFormat::Burnpack => save_model(model, &weights)?,
+        ExportFormat::Safetensors => {
+            let tmp = out.join(format!("{}.tmp", format.file()));
+            let mut store = SafetensorsStore::from_file(&tmp)
+                .metadata("producer", "rankdistil")
+                .metadata("run", run.display().to_string());
+            model
+                .save_into(&mut store)
+                .map_err(|e| anyhow::anyhow!("{}: cannot write safetensors: {e}", tmp.display()))?;
+            std::fs::File::open(&tmp)?.sync_all()?;
+            std::fs::rename(&tmp, &weights)?;
+        }
+    }
+    if meta.model.layer_norm {
+        bail!(
+            "export of layer-norm scorers is not supported yet: config.json cannot describe them for numpy"
+        );
+    }
+    let config = ExportConfig {
+        format,
+        weights: format.file().into(),
+        input_dim: meta.d_input,
+        architecture: meta.model.clone(),
+        forward: FORWARD.into(),
+        normalization: meta.normalizer.clone(),
+        catalog_size: None,
+        role: meta.role.clone(),
+        method: meta.method.clone(),
+        metrics: ExportMetrics {
+            valid: meta.valid.clone(),
+            test: meta.test.clone(),
+        },
+    };
+    write_atomic(
+        &out.join(EXPORT_CONFIG),
+        serde_json::to_string_pretty(&config)?.as_bytes(),
+    )?;
+    Ok(weights)
+}
+
+/// Loads an export directory onto `device`.
+pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, ExportConfig)> {
+    let path = dir.join(EXPORT_CONFIG);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; is {} a `rankdistil export` directory?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let config: ExportConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a rankdistil export config", path.display()))?;
+    if config.normalization.num_features() != config.input_dim {
+        bail!(
+            "{}: normalization has {} features but input_dim is {}",
+            path.display(),
+            config.normalization.num_features(),
+            config.input_dim
+        );
+    }
+    let scorer: MlpScorerConfig = scorer_config(config.input_dim, &config.architecture);
+    let weights = dir.join(&config.weights);
+    let model = match config.format {
+        ExportFormat::Burnpack => load_weights(&weights, &scorer, device)?,
+        ExportFormat::Safetensors => {
+            let mut model = scorer.init(device);
+            let bytes = std::fs::read(&weights)
+                .with_context(|| format!("{}: cannot read the weights", weights.display()))?;
+            let mut store = SafetensorsStore::from_bytes(Some(bytes))
+                .validate(true)
+                .allow_partial(false);
+            let result = model.load_from(&mut store).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a readable safetensors file for this architecture (truncated or foreign?): {e}",
+                    weights.display()
+                )
+            })?;
+            if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+                bail!(
+                    "{}: the tensors do not match the architecture in {} (missing {:?}, unexpected {:?}, errors {:?})",
+                    weights.display(),
+                    path.display(),
+                    result.missing.iter().map(|m| &m.0).collect::<Vec<_>>(),
+                    result.unused,
+                    result.errors.len()
+                );
+            }
+            model
+        }
+    };
+    let _ = model.num_params();
+    Ok((model, config))
+}

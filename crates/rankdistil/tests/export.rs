@@ -1,0 +1,339 @@
+//! Export, `rankdistil score`, the numpy round trip, and the errors around them.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn rankdistil(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(o: Output) -> Output {
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    o
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A trained run in `dir/run` on 6-feature synthetic data in `dir/data.txt`.
+fn trained(dir: &Path) {
+    ok(rankdistil(
+        dir,
+        &[
+            "gen-synthetic",
+            "--out",
+            "data.txt",
+            "--queries",
+            "12",
+            "--features",
+            "6",
+            "--max-items",
+            "30",
+        ],
+    ));
+    std::fs::write(
+        dir.join("t.toml"),
+        "[data]\ntrain = \"data.txt\"\nvalid_fraction = 0.25\nnormalization = \"log1p_zscore\"\n[model]\nhidden = [8, 4]\nactivation = \"tanh\"\n[train]\nepochs = 2\nbatch_size = 4\n",
+    )
+    .unwrap();
+    ok(rankdistil(
+        dir,
+        &[
+            "train",
+            "--config",
+            "t.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "run",
+        ],
+    ));
+}
+
+fn scores(trec: &str) -> Vec<(String, String, f64)> {
+    trec.lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            assert_eq!(f.len(), 6, "TREC has 6 columns: {l}");
+            assert_eq!(f[1], "Q0");
+            (f[0].to_string(), f[2].to_string(), f[4].parse().unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn safetensors_and_burnpack_exports_score_alike_and_numpy_reproduces_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    trained(d);
+    ok(rankdistil(
+        d,
+        &[
+            "export",
+            "--run",
+            "run",
+            "--format",
+            "safetensors",
+            "--out",
+            "st",
+        ],
+    ));
+    ok(rankdistil(
+        d,
+        &[
+            "export", "--run", "run", "--format", "burnpack", "--out", "bp",
+        ],
+    ));
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("st/config.json")).unwrap()).unwrap();
+    assert_eq!(config["input_dim"], 6);
+    assert_eq!(config["architecture"]["hidden"], serde_json::json!([8, 4]));
+    assert_eq!(config["normalization"]["kind"], "log1p_zscore");
+    assert!(config["catalog_size"].is_null());
+    assert!(config["metrics"]["valid"]["values"]["ndcg@10"].is_number());
+
+    ok(rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "st",
+            "--data",
+            "data.txt",
+            "--out",
+            "st.trec",
+            "--backend",
+            "ndarray",
+        ],
+    ));
+    let bp = ok(rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "bp",
+            "--data",
+            "data.txt",
+            "--backend",
+            "flex",
+        ],
+    ));
+    let st = scores(&std::fs::read_to_string(d.join("st.trec")).unwrap());
+    let bp = scores(&String::from_utf8_lossy(&bp.stdout));
+    assert_eq!(st.len(), bp.len());
+    assert!(
+        st.iter().any(|(_, doc, _)| doc.starts_with('q')),
+        "doc ids come from the LETOR comments"
+    );
+    for (a, b) in st.iter().zip(&bp) {
+        assert_eq!((&a.0, &a.1), (&b.0, &b.1));
+        assert!(
+            (a.2 - b.2).abs() <= 1e-5 * a.2.abs().max(1.0),
+            "{a:?} vs {b:?}"
+        );
+    }
+
+    let script = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../scripts/score_with_numpy.py"
+    );
+    let has_numpy = Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has_numpy {
+        assert!(
+            std::env::var_os("RANKDISTIL_REQUIRE_NUMPY").is_none(),
+            "numpy and safetensors are required here (pip install numpy safetensors)"
+        );
+        eprintln!("skipping the numpy round trip: python3 lacks numpy or safetensors");
+        return;
+    }
+    let o = Command::new("python3")
+        .current_dir(d)
+        .args([script, "st", "data.txt", "--compare", "st.trec"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("worst difference"), "{out}");
+}
+
+#[test]
+fn a_model_with_another_input_dimension_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    trained(d);
+    ok(rankdistil(d, &["export", "--run", "run", "--out", "st"]));
+    std::fs::write(d.join("wide.txt"), "1 qid:1 1:0.5 7:1\n0 qid:1 2:1\n").unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "st",
+            "--data",
+            "wide.txt",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("wide.txt:1: feature index 7 exceeds the configured 6 features"),
+        "{err}"
+    );
+    assert!(err.contains("takes 6 features"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn truncated_and_foreign_checkpoints_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    trained(d);
+    ok(rankdistil(
+        d,
+        &[
+            "export",
+            "--run",
+            "run",
+            "--format",
+            "safetensors",
+            "--out",
+            "st",
+        ],
+    ));
+    ok(rankdistil(
+        d,
+        &[
+            "export", "--run", "run", "--format", "burnpack", "--out", "bp",
+        ],
+    ));
+
+    let st = d.join("st/model.safetensors");
+    let bytes = std::fs::read(&st).unwrap();
+    std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "st",
+            "--data",
+            "data.txt",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("model.safetensors") && err.contains("not a readable safetensors"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+
+    std::fs::write(d.join("bp/model.bpk"), b"this is not a checkpoint at all").unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "bp",
+            "--data",
+            "data.txt",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("model.bpk") && err.contains("not a readable burnpack checkpoint"),
+        "{err}"
+    );
+
+    // A checkpoint of another architecture in a run directory.
+    ok(rankdistil(
+        d,
+        &[
+            "export", "--run", "run", "--format", "burnpack", "--out", "bp2",
+        ],
+    ));
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("bp2/config.json")).unwrap()).unwrap();
+    cfg["architecture"]["hidden"] = serde_json::json!([16]);
+    std::fs::write(d.join("bp2/config.json"), cfg.to_string()).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "bp2",
+            "--data",
+            "data.txt",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("do not fit the recorded architecture"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn a_diverging_run_stops_with_the_epoch_and_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    ok(rankdistil(
+        d,
+        &[
+            "gen-synthetic",
+            "--out",
+            "data.txt",
+            "--queries",
+            "12",
+            "--features",
+            "6",
+        ],
+    ));
+    std::fs::write(
+        d.join("t.toml"),
+        "loss = \"mse\"\n[data]\ntrain = \"data.txt\"\n[model]\nhidden = [8]\n[train]\nepochs = 3\nbatch_size = 2\nlearning_rate = 1e30\n",
+    )
+    .unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "t.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "run",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("the loss became") && err.contains("at epoch 1, step"),
+        "{err}"
+    );
+    assert!(err.contains("last good checkpoint"), "{err}");
+}

@@ -1,0 +1,120 @@
+#!/usr/bin/env python3
+"""Score a LETOR file with a `rankdistil export` directory using only numpy and safetensors.
+
+    python3 scripts/score_with_numpy.py EXPORT_DIR DATA.txt [--out run.trec] [--compare run.trec]
+
+It re-implements what `rankdistil score` does from the export's config.json alone: parse the
+LETOR lines, normalise the features, run the MLP, and write `qid Q0 docid rank score tag`.
+With --compare it checks every score against a `rankdistil score` run file to 1e-5 and exits
+non-zero on any difference, so CI can prove an export is usable outside Rust.
+"""
+import argparse
+import json
+import math
+import sys
+
+import numpy as np
+from safetensors.numpy import load_file
+
+
+def read_letor(path, num_features):
+    """Yields (qid, features [n, F], doc_ids) per query, in file order."""
+    qid, rows, ids = None, [], []
+    with open(path, encoding="utf-8") as f:
+        for line_no, line in enumerate(f, 1):
+            data, _, comment = line.partition("#")
+            tokens = data.split()
+            if not tokens:
+                continue
+            if len(tokens) < 2 or not tokens[1].startswith("qid:"):
+                sys.exit(f"{path}:{line_no}: expected 'rel qid:Q idx:val ...'")
+            q = tokens[1][4:]
+            x = np.zeros(num_features, dtype=np.float32)
+            for tok in tokens[2:]:
+                idx, val = tok.split(":", 1)
+                x[int(idx) - 1] = np.float32(val)
+            doc = str(line_no)
+            if "docid" in comment:
+                rest = comment.split("docid", 1)[1].strip()
+                if rest.startswith("="):
+                    parts = rest[1:].split()
+                    if parts:
+                        doc = parts[0]
+            if q != qid and qid is not None:
+                yield qid, np.stack(rows), ids
+                rows, ids = [], []
+            qid = q
+            rows.append(x)
+            ids.append(doc)
+    if qid is not None:
+        yield qid, np.stack(rows), ids
+
+
+def normalize(x, norm):
+    mean = np.asarray(norm["mean"], dtype=np.float32)
+    std = np.asarray(norm["std"], dtype=np.float32)
+    if norm["kind"] == "none":
+        return x
+    if norm["kind"] == "log1p_zscore":
+        x = np.sign(x) * np.log1p(np.abs(x))
+    return (x - mean) / std
+
+
+ACTIVATIONS = {
+    "relu": lambda z: np.maximum(z, 0.0),
+    "tanh": np.tanh,
+    "gelu": np.vectorize(lambda z: 0.5 * z * (1.0 + math.erf(z / math.sqrt(2.0))), otypes=[np.float32]),
+}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("export_dir")
+    ap.add_argument("data")
+    ap.add_argument("--out", help="TREC run file to write (default: stdout)")
+    ap.add_argument("--compare", help="a `rankdistil score` run file to check against (1e-5)")
+    ap.add_argument("--tag", default="numpy")
+    args = ap.parse_args()
+
+    cfg = json.load(open(f"{args.export_dir}/config.json"))
+    if cfg["format"] != "safetensors":
+        sys.exit("score_with_numpy.py reads safetensors exports (rankdistil export --format safetensors)")
+    weights = load_file(f"{args.export_dir}/{cfg['weights']}")
+    hidden = cfg["architecture"]["hidden"]
+    act = ACTIVATIONS[cfg["architecture"]["activation"]]
+
+    lines, scores = [], {}
+    for qid, x, ids in read_letor(args.data, cfg["input_dim"]):
+        h = normalize(x, cfg["normalization"])
+        for i in range(len(hidden)):
+            h = act(h @ weights[f"hidden.{i}.weight"] + weights[f"hidden.{i}.bias"])
+        s = (h @ weights["output.weight"] + weights["output.bias"])[:, 0]
+        order = sorted(range(len(s)), key=lambda j: (-s[j], j))
+        for rank, j in enumerate(order, 1):
+            lines.append(f"{qid} Q0 {ids[j]} {rank} {s[j]:.7g} {args.tag}")
+            scores[(qid, ids[j])] = float(s[j])
+
+    text = "\n".join(lines) + "\n"
+    if args.out:
+        open(args.out, "w").write(text)
+    elif not args.compare:
+        sys.stdout.write(text)
+
+    if args.compare:
+        worst, n = 0.0, 0
+        for line in open(args.compare):
+            qid, _, doc, _, score, _ = line.split()
+            mine = scores.get((qid, doc))
+            if mine is None:
+                sys.exit(f"{args.compare}: ({qid}, {doc}) was not scored by numpy")
+            worst = max(worst, abs(mine - float(score)) / max(1.0, abs(float(score))))
+            n += 1
+        if n != len(scores):
+            sys.exit(f"{args.compare}: {n} scores, numpy produced {len(scores)}")
+        print(f"numpy vs rankdistil score: {n} scores, worst difference {worst:.2e} (limit 1e-5)")
+        if worst > 1e-5:
+            sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
