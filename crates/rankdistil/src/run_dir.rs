@@ -1,4 +1,4 @@
-//! A run directory: `config.toml`, `run.json` (architecture, normalisation, metrics),
+//! A run directory: `config.toml`, `normalizer.json`, `run.json` (architecture, normalisation, metrics),
 //! `model.bpk` (the best epoch's weights) and `metrics.jsonl` (one line per epoch).
 //!
 //! Every file is written to a temporary name, fsynced, then renamed, so a kill at any moment
@@ -22,6 +22,7 @@ pub const MODEL_FILE: &str = "model.bpk";
 pub const META_FILE: &str = "run.json";
 pub const METRICS_FILE: &str = "metrics.jsonl";
 pub const CONFIG_FILE: &str = "config.toml";
+pub const NORMALIZER_FILE: &str = "normalizer.json";
 
 /// What a run directory says about its model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -126,6 +127,14 @@ pub fn load_weights(
         )
     })?;
     Ok(model)
+}
+
+/// Writes the feature normalisation at the start of a run, so it is there at every epoch.
+pub fn save_normalizer(run: &Path, normalizer: &FeatureNormalizer) -> anyhow::Result<()> {
+    write_atomic(
+        &run.join(NORMALIZER_FILE),
+        serde_json::to_string(normalizer)?.as_bytes(),
+    )
 }
 
 pub fn save_meta(run: &Path, meta: &RunMeta) -> anyhow::Result<()> {

@@ -279,3 +279,64 @@ pub fn accumulate_gradients(
     }
     Ok((total, accumulator.grads()))
 }
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use rankdistil_data::{BatchPlan, ListBatch, SyntheticConfig, generate};
+    use rankdistil_loss::{DistillMethod, ObjectiveConfig};
+    use rankdistil_models::MlpScorerConfig;
+
+    use super::accumulate_gradients;
+    use crate::backend::Backend;
+    use crate::commands::parity::GradValues;
+
+    #[test]
+    fn micro_batches_give_the_whole_batch_loss_and_gradients() {
+        let data = generate(&SyntheticConfig {
+            queries: 10,
+            min_items: 30,
+            max_items: 30,
+            features: 8,
+            ..SyntheticConfig::default()
+        });
+        let lists = BatchPlan::evaluation(10).epoch(&data, 0, 0);
+        let batch = ListBatch::from_rows(&data, &lists[0]);
+        let device = Backend::cpu().training_device();
+        device.seed(1);
+        let model = MlpScorerConfig::new(8, vec![16]).init(&device);
+        let teacher: Vec<f32> = data.features.iter().step_by(8).copied().collect();
+        let mut cfg = ObjectiveConfig::new(DistillMethod::Coupled);
+        cfg.samples = 0;
+        let objective = cfg.init();
+        let run = |budget: u64| {
+            let (loss, grads) = accumulate_gradients(
+                &model,
+                &objective,
+                &batch,
+                Some(&teacher),
+                16,
+                budget,
+                &device,
+            )
+            .unwrap();
+            let mut v = GradValues {
+                grads: &grads,
+                values: Vec::new(),
+            };
+            model.visit(&mut v);
+            (loss.into_scalar::<f32>(), v.values)
+        };
+        let (whole_loss, whole) = run(u64::MAX);
+        // 4 lists × 30 items × 16 units × 4 bytes: three micro-batches of 4, 4 and 2 lists.
+        let (split_loss, split) = run(4 * 30 * 16 * 4);
+        assert!(
+            (whole_loss - split_loss).abs() <= 1e-5 * whole_loss.abs(),
+            "{whole_loss} vs {split_loss}"
+        );
+        assert_eq!(whole.len(), split.len());
+        for (a, b) in whole.iter().zip(&split) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+    }
+}

@@ -94,7 +94,14 @@ fn train_eval_and_distill_end_to_end() {
     );
     assert!(o.status.success(), "train failed: {}", stderr(&o));
     assert!(stdout(&o).contains("| test |"), "{}", stdout(&o));
-    for f in ["model.bpk", "run.json", "config.toml", "metrics.jsonl"] {
+    for f in [
+        "model.bpk",
+        "run.json",
+        "config.toml",
+        "normalizer.json",
+        "metrics.jsonl",
+        "checkpoint/state.json",
+    ] {
         assert!(d.join("runs/t").join(f).exists(), "{f} missing");
     }
     let log = std::fs::read_to_string(d.join("runs/t/metrics.jsonl")).unwrap();

@@ -33,6 +33,9 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
         (None, None) => unreachable!("clap requires --config or --resume with --out"),
     };
+    if args.resume && crate::checkpoint::load_state(&out)?.is_none() {
+        anyhow::bail!("{}: no complete checkpoint to resume from", out.display());
+    }
     let config_path = if args.resume {
         out.join(CONFIG_FILE)
     } else {
@@ -53,6 +56,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         run_dir::create_run_dir(&out)?;
         write_atomic(&out.join(CONFIG_FILE), toml::to_string(&cfg)?.as_bytes())?;
     }
+    run_dir::save_normalizer(&out, &teacher.meta.normalizer)?;
     let student_cfg = scorer_config(teacher.meta.d_input, &cfg.model);
     eprintln!(
         "distill: {} student ({} parameters) from {} ({} parameters, {:.0}x), backend {} ({})",

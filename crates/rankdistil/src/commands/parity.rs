@@ -22,9 +22,10 @@ pub struct ParityArgs {
     pub against: BackendChoice,
 }
 
-struct GradValues<'a> {
-    grads: &'a GradientsParams,
-    values: Vec<f32>,
+/// Collects a module's parameter gradients, flattened, in traversal order.
+pub(crate) struct GradValues<'a> {
+    pub grads: &'a GradientsParams,
+    pub values: Vec<f32>,
 }
 
 impl ModuleVisitor for GradValues<'_> {

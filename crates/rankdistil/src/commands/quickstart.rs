@@ -102,6 +102,7 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
     );
     run_dir::create_run_dir(&teacher_dir)?;
     write_atomic(&teacher_dir.join(CONFIG_FILE), QUICKSTART_TOML.as_bytes())?;
+    run_dir::save_normalizer(&teacher_dir, &splits.normalizer)?;
     let mut label_objective = ObjectiveConfig::new(DistillMethod::LabelOnly);
     label_objective.label_loss = LabelLossKind::SoftmaxCe;
     let teacher = TrainJob {

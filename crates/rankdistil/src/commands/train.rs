@@ -33,6 +33,9 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
         (None, None) => unreachable!("clap requires --config or --resume with --out"),
     };
+    if args.resume && crate::checkpoint::load_state(&out)?.is_none() {
+        anyhow::bail!("{}: no complete checkpoint to resume from", out.display());
+    }
     let config_path = if args.resume {
         out.join(CONFIG_FILE)
     } else {
@@ -42,11 +45,21 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     };
     let cfg: TeacherRunConfig = config::load(&config_path)?;
     let backend = backend::open(args.backend)?;
-    let splits = load_splits(&cfg.data, cfg.train.seed, None)?;
+    // A resumed run keeps the statistics it started with.
+    let stored = if args.resume {
+        let path = out.join(run_dir::NORMALIZER_FILE);
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Some(serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?)
+    } else {
+        None
+    };
+    let splits = load_splits(&cfg.data, cfg.train.seed, stored.as_ref())?;
     if !args.resume {
         run_dir::create_run_dir(&out)?;
         write_atomic(&out.join(CONFIG_FILE), toml::to_string(&cfg)?.as_bytes())?;
     }
+    run_dir::save_normalizer(&out, &splits.normalizer)?;
     let d_input = splits.train.num_features;
     let model_cfg = scorer_config(d_input, &cfg.model);
     eprintln!(
