@@ -13,6 +13,7 @@ mod plackett_luce;
 mod ranknet_kd;
 mod rd;
 mod reduce;
+mod sampled;
 mod softmax_kd;
 mod top_p;
 
@@ -30,6 +31,7 @@ pub use ordering::ListOrders;
 pub use pairwise::{PairwiseRankDistil, PairwiseRankDistilConfig};
 pub use ranknet_kd::RankNetKd;
 pub use rd::{RankingDistillation, RankingDistillationConfig};
+pub use sampled::{Candidates, SampledRankDistil, SampledRankDistilConfig};
 pub use softmax_kd::{SoftmaxKd, SoftmaxKdConfig};
 
 /// The stable reverse cumulative log-sum-exp behind every Plackett–Luce loss here, exposed for

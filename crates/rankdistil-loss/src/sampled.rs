@@ -1,0 +1,179 @@
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+
+use crate::ordering::{ListOrders, gather_ordered};
+use crate::plackett_luce::top_k_nll;
+use crate::reduce::mean_over;
+
+/// Configuration of [`SampledRankDistil`].
+#[derive(Config, Debug)]
+pub struct SampledRankDistilConfig {
+    /// The top-k whose order is matched; at most `p`.
+    #[config(default = 10)]
+    pub k: usize,
+    /// The teacher's top-p items are always candidates.
+    #[config(default = 100)]
+    pub p: usize,
+    /// Negatives drawn uniformly without replacement from the other L − p items.
+    #[config(default = 100)]
+    pub m: usize,
+    /// Orders sampled from PL(teacher) within the top-p; 0 keeps the teacher's order.
+    #[config(default = 0)]
+    pub samples: usize,
+    #[config(default = 1.0)]
+    pub temperature: f64,
+    #[config(default = 1.0)]
+    pub teacher_temperature: f64,
+    /// Add `log((L − p)/m)` to each negative's logit, so their exp-sum estimates the sum over
+    /// all L − p non-top items without bias.
+    #[config(default = true)]
+    pub logq_correction: bool,
+    #[config(default = 0)]
+    pub seed: u64,
+}
+
+impl SampledRankDistilConfig {
+    pub fn init(&self) -> SampledRankDistil {
+        assert!(self.k >= 1 && self.k <= self.p, "sampled RankDistil needs 1 <= k <= p");
+        SampledRankDistil {
+            k: self.k,
+            p: self.p,
+            m: self.m,
+            samples: self.samples,
+            temperature: self.temperature,
+            teacher_temperature: self.teacher_temperature,
+            logq_correction: self.logq_correction,
+            seed: self.seed,
+            rng: Arc::new(Mutex::new(StdRng::seed_from_u64(self.seed))),
+        }
+    }
+}
+
+/// One query's candidates: the teacher's top-p item ids (teacher order) then m negatives.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Candidates {
+    pub items: Vec<u32>,
+    /// How many of `items` are the teacher's top items.
+    pub top: usize,
+    /// `log((L − p)/m)` when the correction is on, else 0.
+    pub negative_shift: f32,
+}
+
+/// Sampled RankDistil for large catalogs (LOSSES.md §2): the coupled loss over the teacher's
+/// top-p items plus m uniform negatives, with the log-q correction.
+///
+/// ```text
+/// candidates = [P in teacher order (or PL-sampled within P), then M],   M ~ U(other L − p), |M| = m
+/// L = Σ_{i=1..k'} [ log( Σ_{j∈P, j≥i} exp(s_j/τ) + Σ_{j∈M} exp(s_j/τ + log((L−p)/m)) ) − s_{π(i)}/τ ]
+/// ```
+///
+/// Its cost is `O(B·(p + m))` whatever the catalog size L; drawing the negatives is `O(m)`.
+/// With `m = L − p` it equals the coupled loss on the whole catalog.
+#[derive(Module, Debug)]
+pub struct SampledRankDistil {
+    pub k: usize,
+    pub p: usize,
+    pub m: usize,
+    pub samples: usize,
+    pub temperature: f64,
+    pub teacher_temperature: f64,
+    pub logq_correction: bool,
+    pub seed: u64,
+    #[module(skip)]
+    rng: Arc<Mutex<StdRng>>,
+}
+
+impl SampledRankDistil {
+    /// Restarts the sampling stream at `(seed, stream)`.
+    pub fn reseed(&self, stream: u64) {
+        *self.rng.lock().expect("rng lock") =
+            StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+    }
+
+    /// Draws one query's candidates from its teacher top-p ids (in teacher order) in a catalog
+    /// of `catalog` items. Rejection sampling keeps the draw `O(m)` for `m ≪ L`.
+    pub fn candidates(&self, top: &[u32], catalog: usize) -> Candidates {
+        let p = top.len().min(self.p);
+        let others = catalog.saturating_sub(p);
+        let m = self.m.min(others);
+        let mut rng = self.rng.lock().expect("rng lock");
+        let excluded: HashSet<u32> = top[..p].iter().copied().collect();
+        let mut items = top[..p].to_vec();
+        if m * 2 > others {
+            // Dense regime: a partial Fisher–Yates over the complement.
+            let mut pool: Vec<u32> = (0..catalog as u32).filter(|i| !excluded.contains(i)).collect();
+            for i in 0..m {
+                let j = rng.random_range(i..pool.len());
+                pool.swap(i, j);
+            }
+            items.extend_from_slice(&pool[..m]);
+        } else {
+            let mut chosen = HashSet::with_capacity(m);
+            while chosen.len() < m {
+                let j = rng.random_range(0..catalog as u32);
+                if !excluded.contains(&j) && chosen.insert(j) {
+                    items.push(j);
+                }
+            }
+        }
+        let negative_shift = if self.logq_correction && m > 0 {
+            (others as f64 / m as f64).ln() as f32
+        } else {
+            0.0
+        };
+        Candidates {
+            items,
+            top: p,
+            negative_shift,
+        }
+    }
+
+    /// The loss for candidate scores.
+    ///
+    /// - student: `[B, C]` student scores of each query's candidates, top items first
+    /// - teacher_top: `[B * C]` teacher scores of the candidates (only the top ones are read)
+    /// - candidates: one per list (`items.len() <= C`; shorter lists are padded)
+    /// - output: `[1]`
+    pub fn forward(&self, student: Tensor<2>, teacher_top: &[f32], candidates: &[Candidates]) -> Tensor<1> {
+        let device = student.device();
+        let [b, c] = student.dims();
+        assert_eq!(candidates.len(), b, "one candidate set per list");
+        // Orders of the top part (teacher order, or PL samples within it); negatives follow.
+        let top_mask: Vec<bool> = candidates
+            .iter()
+            .flat_map(|cand| (0..c).map(move |j| j < cand.top))
+            .collect();
+        let s = self.samples.max(1);
+        let top_orders = if self.samples == 0 {
+            ListOrders::teacher(teacher_top, &top_mask, b, c)
+        } else {
+            let mut rng = self.rng.lock().expect("rng lock");
+            ListOrders::plackett_luce(teacher_top, &top_mask, b, c, s, self.teacher_temperature, &mut rng)
+        };
+        let mut index = Vec::with_capacity(b * s * c);
+        let mut valid = Vec::with_capacity(b * s * c);
+        let mut shift = Vec::with_capacity(b * s * c);
+        for (i, cand) in candidates.iter().enumerate() {
+            let n = cand.items.len().min(c);
+            for k in 0..s {
+                let row = &top_orders.index[(i * s + k) * c..(i * s + k + 1) * c];
+                index.extend_from_slice(&row[..cand.top]);
+                index.extend((cand.top..c).map(|j| j as i64));
+                valid.extend((0..c).map(|j| j < n));
+                shift.extend((0..c).map(|j| if j >= cand.top && j < n { cand.negative_shift } else { 0.0 }));
+            }
+        }
+        let index = Tensor::<3, Int>::from_data(TensorData::new(index, [b, s, c]), &device);
+        let valid = Tensor::<3, Bool>::from_data(TensorData::new(valid, [b, s, c]), &device);
+        let shift = Tensor::<3>::from_data(TensorData::new(shift, [b, s, c]), &device);
+        let x = gather_ordered(student / self.temperature, index) + shift; // [B, S, C]
+        let nll = top_k_nll(x.reshape([b * s, c]), valid.reshape([b * s, c]), self.k).reshape([b, s]);
+        let nonempty: Vec<bool> = candidates.iter().map(|cand| cand.top > 0).collect();
+        let nonempty = Tensor::<1, Bool>::from_data(TensorData::new(nonempty, [b]), &device);
+        mean_over(nll.mean_dim(1).squeeze_dim::<1>(1), nonempty)
+    }
+}

@@ -1,0 +1,83 @@
+//! Sampled RankDistil (LOSSES.md §2).
+
+mod common;
+
+use std::collections::HashSet;
+
+use common::*;
+use rankdistil_loss::{CoupledRankDistilConfig, SampledRankDistilConfig};
+
+fn catalog(l: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
+    let mut rng = Lcg(seed);
+    let s = (0..l).map(|_| rng.range(-2.0, 2.0)).collect();
+    let t = (0..l).map(|_| rng.range(-3.0, 3.0)).collect();
+    (s, t)
+}
+
+fn top_p(t: &[f32], p: usize) -> Vec<u32> {
+    let tt: Vec<f64> = t.iter().map(|&v| v as f64).collect();
+    order_desc(&tt).into_iter().take(p).map(|i| i as u32).collect()
+}
+
+#[test]
+fn with_every_other_item_as_a_negative_it_equals_the_coupled_loss() {
+    let d = device();
+    let (l, p, k) = (30, 5, 3);
+    for seed in [1, 2, 3] {
+        let (s, t) = catalog(l, seed);
+        let sampled = SampledRankDistilConfig::new().with_k(k).with_p(p).with_m(l - p).with_seed(seed).init();
+        let cand = sampled.candidates(&top_p(&t, p), l);
+        assert_eq!(cand.items.len(), l);
+        assert_eq!(cand.negative_shift, 0.0, "log((L-p)/m) = 0 when m = L - p");
+        let sc: Vec<f32> = cand.items.iter().map(|&i| s[i as usize]).collect();
+        let tc: Vec<f32> = cand.items.iter().map(|&i| t[i as usize]).collect();
+        let got = scalar(sampled.forward(t2(&sc, 1, l, &d), &tc, &[cand]));
+        let coupled = CoupledRankDistilConfig::new().with_k(k).with_samples(0).init();
+        let want = scalar(coupled.forward(t2(&s, 1, l, &d), t2(&t, 1, l, &d), m2(&vec![true; l], 1, l, &d)));
+        assert_rel(got, want, 1e-5, &format!("seed {seed}"));
+    }
+}
+
+#[test]
+fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
+    let (l, p, m) = (100, 5, 7);
+    let (s, t) = catalog(l, 9);
+    let top = top_p(&t, p);
+    let full: f64 = (0..l as u32)
+        .filter(|i| !top.contains(i))
+        .map(|i| (s[i as usize] as f64).exp())
+        .sum();
+    let sampled = SampledRankDistilConfig::new().with_k(p).with_p(p).with_m(m).with_seed(4).init();
+    let draws = 20_000;
+    let values: Vec<f64> = (0..draws)
+        .map(|_| {
+            let cand = sampled.candidates(&top, l);
+            cand.items[p..]
+                .iter()
+                .map(|&i| (s[i as usize] as f64 + cand.negative_shift as f64).exp())
+                .sum()
+        })
+        .collect();
+    let mean = values.iter().sum::<f64>() / draws as f64;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
+    let se = (var / draws as f64).sqrt();
+    assert!((mean - full).abs() < 3.0 * se, "estimate {mean} ± {se} vs full {full}");
+    // Without the correction the sum is biased low by the factor m / (L − p).
+    let plain = SampledRankDistilConfig::new().with_k(p).with_p(p).with_m(m).with_logq_correction(false).init();
+    assert_eq!(plain.candidates(&top, l).negative_shift, 0.0);
+}
+
+#[test]
+fn negatives_are_distinct_and_never_top_items_whatever_the_catalog_size() {
+    for (l, m) in [(1_000_000usize, 100usize), (120, 100), (50, 45)] {
+        let sampled = SampledRankDistilConfig::new().with_k(5).with_p(5).with_m(m).with_seed(l as u64).init();
+        let top: Vec<u32> = vec![3, 17, 0, 42, 9];
+        let cand = sampled.candidates(&top, l);
+        assert_eq!(&cand.items[..5], &top[..]);
+        let neg: HashSet<u32> = cand.items[5..].iter().copied().collect();
+        assert_eq!(neg.len(), m.min(l - 5), "distinct negatives");
+        assert!(neg.iter().all(|i| (*i as usize) < l && !top.contains(i)));
+        let want = ((l - 5) as f64 / m.min(l - 5) as f64).ln() as f32;
+        assert!((cand.negative_shift - want).abs() < 1e-6);
+    }
+}
