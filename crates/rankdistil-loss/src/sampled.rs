@@ -38,7 +38,10 @@ pub struct SampledRankDistilConfig {
 
 impl SampledRankDistilConfig {
     pub fn init(&self) -> SampledRankDistil {
-        assert!(self.k >= 1 && self.k <= self.p, "sampled RankDistil needs 1 <= k <= p");
+        assert!(
+            self.k >= 1 && self.k <= self.p,
+            "sampled RankDistil needs 1 <= k <= p"
+        );
         SampledRankDistil {
             k: self.k,
             p: self.p,
@@ -105,7 +108,9 @@ impl SampledRankDistil {
         let mut items = top[..p].to_vec();
         if m * 2 > others {
             // Dense regime: a partial Fisher–Yates over the complement.
-            let mut pool: Vec<u32> = (0..catalog as u32).filter(|i| !excluded.contains(i)).collect();
+            let mut pool: Vec<u32> = (0..catalog as u32)
+                .filter(|i| !excluded.contains(i))
+                .collect();
             for i in 0..m {
                 let j = rng.random_range(i..pool.len());
                 pool.swap(i, j);
@@ -138,7 +143,12 @@ impl SampledRankDistil {
     /// - teacher_top: `[B * C]` teacher scores of the candidates (only the top ones are read)
     /// - candidates: one per list (`items.len() <= C`; shorter lists are padded)
     /// - output: `[1]`
-    pub fn forward(&self, student: Tensor<2>, teacher_top: &[f32], candidates: &[Candidates]) -> Tensor<1> {
+    pub fn forward(
+        &self,
+        student: Tensor<2>,
+        teacher_top: &[f32],
+        candidates: &[Candidates],
+    ) -> Tensor<1> {
         let device = student.device();
         let [b, c] = student.dims();
         assert_eq!(candidates.len(), b, "one candidate set per list");
@@ -152,7 +162,15 @@ impl SampledRankDistil {
             ListOrders::teacher(teacher_top, &top_mask, b, c)
         } else {
             let mut rng = self.rng.lock().expect("rng lock");
-            ListOrders::plackett_luce(teacher_top, &top_mask, b, c, s, self.teacher_temperature, &mut rng)
+            ListOrders::plackett_luce(
+                teacher_top,
+                &top_mask,
+                b,
+                c,
+                s,
+                self.teacher_temperature,
+                &mut rng,
+            )
         };
         let mut index = Vec::with_capacity(b * s * c);
         let mut valid = Vec::with_capacity(b * s * c);
@@ -164,14 +182,21 @@ impl SampledRankDistil {
                 index.extend_from_slice(&row[..cand.top]);
                 index.extend((cand.top..c).map(|j| j as i64));
                 valid.extend((0..c).map(|j| j < n));
-                shift.extend((0..c).map(|j| if j >= cand.top && j < n { cand.negative_shift } else { 0.0 }));
+                shift.extend((0..c).map(|j| {
+                    if j >= cand.top && j < n {
+                        cand.negative_shift
+                    } else {
+                        0.0
+                    }
+                }));
             }
         }
         let index = Tensor::<3, Int>::from_data(TensorData::new(index, [b, s, c]), &device);
         let valid = Tensor::<3, Bool>::from_data(TensorData::new(valid, [b, s, c]), &device);
         let shift = Tensor::<3>::from_data(TensorData::new(shift, [b, s, c]), &device);
         let x = gather_ordered(student / self.temperature, index) + shift; // [B, S, C]
-        let nll = top_k_nll(x.reshape([b * s, c]), valid.reshape([b * s, c]), self.k).reshape([b, s]);
+        let nll =
+            top_k_nll(x.reshape([b * s, c]), valid.reshape([b * s, c]), self.k).reshape([b, s]);
         let nonempty: Vec<bool> = candidates.iter().map(|cand| cand.top > 0).collect();
         let nonempty = Tensor::<1, Bool>::from_data(TensorData::new(nonempty, [b]), &device);
         mean_over(nll.mean_dim(1).squeeze_dim::<1>(1), nonempty)

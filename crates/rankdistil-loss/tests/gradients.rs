@@ -134,10 +134,16 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         (
             "sampled (2 top + negatives, log-q shift)",
             Box::new(|s, c, _d| {
-                let loss = SampledRankDistilConfig::new().with_k(2).with_p(2).with_m(3).init();
+                let loss = SampledRankDistilConfig::new()
+                    .with_k(2)
+                    .with_p(2)
+                    .with_m(3)
+                    .init();
                 let candidates: Vec<Candidates> = (0..B)
                     .map(|b| Candidates {
-                        items: (0..c.mask[b * N..(b + 1) * N].iter().filter(|&&m| m).count() as u32).collect(),
+                        items: (0..c.mask[b * N..(b + 1) * N].iter().filter(|&&m| m).count()
+                            as u32)
+                            .collect(),
                         top: 2,
                         negative_shift: 0.7,
                     })

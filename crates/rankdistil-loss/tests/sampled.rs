@@ -16,7 +16,11 @@ fn catalog(l: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
 
 fn top_p(t: &[f32], p: usize) -> Vec<u32> {
     let tt: Vec<f64> = t.iter().map(|&v| v as f64).collect();
-    order_desc(&tt).into_iter().take(p).map(|i| i as u32).collect()
+    order_desc(&tt)
+        .into_iter()
+        .take(p)
+        .map(|i| i as u32)
+        .collect()
 }
 
 #[test]
@@ -25,15 +29,27 @@ fn with_every_other_item_as_a_negative_it_equals_the_coupled_loss() {
     let (l, p, k) = (30, 5, 3);
     for seed in [1, 2, 3] {
         let (s, t) = catalog(l, seed);
-        let sampled = SampledRankDistilConfig::new().with_k(k).with_p(p).with_m(l - p).with_seed(seed).init();
+        let sampled = SampledRankDistilConfig::new()
+            .with_k(k)
+            .with_p(p)
+            .with_m(l - p)
+            .with_seed(seed)
+            .init();
         let cand = sampled.candidates(&top_p(&t, p), l);
         assert_eq!(cand.items.len(), l);
         assert_eq!(cand.negative_shift, 0.0, "log((L-p)/m) = 0 when m = L - p");
         let sc: Vec<f32> = cand.items.iter().map(|&i| s[i as usize]).collect();
         let tc: Vec<f32> = cand.items.iter().map(|&i| t[i as usize]).collect();
         let got = scalar(sampled.forward(t2(&sc, 1, l, &d), &tc, &[cand]));
-        let coupled = CoupledRankDistilConfig::new().with_k(k).with_samples(0).init();
-        let want = scalar(coupled.forward(t2(&s, 1, l, &d), t2(&t, 1, l, &d), m2(&vec![true; l], 1, l, &d)));
+        let coupled = CoupledRankDistilConfig::new()
+            .with_k(k)
+            .with_samples(0)
+            .init();
+        let want = scalar(coupled.forward(
+            t2(&s, 1, l, &d),
+            t2(&t, 1, l, &d),
+            m2(&vec![true; l], 1, l, &d),
+        ));
         assert_rel(got, want, 1e-5, &format!("seed {seed}"));
     }
 }
@@ -47,7 +63,12 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
         .filter(|i| !top.contains(i))
         .map(|i| (s[i as usize] as f64).exp())
         .sum();
-    let sampled = SampledRankDistilConfig::new().with_k(p).with_p(p).with_m(m).with_seed(4).init();
+    let sampled = SampledRankDistilConfig::new()
+        .with_k(p)
+        .with_p(p)
+        .with_m(m)
+        .with_seed(4)
+        .init();
     let draws = 20_000;
     let values: Vec<f64> = (0..draws)
         .map(|_| {
@@ -61,16 +82,29 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
     let mean = values.iter().sum::<f64>() / draws as f64;
     let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
     let se = (var / draws as f64).sqrt();
-    assert!((mean - full).abs() < 3.0 * se, "estimate {mean} ± {se} vs full {full}");
+    assert!(
+        (mean - full).abs() < 3.0 * se,
+        "estimate {mean} ± {se} vs full {full}"
+    );
     // Without the correction the sum is biased low by the factor m / (L − p).
-    let plain = SampledRankDistilConfig::new().with_k(p).with_p(p).with_m(m).with_logq_correction(false).init();
+    let plain = SampledRankDistilConfig::new()
+        .with_k(p)
+        .with_p(p)
+        .with_m(m)
+        .with_logq_correction(false)
+        .init();
     assert_eq!(plain.candidates(&top, l).negative_shift, 0.0);
 }
 
 #[test]
 fn negatives_are_distinct_and_never_top_items_whatever_the_catalog_size() {
     for (l, m) in [(1_000_000usize, 100usize), (120, 100), (50, 45)] {
-        let sampled = SampledRankDistilConfig::new().with_k(5).with_p(5).with_m(m).with_seed(l as u64).init();
+        let sampled = SampledRankDistilConfig::new()
+            .with_k(5)
+            .with_p(5)
+            .with_m(m)
+            .with_seed(l as u64)
+            .init();
         let top: Vec<u32> = vec![3, 17, 0, 42, 9];
         let cand = sampled.candidates(&top, l);
         assert_eq!(&cand.items[..5], &top[..]);

@@ -100,14 +100,35 @@ impl MlpScorer {
             if let Some(norm) = self.norms.get(i) {
                 x = norm.forward(x);
             }
-            x = match self.activation {
-                Activation::Relu => self.relu.forward(x),
-                Activation::Gelu => self.gelu.forward(x),
-                Activation::Tanh => self.tanh.forward(x),
-            };
+            x = self.activate(x);
             x = self.dropout.forward(x);
         }
         self.output.forward(x).squeeze_dim(2) // [B, N]
+    }
+
+    /// The last hidden layer's activations, as an embedding: `[B, N, F] -> [B, N, H_last]`
+    /// (a query tower for catalog scoring).
+    pub fn forward_embedding(&self, features: Tensor<3>) -> Tensor<3> {
+        let mut x = features;
+        for (i, layer) in self.hidden.iter().enumerate() {
+            x = layer.forward(x);
+            if let Some(norm) = self.norms.get(i) {
+                x = norm.forward(x);
+            }
+            if i + 1 < self.hidden.len() {
+                x = self.activate(x);
+                x = self.dropout.forward(x);
+            }
+        }
+        x
+    }
+
+    fn activate(&self, x: Tensor<3>) -> Tensor<3> {
+        match self.activation {
+            Activation::Relu => self.relu.forward(x),
+            Activation::Gelu => self.gelu.forward(x),
+            Activation::Tanh => self.tanh.forward(x),
+        }
     }
 
     /// The widest activation per item: the input or the widest hidden layer.

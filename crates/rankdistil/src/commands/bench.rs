@@ -18,6 +18,8 @@ pub enum Suite {
     Reference,
     /// One student step per loss at B = 64, N = 1000, k = 10, S = 8.
     Losses,
+    /// Sampled RankDistil (p = 100, m = 100) against the full-catalog loss at L = 10³..10⁶.
+    Sampled,
 }
 
 /// Time training steps and print steps/s with the backend.
@@ -98,6 +100,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             }
         }
         Suite::Losses => losses(&backend, args.warmup, args.steps)?,
+        Suite::Sampled => sampled(&backend, args.warmup, args.steps)?,
     }
     Ok(())
 }
@@ -261,4 +264,125 @@ fn losses(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> 
         println!("| {} | {:.1} | {:.2} |", method.name(), dt * 1e3, 1.0 / dt);
     }
     Ok(())
+}
+
+/// A query tower (64 → 64 → 32) scored by dot product against a fixed item table `[L, 32]`.
+/// The sampled step gathers only the `p + m` candidates' rows; the full step scores all L.
+fn sampled(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> {
+    use rand::{RngExt, SeedableRng, rngs::StdRng};
+    use rankdistil_loss::{CoupledRankDistilConfig, SampledRankDistilConfig};
+
+    let (b, f, d, p, m, k) = (64usize, 64usize, 32usize, 100usize, 100usize, 10usize);
+    let device = backend.training_device();
+    device.seed(5);
+    let queries = Tensor::<3>::random([b, 1, f], Distribution::Normal(0.0, 1.0), &device);
+    println!(
+        "query tower 64→64→32 · item table [L, 32], B={b}, k={k}; sampled: p={p}, m={m}; {steps} steps\n\n| L | sampled ms/step | full-catalog ms/step |\n|---|---|---|"
+    );
+    for l in [1_000usize, 10_000, 100_000, 1_000_000] {
+        let mut rng = StdRng::seed_from_u64(l as u64);
+        let table: Vec<f32> = (0..l * d).map(|_| rng.random::<f32>() - 0.5).collect();
+        // The teacher's top-p per query (as a teacher top-p cache would hold them).
+        let tops: Vec<Vec<u32>> = (0..b)
+            .map(|_| {
+                let mut seen = std::collections::HashSet::new();
+                let mut top = Vec::with_capacity(p);
+                while top.len() < p {
+                    let i = rng.random_range(0..l as u32);
+                    if seen.insert(i) {
+                        top.push(i);
+                    }
+                }
+                top
+            })
+            .collect();
+        let teacher_top: Vec<f32> = (0..b)
+            .flat_map(|_| (0..p + m).map(|j| -(j as f32)))
+            .collect();
+        let loss = SampledRankDistilConfig::new()
+            .with_k(k)
+            .with_p(p)
+            .with_m(m)
+            .init();
+        let mut tower = MlpScorerConfig::new(f, vec![64, d]).init(&device);
+        let mut optim = AdamConfig::new().init();
+        let mut step = |tower: rankdistil_models::MlpScorer, i: u64| {
+            loss.reseed(i);
+            let cands: Vec<_> = tops.iter().map(|t| loss.candidates(t, l)).collect();
+            let rows: Vec<f32> = cands
+                .iter()
+                .flat_map(|c| {
+                    c.items.iter().flat_map(|&it| {
+                        table[it as usize * d..(it as usize + 1) * d]
+                            .iter()
+                            .copied()
+                    })
+                })
+                .collect();
+            let items =
+                Tensor::<3>::from_data(burn::tensor::TensorData::new(rows, [b, p + m, d]), &device);
+            let q = tower.forward_embedding(queries.clone()); // [B, 1, D]
+            let scores = (items * q).sum_dim(2).squeeze_dim::<2>(2); // [B, p + m]
+            let value = loss.forward(scores, &teacher_top, &cands);
+            let grads = GradientsParams::from_grads(value.backward(), &tower);
+            (optim.step(1e-3, tower, grads), value)
+        };
+        let sampled_ms = time_steps(&mut tower, &mut step, warmup, steps);
+
+        // The full-catalog loss: score all L items, coupled RankDistil on the teacher's order.
+        let full_steps = if l >= 1_000_000 { 2.min(steps) } else { steps };
+        let table_t = Tensor::<2>::from_data(
+            burn::tensor::TensorData::new(table.clone(), [l, d]),
+            &device,
+        )
+        .transpose(); // [D, L]
+        let teacher_full = Tensor::<2>::random([b, l], Distribution::Normal(0.0, 1.0), &device);
+        let mask = Tensor::<2, Bool>::full([b, l], true, &device);
+        let coupled = CoupledRankDistilConfig::new()
+            .with_k(k)
+            .with_samples(0)
+            .init();
+        let mut tower = MlpScorerConfig::new(f, vec![64, d]).init(&device);
+        let mut optim = AdamConfig::new().init();
+        let mut full = |tower: rankdistil_models::MlpScorer, _i: u64| {
+            let q = tower.forward_embedding(queries.clone()).reshape([b, d]); // [B, D]
+            let scores = q.matmul(table_t.clone()); // [B, L]
+            let value = coupled.forward_device_order(scores, teacher_full.clone(), mask.clone());
+            let grads = GradientsParams::from_grads(value.backward(), &tower);
+            (optim.step(1e-3, tower, grads), value)
+        };
+        let full_ms = time_steps(&mut tower, &mut full, warmup.min(1), full_steps);
+        println!("| {l} | {sampled_ms:.2} | {full_ms:.1} |");
+    }
+    Ok(())
+}
+
+/// Mean milliseconds per step after `warmup` untimed steps.
+fn time_steps(
+    model: &mut rankdistil_models::MlpScorer,
+    step: &mut impl FnMut(
+        rankdistil_models::MlpScorer,
+        u64,
+    ) -> (rankdistil_models::MlpScorer, Tensor<1>),
+    warmup: usize,
+    steps: usize,
+) -> f64 {
+    let mut current = model.clone();
+    for i in 0..warmup {
+        let (m, l) = step(current, i as u64);
+        current = m;
+        l.into_scalar::<f32>();
+    }
+    let started = Instant::now();
+    let mut last = None;
+    for i in 0..steps {
+        let (m, l) = step(current, (warmup + i) as u64);
+        current = m;
+        last = Some(l);
+    }
+    if let Some(l) = last {
+        l.into_scalar::<f32>();
+    }
+    *model = current;
+    started.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64
 }
