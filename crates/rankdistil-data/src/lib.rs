@@ -3,6 +3,7 @@
 //! batching into padded `[B, N, F]` lists with masks.
 
 mod batch;
+mod cache;
 mod dataset;
 mod error;
 mod letor;
@@ -10,6 +11,7 @@ mod normalize;
 pub mod synthetic;
 
 pub use batch::{BatchPlan, ListBatch, PAD};
+pub use cache::{CacheStatus, cache_path, read_letor_cached};
 pub use dataset::{QueryView, RankingDataset};
 pub use error::DataError;
 pub use letor::{LetorOptions, LetorQuery, LetorReader, read_all, read_letor, write_letor};

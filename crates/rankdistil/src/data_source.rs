@@ -1,7 +1,10 @@
 //! Loading the train/valid/test splits a config names, with normalisation fitted on train.
 
 use anyhow::{Context, bail};
-use rankdistil_data::{FeatureNormalizer, LetorOptions, RankingDataset, generate, read_letor};
+use rankdistil_data::{
+    CacheStatus, FeatureNormalizer, LetorOptions, RankingDataset, generate, read_letor,
+    read_letor_cached,
+};
 
 use crate::config::DataConfig;
 
@@ -14,8 +17,23 @@ pub struct Splits {
     pub source: String,
 }
 
+/// Reads a LETOR file through its binary cache (`<file>.rdcache`), saying which it used.
 fn read(path: &std::path::Path, num_features: Option<usize>) -> anyhow::Result<RankingDataset> {
-    read_letor(path, LetorOptions { num_features }).map_err(anyhow::Error::from)
+    let started = std::time::Instant::now();
+    let (data, status) = read_letor_cached(path, LetorOptions { num_features })?;
+    let how = match status {
+        CacheStatus::Hit => "from its binary cache",
+        CacheStatus::Built => "parsed; binary cache written",
+        CacheStatus::Uncached => "parsed; cache not writable",
+    };
+    eprintln!(
+        "{}: {} queries, {} rows ({how}, {:.2}s)",
+        path.display(),
+        data.num_queries(),
+        data.num_rows(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(data)
 }
 
 /// Reads or generates the data, splits it, and normalises every split with statistics fitted

@@ -1,5 +1,7 @@
 use std::time::Instant;
 
+use anyhow::Context;
+
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
@@ -20,6 +22,8 @@ pub enum Suite {
     Losses,
     /// Sampled RankDistil (p = 100, m = 100) against the full-catalog loss at L = 10³..10⁶.
     Sampled,
+    /// LETOR parse throughput of --data, and the reload time from its binary cache.
+    Parse,
 }
 
 /// Time training steps and print steps/s with the backend.
@@ -39,6 +43,9 @@ pub struct BenchArgs {
     pub warmup: usize,
     #[arg(long, default_value_t = 90.0)]
     pub max_warmup_s: f64,
+    /// The LETOR file of the parse suite.
+    #[arg(long)]
+    pub data: Option<std::path::PathBuf>,
     /// Reference configs as `B,N,H` separated by `;` (default: the four reference ones).
     #[arg(long)]
     pub configs: Option<String>,
@@ -72,6 +79,13 @@ fn parse_configs(text: &str) -> anyhow::Result<Vec<(usize, usize, usize)>> {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.suite == Suite::Parse {
+        let path = args
+            .data
+            .as_deref()
+            .context("--suite parse needs --data <LETOR file>")?;
+        return parse(path);
+    }
     let backend = backend::open(args.backend)?;
     println!("backend: {} ({})", backend.name, backend.adapter);
     match args.suite {
@@ -101,6 +115,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         Suite::Losses => losses(&backend, args.warmup, args.steps)?,
         Suite::Sampled => sampled(&backend, args.warmup, args.steps)?,
+        Suite::Parse => unreachable!("handled above"),
     }
     Ok(())
 }
@@ -385,4 +400,42 @@ fn time_steps(
     }
     *model = current;
     started.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64
+}
+
+/// Text parse throughput, cache write and cache reload for one LETOR file.
+fn parse(path: &std::path::Path) -> anyhow::Result<()> {
+    use rankdistil_data::{CacheStatus, LetorOptions, cache_path, read_letor, read_letor_cached};
+    let mb = std::fs::metadata(path)
+        .with_context(|| format!("{}: cannot stat", path.display()))?
+        .len() as f64
+        / 1e6;
+    let _ = std::fs::remove_file(cache_path(path));
+    let t = Instant::now();
+    let data = read_letor(path, LetorOptions::default())?;
+    let parse_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (_, built) = read_letor_cached(path, LetorOptions::default())?;
+    let build_s = t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    let (again, hit) = read_letor_cached(path, LetorOptions::default())?;
+    let reload_s = t.elapsed().as_secs_f64();
+    anyhow::ensure!(
+        built == CacheStatus::Built && hit == CacheStatus::Hit,
+        "cache did not behave: {built:?}, {hit:?}"
+    );
+    anyhow::ensure!(
+        again.features == data.features,
+        "the cache does not reproduce the text"
+    );
+    println!(
+        "{}: {mb:.1} MB, {} rows, {} queries, {} features\n\n| step | seconds | MB/s |\n|---|---|---|\n\
+         | parse text | {parse_s:.2} | {:.1} |\n| parse + write cache | {build_s:.2} | – |\n| reload from cache | {reload_s:.2} | {:.1} |",
+        path.display(),
+        data.num_rows(),
+        data.num_queries(),
+        data.num_features,
+        mb / parse_s,
+        mb / reload_s
+    );
+    Ok(())
 }
