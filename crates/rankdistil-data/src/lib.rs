@@ -6,6 +6,7 @@ mod batch;
 mod cache;
 mod dataset;
 mod error;
+mod interactions;
 mod letor;
 mod normalize;
 pub mod synthetic;
@@ -14,6 +15,9 @@ pub use batch::{BatchPlan, ListBatch, PAD};
 pub use cache::{CacheStatus, cache_path, read_letor_cached};
 pub use dataset::{QueryView, RankingDataset};
 pub use error::DataError;
+pub use interactions::{
+    ImplicitSplit, Interaction, Interactions, read_recbole_inter, synthetic_catalog,
+};
 pub use letor::{LetorOptions, LetorQuery, LetorReader, read_all, read_letor, write_letor};
 pub use normalize::{FeatureNormalizer, NormalizationKind};
 pub use synthetic::{SyntheticConfig, generate};

@@ -38,6 +38,7 @@ enum Command {
     Parity(commands::parity::ParityArgs),
     Export(commands::export::ExportArgs),
     Score(commands::score::ScoreArgs),
+    Catalog(commands::catalog::CatalogArgs),
 }
 
 fn main() {
@@ -53,6 +54,7 @@ fn main() {
         Command::Parity(a) => commands::parity::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Score(a) => commands::score::run(a),
+        Command::Catalog(a) => commands::catalog::run(a),
     };
     if let Err(e) = result {
         // A closed pipe (`rankdistil score ... | head`) is the reader's choice, not a failure.

@@ -1,0 +1,231 @@
+//! Implicit-feedback data for catalog ranking: RecBole atomic `.inter` files, the MovieLens
+//! protocol, and a seeded synthetic catalog with planted structure.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+
+use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
+
+use crate::error::DataError;
+
+/// One rating event.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Interaction {
+    pub user: u32,
+    pub item: u32,
+    pub rating: f32,
+}
+
+/// Interactions with dense user and item indices.
+#[derive(Debug, Clone, Default)]
+pub struct Interactions {
+    pub users: Vec<String>,
+    pub items: Vec<String>,
+    pub events: Vec<Interaction>,
+}
+
+/// Reads a RecBole atomic `.inter` file: a TSV whose header names typed columns such as
+/// `user_id:token item_id:token rating:float timestamp:float`. `rating` is optional (1 when
+/// absent). Errors name the file and line.
+pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
+    let file = File::open(path).map_err(|source| DataError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut lines = BufReader::new(file).lines();
+    let header = match lines.next() {
+        Some(h) => h.map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?,
+        None => {
+            return Err(DataError::File {
+                path: path.to_path_buf(),
+                message: "empty file, expected a header like \"user_id:token\\titem_id:token\\trating:float\"".into(),
+            });
+        }
+    };
+    let columns: Vec<&str> = header.trim_end_matches('\r').split('\t').collect();
+    let find = |name: &str| {
+        columns
+            .iter()
+            .position(|c| c.split(':').next() == Some(name))
+    };
+    let (Some(ucol), Some(icol)) = (find("user_id"), find("item_id")) else {
+        return Err(DataError::parse(
+            path,
+            1,
+            format!(
+                "header {columns:?} lacks user_id and item_id columns, expected e.g. \"user_id:token\\titem_id:token\""
+            ),
+        ));
+    };
+    let rcol = find("rating");
+    let mut out = Interactions::default();
+    let (mut user_ix, mut item_ix) = (HashMap::new(), HashMap::new());
+    for (n, line) in lines.enumerate() {
+        let line_no = n as u64 + 2;
+        let line = line.map_err(|source| DataError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        let line = line.trim_end_matches('\r');
+        if line.is_empty() {
+            continue;
+        }
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() != columns.len() {
+            return Err(DataError::parse(
+                path,
+                line_no,
+                format!(
+                    "{} tab-separated fields, expected {} as in the header",
+                    fields.len(),
+                    columns.len()
+                ),
+            ));
+        }
+        let rating = match rcol {
+            Some(c) => fields[c]
+                .parse::<f32>()
+                .ok()
+                .filter(|r| r.is_finite())
+                .ok_or_else(|| {
+                    DataError::parse(
+                        path,
+                        line_no,
+                        format!("rating \"{}\" is not a finite number", fields[c]),
+                    )
+                })?,
+            None => 1.0,
+        };
+        let index = |map: &mut HashMap<String, u32>, names: &mut Vec<String>, key: &str| {
+            *map.entry(key.to_string()).or_insert_with(|| {
+                names.push(key.to_string());
+                (names.len() - 1) as u32
+            })
+        };
+        let user = index(&mut user_ix, &mut out.users, fields[ucol]);
+        let item = index(&mut item_ix, &mut out.items, fields[icol]);
+        out.events.push(Interaction { user, item, rating });
+    }
+    if out.events.is_empty() {
+        return Err(DataError::File {
+            path: path.to_path_buf(),
+            message: "no interactions after the header".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// Per-user train and held-out positives over a catalog of `num_items`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImplicitSplit {
+    pub num_items: usize,
+    /// Sorted item ids per user.
+    pub train: Vec<Vec<u32>>,
+    pub test: Vec<Vec<u32>>,
+}
+
+impl ImplicitSplit {
+    /// The MovieLens protocol: ratings `>= min_rating` are positives; `holdout` of each user's
+    /// positives (rounded, at least one when the user has two or more) are held out, seeded.
+    pub fn from_ratings(data: &Interactions, min_rating: f32, holdout: f64, seed: u64) -> Self {
+        let mut per_user: Vec<Vec<u32>> = vec![Vec::new(); data.users.len()];
+        for e in &data.events {
+            if e.rating >= min_rating {
+                per_user[e.user as usize].push(e.item);
+            }
+        }
+        let mut rng = StdRng::seed_from_u64(seed);
+        let (mut train, mut test) = (Vec::new(), Vec::new());
+        for mut items in per_user {
+            items.sort_unstable();
+            items.dedup();
+            items.shuffle(&mut rng);
+            let held = if items.len() >= 2 {
+                ((items.len() as f64 * holdout).round() as usize).clamp(1, items.len() - 1)
+            } else {
+                0
+            };
+            let mut te = items.split_off(items.len() - held);
+            items.sort_unstable();
+            te.sort_unstable();
+            train.push(items);
+            test.push(te);
+        }
+        Self {
+            num_items: data.items.len(),
+            train,
+            test,
+        }
+    }
+
+    /// Users with both training and held-out items (the ones evaluated).
+    pub fn evaluable(&self) -> Vec<usize> {
+        (0..self.train.len())
+            .filter(|&u| !self.train[u].is_empty() && !self.test[u].is_empty())
+            .collect()
+    }
+}
+
+/// A seeded synthetic catalog: users and items share planted latent factors plus item
+/// popularity, and each user's positives are the items of highest noisy affinity.
+pub fn synthetic_catalog(
+    users: usize,
+    items: usize,
+    per_user: usize,
+    dim: usize,
+    seed: u64,
+) -> Interactions {
+    let mut rng = StdRng::seed_from_u64(seed);
+    let item_vecs: Vec<f32> = (0..items * dim).map(|_| normal_from(&mut rng)).collect();
+    let popularity: Vec<f32> = (0..items).map(|_| normal_from(&mut rng)).collect();
+    let mut out = Interactions {
+        users: (0..users).map(|u| format!("u{u}")).collect(),
+        items: (0..items).map(|i| format!("i{i}")).collect(),
+        events: Vec::new(),
+    };
+    let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
+    for u in 0..users {
+        let user_vec: Vec<f32> = (0..dim).map(|_| normal_from(&mut rng)).collect();
+        // Score a candidate pool (all items for small catalogs) and keep the best per_user.
+        let pool: Vec<u32> = if items <= 4096 {
+            (0..items as u32).collect()
+        } else {
+            (0..4096)
+                .map(|_| rng.random_range(0..items as u32))
+                .collect()
+        };
+        let mut scored: Vec<(f32, u32)> = pool
+            .into_iter()
+            .map(|i| {
+                let v = &item_vecs[i as usize * dim..(i as usize + 1) * dim];
+                let a: f32 =
+                    v.iter().zip(&user_vec).map(|(x, y)| x * y).sum::<f32>() / (dim as f32).sqrt();
+                (
+                    a + 0.5 * popularity[i as usize] + 0.3 * normal_from(&mut rng),
+                    i,
+                )
+            })
+            .collect();
+        scored.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        scored.dedup_by_key(|s| s.1);
+        for &(_, i) in scored.iter().take(per_user) {
+            out.events.push(Interaction {
+                user: u as u32,
+                item: i,
+                rating: 5.0,
+            });
+        }
+    }
+    out
+}
+
+fn normal_from(rng: &mut StdRng) -> f32 {
+    let u1: f64 = rng.random::<f64>().max(1e-300);
+    let u2: f64 = rng.random();
+    ((-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()) as f32
+}

@@ -1,0 +1,117 @@
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Linear, LinearConfig, Relu};
+use burn::prelude::*;
+
+/// A catalog scorer: a query tower over the user's history (a bag of item embeddings, then an
+/// MLP) gives a D-dim embedding, scored by dot product against an item table `[L, D]` plus a
+/// per-item bias.
+#[derive(Config, Debug)]
+pub struct CatalogScorerConfig {
+    /// L, the catalog size.
+    pub num_items: usize,
+    /// D, the query and item embedding width.
+    pub dim: usize,
+    /// Hidden widths of the tower between the history bag and the D-dim output.
+    #[config(default = "Vec::new()")]
+    pub hidden: Vec<usize>,
+    /// Dropout inside the tower (training only).
+    #[config(default = 0.0)]
+    pub dropout: f64,
+}
+
+impl CatalogScorerConfig {
+    pub fn init(&self, device: &Device) -> CatalogScorer {
+        let bag = *self.hidden.first().unwrap_or(&self.dim);
+        let mut widths = vec![bag];
+        widths.extend(self.hidden.iter().skip(1));
+        widths.push(self.dim);
+        CatalogScorer {
+            history: EmbeddingConfig::new(self.num_items, bag).init(device),
+            tower: widths
+                .windows(2)
+                .map(|w| LinearConfig::new(w[0], w[1]).init(device))
+                .collect(),
+            items: EmbeddingConfig::new(self.num_items, self.dim).init(device),
+            bias: EmbeddingConfig::new(self.num_items, 1).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            relu: Relu::new(),
+        }
+    }
+
+    /// Trainable parameters.
+    pub fn num_params(&self) -> usize {
+        let bag = *self.hidden.first().unwrap_or(&self.dim);
+        let mut widths = vec![bag];
+        widths.extend(self.hidden.iter().skip(1));
+        widths.push(self.dim);
+        let tower: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
+        self.num_items * (bag + self.dim + 1) + tower
+    }
+}
+
+#[derive(Module, Debug)]
+pub struct CatalogScorer {
+    history: Embedding,
+    tower: Vec<Linear>,
+    items: Embedding,
+    bias: Embedding,
+    dropout: Dropout,
+    relu: Relu,
+}
+
+impl CatalogScorer {
+    /// The query embedding of each history.
+    ///
+    /// - history: `[B, H]` item ids (any id in padded slots)
+    /// - mask: `[B, H]`, true for a real history item
+    /// - output: `[B, D]`
+    pub fn query(&self, history: Tensor<2, Int>, mask: Tensor<2, Bool>) -> Tensor<2> {
+        let weights = mask.float(); // [B, H]
+        let count = weights.clone().sum_dim(1).clamp_min(1.0); // [B, 1]
+        let bag = (self.history.forward(history) * weights.unsqueeze_dim::<3>(2))
+            .sum_dim(1)
+            .squeeze_dim::<2>(1)
+            / count; // [B, E]
+        let mut x = self.dropout.forward(bag);
+        for (i, layer) in self.tower.iter().enumerate() {
+            x = layer.forward(x);
+            if i + 1 < self.tower.len() {
+                x = self.dropout.forward(self.relu.forward(x));
+            }
+        }
+        x // [B, D]
+    }
+
+    /// Scores of given candidates.
+    ///
+    /// - query: `[B, D]`; candidates: `[B, C]` item ids; output: `[B, C]`
+    pub fn score_candidates(&self, query: Tensor<2>, candidates: Tensor<2, Int>) -> Tensor<2> {
+        let [b, c] = candidates.dims();
+        let flat = candidates.reshape([b * c]);
+        let d = query.dims()[1];
+        let rows = self
+            .items
+            .weight
+            .val()
+            .select(0, flat.clone())
+            .reshape([b, c, d]); // [B, C, D]
+        let bias = self.bias.weight.val().select(0, flat).reshape([b, c]); // [B, C]
+        (rows * query.unsqueeze_dim::<3>(1))
+            .sum_dim(2)
+            .squeeze_dim::<2>(2)
+            + bias
+    }
+
+    /// Scores of items `range` of the catalog: `[B, D] -> [B, range.len()]`. Scoring the whole
+    /// catalog in chunks keeps every buffer small whatever L is.
+    pub fn score_range(&self, query: Tensor<2>, range: std::ops::Range<usize>) -> Tensor<2> {
+        let d = query.dims()[1];
+        let table = self.items.weight.val().slice([range.clone(), 0..d]); // [R, D]
+        let bias = self.bias.weight.val().slice([range, 0..1]).transpose(); // [1, R]
+        query.matmul(table.transpose()) + bias
+    }
+
+    /// Catalog size L.
+    pub fn num_items(&self) -> usize {
+        self.items.weight.dims()[0]
+    }
+}
