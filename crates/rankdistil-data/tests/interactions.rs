@@ -1,0 +1,83 @@
+use rankdistil_data::{ImplicitSplit, read_recbole_inter, synthetic_catalog};
+
+fn file(text: &str) -> tempfile::NamedTempFile {
+    let f = tempfile::NamedTempFile::new().unwrap();
+    std::fs::write(f.path(), text).unwrap();
+    f
+}
+
+#[test]
+fn reads_recbole_atomic_files() {
+    let f = file(
+        "user_id:token\titem_id:token\trating:float\ttimestamp:float\r\n7\t50\t5\t1\n7\t51\t3\t2\n9\t50\t4\t3\n",
+    );
+    let d = read_recbole_inter(f.path()).unwrap();
+    assert_eq!(d.users, vec!["7", "9"]);
+    assert_eq!(d.items, vec!["50", "51"]);
+    assert_eq!(d.events.len(), 3);
+    assert_eq!(
+        (d.events[1].user, d.events[1].item, d.events[1].rating),
+        (0, 1, 3.0)
+    );
+}
+
+#[test]
+fn bad_inter_files_name_the_line() {
+    let f = file("user_id:token\titem_id:token\trating:float\n1\t2\tgood\n");
+    let err = read_recbole_inter(f.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(":2: rating \"good\" is not a finite number"),
+        "{err}"
+    );
+    let f = file("user_id:token\titem_id:token\n1\t2\t3\n");
+    let err = read_recbole_inter(f.path()).unwrap_err().to_string();
+    assert!(
+        err.contains(":2: 3 tab-separated fields, expected 2"),
+        "{err}"
+    );
+    let f = file("user:token\titem:token\n1\t2\n");
+    assert!(
+        read_recbole_inter(f.path())
+            .unwrap_err()
+            .to_string()
+            .contains(":1: header")
+    );
+    let f = file("");
+    assert!(
+        read_recbole_inter(f.path())
+            .unwrap_err()
+            .to_string()
+            .contains("empty file")
+    );
+}
+
+#[test]
+fn the_movielens_protocol_holds_out_a_fifth_of_each_users_positives() {
+    let d = synthetic_catalog(50, 300, 20, 8, 3);
+    let a = ImplicitSplit::from_ratings(&d, 4.0, 0.2, 1);
+    assert_eq!(a, ImplicitSplit::from_ratings(&d, 4.0, 0.2, 1), "seeded");
+    assert_ne!(a, ImplicitSplit::from_ratings(&d, 4.0, 0.2, 2));
+    for u in 0..50 {
+        assert_eq!(a.train[u].len() + a.test[u].len(), 20);
+        assert_eq!(a.test[u].len(), 4);
+        assert!(a.test[u].iter().all(|i| !a.train[u].contains(i)));
+    }
+    assert_eq!(a.evaluable().len(), 50);
+    // Ratings below the threshold are not positives.
+    let mut low = d.clone();
+    low.events.iter_mut().for_each(|e| e.rating = 3.0);
+    assert!(
+        ImplicitSplit::from_ratings(&low, 4.0, 0.2, 1)
+            .train
+            .iter()
+            .all(Vec::is_empty)
+    );
+}
+
+#[test]
+fn synthetic_catalogs_scale_to_a_million_items() {
+    let d = synthetic_catalog(20, 1_000_000, 15, 8, 1);
+    assert_eq!(d.items.len(), 1_000_000);
+    assert_eq!(d.events.len(), 20 * 15);
+    assert!(d.events.iter().all(|e| (e.item as usize) < 1_000_000));
+}

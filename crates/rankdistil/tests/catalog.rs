@@ -1,0 +1,92 @@
+//! `rankdistil catalog` end to end on a small synthetic catalog.
+
+use std::process::Command;
+
+const CONFIG: &str = r#"
+methods = ["label_only", "sampled", "softmax_kd"]
+seeds = [1, 2]
+
+[data.synthetic]
+users = 60
+items = 400
+per_user = 15
+seed = 2
+
+[teacher.model]
+dim = 16
+hidden = [32]
+
+[teacher.train]
+epochs = 3
+batch_size = 16
+learning_rate = 0.01
+input_dropout = 0.3
+
+[student.model]
+dim = 4
+
+[student.train]
+epochs = 2
+batch_size = 16
+learning_rate = 0.01
+
+[distill]
+k = 5
+p = 20
+m = 30
+"#;
+
+#[test]
+fn trains_a_teacher_writes_its_top_p_cache_and_distils_students() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("c.toml"), CONFIG).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+        .current_dir(d)
+        .args([
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "cat",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err}");
+    let out = String::from_utf8_lossy(&o.stdout);
+    for row in [
+        "| teacher |",
+        "| label_only |",
+        "| sampled RankDistil |",
+        "| softmax_kd |",
+    ] {
+        assert!(out.contains(row), "{out}");
+    }
+    // The cache is a real file: 8 + 3·8 header bytes, then per user a count and p ids and scores.
+    let cache = std::fs::read(d.join("cat/teacher-top20.bin")).unwrap();
+    assert_eq!(&cache[..8], b"RDTOPP01");
+    assert_eq!(cache.len(), 32 + 60 * (4 + 20 * 8));
+    assert!(err.contains("full-catalog evaluation in"), "{err}");
+}
+
+#[test]
+fn a_catalog_config_needs_one_data_source() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let cfg = CONFIG.replace(
+        "[data.synthetic]\nusers = 60\nitems = 400\nper_user = 15\nseed = 2\n",
+        "[data]\nseed = 1\n",
+    );
+    std::fs::write(d.join("c.toml"), cfg).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+        .current_dir(d)
+        .args(["catalog", "--config", "c.toml", "--backend", "ndarray"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("[data] needs exactly one of"), "{err}");
+}
