@@ -39,6 +39,7 @@ enum Command {
     Export(commands::export::ExportArgs),
     Score(commands::score::ScoreArgs),
     Catalog(commands::catalog::CatalogArgs),
+    TeacherCache(commands::catalog::TeacherCacheArgs),
 }
 
 fn main() {
@@ -55,6 +56,7 @@ fn main() {
         Command::Export(a) => commands::export::run(a),
         Command::Score(a) => commands::score::run(a),
         Command::Catalog(a) => commands::catalog::run(a),
+        Command::TeacherCache(a) => commands::catalog::run_teacher_cache(a),
     };
     if let Err(e) = result {
         // A closed pipe (`rankdistil score ... | head`) is the reader's choice, not a failure.

@@ -80,7 +80,7 @@ fn tmp_path(path: &Path) -> PathBuf {
 }
 
 /// Saves a model's weights atomically as burnpack.
-pub fn save_model(model: &MlpScorer, path: &Path) -> anyhow::Result<()> {
+pub fn save_model<M: Module>(model: &M, path: &Path) -> anyhow::Result<()> {
     let bytes = model
         .clone()
         .into_record()
@@ -94,39 +94,54 @@ pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result
     load_weights(&run.join(MODEL_FILE), &meta.scorer_config(), device)
 }
 
+/// Reads a burnpack file's record.
+pub fn read_record(path: &Path) -> anyhow::Result<ModuleRecord> {
+    let bytes = std::fs::read(path)
+        .with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
+    ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a readable burnpack checkpoint (truncated or foreign file?): {e:?}",
+            path.display()
+        )
+    })
+}
+
+/// Loads burnpack weights into `model`. A record for another architecture makes burn panic;
+/// it is reported as a mismatch instead.
+pub fn load_into<M: Module>(
+    path: &Path,
+    model: M,
+    describe: impl FnOnce() -> String,
+) -> anyhow::Result<M> {
+    let record = read_record(path)?;
+    let previous = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let loaded =
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
+    std::panic::set_hook(previous);
+    loaded.map_err(|_| {
+        anyhow::anyhow!(
+            "{}: the weights do not fit the recorded architecture ({})",
+            path.display(),
+            describe()
+        )
+    })
+}
+
 /// Loads burnpack weights into a model of `config` on `device`.
 pub fn load_weights(
     path: &Path,
     config: &MlpScorerConfig,
     device: &Device,
 ) -> anyhow::Result<MlpScorer> {
-    let bytes = std::fs::read(path)
-        .with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
-    let record =
-        ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
-            anyhow::anyhow!(
-                "{}: not a readable burnpack checkpoint (truncated or foreign file?): {e:?}",
-                path.display()
-            )
-        })?;
     let model = config.init(device);
     let expected = model.num_params();
-    // A record for another architecture makes burn panic; report it as a mismatch instead.
-    let previous = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let loaded =
-        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| model.load_record(record)));
-    std::panic::set_hook(previous);
-    let model = loaded.map_err(|_| {
-        anyhow::anyhow!(
-            "{}: the weights do not fit the recorded architecture ({} inputs, hidden {:?}, {} parameters)",
-            path.display(),
-            config.d_input,
-            config.hidden,
-            expected
+    load_into(path, model, || {
+        format!(
+            "{} inputs, hidden {:?}, {} parameters",
+            config.d_input, config.hidden, expected
         )
-    })?;
-    Ok(model)
+    })
 }
 
 /// Writes the feature normalisation at the start of a run, so it is there at every epoch.

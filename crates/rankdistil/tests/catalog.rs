@@ -70,6 +70,76 @@ fn trains_a_teacher_writes_its_top_p_cache_and_distils_students() {
     assert_eq!(&cache[..8], b"RDTOPP01");
     assert_eq!(cache.len(), 32 + 60 * (4 + 20 * 8));
     assert!(err.contains("full-catalog evaluation in"), "{err}");
+    assert!(
+        d.join("cat/teacher/model.bpk").exists()
+            && d.join("cat/teacher/catalog-teacher.json").exists()
+    );
+
+    // A separate cache from the saved teacher, then students from it without re-training it.
+    let run = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+            .current_dir(d)
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[
+        "teacher-cache",
+        "--teacher",
+        "cat/teacher",
+        "--p",
+        "20",
+        "--out",
+        "c.bin",
+        "--backend",
+        "ndarray",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(
+        std::fs::read(d.join("c.bin")).unwrap(),
+        cache,
+        "the same teacher gives the same cache"
+    );
+    let o = run(&[
+        "catalog",
+        "--config",
+        "c.toml",
+        "--backend",
+        "ndarray",
+        "--out",
+        "cat2",
+        "--teacher",
+        "cat/teacher",
+        "--cache",
+        "c.bin",
+    ]);
+    let err2 = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{err2}");
+    assert!(
+        !err2.contains("teacher trained"),
+        "the teacher is reused: {err2}"
+    );
+
+    std::fs::write(d.join("c.bin"), &cache[..100]).unwrap();
+    let o = run(&[
+        "catalog",
+        "--config",
+        "c.toml",
+        "--backend",
+        "ndarray",
+        "--out",
+        "cat3",
+        "--teacher",
+        "cat/teacher",
+        "--cache",
+        "c.bin",
+    ]);
+    let err3 = String::from_utf8_lossy(&o.stderr);
+    assert_eq!(o.status.code(), Some(1), "{err3}");
+    assert!(
+        err3.contains("not a rankdistil teacher top-p cache"),
+        "{err3}"
+    );
 }
 
 #[test]

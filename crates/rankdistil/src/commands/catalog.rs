@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use crate::backend::{self, Backend, BackendChoice};
 use crate::config;
 use crate::report::mean_std;
-use crate::run_dir::write_atomic;
+use crate::run_dir::{MODEL_FILE, load_into, save_model, write_atomic};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -146,9 +146,165 @@ pub struct CatalogArgs {
     pub config: PathBuf,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Where the teacher's top-p cache and the tables go (default: runs/<config name>).
+    /// Where the teacher run, its top-p cache and the tables go (default: runs/<config name>).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// Reuse this catalog teacher (a `teacher/` folder of an earlier run) instead of training one.
+    #[arg(long)]
+    pub teacher: Option<PathBuf>,
+    /// Reuse this top-p cache (from `rankdistil teacher-cache`) instead of building one.
+    #[arg(long)]
+    pub cache: Option<PathBuf>,
+}
+
+/// Score the whole catalog with a catalog teacher, once, and write each user's top-p unseen
+/// items and scores to a binary file that `rankdistil catalog --cache` reads.
+#[derive(Debug, Args)]
+pub struct TeacherCacheArgs {
+    /// A catalog teacher folder (`<catalog run>/teacher`).
+    #[arg(long)]
+    pub teacher: PathBuf,
+    #[arg(long, default_value_t = 100)]
+    pub p: usize,
+    /// The cache file (default: <teacher>/teacher-top<p>.bin).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+/// What a saved catalog teacher needs to be rebuilt and fed the same data.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct CatalogTeacherMeta {
+    pub data: CatalogData,
+    pub model: CatalogModel,
+    pub num_items: usize,
+    pub ndcg_at_10: f64,
+    pub recall_at_20: f64,
+}
+
+const TEACHER_META: &str = "catalog-teacher.json";
+
+fn scorer_config(model: &CatalogModel, num_items: usize) -> CatalogScorerConfig {
+    CatalogScorerConfig::new(num_items, model.dim)
+        .with_hidden(model.hidden.clone())
+        .with_dropout(model.dropout)
+}
+
+fn load_split(data: &CatalogData) -> anyhow::Result<(usize, ImplicitSplit)> {
+    let inter = match (&data.inter, &data.synthetic) {
+        (Some(p), None) => read_recbole_inter(p)?,
+        (None, Some(s)) => synthetic_catalog(s.users, s.items, s.per_user, s.dim, s.seed),
+        _ => bail!(
+            "[data] needs exactly one of `inter = \"<file.inter>\"` and a [data.synthetic] table"
+        ),
+    };
+    let split = ImplicitSplit::from_ratings(&inter, data.min_rating, data.holdout, data.seed);
+    Ok((inter.users.len(), split))
+}
+
+fn save_teacher(
+    dir: &Path,
+    model: &CatalogScorer,
+    meta: &CatalogTeacherMeta,
+) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    save_model(model, &dir.join(MODEL_FILE))?;
+    write_atomic(
+        &dir.join(TEACHER_META),
+        serde_json::to_string_pretty(meta)?.as_bytes(),
+    )
+}
+
+fn load_teacher(
+    dir: &Path,
+    device: &Device,
+) -> anyhow::Result<(CatalogScorer, CatalogTeacherMeta)> {
+    let path = dir.join(TEACHER_META);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; is {} a catalog teacher folder?",
+            path.display(),
+            dir.display()
+        )
+    })?;
+    let meta: CatalogTeacherMeta = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed catalog teacher metadata", path.display()))?;
+    let model = scorer_config(&meta.model, meta.num_items).init(device);
+    let model = load_into(&dir.join(MODEL_FILE), model, || {
+        format!(
+            "{} items, dim {}, hidden {:?}",
+            meta.num_items, meta.model.dim, meta.model.hidden
+        )
+    })?;
+    Ok((model, meta))
+}
+
+/// Scores every user's whole catalog, chunk by chunk, keeping the top-p unseen items.
+fn build_cache(
+    teacher: &CatalogScorer,
+    split: &ImplicitSplit,
+    p: usize,
+    backend: &Backend,
+) -> TopPCache {
+    let l = split.num_items;
+    let users: Vec<usize> = (0..split.train.len()).collect();
+    let per = (backend.buffer_budget / (l as u64 * 4)).clamp(1, 256) as usize;
+    let bar = indicatif::ProgressBar::new(users.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "teacher top-p cache [{bar:30}] {pos}/{len} users {elapsed_precise}",
+        )
+        .expect("static template")
+        .progress_chars("=> "),
+    );
+    let mut out = Vec::with_capacity(users.len());
+    for chunk in users.chunks(per) {
+        let scores = score_users(teacher, split, chunk, backend, true);
+        for b in 0..chunk.len() {
+            let s = &scores[b * l..(b + 1) * l];
+            let top: Vec<usize> = rankdistil_metrics::rank_order(s)
+                .into_iter()
+                .take(p.min(l))
+                .filter(|&i| s[i].is_finite())
+                .collect();
+            out.push((
+                top.iter().map(|&i| i as u32).collect(),
+                top.iter().map(|&i| s[i]).collect(),
+            ));
+        }
+        bar.inc(chunk.len() as u64);
+    }
+    bar.finish_and_clear();
+    TopPCache { p, users: out }
+}
+
+pub fn run_teacher_cache(args: TeacherCacheArgs) -> anyhow::Result<()> {
+    let backend = backend::open(args.backend)?;
+    let (teacher, meta) = load_teacher(&args.teacher, &backend.device)?;
+    let (_, split) = load_split(&meta.data)?;
+    anyhow::ensure!(
+        split.num_items == meta.num_items,
+        "{}: the teacher has {} items but its data now has {}",
+        args.teacher.display(),
+        meta.num_items,
+        split.num_items
+    );
+    let started = Instant::now();
+    let cache = build_cache(&teacher, &split, args.p, &backend);
+    let path = args
+        .out
+        .unwrap_or_else(|| args.teacher.join(format!("teacher-top{}.bin", args.p)));
+    cache.write(&path, split.num_items)?;
+    println!(
+        "teacher top-{} cache: {} users × {} items scored in {:.2}s, written to {}",
+        args.p,
+        split.train.len(),
+        split.num_items,
+        started.elapsed().as_secs_f64(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Padded `[B, H]` ids and mask of item lists.
@@ -426,65 +582,78 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));
     std::fs::create_dir_all(&out)?;
     let backend = backend::open(args.backend)?;
-    let data = match (&cfg.data.inter, &cfg.data.synthetic) {
-        (Some(p), None) => read_recbole_inter(p)?,
-        (None, Some(s)) => synthetic_catalog(s.users, s.items, s.per_user, s.dim, s.seed),
-        _ => bail!(
-            "[data] needs exactly one of `inter = \"<file.inter>\"` and a [data.synthetic] table"
-        ),
-    };
-    let split =
-        ImplicitSplit::from_ratings(&data, cfg.data.min_rating, cfg.data.holdout, cfg.data.seed);
+    let (num_users, split) = load_split(&cfg.data)?;
     let l = split.num_items;
     eprintln!(
-        "catalog: {} users, {} items, {} training and {} held-out positives; {} users evaluated",
-        data.users.len(),
-        l,
+        "catalog: {num_users} users, {l} items, {} training and {} held-out positives; {} users evaluated",
         split.train.iter().map(Vec::len).sum::<usize>(),
         split.test.iter().map(Vec::len).sum::<usize>(),
         split.evaluable().len()
     );
 
-    let teacher = train(&cfg.teacher, &split, Target::Labels, &backend, 0, "teacher");
+    let teacher = match &args.teacher {
+        Some(dir) => {
+            let (t, meta) = load_teacher(dir, &backend.device)?;
+            anyhow::ensure!(
+                meta.num_items == l,
+                "{}: the teacher has {} items, this data {l}",
+                dir.display(),
+                meta.num_items
+            );
+            t
+        }
+        None => {
+            let t = train(&cfg.teacher, &split, Target::Labels, &backend, 0, "teacher");
+            let (ndcg, recall, _) = evaluate_catalog(&t, &split, &backend);
+            let meta = CatalogTeacherMeta {
+                data: cfg.data.clone(),
+                model: cfg.teacher.model.clone(),
+                num_items: l,
+                ndcg_at_10: ndcg,
+                recall_at_20: recall,
+            };
+            save_teacher(&out.join("teacher"), &t, &meta)?;
+            t
+        }
+    };
     let (t_ndcg, t_recall, eval_s) = evaluate_catalog(&teacher, &split, &backend);
     eprintln!(
         "catalog: teacher NDCG@10 {t_ndcg:.4}, Recall@20 {t_recall:.4} (full-catalog evaluation in {eval_s:.2}s)"
     );
 
-    // The teacher's top-p unseen items per user, written once and read by every student.
-    let all: Vec<usize> = (0..split.train.len()).collect();
-    let started = Instant::now();
-    let full = score_users(&teacher, &split, &all, &backend, false);
+    // The teacher's top-p unseen items per user: written once, read by every student.
     let p = cfg.distill.p;
-    let cache = TopPCache {
-        p,
-        users: all
-            .iter()
-            .map(|&u| {
-                let mut s: Vec<f32> = full[u * l..(u + 1) * l].to_vec();
-                split.train[u]
-                    .iter()
-                    .for_each(|&i| s[i as usize] = f32::NEG_INFINITY);
-                let top: Vec<usize> = rankdistil_metrics::rank_order(&s)
-                    .into_iter()
-                    .take(p.min(l))
-                    .collect();
-                (
-                    top.iter().map(|&i| i as u32).collect(),
-                    top.iter().map(|&i| s[i]).collect(),
-                )
-            })
-            .collect(),
+    let cache_path = match &args.cache {
+        Some(path) => path.clone(),
+        None => {
+            let started = Instant::now();
+            let path = out.join(format!("teacher-top{p}.bin"));
+            build_cache(&teacher, &split, p, &backend).write(&path, l)?;
+            eprintln!(
+                "catalog: teacher top-{p} cache written to {} ({:.2}s)",
+                path.display(),
+                started.elapsed().as_secs_f64()
+            );
+            path
+        }
     };
-    let cache_path = out.join(format!("teacher-top{p}.bin"));
-    cache.write(&cache_path, l)?;
-    eprintln!(
-        "catalog: teacher top-{p} cache for {} users written to {} ({:.2}s)",
-        all.len(),
-        cache_path.display(),
-        started.elapsed().as_secs_f64()
-    );
     let cache = TopPCache::read(&cache_path, l)?;
+    anyhow::ensure!(
+        cache.users.len() == split.train.len() && cache.p >= cfg.distill.p,
+        "{}: a top-{} cache for {} users does not serve p = {} for {} users",
+        cache_path.display(),
+        cache.p,
+        cache.users.len(),
+        cfg.distill.p,
+        split.train.len()
+    );
+    // Softmax KD needs the teacher's scores over the whole catalog.
+    let all: Vec<usize> = (0..split.train.len()).collect();
+    let full = if cfg.methods.contains(&CatalogMethod::SoftmaxKd) {
+        score_users(&teacher, &split, &all, &backend, false)
+    } else {
+        Vec::new()
+    };
 
     let mut rows: Vec<(CatalogMethod, Vec<(f64, f64)>)> = Vec::new();
     for &method in &cfg.methods {
