@@ -12,12 +12,11 @@ use anyhow::Context;
 use burn::module::Module;
 use burn::optim::ModuleOptimizer;
 use burn::prelude::*;
-use burn::store::ModuleRecord;
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::run_dir::write_atomic;
+use crate::run_dir::{load_into, write_atomic};
 
 pub const CHECKPOINT_DIR: &str = "checkpoint";
 const STATE_FILE: &str = "state.json";
@@ -102,11 +101,9 @@ pub fn restore(
     device: &Device,
 ) -> anyhow::Result<(MlpScorer, ModuleOptimizer)> {
     let (model_path, optim_path) = files(run, state.epoch);
-    let bytes = std::fs::read(&model_path)
-        .with_context(|| format!("{}: cannot read", model_path.display()))?;
-    let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes))
-        .map_err(|e| anyhow::anyhow!("{}: unreadable checkpoint: {e:?}", model_path.display()))?;
-    let model = config.init(device).load_record(record);
+    let model = load_into(&model_path, config.init(device), || {
+        format!("{} inputs, hidden {:?}", config.d_input, config.hidden)
+    })?;
     let bytes = std::fs::read(&optim_path)
         .with_context(|| format!("{}: cannot read", optim_path.display()))?;
     let optim = optim
