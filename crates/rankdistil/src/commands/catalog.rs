@@ -164,6 +164,9 @@ pub struct TeacherCacheArgs {
     /// A catalog teacher folder (`<catalog run>/teacher`).
     #[arg(long)]
     pub teacher: PathBuf,
+    /// A RecBole `.inter` file to score instead of the teacher's own data (same catalog).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
     #[arg(long, default_value_t = 100)]
     pub p: usize,
     /// The cache file (default: <teacher>/teacher-top<p>.bin).
@@ -282,7 +285,12 @@ fn build_cache(
 pub fn run_teacher_cache(args: TeacherCacheArgs) -> anyhow::Result<()> {
     let backend = backend::open(args.backend)?;
     let (teacher, meta) = load_teacher(&args.teacher, &backend.device)?;
-    let (_, split) = load_split(&meta.data)?;
+    let mut data = meta.data.clone();
+    if let Some(inter) = &args.data {
+        data.inter = Some(inter.clone());
+        data.synthetic = None;
+    }
+    let (_, split) = load_split(&data)?;
     anyhow::ensure!(
         split.num_items == meta.num_items,
         "{}: the teacher has {} items but its data now has {}",
