@@ -181,6 +181,29 @@ pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
     Ok(meta)
 }
 
+/// The run directory and config file of `train`/`distill`: `--out` or `runs/<config name>`, and
+/// with `--resume` the run's own `config.toml`, which must sit beside a complete checkpoint.
+pub fn resolve_run(
+    out: Option<&Path>,
+    config: Option<&Path>,
+    resume: bool,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let out = match (out, config) {
+        (Some(o), _) => o.to_path_buf(),
+        (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
+        (None, None) => bail!("give --config (or --resume with --out)"),
+    };
+    if !resume {
+        let config = config.context("--config is required unless --resume is given")?;
+        return Ok((out, config.to_path_buf()));
+    }
+    if crate::checkpoint::load_state(&out)?.is_none() {
+        bail!("{}: no complete checkpoint to resume from", out.display());
+    }
+    let config = out.join(CONFIG_FILE);
+    Ok((out, config))
+}
+
 /// Creates a fresh run directory, refusing to overwrite an existing run.
 pub fn create_run_dir(path: &Path) -> anyhow::Result<()> {
     if path.join(META_FILE).exists() || path.join(METRICS_FILE).exists() {

@@ -28,21 +28,8 @@ pub struct TrainArgs {
 }
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
-    let out = match (&args.out, &args.config) {
-        (Some(o), _) => o.clone(),
-        (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
-        (None, None) => unreachable!("clap requires --config or --resume with --out"),
-    };
-    if args.resume && crate::checkpoint::load_state(&out)?.is_none() {
-        anyhow::bail!("{}: no complete checkpoint to resume from", out.display());
-    }
-    let config_path = if args.resume {
-        out.join(CONFIG_FILE)
-    } else {
-        args.config
-            .clone()
-            .expect("clap requires --config without --resume")
-    };
+    let (out, config_path) =
+        run_dir::resolve_run(args.out.as_deref(), args.config.as_deref(), args.resume)?;
     let cfg: TeacherRunConfig = config::load(&config_path)?;
     let backend = backend::open(args.backend)?;
     // A resumed run keeps the statistics it started with.
