@@ -44,9 +44,20 @@ pub fn score_dataset(
     out
 }
 
-/// Label metrics over every query, and teacher agreement when teacher scores are given.
+/// Label metrics over every query, and teacher agreement when teacher scores are given. A list
+/// with no relevant item scores NDCG 0 and counts (TF-Ranking's convention).
 pub fn evaluate(data: &RankingDataset, scores: &[f32], teacher: Option<&[f32]>) -> MetricSummary {
-    let mut acc = MetricAccumulator::new(IdcgZero::Zero);
+    evaluate_with(data, scores, teacher, IdcgZero::Zero)
+}
+
+/// [`evaluate`] with a chosen NDCG convention for lists with no relevant item.
+pub fn evaluate_with(
+    data: &RankingDataset,
+    scores: &[f32],
+    teacher: Option<&[f32]>,
+    idcg_zero: IdcgZero,
+) -> MetricSummary {
+    let mut acc = MetricAccumulator::new(idcg_zero);
     for q in 0..data.num_queries() {
         let (a, b) = (data.offsets[q], data.offsets[q + 1]);
         acc.add_list(&scores[a..b], &data.labels[a..b]);

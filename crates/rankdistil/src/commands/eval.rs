@@ -6,7 +6,9 @@ use crate::backend::{self, BackendChoice};
 use crate::data_source::load_for_model;
 use crate::report::table;
 use crate::run_dir::{load_meta, load_model};
-use crate::scoring::{evaluate, random_scores, score_dataset};
+use rankdistil_metrics::IdcgZero;
+
+use crate::scoring::{evaluate_with, random_scores, score_dataset};
 
 /// Evaluate a trained run on a LETOR file and print a metrics table.
 #[derive(Debug, Args)]
@@ -22,9 +24,30 @@ pub struct EvalArgs {
     pub teacher: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
+    /// NDCG of a query with no relevant document: 0 and counted (TF-Ranking), 1 and counted
+    /// (LightGBM, XGBoost, allRank), or left out.
+    #[arg(long, value_enum, default_value_t = NdcgEmpty::Zero)]
+    pub ndcg_empty: NdcgEmpty,
     /// Lists per scoring batch.
     #[arg(long, default_value_t = 32)]
     pub batch_size: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NdcgEmpty {
+    Zero,
+    One,
+    Skip,
+}
+
+impl From<NdcgEmpty> for IdcgZero {
+    fn from(v: NdcgEmpty) -> Self {
+        match v {
+            NdcgEmpty::Zero => IdcgZero::Zero,
+            NdcgEmpty::One => IdcgZero::One,
+            NdcgEmpty::Skip => IdcgZero::Skip,
+        }
+    }
 }
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
@@ -42,8 +65,9 @@ pub fn run(args: EvalArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
-    let metrics = evaluate(&data, &scores, teacher_scores.as_deref());
-    let random = evaluate(&data, &random_scores(data.num_rows(), 0), None);
+    let convention = IdcgZero::from(args.ndcg_empty);
+    let metrics = evaluate_with(&data, &scores, teacher_scores.as_deref(), convention);
+    let random = evaluate_with(&data, &random_scores(data.num_rows(), 0), None, convention);
     println!(
         "{} ({} {}, {} parameters) on {}: {} queries, {} documents\n\n{}",
         args.run.display(),
