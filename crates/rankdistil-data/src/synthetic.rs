@@ -39,6 +39,28 @@ impl Default for SyntheticConfig {
     }
 }
 
+impl SyntheticConfig {
+    /// Checks the sizes, so a bad config is an error message rather than a panic.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.queries == 0 || self.features == 0 || self.hidden == 0 {
+            return Err("queries, features and hidden must be at least 1".into());
+        }
+        if self.min_items == 0 || self.min_items > self.max_items {
+            return Err(format!(
+                "min_items = {}, max_items = {}: expected 1 <= min_items <= max_items",
+                self.min_items, self.max_items
+            ));
+        }
+        if !(self.noise >= 0.0 && self.noise.is_finite()) {
+            return Err(format!(
+                "noise = {}, expected a finite number >= 0",
+                self.noise
+            ));
+        }
+        Ok(())
+    }
+}
+
 /// Label thresholds as quantiles of the noisy utility: 55% of items are 0, 2% are 4.
 const GRADE_QUANTILES: [f64; 4] = [0.55, 0.78, 0.91, 0.98];
 

@@ -137,6 +137,38 @@ impl ObjectiveConfig {
         }
     }
 
+    /// Checks the settings, so a bad config is an error message rather than a panic in `init`.
+    pub fn validate(&self) -> Result<(), String> {
+        let positive = |name: &str, v: f64| {
+            if v > 0.0 && v.is_finite() {
+                Ok(())
+            } else {
+                Err(format!("{name} = {v}, expected a finite number > 0"))
+            }
+        };
+        if self.k == 0 {
+            return Err("k = 0, expected k >= 1".into());
+        }
+        if self.p == 0 {
+            return Err("p = 0, expected p >= 1".into());
+        }
+        positive("temperature", self.temperature)?;
+        positive("teacher_temperature", self.teacher_temperature)?;
+        positive("lambda", self.lambda)?;
+        if !(0.0..=1.0).contains(&self.alpha) {
+            return Err(format!("alpha = {}, expected 0 <= alpha <= 1", self.alpha));
+        }
+        if !self.rd_alpha.is_finite() {
+            return Err(format!(
+                "rd_alpha = {}, expected a finite number",
+                self.rd_alpha
+            ));
+        }
+        Ok(())
+    }
+
+    /// Builds the objective. Call [`Self::validate`] first on user input: `init` panics on
+    /// settings it rejects.
     pub fn init(&self) -> Objective {
         let distill = match self.method {
             DistillMethod::Coupled => DistillLoss::Coupled(

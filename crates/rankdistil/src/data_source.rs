@@ -49,6 +49,8 @@ pub fn load_splits(
             bail!("[data] needs `train = \"<LETOR file>\"` or a `[data.synthetic]` table")
         }
         (Some(syn), None) => {
+            syn.validate()
+                .map_err(|e| anyhow::anyhow!("[data.synthetic]: {e}"))?;
             let all = generate(syn);
             let (rest, test) = all.split(cfg.test_fraction, syn.seed ^ 0x7e57);
             let (train, valid) = rest.split(cfg.valid_fraction, syn.seed ^ 0xa11d);
@@ -86,6 +88,9 @@ pub fn load_splits(
         .flatten()
     {
         d.widen(width);
+    }
+    if !(0.0..1.0).contains(&cfg.valid_fraction) || !(0.0..1.0).contains(&cfg.test_fraction) {
+        bail!("[data] valid_fraction and test_fraction must be in [0, 1)");
     }
     if train.num_queries() == 0 || valid.num_queries() == 0 {
         bail!(

@@ -53,9 +53,24 @@ const SELECT_BY: &str = "ndcg@10";
 impl TrainJob<'_> {
     pub fn run(&self) -> anyhow::Result<TrainOutcome> {
         let s = self.settings;
-        if s.epochs == 0 || s.batch_size == 0 {
-            bail!("[train] epochs and batch_size must be at least 1");
+        if s.epochs == 0 || s.batch_size == 0 || s.eval_batch_size == 0 {
+            bail!("[train] epochs, batch_size and eval_batch_size must be at least 1");
         }
+        if !(s.learning_rate > 0.0 && s.learning_rate.is_finite()) {
+            bail!(
+                "[train] learning_rate = {}, expected a finite number > 0",
+                s.learning_rate
+            );
+        }
+        if s.max_list_len == Some(0) {
+            bail!("[train] max_list_len = 0, expected at least 1");
+        }
+        if self.model.hidden.contains(&0) || !(0.0..1.0).contains(&self.model.dropout) {
+            bail!("[model] hidden widths must be >= 1 and dropout in [0, 1)");
+        }
+        self.objective
+            .validate()
+            .map_err(|e| anyhow::anyhow!("[loss] {e}"))?;
         let objective = self.objective.init();
         if objective.needs_teacher() && self.teacher_train.is_none() {
             bail!(

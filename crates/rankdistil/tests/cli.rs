@@ -245,3 +245,38 @@ fn an_explicit_gpu_backend_without_a_gpu_is_one_line_and_status_2() {
     );
     assert!(!err.contains("panicked"), "{err}");
 }
+
+#[test]
+fn out_of_range_settings_are_errors_not_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    for (config, needle) in [
+        (
+            "[data.synthetic]\nqueries = 5\nmin_items = 50\nmax_items = 10\nfeatures = 4\nhidden = 4\nnoise = 0.1\nseed = 1\n[model]\nhidden = [4]\n",
+            "expected 1 <= min_items <= max_items",
+        ),
+        (
+            "[data.synthetic]\nqueries = 8\nmin_items = 5\nmax_items = 10\nfeatures = 4\nhidden = 4\nnoise = 0.1\nseed = 1\n[model]\nhidden = [4]\n[train]\nlearning_rate = -1.0\n",
+            "learning_rate = -1, expected a finite number > 0",
+        ),
+    ] {
+        std::fs::write(d.join("t.toml"), config).unwrap();
+        let o = rankdistil(
+            d,
+            &[
+                "train",
+                "--config",
+                "t.toml",
+                "--backend",
+                "ndarray",
+                "--out",
+                "r",
+            ],
+        );
+        let err = stderr(&o);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+        let _ = std::fs::remove_dir_all(d.join("r"));
+    }
+}

@@ -583,8 +583,60 @@ fn train(
     model.valid()
 }
 
+impl CatalogRunConfig {
+    /// Checks the settings, so a bad config is an error message rather than a panic.
+    fn validate(&self) -> Result<(), String> {
+        let d = &self.distill;
+        if d.k == 0 || d.k > d.p {
+            return Err(format!(
+                "[distill] k = {}, p = {}: expected 1 <= k <= p",
+                d.k, d.p
+            ));
+        }
+        if !(d.temperature > 0.0 && d.teacher_temperature > 0.0) {
+            return Err("[distill] temperatures must be > 0".into());
+        }
+        for (name, stage) in [("teacher", &self.teacher), ("student", &self.student)] {
+            let t = &stage.train;
+            if t.epochs == 0
+                || t.batch_size == 0
+                || !(t.learning_rate > 0.0)
+                || stage.model.dim == 0
+            {
+                return Err(format!(
+                    "[{name}] epochs, batch_size, learning_rate and dim must be positive"
+                ));
+            }
+            if !(0.0..1.0).contains(&t.input_dropout) || stage.model.hidden.contains(&0) {
+                return Err(format!(
+                    "[{name}] input_dropout must be in [0, 1) and hidden widths >= 1"
+                ));
+            }
+        }
+        if let Some(s) = &self.data.synthetic
+            && (s.users == 0 || s.items == 0 || s.per_user == 0 || s.dim == 0)
+        {
+            return Err(
+                "[data.synthetic] users, items, per_user and dim must be at least 1".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&self.data.holdout) {
+            return Err(format!(
+                "[data] holdout = {}, expected 0 <= holdout < 1",
+                self.data.holdout
+            ));
+        }
+        if self.seeds.is_empty() {
+            return Err("seeds is empty".into());
+        }
+        Ok(())
+    }
+}
+
 pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
     let cfg: CatalogRunConfig = config::load(&args.config)?;
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", args.config.display()))?;
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));

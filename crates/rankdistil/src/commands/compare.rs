@@ -136,7 +136,9 @@ pub fn run_comparison(
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let cfg: CompareConfig = config::load(&args.config)?;
     for &m in &cfg.methods {
-        cfg.objective(m)?;
+        cfg.objective(m)?.validate().map_err(|e| {
+            anyhow::anyhow!("{}: [loss] for {}: {e}", args.config.display(), m.name())
+        })?;
     }
     anyhow::ensure!(
         !cfg.seeds.is_empty(),
