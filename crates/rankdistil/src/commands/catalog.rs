@@ -600,7 +600,7 @@ impl CatalogRunConfig {
             let t = &stage.train;
             if t.epochs == 0
                 || t.batch_size == 0
-                || !(t.learning_rate > 0.0)
+                || t.learning_rate.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
                 || stage.model.dim == 0
             {
                 return Err(format!(
