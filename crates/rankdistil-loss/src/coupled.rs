@@ -76,7 +76,7 @@ impl CoupledRankDistil {
     /// The target orders for teacher scores `[B * N]` on the host.
     pub fn orders(&self, teacher: &[f32], mask: &[bool], batch: usize, len: usize) -> ListOrders {
         if self.samples == 0 {
-            ListOrders::teacher(teacher, mask, batch, len)
+            ListOrders::teacher_top(teacher, mask, batch, len, self.k)
         } else {
             let mut rng = self.rng.lock().expect("rng lock");
             ListOrders::plackett_luce(
@@ -85,6 +85,7 @@ impl CoupledRankDistil {
                 batch,
                 len,
                 self.samples,
+                self.k,
                 self.teacher_temperature,
                 &mut rng,
             )

@@ -361,20 +361,21 @@ impl Objective {
         device: &Device,
     ) -> Option<Tensor<1>> {
         let (b, n) = (targets.batch, targets.len);
-        let teacher_order = || ListOrders::teacher(targets.teacher(), targets.mask, b, n);
+        let teacher_order =
+            |head: usize| ListOrders::teacher_top(targets.teacher(), targets.mask, b, n, head);
         Some(match &self.distill {
             DistillLoss::None => return None,
             DistillLoss::Coupled(l) => {
                 let orders = l.orders(targets.teacher(), targets.mask, b, n);
                 l.forward_ordered(student, &orders)
             }
-            DistillLoss::Decoupled(l) => l.forward_ordered(student, &teacher_order()),
-            DistillLoss::Pairwise(l) => l.forward_ordered(student, &teacher_order()),
-            DistillLoss::ListmleKd(l) => l.forward_ordered(student, &teacher_order()),
+            DistillLoss::Decoupled(l) => l.forward_ordered(student, &teacher_order(l.p)),
+            DistillLoss::Pairwise(l) => l.forward_ordered(student, &teacher_order(l.p)),
+            DistillLoss::ListmleKd(l) => l.forward_ordered(student, &teacher_order(usize::MAX)),
             DistillLoss::Rd(l) => l.forward_ordered(
                 student,
                 targets.tensor(targets.labels, device),
-                &teacher_order(),
+                &teacher_order(l.k),
             ),
             DistillLoss::SoftmaxKd(l) => l.forward(
                 student,

@@ -19,15 +19,23 @@ pub struct ListOrders {
     pub counts: Vec<usize>,
 }
 
-/// Sorts slots by `(primary, secondary)` descending; `sort_by` is stable, so full ties keep
-/// the lower slot first.
-fn sort_desc(valid: &mut [usize], keys: &[(f64, f64)]) {
-    valid.sort_by(|&a, &b| {
-        keys[b]
+/// Orders slots by `(primary, secondary)` descending, full ties to the lower slot. Only the first
+/// `head` positions are sorted; the rest follow as an unordered set, which is all a top-k
+/// Plackett–Luce loss reads of them (O(n + head·log head) instead of O(n log n)).
+fn order_desc(valid: &mut [usize], keys: &[(f64, f64)], head: usize) {
+    let cmp = |a: &usize, b: &usize| {
+        keys[*b]
             .0
-            .total_cmp(&keys[a].0)
-            .then(keys[b].1.total_cmp(&keys[a].1))
-    });
+            .total_cmp(&keys[*a].0)
+            .then(keys[*b].1.total_cmp(&keys[*a].1))
+            .then(a.cmp(b))
+    };
+    if head < valid.len() {
+        valid.select_nth_unstable_by(head, cmp);
+        valid[..head].sort_unstable_by(cmp);
+    } else {
+        valid.sort_unstable_by(cmp);
+    }
 }
 
 impl ListOrders {
@@ -37,6 +45,7 @@ impl ListOrders {
         batch: usize,
         len: usize,
         samples: usize,
+        head: usize,
         mut key: impl FnMut(usize, usize, f32) -> (f64, f64),
     ) -> Self {
         assert_eq!(values.len(), batch * len, "values must be [B * N]");
@@ -55,7 +64,7 @@ impl ListOrders {
                     keys[j] = key(b, s, values[row.start + j]);
                 }
                 let mut order = valid.clone();
-                sort_desc(&mut order, &keys);
+                order_desc(&mut order, &keys, head);
                 index.extend(order.iter().chain(&pad).map(|&j| j as i64));
             }
         }
@@ -70,21 +79,36 @@ impl ListOrders {
 
     /// The teacher's own order (one sample per list).
     pub fn teacher(teacher: &[f32], mask: &[bool], batch: usize, len: usize) -> Self {
-        Self::build(teacher, mask, batch, len, 1, |_, _, t| (t as f64, 0.0))
+        Self::teacher_top(teacher, mask, batch, len, usize::MAX)
+    }
+
+    /// The teacher's order of the first `head` positions; the other valid items follow as a set.
+    pub fn teacher_top(
+        teacher: &[f32],
+        mask: &[bool],
+        batch: usize,
+        len: usize,
+        head: usize,
+    ) -> Self {
+        Self::build(teacher, mask, batch, len, 1, head, |_, _, t| {
+            (t as f64, 0.0)
+        })
     }
 
     /// `samples` orders per list from PL(teacher / temperature): argsort of
-    /// `t/τ_t + g`, `g ~ Gumbel(0, 1)`.
+    /// `t/τ_t + g`, `g ~ Gumbel(0, 1)`. Only the first `head` positions are ordered.
+    #[allow(clippy::too_many_arguments)]
     pub fn plackett_luce(
         teacher: &[f32],
         mask: &[bool],
         batch: usize,
         len: usize,
         samples: usize,
+        head: usize,
         temperature: f64,
         rng: &mut StdRng,
     ) -> Self {
-        Self::build(teacher, mask, batch, len, samples, |_, _, t| {
+        Self::build(teacher, mask, batch, len, samples, head, |_, _, t| {
             (t as f64 / temperature + gumbel(rng), 0.0)
         })
     }
@@ -97,7 +121,7 @@ impl ListOrders {
         len: usize,
         rng: &mut StdRng,
     ) -> Self {
-        Self::build(labels, mask, batch, len, 1, |_, _, y| {
+        Self::build(labels, mask, batch, len, 1, usize::MAX, |_, _, y| {
             (y as f64, rng.random::<f64>())
         })
     }

@@ -168,6 +168,7 @@ impl SampledRankDistil {
                 b,
                 c,
                 s,
+                usize::MAX,
                 self.teacher_temperature,
                 &mut rng,
             )
