@@ -129,3 +129,32 @@ fn permuting_slots_changes_nothing() {
         assert_rel(p, a, 1e-5, &format!("{name} under a slot permutation"));
     }
 }
+
+#[test]
+fn sorting_only_the_head_gives_the_full_sort_loss() {
+    use rankdistil_loss::ListOrders;
+    let d = device();
+    let (b, n, k) = (3, 40, 5);
+    let (s, t, _) = data(21, b, n);
+    let mut mask = vec![true; b * n];
+    mask[n - 3..n].iter_mut().for_each(|m| *m = false);
+    let loss = CoupledRankDistilConfig::new()
+        .with_k(k)
+        .with_samples(0)
+        .init();
+    let full = ListOrders::teacher(&t, &mask, b, n);
+    let head = ListOrders::teacher_top(&t, &mask, b, n, k);
+    assert_ne!(full.index, head.index, "the tail is left unsorted");
+    let a = vec2(loss.per_sample(t2(&s, b, n, &d), &full));
+    let h = vec2(loss.per_sample(t2(&s, b, n, &d), &head));
+    for (x, y) in a.iter().zip(&h) {
+        assert_rel(*y, *x, 1e-5, "head-only order");
+    }
+    for i in 0..b {
+        assert_eq!(
+            full.index[i * n..i * n + k],
+            head.index[i * n..i * n + k],
+            "same top-k, same order"
+        );
+    }
+}
