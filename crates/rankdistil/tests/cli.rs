@@ -1,23 +1,9 @@
 //! The `rankdistil` binary end to end: train, eval, distill, and its errors.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn rankdistil(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
+mod common;
+use common::*;
 
 const TEACHER: &str = r#"
 [data]

@@ -1,24 +1,10 @@
 //! Export, `rankdistil score`, the numpy round trip, and the errors around them.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn rankdistil(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-        .current_dir(dir)
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn ok(o: Output) -> Output {
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    o
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::*;
+use std::process::Command;
 
 /// A trained run in `dir/run` on 6-feature synthetic data in `dir/data.txt`.
 fn trained(dir: &Path) {

@@ -2,7 +2,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -209,7 +208,6 @@ pub fn reference_step(
     let loss = last.into_scalar::<f32>();
     let dt = started.elapsed().as_secs_f64();
     let flops = 6.0 * (b * n) as f64 * (FEATURES * h + h * h + h) as f64 * steps as f64;
-    let _ = model.num_params();
     Ok(StepTiming {
         warmup_s,
         steps_per_s: steps as f64 / dt,

@@ -14,7 +14,7 @@ use burn::tensor::TensorData;
 use clap::Args;
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::{ImplicitSplit, read_recbole_inter, synthetic_catalog};
-use rankdistil_loss::{SampledRankDistil, SampledRankDistilConfig, SoftmaxKdConfig};
+use rankdistil_loss::{SampledRankDistil, SampledRankDistilConfig, SoftmaxCe, SoftmaxKdConfig};
 use rankdistil_metrics::{IdcgZero, ndcg_at, recall_at};
 use rankdistil_models::{CatalogScorer, CatalogScorerConfig};
 use serde::{Deserialize, Serialize};
@@ -490,6 +490,7 @@ fn train(
         .filter(|&u| !split.train[u].is_empty())
         .collect();
     let softmax_kd = SoftmaxKdConfig::new().init();
+    let softmax_ce = SoftmaxCe::new();
     let mut step = 0u64;
     let started = Instant::now();
     for epoch in 0..stage.train.epochs {
@@ -522,17 +523,20 @@ fn train(
                         &device,
                     );
                     let scores = model.score_range(model.query(ids, mask), 0..l); // [B, L]
-                    let lse = {
-                        let m = scores.clone().max_dim(1).detach();
-                        (scores.clone() - m.clone()).exp().sum_dim(1).log() + m
-                    }; // [B, 1]
-                    let targets: Vec<&[u32]> =
-                        batch.iter().map(|&u| split.train[u].as_slice()).collect();
-                    let (tid, tmask) = padded(&targets, &device);
-                    let w = tmask.float();
-                    let picked = (scores.gather(1, tid) * w.clone()).sum_dim(1)
-                        / w.sum_dim(1).clamp_min(1.0); // [B, 1]
-                    (lse - picked).mean().reshape([1])
+                    // Multinomial likelihood of the whole history: softmax CE with uniform
+                    // weight on the user's training items.
+                    let mut labels = vec![0f32; b * l];
+                    for (i, &u) in batch.iter().enumerate() {
+                        split.train[u]
+                            .iter()
+                            .for_each(|&it| labels[i * l + it as usize] = 1.0);
+                    }
+                    let labels = Tensor::<2>::from_data(TensorData::new(labels, [b, l]), &device);
+                    softmax_ce.forward(
+                        scores,
+                        labels,
+                        Tensor::<2, Bool>::full([b, l], true, &device),
+                    )
                 }
                 Target::Sampled(cache, loss) => {
                     loss.reseed(step);
