@@ -8,7 +8,11 @@
 #   1. runs the quickstart on the GPU,
 #   2. checks backend parity (same batch and weights: loss to 1e-4, gradients to 1e-3),
 #   3. runs `rankdistil bench` and the PyTorch reference step on the same GPU,
+#   4. profiles the step (`bench --suite profile`: ms per phase, the matmuls alone in GFLOP/s),
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
+#
+# Environment: BACKEND (wgpu), STEPS (20), SKIP_QUICKSTART=1, SKIP_PROFILE=1, and the timeouts
+# QS_TIMEOUT (300), BENCH_TIMEOUT (240), PROFILE_TIMEOUT (150) in seconds.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-check}       # logs and the summary
@@ -50,10 +54,14 @@ steps=${STEPS:-20}
 
 echo "== 1. quickstart on the GPU ($backend)"
 start=$(date +%s)
-timeout "${QS_TIMEOUT:-300}" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
-qs_rc=$?
+if [ "${SKIP_QUICKSTART:-0}" = 1 ]; then
+  echo "skipped (SKIP_QUICKSTART=1)"; qs_rc=-1
+else
+  timeout "${QS_TIMEOUT:-300}" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
+  qs_rc=$?
+  tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
+fi
 qs_s=$(( $(date +%s) - start ))
-tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
 
 echo "== 2. parity ($backend vs ndarray)"
 "$bin" parity --backend "$backend" --against ndarray 2>&1 | tee "$out/parity.txt"
@@ -65,6 +73,13 @@ timeout "${BENCH_TIMEOUT:-240}" "$bin" bench --suite reference --backend "$backe
 for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
   python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
 done
+
+echo "== 4. profile: the step by phase, and its matmuls alone"
+if [ "${SKIP_PROFILE:-0}" = 1 ]; then
+  echo "skipped (SKIP_PROFILE=1)"
+else
+  timeout "${PROFILE_TIMEOUT:-150}" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
+fi
 
 echo "== summary"
 python3 - "$out" "$qs_rc" "$qs_s" "$parity_rc" <<'PY'
@@ -81,7 +96,8 @@ for line in open(f"{out}/bench-torch.txt"):
     if m:
         torch[tuple(map(int, m.groups()[:3]))] = float(m.group(4))
 parity = open(f"{out}/parity.txt").read().strip().splitlines()
-print(f"quickstart on the GPU: {'ok' if qs_rc == 0 else 'FAILED'} in {qs_s}s")
+qs = "skipped" if qs_rc == -1 else ("ok" if qs_rc == 0 else "FAILED")
+print(f"quickstart on the GPU: {qs} in {qs_s}s")
 print(f"parity: {parity[-1] if parity else 'no output'}")
 print("| B | N | H | Burn steps/s | micro-batches | PyTorch steps/s | Burn / PyTorch |")
 print("|---|---|---|---|---|---|---|")

@@ -1,10 +1,11 @@
 use std::sync::{Arc, Mutex};
 
 use burn::prelude::*;
+use burn::tensor::IndexingUpdateOp;
 use rand::{SeedableRng, rngs::StdRng};
 
 use crate::ordering::{ListOrders, gather_ordered, to_host};
-use crate::plackett_luce::{NEG, top_k_nll};
+use crate::plackett_luce::{NEG, head_nll, logsumexp, top_k_nll};
 use crate::reduce::{mean_over, nonempty};
 
 /// Configuration of [`CoupledRankDistil`].
@@ -129,7 +130,11 @@ impl CoupledRankDistil {
     }
 
     /// The loss with the teacher's order (`S = 0`) found on the device, with no host sync.
-    /// Ties among teacher scores are broken arbitrarily (the device sort is unstable).
+    ///
+    /// Only the top-k is ordered (an on-device arg-top-k; GPU backends give ties to the lower
+    /// slot as the host sort does, CPU backends break them arbitrarily);
+    /// the other items enter as one log-sum-exp, found by masking the top-k out. A full argsort
+    /// is avoided because Burn's GPU backends have none: they read the tensor back to sort it.
     ///
     /// - student, teacher: `[B, N]`; mask: `[B, N]`; output: `[1]`
     pub fn forward_device_order(
@@ -138,11 +143,28 @@ impl CoupledRankDistil {
         teacher: Tensor<2>,
         mask: Tensor<2, Bool>,
     ) -> Tensor<1> {
-        let order = teacher
-            .mask_fill(mask.clone().bool_not(), NEG)
-            .argsort_descending(1); // [B, N]
-        let valid = mask.clone().int().gather(1, order.clone()).equal_elem(1); // [B, N]
-        let x = (student / self.temperature).gather(1, order); // [B, N]
-        mean_over(top_k_nll(x, valid, self.k), nonempty(mask))
+        let n = student.dims()[1];
+        let padding = mask.clone().bool_not();
+        let x = (student / self.temperature).mask_fill(padding.clone(), NEG); // [B, N]
+        let teacher = teacher.mask_fill(padding, NEG); // padding sorts last
+        let per_list = if self.k < n {
+            let top = teacher.argtopk(self.k, 1); // [B, k], teacher-descending
+            let head = x.clone().gather(1, top.clone()); // [B, k]
+            let slots = mask.clone().int(); // [B, N]
+            let head_valid = slots.clone().gather(1, top.clone()).equal_elem(1); // [B, k]
+            let in_head = slots
+                .clone()
+                .zeros_like()
+                .scatter(1, top.clone(), top.ones_like(), IndexingUpdateOp::Add)
+                .equal_elem(1); // [B, N]
+            let tail = logsumexp(x.mask_fill(in_head, NEG), 1); // [B, 1]
+            head_nll(head, head_valid, tail)
+        } else {
+            // Every item is in the head: the order is a full sort.
+            let order = teacher.argsort_descending(1); // [B, N]
+            let valid = mask.clone().int().gather(1, order.clone()).equal_elem(1); // [B, N]
+            top_k_nll(x.gather(1, order), valid, self.k)
+        };
+        mean_over(per_list, nonempty(mask))
     }
 }

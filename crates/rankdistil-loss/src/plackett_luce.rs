@@ -13,6 +13,8 @@
 //! of exactly the terms it sums, so logits spread over [−2000, 2000] stay finite, where a single
 //! global-max shift with a cumulative sum would underflow. Memory is `O(R·(N + BLOCK²))`.
 
+use std::sync::Mutex;
+
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
@@ -35,9 +37,21 @@ pub(crate) fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
 }
 
 /// `[L, L]` mask, true where column `j` < row `i` (the part of a suffix that is not in it).
+///
+/// Built once per `(L, device)` and reused: on a GPU a fresh one would be a host upload in
+/// every step, and `L` is at most [`BLOCK`], so the cache stays small.
 fn before_mask(len: usize, device: &Device) -> Tensor<2, Bool> {
+    static CACHE: Mutex<Vec<(usize, Device, Tensor<2, Bool>)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some((_, _, mask)) = cache.iter().find(|(l, d, _)| *l == len && d == device) {
+        return mask.clone();
+    }
     let data: Vec<bool> = (0..len * len).map(|e| e % len < e / len).collect();
-    Tensor::from_data(TensorData::new(data, [len, len]), device)
+    let mask = Tensor::<2, Bool>::from_data(TensorData::new(data, [len, len]), device);
+    cache.push((len, device.clone(), mask.clone()));
+    mask
 }
 
 /// Per-row top-k Plackett–Luce NLL.
@@ -47,22 +61,38 @@ fn before_mask(len: usize, device: &Device) -> Tensor<2, Bool> {
 /// - output: `[R]`, 0 for a row with no valid item.
 pub(crate) fn top_k_nll(x: Tensor<2>, valid: Tensor<2, Bool>, k: usize) -> Tensor<1> {
     let [rows, n] = x.dims();
-    let device = x.device();
     let head_len = k.min(n);
     let x = x.mask_fill(valid.clone().bool_not(), NEG);
     // log Σ over the items below the head: [R, 1].
-    let mut carry = if head_len < n {
+    let tail = if head_len < n {
         logsumexp(x.clone().slice([0..rows, head_len..n]), 1)
     } else {
-        Tensor::full([rows, 1], NEG, &device)
+        Tensor::full([rows, 1], NEG, &x.device())
     };
+    head_nll(
+        x.slice([0..rows, 0..head_len]),
+        valid.slice([0..rows, 0..head_len]),
+        tail,
+    )
+}
+
+/// The Plackett–Luce NLL of an ordered head followed by an unordered tail.
+///
+/// - `head`: `[R, K]` logits in target order, [`NEG`] where not valid.
+/// - `valid`: `[R, K]`, true for the valid prefix of each head.
+/// - `tail`: `[R, 1]`, log Σ exp over the items after the head ([`NEG`] when there are none).
+/// - output: `[R]`, Σ over valid head positions of `log Σ_{j≥i} exp(x_j) − x_i`.
+pub(crate) fn head_nll(head: Tensor<2>, valid: Tensor<2, Bool>, tail: Tensor<2>) -> Tensor<1> {
+    let [rows, head_len] = head.dims();
+    let device = head.device();
+    let mut carry = tail;
     let mut terms = Vec::new();
     let mut end = head_len;
     while end > 0 {
         let start = end.saturating_sub(BLOCK);
         let len = end - start;
-        let head = x.clone().slice([0..rows, start..end]); // [R, L]
-        let suffix = head
+        let block = head.clone().slice([0..rows, start..end]); // [R, L]
+        let suffix = block
             .clone()
             .unsqueeze_dim::<3>(1)
             .expand([rows, len, len])
@@ -82,7 +112,7 @@ pub(crate) fn top_k_nll(x: Tensor<2>, valid: Tensor<2, Bool>, k: usize) -> Tenso
         let lse = logsumexp(with_carry, 2).squeeze_dim::<2>(2); // [R, L]
         carry = lse.clone().slice([0..rows, 0..1]);
         let ok = valid.clone().slice([0..rows, start..end]);
-        terms.push((lse - head).mask_fill(ok.bool_not(), 0.0));
+        terms.push((lse - block).mask_fill(ok.bool_not(), 0.0));
         end = start;
     }
     if terms.is_empty() {

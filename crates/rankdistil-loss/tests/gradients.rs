@@ -45,8 +45,20 @@ fn losses() -> Vec<(&'static str, LossFn)> {
             loss.forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
         })
     };
+    let device_order = |k: usize| -> LossFn {
+        Box::new(move |s, c: &Case, d| {
+            CoupledRankDistilConfig::new()
+                .with_k(k)
+                .with_samples(0)
+                .with_temperature(0.8)
+                .init()
+                .forward_device_order(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+        })
+    };
     vec![
         ("coupled S=0", coupled(0, 3, 1.0)),
+        ("coupled, device top-k order", device_order(3)),
+        ("coupled, device full order", device_order(N)),
         ("coupled S=4 tau=0.5", coupled(4, 3, 0.5)),
         (
             "decoupled",

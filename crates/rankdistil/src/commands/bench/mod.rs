@@ -10,6 +10,8 @@ use rankdistil_loss::{DistillMethod, HostTargets, ObjectiveConfig};
 use rankdistil_models::MlpScorerConfig;
 
 use crate::backend::{self, Backend, BackendChoice};
+
+mod profile;
 use crate::memory::{chunks, lists_per_chunk};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -23,6 +25,9 @@ pub enum Suite {
     Sampled,
     /// LETOR parse throughput of --data, and the reload time from its binary cache.
     Parse,
+    /// The reference step's time by phase (forward, loss, backward, Adam), and its matmuls
+    /// alone in GFLOP/s: where a slow configuration loses its time.
+    Profile,
 }
 
 /// Time training steps and print steps/s with the backend.
@@ -60,6 +65,13 @@ pub const REFERENCE: [(usize, usize, usize); 4] = [
 
 const FEATURES: usize = 136;
 
+fn reference_configs(text: Option<&str>) -> anyhow::Result<Vec<(usize, usize, usize)>> {
+    match text {
+        Some(c) => parse_configs(c),
+        None => Ok(REFERENCE.to_vec()),
+    }
+}
+
 fn parse_configs(text: &str) -> anyhow::Result<Vec<(usize, usize, usize)>> {
     text.split(';')
         .map(|c| {
@@ -88,11 +100,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let backend = backend::open(args.backend)?;
     println!("backend: {} ({})", backend.name, backend.adapter);
     match args.suite {
+        Suite::Profile => profile::run(
+            &backend,
+            &reference_configs(args.configs.as_deref())?,
+            args.max_warmup_s,
+            args.steps,
+        )?,
         Suite::Reference => {
-            let configs = match &args.configs {
-                Some(c) => parse_configs(c)?,
-                None => REFERENCE.to_vec(),
-            };
+            let configs = reference_configs(args.configs.as_deref())?;
             println!(
                 "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss | warm-up s |\n|---|---|---|---|---|---|---|---|"
             );

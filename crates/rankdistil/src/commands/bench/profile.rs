@@ -1,0 +1,175 @@
+//! `bench --suite profile`: where the reference step's time goes.
+//!
+//! Each phase of the step (MLP forward, loss, backward, Adam) ends in a device sync, so its time
+//! is its own. The matmuls of the step are then timed alone: the forward products and the
+//! weight-gradient product `xᵀ·g`, whose inner dimension is every item of the batch.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use rankdistil_loss::CoupledRankDistilConfig;
+use rankdistil_models::MlpScorerConfig;
+
+use super::FEATURES;
+use crate::backend::Backend;
+
+/// Milliseconds per phase, averaged over the timed steps.
+struct Phases {
+    forward: f64,
+    loss: f64,
+    backward: f64,
+    adam: f64,
+}
+
+fn sync(device: &Device) -> anyhow::Result<()> {
+    device
+        .sync()
+        .map_err(|e| anyhow::anyhow!("the device failed while running the step: {e:?}"))
+}
+
+/// Runs `f` until two blocks of `block` calls agree within 10% (kernel compilation and autotune
+/// happen on first use of a shape), for at most `max_s` seconds; then times `steps` calls.
+/// Returns milliseconds per call.
+fn settle_and_time(
+    device: &Device,
+    max_s: f64,
+    steps: usize,
+    mut f: impl FnMut() -> anyhow::Result<()>,
+) -> anyhow::Result<f64> {
+    let started = Instant::now();
+    let mut previous = f64::INFINITY;
+    while started.elapsed().as_secs_f64() < max_s {
+        let t = Instant::now();
+        for _ in 0..3 {
+            f()?;
+        }
+        sync(device)?;
+        let block = t.elapsed().as_secs_f64();
+        if (block - previous).abs() <= 0.1 * previous {
+            break;
+        }
+        previous = block;
+    }
+    let t = Instant::now();
+    for _ in 0..steps {
+        f()?;
+    }
+    sync(device)?;
+    Ok(t.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64)
+}
+
+fn phases(
+    backend: &Backend,
+    (b, n, h): (usize, usize, usize),
+    max_warmup_s: f64,
+    steps: usize,
+) -> anyhow::Result<Phases> {
+    let device = backend.training_device();
+    device.seed(7);
+    let mut model = Some(MlpScorerConfig::new(FEATURES, vec![h, h]).init(&device));
+    let mut optim = AdamConfig::new().init();
+    let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
+    let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
+    let mask = Tensor::<2, Bool>::full([b, n], true, &device);
+    let loss_fn = CoupledRankDistilConfig::new()
+        .with_k(10)
+        .with_samples(0)
+        .init();
+    let mut totals = [0.0f64; 4];
+    let mut step = |totals: &mut [f64; 4]| -> anyhow::Result<()> {
+        let m = model
+            .take()
+            .expect("the model is put back after every step");
+        let clock = Instant::now();
+        let s = m.forward(x.clone()); // [B, N]
+        sync(&device)?;
+        let forward = clock.elapsed().as_secs_f64();
+        let loss = loss_fn.forward_device_order(s, t.clone(), mask.clone());
+        sync(&device)?;
+        let loss_t = clock.elapsed().as_secs_f64();
+        let grads = GradientsParams::from_grads(loss.backward(), &m);
+        sync(&device)?;
+        let backward = clock.elapsed().as_secs_f64();
+        model = Some(optim.step(1e-3, m, grads));
+        sync(&device)?;
+        let adam = clock.elapsed().as_secs_f64();
+        for (total, span) in totals.iter_mut().zip([
+            forward,
+            loss_t - forward,
+            backward - loss_t,
+            adam - backward,
+        ]) {
+            *total += span;
+        }
+        Ok(())
+    };
+    settle_and_time(&device, max_warmup_s, 0, || step(&mut totals))?;
+    totals = [0.0; 4];
+    for _ in 0..steps {
+        step(&mut totals)?;
+    }
+    let ms = |i: usize| totals[i] * 1e3 / steps as f64;
+    Ok(Phases {
+        forward: ms(0),
+        loss: ms(1),
+        backward: ms(2),
+        adam: ms(3),
+    })
+}
+
+/// GFLOP/s of `[m, k]·[k, n]`, the operands made once and kept on the device.
+fn matmul_gflops(
+    device: &Device,
+    (m, k, n): (usize, usize, usize),
+    max_warmup_s: f64,
+    steps: usize,
+) -> anyhow::Result<f64> {
+    let a = Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), device);
+    let w = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 1.0), device);
+    // Each product is reduced into a kept scalar, so a lazy backend cannot skip it.
+    let mut kept = Vec::new();
+    let ms = settle_and_time(device, max_warmup_s, steps, || {
+        kept.push(a.clone().matmul(w.clone()).sum());
+        Ok(())
+    })?;
+    Ok(2.0 * (m * k * n) as f64 / (ms * 1e-3) / 1e9)
+}
+
+pub fn run(
+    backend: &Backend,
+    configs: &[(usize, usize, usize)],
+    max_warmup_s: f64,
+    steps: usize,
+) -> anyhow::Result<()> {
+    anyhow::ensure!(steps >= 1, "--steps must be at least 1");
+    println!(
+        "reference step by phase, each phase ending in a device sync; ms per step over {steps} steps\n\n\
+         | B | N | H | MLP forward | loss | backward | Adam | sum |\n|---|---|---|---|---|---|---|---|"
+    );
+    for &(b, n, h) in configs {
+        let p = phases(backend, (b, n, h), max_warmup_s, steps)?;
+        println!(
+            "| {b} | {n} | {h} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
+            p.forward,
+            p.loss,
+            p.backward,
+            p.adam,
+            p.forward + p.loss + p.backward + p.adam
+        );
+    }
+    println!(
+        "\nthe step's matmuls alone (rows = B·N), GFLOP/s\n\n\
+         | B | N | H | x·W1 [rows,136]·[136,H] | h·W2 [rows,H]·[H,H] | weight grad [H,rows]·[rows,H] |\n|---|---|---|---|---|---|"
+    );
+    let device = backend.device.clone();
+    for &(b, n, h) in configs {
+        let rows = b * n;
+        let first = matmul_gflops(&device, (rows, FEATURES, h), max_warmup_s, steps)?;
+        let second = matmul_gflops(&device, (rows, h, h), max_warmup_s, steps)?;
+        let grad = matmul_gflops(&device, (h, rows, h), max_warmup_s, steps)?;
+        println!("| {b} | {n} | {h} | {first:.0} | {second:.0} | {grad:.0} |");
+    }
+    Ok(())
+}
