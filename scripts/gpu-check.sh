@@ -11,8 +11,12 @@
 #   4. profiles the step (`bench --suite profile`: ms per phase, the matmuls alone in GFLOP/s),
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
 #
-# Environment: BACKEND (wgpu), STEPS (20), SKIP_QUICKSTART=1, SKIP_PROFILE=1, and the timeouts
-# QS_TIMEOUT (300), BENCH_TIMEOUT (240), PROFILE_TIMEOUT (150) in seconds.
+#   5. with KERNELS=1, times every GPU kernel of the 256 × 128, 512 step (CubeCL's profiler)
+#      and prints the per-kernel summary.
+#
+# Environment: BACKEND (wgpu), STEPS (20), SKIP_QUICKSTART=1, SKIP_PROFILE=1, KERNELS=1, and the
+# timeouts QS_TIMEOUT (300), BENCH_TIMEOUT (240), PROFILE_TIMEOUT (150) in seconds.
+# CUBECL_AUTOTUNE_LEVEL=extensive (or full) passes through to try more matmul kernels.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 out=${OUT:-/tmp/gpu-check}       # logs and the summary
@@ -79,6 +83,14 @@ if [ "${SKIP_PROFILE:-0}" = 1 ]; then
   echo "skipped (SKIP_PROFILE=1)"
 else
   timeout "${PROFILE_TIMEOUT:-150}" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
+fi
+
+if [ "${KERNELS:-0}" = 1 ]; then
+  echo "== 5. kernels of the 256 x 128, 512 step"
+  CUBECL_DEBUG_LOG="$out/cubecl.log" CUBECL_DEBUG_OPTION=profile timeout "${PROFILE_TIMEOUT:-150}" \
+    "$bin" bench --suite reference --backend "$backend" --steps 5 --configs "256,128,512" > "$out/kernels-bench.txt" 2>&1
+  # The log ends with the summary of the timed steps: the kernels by total time.
+  tail -60 "$out/cubecl.log"
 fi
 
 echo "== summary"

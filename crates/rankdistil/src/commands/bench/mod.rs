@@ -273,23 +273,8 @@ fn losses(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> 
             let model = optim.step(1e-3, model, grads);
             (model, loss)
         };
-        for i in 0..warmup {
-            let (m, l) = run(model, i as u64);
-            model = m;
-            l.into_scalar::<f32>();
-        }
-        let started = Instant::now();
-        let mut last = None;
-        for i in 0..steps {
-            let (m, l) = run(model, i as u64);
-            model = m;
-            last = Some(l);
-        }
-        if let Some(l) = last {
-            l.into_scalar::<f32>();
-        }
-        let dt = started.elapsed().as_secs_f64() / steps.max(1) as f64;
-        println!("| {} | {:.1} | {:.2} |", method.name(), dt * 1e3, 1.0 / dt);
+        let ms = time_steps(&mut model, &mut run, warmup, steps);
+        println!("| {} | {ms:.1} | {:.2} |", method.name(), 1e3 / ms);
     }
     Ok(())
 }
