@@ -266,3 +266,77 @@ fn out_of_range_settings_are_errors_not_panics() {
         let _ = std::fs::remove_dir_all(d.join("r"));
     }
 }
+
+/// The rows of a markdown table whose first cell is a number, split into cells.
+fn table_rows(text: &str) -> Vec<Vec<String>> {
+    text.lines()
+        .filter(|l| l.starts_with("| ") && l[2..].starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| {
+            l.trim_matches('|')
+                .split('|')
+                .map(|c| c.trim().to_string())
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn bench_reference_and_profile_print_measured_tables() {
+    let dir = tempfile::tempdir().unwrap();
+    let common = [
+        "--backend",
+        "ndarray",
+        "--configs",
+        "8,64,32;4,32,16",
+        "--steps",
+        "2",
+        "--max-warmup-s",
+        "2",
+    ];
+    let o = ok(rankdistil(
+        dir.path(),
+        &[&["bench", "--suite", "reference"], &common[..]].concat(),
+    ));
+    let rows = table_rows(&stdout(&o));
+    assert_eq!(rows.len(), 2, "{}", stdout(&o));
+    assert_eq!(rows[0][..3], ["8", "64", "32"]);
+    for row in &rows {
+        let steps_per_s: f64 = row[4].parse().unwrap();
+        let loss: f64 = row[6].parse().unwrap();
+        assert!(
+            steps_per_s > 0.0 && loss.is_finite() && loss > 0.0,
+            "{row:?}"
+        );
+    }
+
+    let o = ok(rankdistil(
+        dir.path(),
+        &[&["bench", "--suite", "profile"], &common[..]].concat(),
+    ));
+    let rows = table_rows(&stdout(&o));
+    // Two phase rows, then two matmul rows.
+    assert_eq!(rows.len(), 4, "{}", stdout(&o));
+    for row in &rows[..2] {
+        let ms: Vec<f64> = row[3..].iter().map(|c| c.parse().unwrap()).collect();
+        assert!(ms.iter().all(|&v| v >= 0.0), "{row:?}");
+        let sum = ms[..4].iter().sum::<f64>();
+        assert!((sum - ms[4]).abs() < 0.02, "phases {row:?} do not add up");
+    }
+    for row in &rows[2..] {
+        assert!(
+            row[3..].iter().all(|c| c.parse::<f64>().unwrap() > 0.0),
+            "{row:?}"
+        );
+    }
+
+    let o = rankdistil(
+        dir.path(),
+        &["bench", "--backend", "ndarray", "--configs", "4,16"],
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("--configs: \"4,16\" is not B,N,H"),
+        "{}",
+        stderr(&o)
+    );
+}

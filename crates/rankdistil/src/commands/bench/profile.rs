@@ -169,7 +169,7 @@ pub fn run(
         let first = matmul_gflops(&device, (rows, FEATURES, h), max_warmup_s, steps)?;
         let second = matmul_gflops(&device, (rows, h, h), max_warmup_s, steps)?;
         let grad = matmul_gflops(&device, (h, rows, h), max_warmup_s, steps)?;
-        println!("| {b} | {n} | {h} | {first:.0} | {second:.0} | {grad:.0} |");
+        println!("| {b} | {n} | {h} | {first:.1} | {second:.1} | {grad:.1} |");
     }
     Ok(())
 }
