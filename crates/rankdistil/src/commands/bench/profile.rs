@@ -29,9 +29,9 @@ fn sync(device: &Device) -> anyhow::Result<()> {
         .map_err(|e| anyhow::anyhow!("the device failed while running the step: {e:?}"))
 }
 
-/// Runs `f` until two blocks of `block` calls agree within 10% (kernel compilation and autotune
-/// happen on first use of a shape), for at most `max_s` seconds; then times `steps` calls.
-/// Returns milliseconds per call.
+/// Runs `f` in blocks of 3 calls until two blocks in a row agree within 10% (kernel compilation
+/// and autotune happen on first use of a shape), for at most `max_s` seconds; then times `steps`
+/// calls. Returns milliseconds per call.
 fn settle_and_time(
     device: &Device,
     max_s: f64,
@@ -119,14 +119,21 @@ fn phases(
     })
 }
 
-/// GFLOP/s of `[m, k]·[k, n]`, the operands made once and kept on the device.
+/// GFLOP/s of `[m, k]·[k, n]`, the operands made once and kept on the device. With
+/// `lhs_transposed` the left operand is a transposed view of a `[k, m]` tensor, as `xᵀ` is in
+/// the weight gradient.
 fn matmul_gflops(
     device: &Device,
     (m, k, n): (usize, usize, usize),
+    lhs_transposed: bool,
     max_warmup_s: f64,
     steps: usize,
 ) -> anyhow::Result<f64> {
-    let a = Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), device);
+    let a = if lhs_transposed {
+        Tensor::<2>::random([k, m], Distribution::Normal(0.0, 1.0), device).transpose()
+    } else {
+        Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), device)
+    };
     let w = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 1.0), device);
     // Each product is reduced into a kept scalar, so a lazy backend cannot skip it.
     let mut kept = Vec::new();
@@ -161,14 +168,14 @@ pub fn run(
     }
     println!(
         "\nthe step's matmuls alone (rows = B·N), GFLOP/s\n\n\
-         | B | N | H | x·W1 [rows,136]·[136,H] | h·W2 [rows,H]·[H,H] | weight grad [H,rows]·[rows,H] |\n|---|---|---|---|---|---|"
+         | B | N | H | x·W1 [rows,136]·[136,H] | h·W2 [rows,H]·[H,H] | weight grad [rows,H]ᵀ·[rows,H] |\n|---|---|---|---|---|---|"
     );
     let device = backend.device.clone();
     for &(b, n, h) in configs {
         let rows = b * n;
-        let first = matmul_gflops(&device, (rows, FEATURES, h), max_warmup_s, steps)?;
-        let second = matmul_gflops(&device, (rows, h, h), max_warmup_s, steps)?;
-        let grad = matmul_gflops(&device, (h, rows, h), max_warmup_s, steps)?;
+        let first = matmul_gflops(&device, (rows, FEATURES, h), false, max_warmup_s, steps)?;
+        let second = matmul_gflops(&device, (rows, h, h), false, max_warmup_s, steps)?;
+        let grad = matmul_gflops(&device, (h, rows, h), true, max_warmup_s, steps)?;
         println!("| {b} | {n} | {h} | {first:.1} | {second:.1} | {grad:.1} |");
     }
     Ok(())
