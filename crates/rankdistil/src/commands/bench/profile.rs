@@ -119,29 +119,60 @@ fn phases(
     })
 }
 
-/// GFLOP/s of `[m, k]·[k, n]`, the operands made once and kept on the device. With
-/// `lhs_transposed` the left operand is a transposed view of a `[k, m]` tensor, as `xᵀ` is in
-/// the weight gradient.
-fn matmul_gflops(
+/// GFLOP/s of a product whose operands were made once and stay on the device. `product`
+/// reduces its result into a scalar that is kept, so a lazy backend cannot skip it.
+fn product_gflops(
     device: &Device,
-    (m, k, n): (usize, usize, usize),
-    lhs_transposed: bool,
+    flops: f64,
     max_warmup_s: f64,
     steps: usize,
+    product: impl Fn() -> Tensor<1>,
 ) -> anyhow::Result<f64> {
-    let a = if lhs_transposed {
-        Tensor::<2>::random([k, m], Distribution::Normal(0.0, 1.0), device).transpose()
-    } else {
-        Tensor::<2>::random([m, k], Distribution::Normal(0.0, 1.0), device)
-    };
-    let w = Tensor::<2>::random([k, n], Distribution::Normal(0.0, 1.0), device);
-    // Each product is reduced into a kept scalar, so a lazy backend cannot skip it.
     let mut kept = Vec::new();
     let ms = settle_and_time(device, max_warmup_s, steps, || {
-        kept.push(a.clone().matmul(w.clone()).sum());
+        kept.push(product());
         Ok(())
     })?;
-    Ok(2.0 * (m * k * n) as f64 / (ms * 1e-3) / 1e9)
+    Ok(flops / (ms * 1e-3) / 1e9)
+}
+
+fn normal<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
+    Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
+}
+
+/// GFLOP/s of the step's matmuls for `(B, N, H)`: `x·W1` and `h·W2` as 2-D products over
+/// `rows = B·N`; `h·W2` as `Linear` runs it on `[B, N, H]` input (Burn keeps the batches when N
+/// is a multiple of 32: a batched product against a broadcast weight); and the weight gradient
+/// `hᵀ·g`, whose left operand is a transposed view, as autodiff makes it.
+fn matmuls(
+    device: &Device,
+    (b, n, h): (usize, usize, usize),
+    max_warmup_s: f64,
+    steps: usize,
+) -> anyhow::Result<[f64; 4]> {
+    let rows = b * n;
+    let (x, w1) = (
+        normal([rows, FEATURES], device),
+        normal([FEATURES, h], device),
+    );
+    let (hid, w2) = (normal([rows, h], device), normal([h, h], device));
+    let hid3 = hid.clone().reshape([b, n, h]);
+    let g = normal([rows, h], device);
+    let flops = |k: usize| 2.0 * (rows * k * h) as f64;
+    Ok([
+        product_gflops(device, flops(FEATURES), max_warmup_s, steps, || {
+            x.clone().matmul(w1.clone()).sum()
+        })?,
+        product_gflops(device, flops(h), max_warmup_s, steps, || {
+            hid.clone().matmul(w2.clone()).sum()
+        })?,
+        product_gflops(device, flops(h), max_warmup_s, steps, || {
+            burn::tensor::module::linear(hid3.clone(), w2.clone(), None).sum()
+        })?,
+        product_gflops(device, flops(h), max_warmup_s, steps, || {
+            hid.clone().transpose().matmul(g.clone()).sum()
+        })?,
+    ])
 }
 
 pub fn run(
@@ -168,15 +199,12 @@ pub fn run(
     }
     println!(
         "\nthe step's matmuls alone (rows = B·N), GFLOP/s\n\n\
-         | B | N | H | x·W1 [rows,136]·[136,H] | h·W2 [rows,H]·[H,H] | weight grad [rows,H]ᵀ·[rows,H] |\n|---|---|---|---|---|---|"
+         | B | N | H | x·W1 [rows,136]·[136,H] | h·W2 [rows,H]·[H,H] | h·W2 as Linear on [B,N,H] | weight grad [rows,H]ᵀ·[rows,H] |\n|---|---|---|---|---|---|---|"
     );
     let device = backend.device.clone();
     for &(b, n, h) in configs {
-        let rows = b * n;
-        let first = matmul_gflops(&device, (rows, FEATURES, h), false, max_warmup_s, steps)?;
-        let second = matmul_gflops(&device, (rows, h, h), false, max_warmup_s, steps)?;
-        let grad = matmul_gflops(&device, (h, rows, h), true, max_warmup_s, steps)?;
-        println!("| {b} | {n} | {h} | {first:.1} | {second:.1} | {grad:.1} |");
+        let [first, second, linear, grad] = matmuls(&device, (b, n, h), max_warmup_s, steps)?;
+        println!("| {b} | {n} | {h} | {first:.1} | {second:.1} | {linear:.1} | {grad:.1} |");
     }
     Ok(())
 }
