@@ -271,7 +271,7 @@ pub fn accumulate_gradients(
     let parts = chunks(batch.batch_size, per);
     let one_piece = parts.len() == 1;
     let mut accumulator = GradientsAccumulator::new();
-    let mut total = Tensor::<1>::zeros([1], device);
+    let mut total: Option<Tensor<1>> = None;
     for range in parts {
         let weight = range.len() as f64 / batch.batch_size as f64;
         let part = if one_piece {
@@ -288,10 +288,18 @@ pub fn accumulate_gradients(
             teacher: slot_teacher.as_deref(),
         };
         let scores = model.forward(part.features_tensor(device)); // [b, N]
-        let loss = objective.forward(scores, &targets) * weight;
-        total = total + loss.clone().detach();
+        let mut loss = objective.forward(scores, &targets);
+        if !one_piece {
+            loss = loss * weight;
+        }
+        let detached = loss.clone().detach();
+        total = Some(match total {
+            Some(sum) => sum + detached,
+            None => detached,
+        });
         accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
     }
+    let total = total.ok_or_else(|| anyhow::anyhow!("a training batch with no lists"))?;
     Ok((total, accumulator.grads()))
 }
 

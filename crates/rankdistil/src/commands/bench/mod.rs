@@ -170,6 +170,12 @@ pub fn reference_step(
     );
     let micro_batches = parts.len();
     let mut step = |model: rankdistil_models::MlpScorer| {
+        if parts.len() == 1 {
+            let loss =
+                loss_fn.forward_device_order(model.forward(x.clone()), t.clone(), mask.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            return (optim.step(1e-3, model, grads), loss.detach());
+        }
         let mut accumulator = burn::optim::GradientsAccumulator::new();
         let mut total = Tensor::<1>::zeros([1], &device);
         for r in &parts {
