@@ -90,7 +90,7 @@ if [ "${KERNELS:-0}" = 1 ]; then
   CUBECL_DEBUG_LOG="$out/cubecl.log" CUBECL_DEBUG_OPTION=profile timeout "${PROFILE_TIMEOUT:-150}" \
     "$bin" bench --suite reference --backend "$backend" --steps 5 --configs "256,128,512" > "$out/kernels-bench.txt" 2>&1
   # The log ends with the summary of the timed steps: the kernels by total time.
-  tail -60 "$out/cubecl.log"
+  if [ -s "$out/cubecl.log" ]; then tail -60 "$out/cubecl.log"; else echo "no kernel log (a CPU backend, or the run failed):"; tail -5 "$out/kernels-bench.txt"; fi
 fi
 
 echo "== summary"
