@@ -4,7 +4,8 @@
     python3 scripts/score_with_numpy.py EXPORT_DIR DATA.txt [--out run.trec] [--compare run.trec]
 
 It re-implements what `rankdistil score` does from the export's config.json alone: parse the
-LETOR lines, normalise the features, run the MLP, and write `qid Q0 docid rank score tag`.
+LETOR lines, normalise the features, run the MLP (with its layer norms, if it has them), and
+write `qid Q0 docid rank score tag`.
 With --compare it checks every score against a `rankdistil score` run file to 1e-5 and exits
 non-zero on any difference, so CI can prove an export is usable outside Rust.
 """
@@ -60,6 +61,13 @@ def normalize(x, norm):
     return (x - mean) / std
 
 
+def layer_norm(z, gamma, beta, eps):
+    """Over the last axis, with the biased variance, as Burn's LayerNorm."""
+    mean = z.mean(axis=-1, keepdims=True)
+    var = ((z - mean) ** 2).mean(axis=-1, keepdims=True)
+    return ((z - mean) / np.sqrt(var + np.float32(eps)) * gamma + beta).astype(np.float32)
+
+
 ACTIVATIONS = {
     "relu": lambda z: np.maximum(z, 0.0),
     "tanh": np.tanh,
@@ -82,12 +90,16 @@ def main():
     weights = load_file(f"{args.export_dir}/{cfg['weights']}")
     hidden = cfg["architecture"]["hidden"]
     act = ACTIVATIONS[cfg["architecture"]["activation"]]
+    eps = cfg.get("layer_norm_epsilon") if cfg["architecture"].get("layer_norm") else None
 
     lines, scores = [], {}
     for qid, x, ids in read_letor(args.data, cfg["input_dim"]):
         h = normalize(x, cfg["normalization"])
         for i in range(len(hidden)):
-            h = act(h @ weights[f"hidden.{i}.weight"] + weights[f"hidden.{i}.bias"])
+            z = h @ weights[f"hidden.{i}.weight"] + weights[f"hidden.{i}.bias"]
+            if eps is not None:
+                z = layer_norm(z, weights[f"norms.{i}.gamma"], weights[f"norms.{i}.beta"], eps)
+            h = act(z)
         s = (h @ weights["output.weight"] + weights["output.bias"])[:, 0]
         order = sorted(range(len(s)), key=lambda j: (-s[j], j))
         for rank, j in enumerate(order, 1):

@@ -14,6 +14,10 @@ pub enum Activation {
     Tanh,
 }
 
+/// The ε of every layer norm, `(z − mean) / √(var + ε) · γ + β` (biased variance, last axis).
+/// Exports state it so other runtimes can score with the weights.
+pub const LAYER_NORM_EPSILON: f64 = 1e-5;
+
 /// An MLP scorer: `F -> hidden[0] -> ... -> hidden[last] -> 1`, applied to every item.
 #[derive(Config, Debug)]
 pub struct MlpScorerConfig {
@@ -42,7 +46,11 @@ impl MlpScorerConfig {
         let norms = if self.layer_norm {
             self.hidden
                 .iter()
-                .map(|&h| LayerNormConfig::new(h).init(device))
+                .map(|&h| {
+                    LayerNormConfig::new(h)
+                        .with_epsilon(LAYER_NORM_EPSILON)
+                        .init(device)
+                })
                 .collect()
         } else {
             Vec::new()

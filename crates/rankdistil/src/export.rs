@@ -9,7 +9,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use clap::ValueEnum;
 use rankdistil_data::FeatureNormalizer;
 use rankdistil_metrics::MetricSummary;
-use rankdistil_models::{MlpScorer, MlpScorerConfig};
+use rankdistil_models::{LAYER_NORM_EPSILON, MlpScorer, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelConfig;
@@ -43,8 +43,12 @@ pub struct ExportConfig {
     pub input_dim: usize,
     pub architecture: ModelConfig,
     /// How the weights compute a score: for each hidden layer i, `x = act(x @ hidden.{i}.weight
-    /// + hidden.{i}.bias)` (weights are `[in, out]`), then `score = x @ output.weight + output.bias`.
+    /// + hidden.{i}.bias)` (weights are `[in, out]`), with a layer norm before `act` when the
+    /// architecture has one, then `score = x @ output.weight + output.bias`.
     pub forward: String,
+    /// ε of the layer norms (`norms.{i}.gamma`, `norms.{i}.beta`); absent without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_norm_epsilon: Option<f64>,
     /// Applied to raw features first: `(f(x) − mean) / std`, with `f = sign·log1p|·|` for
     /// `log1p_zscore` and the identity otherwise.
     pub normalization: FeatureNormalizer,
@@ -62,6 +66,8 @@ pub struct ExportMetrics {
 }
 
 const FORWARD: &str = "x = normalize(features); for each hidden layer i: x = activation(x @ hidden.{i}.weight + hidden.{i}.bias); score = x @ output.weight + output.bias (weights are [in, out])";
+
+const FORWARD_LAYER_NORM: &str = "x = normalize(features); for each hidden layer i: z = x @ hidden.{i}.weight + hidden.{i}.bias; x = activation((z - mean(z)) / sqrt(var(z) + layer_norm_epsilon) * norms.{i}.gamma + norms.{i}.beta), mean and biased var over the last axis; score = x @ output.weight + output.bias (weights are [in, out])";
 
 /// Writes the run's best model and its `config.json` into `out`.
 pub fn export(
@@ -87,17 +93,19 @@ pub fn export(
             std::fs::rename(&tmp, &weights)?;
         }
     }
-    if meta.model.layer_norm {
-        bail!(
-            "export of layer-norm scorers is not supported yet: config.json cannot describe them for numpy"
-        );
-    }
+    let layer_norm = meta.model.layer_norm;
     let config = ExportConfig {
         format,
         weights: format.file().into(),
         input_dim: meta.d_input,
         architecture: meta.model.clone(),
-        forward: FORWARD.into(),
+        forward: if layer_norm {
+            FORWARD_LAYER_NORM
+        } else {
+            FORWARD
+        }
+        .into(),
+        layer_norm_epsilon: layer_norm.then_some(LAYER_NORM_EPSILON),
         normalization: meta.normalizer.clone(),
         catalog_size: None,
         role: meta.role.clone(),
@@ -132,6 +140,13 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
             path.display(),
             config.normalization.num_features(),
             config.input_dim
+        );
+    }
+    if config.architecture.layer_norm && config.layer_norm_epsilon != Some(LAYER_NORM_EPSILON) {
+        bail!(
+            "{}: the architecture has layer norms, so layer_norm_epsilon must be {LAYER_NORM_EPSILON} (found {:?})",
+            path.display(),
+            config.layer_norm_epsilon
         );
     }
     let scorer: MlpScorerConfig = scorer_config(config.input_dim, &config.architecture);

@@ -8,6 +8,11 @@ use std::process::Command;
 
 /// A trained run in `dir/run` on 6-feature synthetic data in `dir/data.txt`.
 fn trained(dir: &Path) {
+    trained_with(dir, "")
+}
+
+/// The same with extra `[model]` keys.
+fn trained_with(dir: &Path, model_keys: &str) {
     ok(rankdistil(
         dir,
         &[
@@ -24,7 +29,7 @@ fn trained(dir: &Path) {
     ));
     std::fs::write(
         dir.join("t.toml"),
-        "[data]\ntrain = \"data.txt\"\nvalid_fraction = 0.25\nnormalization = \"log1p_zscore\"\n[model]\nhidden = [8, 4]\nactivation = \"tanh\"\n[train]\nepochs = 2\nbatch_size = 4\n",
+        format!("[data]\ntrain = \"data.txt\"\nvalid_fraction = 0.25\nnormalization = \"log1p_zscore\"\n[model]\nhidden = [8, 4]\nactivation = \"tanh\"\n{model_keys}\n[train]\nepochs = 2\nbatch_size = 4\n"),
     )
     .unwrap();
     ok(rankdistil(
@@ -54,9 +59,20 @@ fn scores(trec: &str) -> Vec<(String, String, f64)> {
 
 #[test]
 fn safetensors_and_burnpack_exports_score_alike_and_numpy_reproduces_them() {
+    round_trip("");
+}
+
+#[test]
+fn layer_norm_scorers_export_and_numpy_reproduces_them() {
+    round_trip("layer_norm = true");
+}
+
+/// Exports a run trained with `model_keys` both ways, scores with each on two backends, and has
+/// numpy score the safetensors export from its config.json alone.
+fn round_trip(model_keys: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    trained(d);
+    trained_with(d, model_keys);
     ok(rankdistil(
         d,
         &[
@@ -82,6 +98,19 @@ fn safetensors_and_burnpack_exports_score_alike_and_numpy_reproduces_them() {
     assert_eq!(config["normalization"]["kind"], "log1p_zscore");
     assert!(config["catalog_size"].is_null());
     assert!(config["metrics"]["valid"]["values"]["ndcg@10"].is_number());
+    let layer_norm = !model_keys.is_empty();
+    assert_eq!(config["architecture"]["layer_norm"], layer_norm);
+    if layer_norm {
+        assert_eq!(config["layer_norm_epsilon"], 1e-5);
+        assert!(
+            config["forward"]
+                .as_str()
+                .unwrap()
+                .contains("norms.{i}.gamma")
+        );
+    } else {
+        assert!(config.get("layer_norm_epsilon").is_none());
+    }
 
     ok(rankdistil(
         d,
