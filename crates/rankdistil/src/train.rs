@@ -62,6 +62,17 @@ impl TrainJob<'_> {
                 s.learning_rate
             );
         }
+        if !(s.weight_decay >= 0.0 && s.weight_decay.is_finite()) {
+            bail!(
+                "[train] weight_decay = {}, expected a finite number >= 0",
+                s.weight_decay
+            );
+        }
+        if s.patience == Some(0) {
+            bail!(
+                "[train] patience = 0, expected at least 1 (or leave it out to never stop early)"
+            );
+        }
         if s.max_list_len == Some(0) {
             bail!("[train] max_list_len = 0, expected at least 1");
         }

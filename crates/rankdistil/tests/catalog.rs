@@ -143,20 +143,36 @@ fn trains_a_teacher_writes_its_top_p_cache_and_distils_students() {
 }
 
 #[test]
-fn a_catalog_config_needs_one_data_source() {
+fn bad_catalog_configs_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let cfg = CONFIG.replace(
-        "[data.synthetic]\nusers = 60\nitems = 400\nper_user = 15\nseed = 2\n",
-        "[data]\nseed = 1\n",
-    );
-    std::fs::write(d.join("c.toml"), cfg).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-        .current_dir(d)
-        .args(["catalog", "--config", "c.toml", "--backend", "ndarray"])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err}");
-    assert!(err.contains("[data] needs exactly one of"), "{err}");
+    for (from, to, needle) in [
+        (
+            "[data.synthetic]\nusers = 60\nitems = 400\nper_user = 15\nseed = 2\n",
+            "[data]\nseed = 1\n",
+            "[data] needs exactly one of",
+        ),
+        (
+            "[student.model]\ndim = 4\n",
+            "[student.model]\ndim = 4\ndropout = 1.5\n",
+            "[student] input_dropout and dropout must be in [0, 1)",
+        ),
+        (
+            "learning_rate = 0.01\ninput_dropout = 0.3",
+            "learning_rate = inf\ninput_dropout = 0.3",
+            "[teacher] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)",
+        ),
+    ] {
+        assert!(CONFIG.contains(from), "{from}");
+        std::fs::write(d.join("c.toml"), CONFIG.replace(from, to)).unwrap();
+        let o = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+            .current_dir(d)
+            .args(["catalog", "--config", "c.toml", "--backend", "ndarray"])
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert_eq!(o.status.code(), Some(1), "{err}");
+        assert!(err.contains(needle), "{err}");
+        assert!(!err.contains("panicked"), "{err}");
+    }
 }

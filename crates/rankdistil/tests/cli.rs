@@ -245,6 +245,18 @@ fn out_of_range_settings_are_errors_not_panics() {
             "[data.synthetic]\nqueries = 8\nmin_items = 5\nmax_items = 10\nfeatures = 4\nhidden = 4\nnoise = 0.1\nseed = 1\n[model]\nhidden = [4]\n[train]\nlearning_rate = -1.0\n",
             "learning_rate = -1, expected a finite number > 0",
         ),
+        (
+            "[data.synthetic]\nqueries = 8\nmin_items = 5\nmax_items = 10\nfeatures = 4\nhidden = 4\nnoise = 0.1\nseed = 1\n[model]\nhidden = [4]\n[train]\nweight_decay = -0.5\n",
+            "weight_decay = -0.5, expected a finite number >= 0",
+        ),
+        (
+            "[data.synthetic]\nqueries = 8\nmin_items = 5\nmax_items = 10\nfeatures = 4\nhidden = 4\nnoise = 0.1\nseed = 1\n[model]\nhidden = [4]\n[train]\nweight_decay = nan\n",
+            "weight_decay = NaN, expected a finite number >= 0",
+        ),
+        (
+            "[data.synthetic]\nqueries = 8\nmin_items = 5\nmax_items = 10\nfeatures = 4\nhidden = 4\nnoise = 0.1\nseed = 1\n[model]\nhidden = [4]\n[train]\npatience = 0\n",
+            "patience = 0, expected at least 1",
+        ),
     ] {
         std::fs::write(d.join("t.toml"), config).unwrap();
         let o = rankdistil(

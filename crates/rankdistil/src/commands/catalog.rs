@@ -604,16 +604,19 @@ impl CatalogRunConfig {
             let t = &stage.train;
             if t.epochs == 0
                 || t.batch_size == 0
-                || t.learning_rate.partial_cmp(&0.0) != Some(std::cmp::Ordering::Greater)
+                || !(t.learning_rate > 0.0 && t.learning_rate.is_finite())
                 || stage.model.dim == 0
             {
                 return Err(format!(
-                    "[{name}] epochs, batch_size, learning_rate and dim must be positive"
+                    "[{name}] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)"
                 ));
             }
-            if !(0.0..1.0).contains(&t.input_dropout) || stage.model.hidden.contains(&0) {
+            if !(0.0..1.0).contains(&t.input_dropout)
+                || !(0.0..1.0).contains(&stage.model.dropout)
+                || stage.model.hidden.contains(&0)
+            {
                 return Err(format!(
-                    "[{name}] input_dropout must be in [0, 1) and hidden widths >= 1"
+                    "[{name}] input_dropout and dropout must be in [0, 1) and hidden widths >= 1"
                 ));
             }
         }
