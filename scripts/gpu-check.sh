@@ -107,10 +107,11 @@ for line in open(f"{out}/bench-torch.txt"):
     m = re.search(r"B=(\d+) N=(\d+) F=\d+ H=(\d+): ([\d.]+) steps/s", line)
     if m:
         torch[tuple(map(int, m.groups()[:3]))] = float(m.group(4))
-parity = open(f"{out}/parity.txt").read().strip().splitlines()
+parity = [l for l in open(f"{out}/parity.txt").read().splitlines() if l.startswith("parity")]
 qs = "skipped" if qs_rc == -1 else ("ok" if qs_rc == 0 else "FAILED")
 print(f"quickstart on the GPU: {qs} in {qs_s}s")
-print(f"parity: {parity[-1] if parity else 'no output'}")
+for line in parity or ["parity: no output"]:
+    print(line)
 print("| B | N | H | Burn steps/s | micro-batches | PyTorch steps/s | Burn / PyTorch |")
 print("|---|---|---|---|---|---|---|")
 for key in [(32, 128, 256), (256, 128, 512), (64, 2000, 256), (1024, 200, 1024)]:

@@ -352,3 +352,24 @@ fn bench_reference_and_profile_print_measured_tables() {
         stderr(&o)
     );
 }
+
+#[test]
+fn parity_of_the_two_cpu_backends_passes_for_both_orders() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = ok(rankdistil(
+        dir.path(),
+        &["parity", "--backend", "flex", "--against", "ndarray"],
+    ));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().filter(|l| l.starts_with("parity")).collect();
+    assert_eq!(lines.len(), 2, "{out}");
+    assert!(
+        lines[0].starts_with("parity: flex (CPU) vs ndarray (CPU)"),
+        "{out}"
+    );
+    assert!(
+        lines[1].starts_with("parity, device top-k order: flex"),
+        "{out}"
+    );
+    assert!(lines.iter().all(|l| l.ends_with(": PASS")), "{out}");
+}

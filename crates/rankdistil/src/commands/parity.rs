@@ -41,6 +41,15 @@ impl ModuleVisitor for GradValues<'_> {
     }
 }
 
+/// Which way the loss finds the teacher's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Order {
+    /// Sorted on the host (the trainer's path).
+    Host,
+    /// Arg-top-k on the device (the benchmark's path, `forward_device_order`).
+    Device,
+}
+
 /// Loss and flattened parameter gradients of one coupled-RankDistil step on `backend`.
 fn loss_and_grads(
     backend: &Backend,
@@ -48,6 +57,7 @@ fn loss_and_grads(
     features: &[f32],
     teacher: &[f32],
     shape: [usize; 3],
+    order: Order,
 ) -> anyhow::Result<(f32, Vec<f32>)> {
     let [b, n, f] = shape;
     let device = backend.training_device();
@@ -62,8 +72,17 @@ fn loss_and_grads(
         .with_k(10)
         .with_samples(0)
         .init();
-    let orders = loss_fn.orders(teacher, &mask, b, n);
-    let loss = loss_fn.forward_ordered(model.forward(x), &orders);
+    let loss = match order {
+        Order::Host => {
+            let orders = loss_fn.orders(teacher, &mask, b, n);
+            loss_fn.forward_ordered(model.forward(x), &orders)
+        }
+        Order::Device => loss_fn.forward_device_order(
+            model.forward(x),
+            Tensor::from_data(TensorData::new(teacher.to_vec(), [b, n]), &device),
+            Tensor::from_data(TensorData::new(mask, [b, n]), &device),
+        ),
+    };
     let value = loss.clone().into_scalar::<f32>();
     let grads = GradientsParams::from_grads(loss.backward(), &model);
     let mut visitor = GradValues {
@@ -91,30 +110,46 @@ pub fn run(args: ParityArgs) -> anyhow::Result<()> {
         .into_record()
         .into_bytes()
         .map_err(|e| anyhow::anyhow!("cannot encode the weights: {e:?}"))?;
-    let (l_ref, g_ref) = loss_and_grads(&reference, &weights, &features, &teacher, shape)?;
-    let (l_test, g_test) = loss_and_grads(&test, &weights, &features, &teacher, shape)?;
-    anyhow::ensure!(
-        g_ref.len() == g_test.len() && !g_ref.is_empty(),
-        "gradient sets differ in size"
-    );
-    let loss_rel = ((l_test - l_ref) / l_ref.abs().max(1e-12)).abs() as f64;
-    let scale = g_ref.iter().fold(0f32, |m, g| m.max(g.abs())).max(1e-12);
-    let grad_err = g_ref
-        .iter()
-        .zip(&g_test)
-        .map(|(a, b)| ((a - b).abs() / (a.abs() + scale * 1e-2)) as f64)
-        .fold(0f64, f64::max);
-    let ok = loss_rel <= 1e-4 && grad_err <= 1e-3;
-    println!(
-        "parity {} ({}) vs {} ({}): loss {l_test:.6} vs {l_ref:.6} (relative {loss_rel:.2e}, limit 1e-4); \
-         {} gradients, worst relative difference {grad_err:.2e} (limit 1e-3): {}",
-        test.name,
-        test.adapter,
-        reference.name,
-        reference.adapter,
-        g_ref.len(),
-        if ok { "PASS" } else { "FAIL" }
-    );
-    anyhow::ensure!(ok, "backends disagree beyond tolerance");
+    let (l_ref, g_ref) = loss_and_grads(
+        &reference,
+        &weights,
+        &features,
+        &teacher,
+        shape,
+        Order::Host,
+    )?;
+    let mut all_ok = true;
+    // The trainer's path (host order), then the benchmark's (arg-top-k on the device under
+    // test) against the same host-order reference.
+    for (order, what) in [
+        (Order::Host, "parity"),
+        (Order::Device, "parity, device top-k order"),
+    ] {
+        let (l_test, g_test) = loss_and_grads(&test, &weights, &features, &teacher, shape, order)?;
+        anyhow::ensure!(
+            g_ref.len() == g_test.len() && !g_ref.is_empty(),
+            "gradient sets differ in size"
+        );
+        let loss_rel = ((l_test - l_ref) / l_ref.abs().max(1e-12)).abs() as f64;
+        let scale = g_ref.iter().fold(0f32, |m, g| m.max(g.abs())).max(1e-12);
+        let grad_err = g_ref
+            .iter()
+            .zip(&g_test)
+            .map(|(a, b)| ((a - b).abs() / (a.abs() + scale * 1e-2)) as f64)
+            .fold(0f64, f64::max);
+        let ok = loss_rel <= 1e-4 && grad_err <= 1e-3;
+        all_ok &= ok;
+        println!(
+            "{what}: {} ({}) vs {} ({}): loss {l_test:.6} vs {l_ref:.6} (relative {loss_rel:.2e}, limit 1e-4); \
+             {} gradients, worst relative difference {grad_err:.2e} (limit 1e-3): {}",
+            test.name,
+            test.adapter,
+            reference.name,
+            reference.adapter,
+            g_ref.len(),
+            if ok { "PASS" } else { "FAIL" }
+        );
+    }
+    anyhow::ensure!(all_ok, "backends disagree beyond tolerance");
     Ok(())
 }
