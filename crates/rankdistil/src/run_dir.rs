@@ -246,3 +246,57 @@ pub fn append_metrics(run: &Path, line: &serde_json::Value) -> anyhow::Result<()
     writeln!(f, "{line}").with_context(|| format!("{}: cannot append", path.display()))?;
     Ok(())
 }
+
+/// One epoch of a run's `metrics.jsonl`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EpochMetrics {
+    pub epoch: usize,
+    pub train_loss: f64,
+    /// Validation metrics by name (`ndcg@10`, `mrr`, ...).
+    pub valid: std::collections::BTreeMap<String, f64>,
+}
+
+/// Reads a run's `metrics.jsonl`; a malformed line is an error naming the file and line.
+pub fn read_metrics(run: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
+    let path = run.join(METRICS_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
+            path.display(),
+            run.display()
+        )
+    })?;
+    let mut epochs = Vec::new();
+    for (i, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let at = || format!("{}:{}", path.display(), i + 1);
+        let v: serde_json::Value =
+            serde_json::from_str(line).with_context(|| format!("{}: not a JSON line", at()))?;
+        let (Some(epoch), Some(train_loss), Some(valid)) = (
+            v["epoch"].as_u64(),
+            v["train_loss"].as_f64(),
+            v["valid"].as_object(),
+        ) else {
+            bail!(
+                "{}: expected an object with \"epoch\", \"train_loss\" and \"valid\"",
+                at()
+            );
+        };
+        let valid = valid
+            .iter()
+            .filter_map(|(k, x)| Some((k.clone(), x.as_f64()?)))
+            .collect();
+        epochs.push(EpochMetrics {
+            epoch: epoch as usize,
+            train_loss,
+            valid,
+        });
+    }
+    if epochs.is_empty() {
+        bail!("{}: no epochs logged yet", path.display());
+    }
+    Ok(epochs)
+}

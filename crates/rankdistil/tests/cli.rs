@@ -157,6 +157,72 @@ fn train_eval_and_distill_end_to_end() {
         serde_json::from_str(&std::fs::read_to_string(d.join("runs/s/run.json")).unwrap()).unwrap();
     assert_eq!(meta["role"], "student");
     assert_eq!(meta["method"], "coupled");
+
+    let o = ok(rankdistil(
+        d,
+        &[
+            "plot",
+            "--run",
+            "runs/t",
+            "--run",
+            "runs/s",
+            "--out",
+            "curves.svg",
+        ],
+    ));
+    assert!(
+        stdout(&o).contains(
+            "wrote curves.svg: training loss and validation ndcg@10 of 2 run(s), up to 2 epochs"
+        ),
+        "{}",
+        stdout(&o)
+    );
+    let svg = std::fs::read_to_string(d.join("curves.svg")).unwrap();
+    for text in ["training loss", "validation ndcg@10", "runs/t", "runs/s"] {
+        assert!(svg.contains(text), "the plot lacks {text:?}");
+    }
+}
+
+#[test]
+fn plot_errors_name_the_file_line_and_the_known_metrics() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("r")).unwrap();
+    std::fs::write(
+        d.join("r/metrics.jsonl"),
+        "{\"epoch\":1,\"train_loss\":0.9,\"valid\":{\"ndcg@10\":0.5,\"mrr\":0.7}}\n",
+    )
+    .unwrap();
+    let o = rankdistil(d, &["plot", "--run", "r", "--metric", "map"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("no validation metric \"map\"; the run logs mrr, ndcg@10"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        d.join("r/metrics.jsonl"),
+        "{\"epoch\":1,\"train_loss\":0.9,\"valid\":{}}\n{\"epoch\":2,\"train_loss\":\"x\"}\n",
+    )
+    .unwrap();
+    let o = rankdistil(d, &["plot", "--run", "r"]);
+    assert!(
+        stderr(&o).contains(
+            "metrics.jsonl:2: expected an object with \"epoch\", \"train_loss\" and \"valid\""
+        ),
+        "{}",
+        stderr(&o)
+    );
+    let o = rankdistil(d, &["plot", "--run", "missing"]);
+    assert!(
+        stderr(&o).contains("missing/metrics.jsonl: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !d.join("curves.svg").exists(),
+        "no plot is written on an error"
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@ pub mod eval;
 pub mod export;
 pub mod gen_synthetic;
 pub mod parity;
+pub mod plot;
 pub mod quickstart;
 pub mod score;
 pub mod train;

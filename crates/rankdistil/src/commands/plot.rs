@@ -1,0 +1,137 @@
+//! `rankdistil plot`: learning curves of one or more runs, as one SVG.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::Args;
+use plotters::prelude::*;
+
+use crate::run_dir::{EpochMetrics, read_metrics};
+
+/// Plot training loss and a validation metric per epoch for runs, side by side, into an SVG.
+#[derive(Debug, Args)]
+pub struct PlotArgs {
+    /// A run directory (repeat for several runs on the same axes).
+    #[arg(long = "run", required = true)]
+    pub runs: Vec<PathBuf>,
+    /// The validation metric of the right-hand panel.
+    #[arg(long, default_value = "ndcg@10")]
+    pub metric: String,
+    /// The SVG to write.
+    #[arg(long, default_value = "curves.svg")]
+    pub out: PathBuf,
+}
+
+/// One line of a panel: its label and its (epoch, value) points.
+struct Series {
+    label: String,
+    points: Vec<(f64, f64)>,
+}
+
+pub fn run(args: PlotArgs) -> anyhow::Result<()> {
+    let mut loss = Vec::new();
+    let mut metric = Vec::new();
+    for run in &args.runs {
+        let epochs = read_metrics(run)?;
+        let label = run.display().to_string();
+        let values = metric_points(&epochs, &args.metric)
+            .with_context(|| format!("{}/{}", run.display(), crate::run_dir::METRICS_FILE))?;
+        loss.push(Series {
+            label: label.clone(),
+            points: finite(epochs.iter().map(|e| (e.epoch as f64, e.train_loss))),
+        });
+        metric.push(Series {
+            label,
+            points: values,
+        });
+    }
+    write_svg(&args, &loss, &metric)?;
+    let epochs = loss.iter().map(|s| s.points.len()).max().unwrap_or(0);
+    println!(
+        "wrote {}: training loss and validation {} of {} run(s), up to {epochs} epochs",
+        args.out.display(),
+        args.metric,
+        args.runs.len()
+    );
+    Ok(())
+}
+
+fn finite(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
+    points.filter(|(_, y)| y.is_finite()).collect()
+}
+
+fn metric_points(epochs: &[EpochMetrics], name: &str) -> anyhow::Result<Vec<(f64, f64)>> {
+    if !epochs.iter().any(|e| e.valid.contains_key(name)) {
+        let known: Vec<&str> = epochs[0].valid.keys().map(String::as_str).collect();
+        bail!(
+            "no validation metric \"{name}\"; the run logs {}",
+            known.join(", ")
+        );
+    }
+    Ok(finite(epochs.iter().filter_map(|e| {
+        Some((e.epoch as f64, *e.valid.get(name)?))
+    })))
+}
+
+/// The x and y ranges that hold every point of every series, with a margin.
+fn bounds(series: &[Series]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
+    let points = series.iter().flat_map(|s| &s.points);
+    let (mut x1, mut y0, mut y1) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in points {
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-6);
+    (1.0..x1.max(2.0), (y0 - pad)..(y1 + pad))
+}
+
+fn write_svg(args: &PlotArgs, loss: &[Series], metric: &[Series]) -> anyhow::Result<()> {
+    let err =
+        |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: cannot draw: {e}", args.out.display());
+    let root = SVGBackend::new(&args.out, (1200, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let (left, right) = root.split_horizontally(600);
+    for (area, series, title) in [
+        (&left, loss, "training loss".to_string()),
+        (&right, metric, format!("validation {}", args.metric)),
+    ] {
+        let (xs, ys) = bounds(series);
+        let mut chart = ChartBuilder::on(area)
+            .caption(&title, ("sans-serif", 20))
+            .margin(12)
+            .x_label_area_size(36)
+            .y_label_area_size(56)
+            .build_cartesian_2d(xs, ys)
+            .map_err(|e| err(&e))?;
+        chart
+            .configure_mesh()
+            .x_desc("epoch")
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_desc(title.as_str())
+            .draw()
+            .map_err(|e| err(&e))?;
+        for (i, s) in series.iter().enumerate() {
+            let color = Palette99::pick(i).to_rgba();
+            chart
+                .draw_series(LineSeries::new(
+                    s.points.iter().copied(),
+                    color.stroke_width(2),
+                ))
+                .map_err(|e| err(&e))?
+                .label(s.label.as_str())
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
+        }
+        chart
+            .configure_series_labels()
+            .background_style(WHITE.mix(0.8))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| err(&e))?;
+    }
+    root.present().map_err(|e| err(&e))?;
+    Ok(())
+}
