@@ -159,15 +159,20 @@ pub fn save_meta(run: &Path, meta: &RunMeta) -> anyhow::Result<()> {
     )
 }
 
-pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
-    let path = run.join(META_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
+/// Reads a file of a run directory, saying what `run` should have been when it is missing.
+fn read_run_file(run: &Path, path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| {
         format!(
             "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
             path.display(),
             run.display()
         )
-    })?;
+    })
+}
+
+pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
+    let path = run.join(META_FILE);
+    let text = read_run_file(run, &path)?;
     let meta: RunMeta = serde_json::from_str(&text)
         .with_context(|| format!("{}: malformed run metadata", path.display()))?;
     if meta.normalizer.num_features() != meta.d_input {
@@ -259,13 +264,7 @@ pub struct EpochMetrics {
 /// Reads a run's `metrics.jsonl`; a malformed line is an error naming the file and line.
 pub fn read_metrics(run: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
     let path = run.join(METRICS_FILE);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
-            path.display(),
-            run.display()
-        )
-    })?;
+    let text = read_run_file(run, &path)?;
     let mut epochs = Vec::new();
     for (i, line) in text
         .lines()
