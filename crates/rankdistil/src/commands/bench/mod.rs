@@ -1,3 +1,6 @@
+//! `rankdistil bench`: the reference step against PyTorch, its profile, the per-loss and
+//! catalog-size suites, and LETOR parsing.
+
 use std::time::Instant;
 
 use anyhow::Context;
@@ -10,9 +13,9 @@ use rankdistil_loss::{DistillMethod, HostTargets, ObjectiveConfig};
 use rankdistil_models::MlpScorerConfig;
 
 use crate::backend::{self, Backend, BackendChoice};
+use crate::memory::{chunks, lists_per_chunk};
 
 mod profile;
-use crate::memory::{chunks, lists_per_chunk};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Suite {
