@@ -46,6 +46,16 @@ fn trained_with(dir: &Path, model_keys: &str) {
     ));
 }
 
+/// Exports `dir/run` as safetensors into `dir/st` and as burnpack into `dir/bp`.
+fn export_both(dir: &Path) {
+    for (format, out) in [("safetensors", "st"), ("burnpack", "bp")] {
+        ok(rankdistil(
+            dir,
+            &["export", "--run", "run", "--format", format, "--out", out],
+        ));
+    }
+}
+
 fn scores(trec: &str) -> Vec<(String, String, f64)> {
     trec.lines()
         .map(|l| {
@@ -73,24 +83,7 @@ fn round_trip(model_keys: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     trained_with(d, model_keys);
-    ok(rankdistil(
-        d,
-        &[
-            "export",
-            "--run",
-            "run",
-            "--format",
-            "safetensors",
-            "--out",
-            "st",
-        ],
-    ));
-    ok(rankdistil(
-        d,
-        &[
-            "export", "--run", "run", "--format", "burnpack", "--out", "bp",
-        ],
-    ));
+    export_both(d);
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("st/config.json")).unwrap()).unwrap();
     assert_eq!(config["input_dim"], 6);
@@ -217,24 +210,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     trained(d);
-    ok(rankdistil(
-        d,
-        &[
-            "export",
-            "--run",
-            "run",
-            "--format",
-            "safetensors",
-            "--out",
-            "st",
-        ],
-    ));
-    ok(rankdistil(
-        d,
-        &[
-            "export", "--run", "run", "--format", "burnpack", "--out", "bp",
-        ],
-    ));
+    export_both(d);
 
     let st = d.join("st/model.safetensors");
     let bytes = std::fs::read(&st).unwrap();
