@@ -7,7 +7,10 @@ use rankdistil_loss::{CoupledRankDistilConfig, ListMleConfig, ListOrders, RankNe
 use serde_json::Value;
 
 fn load(name: &str) -> Value {
-    let path = format!("{}/tests/vectors/{name}", env!("CARGO_MANIFEST_DIR"));
+    // The manifest dir as cargo gives it at run time: a test binary built in another
+    // checkout of the same target dir would carry that checkout's path.
+    let dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR");
+    let path = format!("{dir}/tests/vectors/{name}");
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 

@@ -20,9 +20,11 @@ fn close(a: f64, b: f64, what: &str) {
 
 #[test]
 fn metrics_match_tf_ranking() {
+    // The manifest dir as cargo gives it at run time: a test binary built in another
+    // checkout of the same target dir would carry that checkout's path.
     let path = format!(
         "{}/tests/vectors/label_losses_and_metrics.json",
-        env!("CARGO_MANIFEST_DIR")
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     let v: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
     let lists = v["lists"].as_array().unwrap();

@@ -146,9 +146,11 @@ fn round_trip(model_keys: &str) {
         );
     }
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../scripts/score_with_numpy.py"
+    // The manifest dir as cargo gives it at run time: a test binary built in another
+    // checkout of the same target dir would carry that checkout's path.
+    let script = format!(
+        "{}/../../scripts/score_with_numpy.py",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
     );
     let has_numpy = Command::new("python3")
         .args(["-c", "import numpy, safetensors"])
@@ -164,7 +166,7 @@ fn round_trip(model_keys: &str) {
     }
     let o = Command::new("python3")
         .current_dir(d)
-        .args([script, "st", "data.txt", "--compare", "st.trec"])
+        .args([script.as_str(), "st", "data.txt", "--compare", "st.trec"])
         .output()
         .unwrap();
     let out = String::from_utf8_lossy(&o.stdout);
