@@ -44,6 +44,14 @@ enum Command {
 }
 
 fn main() {
+    // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
+    // would start threads of its own inside each one. On 2 cores that oversubscription cost
+    // 15-20% of the reference step (`bench --backend ndarray`), so it gets one thread unless the
+    // user sets it.
+    if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
+        // SAFETY: no other thread exists yet to read the environment concurrently.
+        unsafe { std::env::set_var("MATMUL_NUM_THREADS", "1") };
+    }
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Quickstart(a) => commands::quickstart::run(a),
