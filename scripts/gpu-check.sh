@@ -7,15 +7,18 @@
 # together with Debian's libvulkan1 .deb in .gl/ (see README, "GPU"), then run this once. It:
 #   1. runs the quickstart on the GPU,
 #   2. checks backend parity (same batch and weights: loss to 1e-4, gradients to 1e-3),
-#   3. runs `rankdistil bench` and the PyTorch reference step on the same GPU,
+#   3. runs `rankdistil bench` (once per MLP layout in LAYOUTS) and the PyTorch reference step
+#      on the same GPU,
 #   4. profiles the step (`bench --suite profile`: ms per phase, the matmuls alone in GFLOP/s),
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
 #
 #   5. with KERNELS=1, times every GPU kernel of the 256 × 128, 512 step (CubeCL's profiler)
 #      and prints the per-kernel summary.
 #
-# Environment: BACKEND (wgpu), STEPS (20), SKIP_QUICKSTART=1, SKIP_PROFILE=1, KERNELS=1, and the
-# timeouts QS_TIMEOUT (300), BENCH_TIMEOUT (240), PROFILE_TIMEOUT (150) in seconds.
+# Environment: BACKEND (wgpu), STEPS (20), LAYOUTS ("lists rows": `bench --layout`, [B, N, F] as the
+# trainer runs it or flattened to [B·N, F] as PyTorch does), SKIP_QUICKSTART=1, SKIP_PROFILE=1,
+# KERNELS=1, and the timeouts QS_TIMEOUT (300), BENCH_TIMEOUT (240, per layout),
+# PROFILE_TIMEOUT (150) in seconds.
 # CUBECL_AUTOTUNE_LEVEL=extensive (or full) passes through to try more matmul kernels.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -55,6 +58,7 @@ nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>
 
 backend=${BACKEND:-wgpu}
 steps=${STEPS:-20}
+layouts=${LAYOUTS:-lists rows}
 
 echo "== 1. quickstart on the GPU ($backend)"
 start=$(date +%s)
@@ -72,7 +76,10 @@ echo "== 2. parity ($backend vs ndarray)"
 parity_rc=${PIPESTATUS[0]}
 
 echo "== 3. bench: Burn ($backend) and PyTorch on the same GPU"
-timeout "${BENCH_TIMEOUT:-240}" "$bin" bench --suite reference --backend "$backend" --steps "$steps" 2>&1 | tee "$out/bench-burn.txt"
+for layout in $layouts; do
+  timeout "${BENCH_TIMEOUT:-240}" "$bin" bench --suite reference --backend "$backend" --steps "$steps" \
+    --layout "$layout" 2>&1 | tee "$out/bench-burn-$layout.txt"
+done
 : > "$out/bench-torch.txt"
 for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
   python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
@@ -94,14 +101,20 @@ if [ "${KERNELS:-0}" = 1 ]; then
 fi
 
 echo "== summary"
-python3 - "$out" "$qs_rc" "$qs_s" "$parity_rc" <<'PY'
+python3 - "$out" "$qs_rc" "$qs_s" "$parity_rc" $layouts <<'PY'
 import re, sys
 out, qs_rc, qs_s, parity_rc = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-burn = {}
-for line in open(f"{out}/bench-burn.txt"):
-    m = re.match(r"\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|", line)
-    if m:
-        burn[tuple(map(int, m.groups()[:3]))] = (float(m.group(5)), int(m.group(4)))
+layouts = sys.argv[5:]
+burn = {}  # (layout, B, N, H) -> (steps/s, micro-batches)
+for layout in layouts:
+    try:
+        lines = open(f"{out}/bench-burn-{layout}.txt").read().splitlines()
+    except OSError:
+        lines = []
+    for line in lines:
+        m = re.match(r"\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*(\d+)\s*\|\s*([\d.]+)\s*\|", line)
+        if m:
+            burn[(layout, *map(int, m.groups()[:3]))] = (float(m.group(5)), int(m.group(4)))
 torch = {}
 for line in open(f"{out}/bench-torch.txt"):
     m = re.search(r"B=(\d+) N=(\d+) F=\d+ H=(\d+): ([\d.]+) steps/s", line)
@@ -112,10 +125,16 @@ qs = "skipped" if qs_rc == -1 else ("ok" if qs_rc == 0 else "FAILED")
 print(f"quickstart on the GPU: {qs} in {qs_s}s")
 for line in parity or ["parity: no output"]:
     print(line)
-print("| B | N | H | Burn steps/s | micro-batches | PyTorch steps/s | Burn / PyTorch |")
-print("|---|---|---|---|---|---|---|")
+head = "".join(f" Burn {l} steps/s | {l} / PyTorch |" for l in layouts)
+print(f"| B | N | H | micro-batches | PyTorch steps/s |{head}")
+print("|---|---|---|---|---|" + "---|---|" * len(layouts))
+nan = float("nan")
 for key in [(32, 128, 256), (256, 128, 512), (64, 2000, 256), (1024, 200, 1024)]:
-    b, mb = burn.get(key, (float("nan"), 0))
-    t = torch.get(key, float("nan"))
-    print(f"| {key[0]} | {key[1]} | {key[2]} | {b:.2f} | {mb} | {t:.2f} | {b / t:.2f} |")
+    t = torch.get(key, nan)
+    mb = max((burn.get((l, *key), (nan, 0))[1] for l in layouts), default=0)
+    cells = "".join(
+        f" {burn.get((l, *key), (nan, 0))[0]:.2f} | {burn.get((l, *key), (nan, 0))[0] / t:.2f} |"
+        for l in layouts
+    )
+    print(f"| {key[0]} | {key[1]} | {key[2]} | {mb} | {t:.2f} |{cells}")
 PY

@@ -6,4 +6,4 @@ mod catalog;
 mod mlp;
 
 pub use catalog::{CatalogScorer, CatalogScorerConfig};
-pub use mlp::{Activation, LAYER_NORM_EPSILON, MlpScorer, MlpScorerConfig};
+pub use mlp::{Activation, ItemLayout, LAYER_NORM_EPSILON, MlpScorer, MlpScorerConfig};

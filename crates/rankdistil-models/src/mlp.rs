@@ -14,6 +14,19 @@ pub enum Activation {
     Tanh,
 }
 
+/// How the per-item layers see a batch of lists. The scores are the same either way; only the
+/// shape of the products differs, and which one is faster depends on the backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum ItemLayout {
+    /// `[B, N, F]` through every layer. Where N fills Burn's row tiles, each layer is a batched
+    /// product against the shared weight.
+    #[default]
+    Lists,
+    /// Flattened to `[B·N, F]`, as PyTorch runs `Linear`: one plain product per layer.
+    Rows,
+}
+
 /// The ε of every layer norm, `(z − mean) / √(var + ε) · γ + β` (biased variance, last axis).
 /// Exports state it so other runtimes can score with the weights.
 pub const LAYER_NORM_EPSILON: f64 = 1e-5;
@@ -64,6 +77,7 @@ impl MlpScorerConfig {
             relu: Relu::new(),
             gelu: Gelu::new(),
             tanh: Tanh::new(),
+            layout: ItemLayout::Lists,
         }
     }
 
@@ -94,36 +108,56 @@ pub struct MlpScorer {
     relu: Relu,
     gelu: Gelu,
     tanh: Tanh,
+    #[module(skip)]
+    layout: ItemLayout,
 }
 
 impl MlpScorer {
+    /// The same scorer running its layers in `layout`.
+    pub fn with_layout(mut self, layout: ItemLayout) -> Self {
+        self.layout = layout;
+        self
+    }
+
+    pub fn layout(&self) -> ItemLayout {
+        self.layout
+    }
+
     /// Scores every item of every list.
     ///
     /// - features: `[B, N, F]`
     /// - output: `[B, N]`
     pub fn forward(&self, features: Tensor<3>) -> Tensor<2> {
-        let mut x = features; // [B, N, F]
-        for (i, layer) in self.hidden.iter().enumerate() {
-            x = layer.forward(x); // [B, N, H_i]
-            if let Some(norm) = self.norms.get(i) {
-                x = norm.forward(x);
+        let [b, n, f] = features.dims();
+        match self.layout {
+            ItemLayout::Lists => {
+                let x = self.hidden_layers(features, true); // [B, N, H_last]
+                self.output.forward(x).squeeze_dim(2) // [B, N]
             }
-            x = self.activate(x);
-            x = self.dropout.forward(x);
+            ItemLayout::Rows => {
+                let x = self.hidden_layers(features.reshape([b * n, f]), true); // [B·N, H_last]
+                self.output.forward(x).reshape([b, n]) // [B, N]
+            }
         }
-        self.output.forward(x).squeeze_dim(2) // [B, N]
     }
 
     /// The last hidden layer's activations, as an embedding: `[B, N, F] -> [B, N, H_last]`
     /// (a query tower for catalog scoring).
     pub fn forward_embedding(&self, features: Tensor<3>) -> Tensor<3> {
+        self.hidden_layers(features, false)
+    }
+
+    /// Every hidden layer on `[.., F]`: affine map, layer norm, activation and dropout, except
+    /// that `activate_last` false leaves the last one as its affine map (and norm).
+    fn hidden_layers<const D: usize>(&self, features: Tensor<D>, activate_last: bool) -> Tensor<D> {
         let mut x = features;
+        let last = self.hidden.len().saturating_sub(1);
         for (i, layer) in self.hidden.iter().enumerate() {
-            x = layer.forward(x);
+            x = layer.forward(x); // [.., H_i]
             if let Some(norm) = self.norms.get(i) {
                 x = norm.forward(x);
             }
-            if i + 1 < self.hidden.len() {
+            if activate_last || i < last {
                 x = self.activate(x);
                 x = self.dropout.forward(x);
             }
@@ -131,7 +165,7 @@ impl MlpScorer {
         x
     }
 
-    fn activate(&self, x: Tensor<3>) -> Tensor<3> {
+    fn activate<const D: usize>(&self, x: Tensor<D>) -> Tensor<D> {
         match self.activation {
             Activation::Relu => self.relu.forward(x),
             Activation::Gelu => self.gelu.forward(x),

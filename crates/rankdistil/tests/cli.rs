@@ -387,13 +387,33 @@ fn bench_reference_and_profile_print_measured_tables() {
         );
     }
 
+    // The flattened layout runs the same step: the same losses after the same steps.
+    let o = ok(rankdistil(
+        dir.path(),
+        &[
+            &["bench", "--suite", "reference", "--layout", "rows"],
+            &common[..],
+        ]
+        .concat(),
+    ));
+    assert!(stdout(&o).contains("MLP layout: Rows"), "{}", stdout(&o));
+    let flat = table_rows(&stdout(&o));
+    assert_eq!(flat.len(), 2, "{}", stdout(&o));
+    for (a, b) in rows.iter().zip(&flat) {
+        let (a, b): (f64, f64) = (a[6].parse().unwrap(), b[6].parse().unwrap());
+        assert!(
+            (a - b).abs() <= 1e-3 * a.abs(),
+            "lists loss {a}, rows loss {b}"
+        );
+    }
+
     let o = ok(rankdistil(
         dir.path(),
         &[&["bench", "--suite", "profile"], &common[..]].concat(),
     ));
     let rows = table_rows(&stdout(&o));
-    // Two phase rows, then two matmul rows.
-    assert_eq!(rows.len(), 4, "{}", stdout(&o));
+    // Two phase rows, two matmul rows, two output-layer rows.
+    assert_eq!(rows.len(), 6, "{}", stdout(&o));
     for row in &rows[..2] {
         let ms: Vec<f64> = row[3..].iter().map(|c| c.parse().unwrap()).collect();
         assert!(ms.iter().all(|&v| v >= 0.0), "{row:?}");
@@ -406,6 +426,7 @@ fn bench_reference_and_profile_print_measured_tables() {
             "{row:?}"
         );
     }
+    assert_eq!(rows[4][..3], ["8", "64", "32"]);
 
     let o = rankdistil(
         dir.path(),

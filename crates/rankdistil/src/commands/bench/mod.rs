@@ -10,7 +10,7 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 use clap::{Args, ValueEnum};
 use rankdistil_loss::{DistillMethod, HostTargets, ObjectiveConfig};
-use rankdistil_models::MlpScorerConfig;
+use rankdistil_models::{ItemLayout, MlpScorerConfig};
 
 use crate::backend::{self, Backend, BackendChoice};
 use crate::memory::{chunks, lists_per_chunk};
@@ -56,6 +56,26 @@ pub struct BenchArgs {
     /// Reference configs as `B,N,H` separated by `;` (default: the four reference ones).
     #[arg(long)]
     pub configs: Option<String>,
+    /// How the reference and profile steps run the MLP: `lists` keeps `[B, N, F]` (what the
+    /// trainer does), `rows` flattens to `[B·N, F]` as PyTorch's `Linear` does.
+    #[arg(long, value_enum, default_value_t = Layout::Lists)]
+    pub layout: Layout,
+}
+
+/// `--layout`, the command-line face of [`ItemLayout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    Lists,
+    Rows,
+}
+
+impl From<Layout> for ItemLayout {
+    fn from(l: Layout) -> Self {
+        match l {
+            Layout::Lists => ItemLayout::Lists,
+            Layout::Rows => ItemLayout::Rows,
+        }
+    }
 }
 
 /// The reference configurations (B lists, N items, H hidden).
@@ -102,10 +122,15 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     }
     let backend = backend::open(args.backend)?;
     println!("backend: {} ({})", backend.name, backend.adapter);
+    let layout = ItemLayout::from(args.layout);
+    if matches!(args.suite, Suite::Reference | Suite::Profile) {
+        println!("MLP layout: {layout:?}");
+    }
     match args.suite {
         Suite::Profile => profile::run(
             &backend,
             &reference_configs(args.configs.as_deref())?,
+            layout,
             args.max_warmup_s,
             args.steps,
         )?,
@@ -117,9 +142,8 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             for (b, n, h) in configs {
                 let r = reference_step(
                     &backend,
-                    b,
-                    n,
-                    h,
+                    (b, n, h),
+                    layout,
                     args.warmup,
                     args.max_warmup_s,
                     args.steps,
@@ -149,16 +173,17 @@ pub struct StepTiming {
 /// The PyTorch reference step, with the same shapes and math, on `backend`.
 pub fn reference_step(
     backend: &Backend,
-    b: usize,
-    n: usize,
-    h: usize,
+    (b, n, h): (usize, usize, usize),
+    layout: ItemLayout,
     warmup: usize,
     max_warmup_s: f64,
     steps: usize,
 ) -> anyhow::Result<StepTiming> {
     let device = backend.training_device();
     device.seed(7);
-    let mut model = MlpScorerConfig::new(FEATURES, vec![h, h]).init(&device);
+    let mut model = MlpScorerConfig::new(FEATURES, vec![h, h])
+        .init(&device)
+        .with_layout(layout);
     let mut optim = AdamConfig::new().init();
     let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
     let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);

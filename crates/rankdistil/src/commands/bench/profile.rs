@@ -2,7 +2,8 @@
 //!
 //! Each phase of the step (MLP forward, loss, backward, Adam) ends in a device sync, so its time
 //! is its own. The matmuls of the step are then timed alone: the forward products and the
-//! weight-gradient product `xᵀ·g`, whose inner dimension is every item of the batch.
+//! weight-gradient product `xᵀ·g`, whose inner dimension is every item of the batch; and the
+//! output layer's one-column products, in both item layouts.
 
 use std::time::Instant;
 
@@ -10,7 +11,7 @@ use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rankdistil_loss::CoupledRankDistilConfig;
-use rankdistil_models::MlpScorerConfig;
+use rankdistil_models::{ItemLayout, MlpScorerConfig};
 
 use super::FEATURES;
 use crate::backend::Backend;
@@ -63,12 +64,17 @@ fn settle_and_time(
 fn phases(
     backend: &Backend,
     (b, n, h): (usize, usize, usize),
+    layout: ItemLayout,
     max_warmup_s: f64,
     steps: usize,
 ) -> anyhow::Result<Phases> {
     let device = backend.training_device();
     device.seed(7);
-    let mut model = Some(MlpScorerConfig::new(FEATURES, vec![h, h]).init(&device));
+    let mut model = Some(
+        MlpScorerConfig::new(FEATURES, vec![h, h])
+            .init(&device)
+            .with_layout(layout),
+    );
     let mut optim = AdamConfig::new().init();
     let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
     let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
@@ -119,8 +125,21 @@ fn phases(
     })
 }
 
-/// GFLOP/s of a product whose operands were made once and stay on the device. `product`
-/// reduces its result into a scalar that is kept, so a lazy backend cannot skip it.
+/// Milliseconds per call of a product whose operands were made once and stay on the device.
+/// `product` reduces its result into a scalar that is kept, so a lazy backend cannot skip it.
+fn product_ms(
+    device: &Device,
+    max_warmup_s: f64,
+    steps: usize,
+    product: impl Fn() -> Tensor<1>,
+) -> anyhow::Result<f64> {
+    let mut kept = Vec::new();
+    settle_and_time(device, max_warmup_s, steps, || {
+        kept.push(product());
+        Ok(())
+    })
+}
+
 fn product_gflops(
     device: &Device,
     flops: f64,
@@ -128,11 +147,7 @@ fn product_gflops(
     steps: usize,
     product: impl Fn() -> Tensor<1>,
 ) -> anyhow::Result<f64> {
-    let mut kept = Vec::new();
-    let ms = settle_and_time(device, max_warmup_s, steps, || {
-        kept.push(product());
-        Ok(())
-    })?;
+    let ms = product_ms(device, max_warmup_s, steps, product)?;
     Ok(flops / (ms * 1e-3) / 1e9)
 }
 
@@ -175,9 +190,42 @@ fn matmuls(
     ])
 }
 
+/// Milliseconds of the output layer's products for `(B, N, H)`, whose one output column makes
+/// them memory-bound: the forward `h·w` and the input gradient `g·wᵀ` (an outer product), each
+/// as `Linear` runs it on `[B, N, ·]` and on `[B·N, ·]`.
+fn output_layer(
+    device: &Device,
+    (b, n, h): (usize, usize, usize),
+    max_warmup_s: f64,
+    steps: usize,
+) -> anyhow::Result<[f64; 4]> {
+    let rows = b * n;
+    let (hid, w) = (normal([rows, h], device), normal([h, 1], device));
+    let hid3 = hid.clone().reshape([b, n, h]);
+    let g = normal([rows, 1], device);
+    let g3 = g.clone().reshape([b, n, 1]);
+    let wt = w.clone().transpose(); // [1, H]
+    let linear = burn::tensor::module::linear::<3>;
+    Ok([
+        product_ms(device, max_warmup_s, steps, || {
+            linear(hid3.clone(), w.clone(), None).sum()
+        })?,
+        product_ms(device, max_warmup_s, steps, || {
+            hid.clone().matmul(w.clone()).sum()
+        })?,
+        product_ms(device, max_warmup_s, steps, || {
+            linear(g3.clone(), wt.clone(), None).sum()
+        })?,
+        product_ms(device, max_warmup_s, steps, || {
+            g.clone().matmul(wt.clone()).sum()
+        })?,
+    ])
+}
+
 pub fn run(
     backend: &Backend,
     configs: &[(usize, usize, usize)],
+    layout: ItemLayout,
     max_warmup_s: f64,
     steps: usize,
 ) -> anyhow::Result<()> {
@@ -187,7 +235,7 @@ pub fn run(
          | B | N | H | MLP forward | loss | backward | Adam | sum |\n|---|---|---|---|---|---|---|---|"
     );
     for &(b, n, h) in configs {
-        let p = phases(backend, (b, n, h), max_warmup_s, steps)?;
+        let p = phases(backend, (b, n, h), layout, max_warmup_s, steps)?;
         println!(
             "| {b} | {n} | {h} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
             p.forward,
@@ -205,6 +253,15 @@ pub fn run(
     for &(b, n, h) in configs {
         let [first, second, linear, grad] = matmuls(&device, (b, n, h), max_warmup_s, steps)?;
         println!("| {b} | {n} | {h} | {first:.1} | {second:.1} | {linear:.1} | {grad:.1} |");
+    }
+    println!(
+        "\nthe output layer alone (one column), ms\n\n\
+         | B | N | H | h·w as Linear on [B,N,H] | h·w on [rows,H] | g·wᵀ as Linear on [B,N,1] | g·wᵀ on [rows,1] |\n|---|---|---|---|---|---|---|"
+    );
+    for &(b, n, h) in configs {
+        let [lists, rows, grad_lists, grad_rows] =
+            output_layer(&device, (b, n, h), max_warmup_s, steps)?;
+        println!("| {b} | {n} | {h} | {lists:.4} | {rows:.4} | {grad_lists:.4} | {grad_rows:.4} |");
     }
     Ok(())
 }
