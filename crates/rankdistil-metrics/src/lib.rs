@@ -8,4 +8,4 @@ mod relevance;
 
 pub use accumulate::{MetricAccumulator, MetricSummary};
 pub use agreement::{kendall_tau_at, overlap_at};
-pub use relevance::{IdcgZero, mrr, ndcg_at, precision_at, rank_order, recall_at};
+pub use relevance::{IdcgZero, mrr, ndcg_at, precision_at, rank_order, recall_at, top_n};

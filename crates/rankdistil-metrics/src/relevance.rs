@@ -21,6 +21,24 @@ pub fn rank_order(scores: &[f32]) -> Vec<usize> {
     order
 }
 
+/// The first `n` of [`rank_order`], without sorting the rest: O(L + n log n), for taking the
+/// top of a large catalog.
+pub fn top_n(scores: &[f32], n: usize) -> Vec<usize> {
+    let n = n.min(scores.len());
+    if n == 0 {
+        return Vec::new();
+    }
+    // Index order breaks ties, as rank_order's stable sort does.
+    let cmp = |a: &usize, b: &usize| scores[*b].total_cmp(&scores[*a]).then(a.cmp(b));
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    if n < order.len() {
+        order.select_nth_unstable_by(n - 1, cmp);
+        order.truncate(n);
+    }
+    order.sort_by(cmp);
+    order
+}
+
 fn gain(y: f32) -> f64 {
     (2f64).powf(y as f64) - 1.0
 }

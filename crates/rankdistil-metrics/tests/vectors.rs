@@ -115,3 +115,26 @@ fn accumulator_averages_each_metric_over_the_lists_it_counts() {
     assert_eq!(m.get("recall@10"), Some(1.0));
     assert_eq!(m.counts["recall@10"], 1);
 }
+
+#[test]
+fn top_n_is_the_head_of_rank_order() {
+    // Ties, infinities and a NaN, over many lengths and cut-offs.
+    let mut state = 7u64;
+    for len in [0usize, 1, 2, 5, 33, 200] {
+        let scores: Vec<f32> = (0..len)
+            .map(|i| {
+                state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+                match i % 11 {
+                    3 => f32::NEG_INFINITY,
+                    7 => f32::INFINITY,
+                    9 if len > 100 => f32::NAN,
+                    _ => ((state >> 40) % 7) as f32 * 0.5,
+                }
+            })
+            .collect();
+        let full = rank_order(&scores);
+        for n in [0usize, 1, 2, 3, 10, 199, 200, 500] {
+            assert_eq!(top_n(&scores, n), full[..n.min(len)], "len {len}, n {n}");
+        }
+    }
+}

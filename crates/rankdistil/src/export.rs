@@ -13,7 +13,7 @@ use rankdistil_models::{LAYER_NORM_EPSILON, MlpScorer, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::config::ModelConfig;
-use crate::run_dir::{RunMeta, load_weights, save_model, scorer_config, write_atomic};
+use crate::run_dir::{RunMeta, load_into, save_model, scorer_config, write_atomic};
 
 pub const EXPORT_CONFIG: &str = "config.json";
 
@@ -25,7 +25,7 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
-    fn file(self) -> &'static str {
+    pub fn file(self) -> &'static str {
         match self {
             ExportFormat::Safetensors => "model.safetensors",
             ExportFormat::Burnpack => "model.bpk",
@@ -69,11 +69,11 @@ const FORWARD: &str = "x = normalize(features); for each hidden layer i: x = act
 
 const FORWARD_LAYER_NORM: &str = "x = normalize(features); for each hidden layer i: z = x @ hidden.{i}.weight + hidden.{i}.bias; x = activation((z - mean(z)) / sqrt(var(z) + layer_norm_epsilon) * norms.{i}.gamma + norms.{i}.beta), mean and biased var over the last axis; score = x @ output.weight + output.bias (weights are [in, out])";
 
-/// Writes the run's best model and its `config.json` into `out`.
-pub fn export(
+/// Writes `model`'s weights as `format` into `out` (created if needed), atomically; returns the
+/// weights file.
+pub fn write_weights<M: Module>(
+    model: &M,
     run: &Path,
-    meta: &RunMeta,
-    model: &MlpScorer,
     format: ExportFormat,
     out: &Path,
 ) -> anyhow::Result<PathBuf> {
@@ -93,6 +93,58 @@ pub fn export(
             std::fs::rename(&tmp, &weights)?;
         }
     }
+    Ok(weights)
+}
+
+/// Reads weights written by [`write_weights`] into `model`, which must match them exactly;
+/// `config` names the `config.json` that described them, for the error.
+pub fn read_weights<M: Module>(
+    model: M,
+    weights: &Path,
+    format: ExportFormat,
+    config: &Path,
+) -> anyhow::Result<M> {
+    match format {
+        ExportFormat::Burnpack => load_into(weights, model, || {
+            format!("as described in {}", config.display())
+        }),
+        ExportFormat::Safetensors => {
+            let mut model = model;
+            let bytes = std::fs::read(weights)
+                .with_context(|| format!("{}: cannot read the weights", weights.display()))?;
+            let mut store = SafetensorsStore::from_bytes(Some(bytes))
+                .validate(true)
+                .allow_partial(false);
+            let result = model.load_from(&mut store).map_err(|e| {
+                anyhow::anyhow!(
+                    "{}: not a readable safetensors file for this architecture (truncated or foreign?): {e}",
+                    weights.display()
+                )
+            })?;
+            if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+                bail!(
+                    "{}: the tensors do not match the architecture in {} (missing {:?}, unexpected {:?}, errors {:?})",
+                    weights.display(),
+                    config.display(),
+                    result.missing.iter().map(|m| &m.0).collect::<Vec<_>>(),
+                    result.unused,
+                    result.errors.len()
+                );
+            }
+            Ok(model)
+        }
+    }
+}
+
+/// Writes the run's best model and its `config.json` into `out`.
+pub fn export(
+    run: &Path,
+    meta: &RunMeta,
+    model: &MlpScorer,
+    format: ExportFormat,
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
+    let weights = write_weights(model, run, format, out)?;
     let layer_norm = meta.model.layer_norm;
     let config = ExportConfig {
         format,
@@ -132,6 +184,13 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
             dir.display()
         )
     })?;
+    if crate::catalog_export::is_catalog_config(&text) {
+        bail!(
+            "{}: a catalog scorer's export (users' histories in, items out); use `rankdistil recommend --model {}`",
+            path.display(),
+            dir.display()
+        );
+    }
     let config: ExportConfig = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a rankdistil export config", path.display()))?;
     if config.normalization.num_features() != config.input_dim {
@@ -150,34 +209,11 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
         );
     }
     let scorer: MlpScorerConfig = scorer_config(config.input_dim, &config.architecture);
-    let weights = dir.join(&config.weights);
-    let model = match config.format {
-        ExportFormat::Burnpack => load_weights(&weights, &scorer, device)?,
-        ExportFormat::Safetensors => {
-            let mut model = scorer.init(device);
-            let bytes = std::fs::read(&weights)
-                .with_context(|| format!("{}: cannot read the weights", weights.display()))?;
-            let mut store = SafetensorsStore::from_bytes(Some(bytes))
-                .validate(true)
-                .allow_partial(false);
-            let result = model.load_from(&mut store).map_err(|e| {
-                anyhow::anyhow!(
-                    "{}: not a readable safetensors file for this architecture (truncated or foreign?): {e}",
-                    weights.display()
-                )
-            })?;
-            if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
-                bail!(
-                    "{}: the tensors do not match the architecture in {} (missing {:?}, unexpected {:?}, errors {:?})",
-                    weights.display(),
-                    path.display(),
-                    result.missing.iter().map(|m| &m.0).collect::<Vec<_>>(),
-                    result.unused,
-                    result.errors.len()
-                );
-            }
-            model
-        }
-    };
+    let model = read_weights(
+        scorer.init(device),
+        &dir.join(&config.weights),
+        config.format,
+        &path,
+    )?;
     Ok((model, config))
 }

@@ -1,6 +1,8 @@
 //! `rankdistil`: knowledge distillation for top-k ranking, on Burn.
 
 mod backend;
+mod catalog_dir;
+mod catalog_export;
 mod checkpoint;
 mod commands;
 mod config;
@@ -39,6 +41,7 @@ enum Command {
     Plot(commands::plot::PlotArgs),
     Export(commands::export::ExportArgs),
     Score(commands::score::ScoreArgs),
+    Recommend(commands::recommend::RecommendArgs),
     Catalog(commands::catalog::CatalogArgs),
     TeacherCache(commands::catalog::TeacherCacheArgs),
 }
@@ -55,6 +58,7 @@ impl Command {
             Command::Bench(a) => Some(a.backend),
             Command::Parity(a) => Some(a.backend),
             Command::Score(a) => Some(a.backend),
+            Command::Recommend(a) => Some(a.backend),
             Command::Catalog(a) => Some(a.backend),
             Command::TeacherCache(a) => Some(a.backend),
             Command::GenSynthetic(_) | Command::Plot(_) | Command::Export(_) => None,
@@ -86,6 +90,7 @@ fn main() {
         Command::Plot(a) => commands::plot::run(a),
         Command::Export(a) => commands::export::run(a),
         Command::Score(a) => commands::score::run(a),
+        Command::Recommend(a) => commands::recommend::run(a),
         Command::Catalog(a) => commands::catalog::run(a),
         Command::TeacherCache(a) => commands::catalog::run_teacher_cache(a),
     };

@@ -2,6 +2,9 @@
 
 use std::process::Command;
 
+mod common;
+use common::{ok, rankdistil, stderr, stdout};
+
 const CONFIG: &str = r#"
 methods = ["label_only", "sampled", "softmax_kd"]
 seeds = [1, 2]
@@ -175,4 +178,276 @@ fn bad_catalog_configs_are_clear_errors() {
         assert!(err.contains(needle), "{err}");
         assert!(!err.contains("panicked"), "{err}");
     }
+}
+
+/// Parsed `recommend` output: (user, rank, item, score) rows after the header.
+fn recommendations(tsv: &str) -> Vec<(String, usize, String, f32)> {
+    let mut lines = tsv.lines();
+    assert_eq!(lines.next(), Some("user_id\trank\titem_id\tscore"));
+    lines
+        .map(|l| {
+            let f: Vec<&str> = l.split('\t').collect();
+            assert_eq!(f.len(), 4, "{l}");
+            (
+                f[0].to_string(),
+                f[1].parse().unwrap(),
+                f[2].to_string(),
+                f[3].parse().unwrap(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn students_are_saved_exported_and_serve_recommendations() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = CONFIG.replace(
+        "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
+        "methods = [\"sampled\"]\nseeds = [3]",
+    );
+    assert_ne!(config, CONFIG);
+    std::fs::write(d.join("c.toml"), config).unwrap();
+    ok(rankdistil(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "cat",
+        ],
+    ));
+    let student = d.join("cat/students/sampled-seed3");
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(student.join("catalog-student.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(meta["role"], "student");
+    assert_eq!(meta["method"], "sampled");
+    assert_eq!(meta["seed"], 3);
+    let items = std::fs::read_to_string(student.join("items.txt")).unwrap();
+    let ids: Vec<&str> = items.lines().collect();
+    assert_eq!(ids.len(), 400);
+    assert_eq!(ids[..3], ["i0", "i1", "i2"]);
+
+    for format in ["safetensors", "burnpack"] {
+        let o = ok(rankdistil(
+            d,
+            &[
+                "export",
+                "--run",
+                "cat/students/sampled-seed3",
+                "--format",
+                format,
+                "--out",
+                format,
+            ],
+        ));
+        assert!(
+            stdout(&o).contains("catalog student sampled, 400 items, dim 4"),
+            "{}",
+            stdout(&o)
+        );
+        let config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(format).join("config.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(config["kind"], "catalog");
+        assert_eq!(config["catalog_size"], 400);
+        assert_eq!(config["positives_min_rating"], 4.0);
+        assert_eq!(
+            std::fs::read_to_string(d.join(format).join("items.txt")).unwrap(),
+            items
+        );
+    }
+
+    // alice has three positives; bob only a low rating (no history, but i5 is his); carol only
+    // an item the catalog lacks.
+    std::fs::write(
+        d.join("new.inter"),
+        "user_id:token\titem_id:token\trating:float\n\
+         alice\ti1\t5\nalice\ti2\t4\nalice\ti3\t5\nbob\ti5\t2\ncarol\tzzz\t5\n",
+    )
+    .unwrap();
+    let o = ok(rankdistil(
+        d,
+        &[
+            "recommend",
+            "--model",
+            "safetensors",
+            "--data",
+            "new.inter",
+            "--top",
+            "10",
+            "--out",
+            "recs.tsv",
+            "--backend",
+            "ndarray",
+        ],
+    ));
+    let err = stderr(&o);
+    assert!(
+        err.contains("3 users, 30 recommendations from a catalog of 400 items"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 interactions name items outside the model's catalog"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 users have no positive (rating >= 4)"),
+        "{err}"
+    );
+    let tsv = std::fs::read_to_string(d.join("recs.tsv")).unwrap();
+    let recs = recommendations(&tsv);
+    let of = |user: &str| -> Vec<(String, f32)> {
+        recs.iter()
+            .filter(|r| r.0 == user)
+            .map(|r| (r.2.clone(), r.3))
+            .collect()
+    };
+    for user in ["alice", "bob", "carol"] {
+        let list = of(user);
+        assert_eq!(list.len(), 10, "{user}");
+        assert!(
+            list.windows(2).all(|w| w[0].1 >= w[1].1),
+            "{user}: {list:?}"
+        );
+        let ranks: Vec<usize> = recs.iter().filter(|r| r.0 == user).map(|r| r.1).collect();
+        assert_eq!(ranks, (1..=10).collect::<Vec<_>>());
+    }
+    assert!(
+        of("alice")
+            .iter()
+            .all(|(i, _)| !["i1", "i2", "i3"].contains(&i.as_str()))
+    );
+    // bob and carol are both scored from an empty history; bob never gets his own i5.
+    let carol: Vec<(String, f32)> = of("carol").into_iter().filter(|(i, _)| i != "i5").collect();
+    assert_eq!(of("bob")[..carol.len()], carol[..]);
+    assert!(of("bob").iter().all(|(i, _)| i != "i5"));
+    assert_ne!(of("alice"), of("carol"), "a history changes the list");
+
+    // The burnpack export serves the same list.
+    let o = ok(rankdistil(
+        d,
+        &[
+            "recommend",
+            "--model",
+            "burnpack",
+            "--data",
+            "new.inter",
+            "--top",
+            "10",
+            "--backend",
+            "ndarray",
+        ],
+    ));
+    assert_eq!(stdout(&o), tsv);
+
+    // numpy reproduces it from the export alone.
+    let script = format!(
+        "{}/../../scripts/recommend_with_numpy.py",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
+    let has_numpy = Command::new("python3")
+        .args(["-c", "import numpy, safetensors"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_numpy {
+        let o = Command::new("python3")
+            .current_dir(d)
+            .args([
+                script.as_str(),
+                "safetensors",
+                "new.inter",
+                "--top",
+                "10",
+                "--compare",
+                "recs.tsv",
+            ])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
+        assert!(
+            stdout(&o).contains("30 recommendations match"),
+            "{}",
+            stdout(&o)
+        );
+    } else {
+        assert!(
+            std::env::var_os("RANKDISTIL_REQUIRE_NUMPY").is_none(),
+            "numpy and safetensors are required here (pip install numpy safetensors)"
+        );
+        eprintln!("skipping the numpy round trip: python3 lacks numpy or safetensors");
+    }
+
+    // Bad inputs: the wrong kind of export each way, and damaged item ids.
+    std::fs::write(d.join("x.txt"), "0 qid:1 1:0.5\n").unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "safetensors",
+            "--data",
+            "x.txt",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("a catalog scorer's export"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("rankdistil recommend --model safetensors"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::create_dir(d.join("letor")).unwrap();
+    std::fs::write(d.join("letor/config.json"), r#"{"format": "safetensors"}"#).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "recommend",
+            "--model",
+            "letor",
+            "--data",
+            "new.inter",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a catalog scorer's export"),
+        "{}",
+        stderr(&o)
+    );
+    let damaged = items.replacen("i2\n", "i0\n", 1);
+    std::fs::write(d.join("safetensors/items.txt"), damaged).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "recommend",
+            "--model",
+            "safetensors",
+            "--data",
+            "new.inter",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("items.txt:3: item id \"i0\" repeats line 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }

@@ -16,13 +16,14 @@ use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::{ImplicitSplit, read_recbole_inter, synthetic_catalog};
 use rankdistil_loss::{SampledRankDistil, SampledRankDistilConfig, SoftmaxCe, SoftmaxKdConfig};
 use rankdistil_metrics::{IdcgZero, ndcg_at, recall_at};
-use rankdistil_models::{CatalogScorer, CatalogScorerConfig};
+use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
 use crate::backend::{self, Backend, BackendChoice};
+use crate::catalog_dir::{self, CatalogModelMeta};
 use crate::config;
 use crate::report::mean_std;
-use crate::run_dir::{MODEL_FILE, load_into, save_model, write_atomic};
+use crate::run_dir::write_atomic;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -103,6 +104,17 @@ pub enum CatalogMethod {
     SoftmaxKd,
 }
 
+impl CatalogMethod {
+    /// The name configs use, which also names the student's folder.
+    pub fn key(self) -> &'static str {
+        match self {
+            CatalogMethod::LabelOnly => "label_only",
+            CatalogMethod::Sampled => "sampled",
+            CatalogMethod::SoftmaxKd => "softmax_kd",
+        }
+    }
+}
+
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogRunConfig {
@@ -176,25 +188,7 @@ pub struct TeacherCacheArgs {
     pub backend: BackendChoice,
 }
 
-/// What a saved catalog teacher needs to be rebuilt and fed the same data.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct CatalogTeacherMeta {
-    pub data: CatalogData,
-    pub model: CatalogModel,
-    pub num_items: usize,
-    pub ndcg_at_10: f64,
-    pub recall_at_20: f64,
-}
-
-const TEACHER_META: &str = "catalog-teacher.json";
-
-fn scorer_config(model: &CatalogModel, num_items: usize) -> CatalogScorerConfig {
-    CatalogScorerConfig::new(num_items, model.dim)
-        .with_hidden(model.hidden.clone())
-        .with_dropout(model.dropout)
-}
-
-fn load_split(data: &CatalogData) -> anyhow::Result<(usize, ImplicitSplit)> {
+fn load_split(data: &CatalogData) -> anyhow::Result<(usize, ImplicitSplit, Vec<String>)> {
     let inter = match (&data.inter, &data.synthetic) {
         (Some(p), None) => read_recbole_inter(p)?,
         (None, Some(s)) => synthetic_catalog(s.users, s.items, s.per_user, s.dim, s.seed),
@@ -203,44 +197,7 @@ fn load_split(data: &CatalogData) -> anyhow::Result<(usize, ImplicitSplit)> {
         ),
     };
     let split = ImplicitSplit::from_ratings(&inter, data.min_rating, data.holdout, data.seed);
-    Ok((inter.users.len(), split))
-}
-
-fn save_teacher(
-    dir: &Path,
-    model: &CatalogScorer,
-    meta: &CatalogTeacherMeta,
-) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("{}: cannot create", dir.display()))?;
-    save_model(model, &dir.join(MODEL_FILE))?;
-    write_atomic(
-        &dir.join(TEACHER_META),
-        serde_json::to_string_pretty(meta)?.as_bytes(),
-    )
-}
-
-fn load_teacher(
-    dir: &Path,
-    device: &Device,
-) -> anyhow::Result<(CatalogScorer, CatalogTeacherMeta)> {
-    let path = dir.join(TEACHER_META);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: cannot read; is {} a catalog teacher folder?",
-            path.display(),
-            dir.display()
-        )
-    })?;
-    let meta: CatalogTeacherMeta = serde_json::from_str(&text)
-        .with_context(|| format!("{}: malformed catalog teacher metadata", path.display()))?;
-    let model = scorer_config(&meta.model, meta.num_items).init(device);
-    let model = load_into(&dir.join(MODEL_FILE), model, || {
-        format!(
-            "{} items, dim {}, hidden {:?}",
-            meta.num_items, meta.model.dim, meta.model.hidden
-        )
-    })?;
-    Ok((model, meta))
+    Ok((inter.users.len(), split, inter.items))
 }
 
 /// Scores every user's whole catalog, chunk by chunk, keeping the top-p unseen items.
@@ -266,9 +223,8 @@ fn build_cache(
         let scores = score_users(teacher, split, chunk, backend, true);
         for b in 0..chunk.len() {
             let s = &scores[b * l..(b + 1) * l];
-            let top: Vec<usize> = rankdistil_metrics::rank_order(s)
+            let top: Vec<usize> = rankdistil_metrics::top_n(s, p)
                 .into_iter()
-                .take(p.min(l))
                 .filter(|&i| s[i].is_finite())
                 .collect();
             out.push((
@@ -284,13 +240,13 @@ fn build_cache(
 
 pub fn run_teacher_cache(args: TeacherCacheArgs) -> anyhow::Result<()> {
     let backend = backend::open(args.backend)?;
-    let (teacher, meta) = load_teacher(&args.teacher, &backend.device)?;
+    let (teacher, meta) = catalog_dir::load(&args.teacher, &backend.device)?;
     let mut data = meta.data.clone();
     if let Some(inter) = &args.data {
         data.inter = Some(inter.clone());
         data.synthetic = None;
     }
-    let (_, split) = load_split(&data)?;
+    let (_, split, _) = load_split(&data)?;
     anyhow::ensure!(
         split.num_items == meta.num_items,
         "{}: the teacher has {} items but its data now has {}",
@@ -414,7 +370,7 @@ impl TopPCache {
 
 /// Scores every item for `users` (inputs: their training items), `[users.len() × L]`, with the
 /// training items set to −∞ when `exclude_train`.
-fn score_users(
+pub(crate) fn score_users(
     model: &CatalogScorer,
     split: &ImplicitSplit,
     users: &[usize],
@@ -481,10 +437,7 @@ fn train(
     let device = backend.training_device();
     device.seed(seed);
     let l = split.num_items;
-    let mut model = CatalogScorerConfig::new(l, stage.model.dim)
-        .with_hidden(stage.model.hidden.clone())
-        .with_dropout(stage.model.dropout)
-        .init(&device);
+    let mut model = catalog_dir::scorer_config(&stage.model, l).init(&device);
     let mut optim = AdamConfig::new().init();
     let users: Vec<usize> = (0..split.train.len())
         .filter(|&u| !split.train[u].is_empty())
@@ -649,7 +602,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));
     std::fs::create_dir_all(&out)?;
     let backend = backend::open(args.backend)?;
-    let (num_users, split) = load_split(&cfg.data)?;
+    let (num_users, split, item_ids) = load_split(&cfg.data)?;
     let l = split.num_items;
     eprintln!(
         "catalog: {num_users} users, {l} items, {} training and {} held-out positives; {} users evaluated",
@@ -660,7 +613,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
 
     let teacher = match &args.teacher {
         Some(dir) => {
-            let (t, meta) = load_teacher(dir, &backend.device)?;
+            let (t, meta) = catalog_dir::load(dir, &backend.device)?;
             anyhow::ensure!(
                 meta.num_items == l,
                 "{}: the teacher has {} items, this data {l}",
@@ -672,14 +625,17 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         None => {
             let t = train(&cfg.teacher, &split, Target::Labels, &backend, 0, "teacher");
             let (ndcg, recall, _) = evaluate_catalog(&t, &split, &backend);
-            let meta = CatalogTeacherMeta {
+            let meta = CatalogModelMeta {
                 data: cfg.data.clone(),
                 model: cfg.teacher.model.clone(),
                 num_items: l,
                 ndcg_at_10: ndcg,
                 recall_at_20: recall,
+                role: "teacher".into(),
+                method: None,
+                seed: None,
             };
-            save_teacher(&out.join("teacher"), &t, &meta)?;
+            catalog_dir::save(&out.join("teacher"), &t, &meta, &item_ids)?;
             t
         }
     };
@@ -746,7 +702,24 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
             let name = format!("{method:?} seed {seed}");
             let student = train(&cfg.student, &split, target, &backend, seed, &name);
             let (ndcg, recall, _) = evaluate_catalog(&student, &split, &backend);
-            eprintln!("catalog: {name}: NDCG@10 {ndcg:.4}, Recall@20 {recall:.4}");
+            let dir = out
+                .join("students")
+                .join(format!("{}-seed{seed}", method.key()));
+            let meta = CatalogModelMeta {
+                data: cfg.data.clone(),
+                model: cfg.student.model.clone(),
+                num_items: l,
+                ndcg_at_10: ndcg,
+                recall_at_20: recall,
+                role: "student".into(),
+                method: Some(method.key().into()),
+                seed: Some(seed),
+            };
+            catalog_dir::save(&dir, &student, &meta, &item_ids)?;
+            eprintln!(
+                "catalog: {name}: NDCG@10 {ndcg:.4}, Recall@20 {recall:.4}, saved to {}",
+                dir.display()
+            );
             runs.push((ndcg, recall));
         }
         rows.push((method, runs));
@@ -812,7 +785,7 @@ mod tests {
         let data = synthetic_catalog(30, 200, 10, 4, 5);
         let split = ImplicitSplit::from_ratings(&data, 4.0, 0.2, 1);
         let backend = Backend::cpu();
-        let model = CatalogScorerConfig::new(200, 8).init(&backend.device);
+        let model = rankdistil_models::CatalogScorerConfig::new(200, 8).init(&backend.device);
         let users: Vec<usize> = (0..30).collect();
         let mut small = backend.clone();
         small.buffer_budget = 200 * 4 * 7; // 7 users per chunk

@@ -3,13 +3,15 @@ use std::path::PathBuf;
 use clap::Args;
 
 use crate::backend::Backend;
-use crate::export::{ExportFormat, export};
+use crate::export::{EXPORT_CONFIG, ExportFormat, export};
 use crate::run_dir::{load_meta, load_model};
+use crate::{catalog_dir, catalog_export};
 
 /// Export a run's best model for serving: weights plus a config.json.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
-    /// A run directory written by `train` or `distill`.
+    /// A run directory written by `train` or `distill`, or a catalog model folder written by
+    /// `catalog` (`<run>/teacher`, `<run>/students/<method>-seed<S>`).
     #[arg(long)]
     pub run: PathBuf,
     #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
@@ -20,9 +22,25 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
-    let meta = load_meta(&args.run)?;
     // Weights move through the host; the CPU backend is enough.
     let cpu = Backend::cpu();
+    if catalog_dir::meta_path(&args.run).is_some() {
+        let (meta, weights) =
+            catalog_export::export(&args.run, args.format, &args.out, &cpu.device)?;
+        println!(
+            "exported {} (catalog {}{}, {} items, dim {}) to {}, {} and {}",
+            args.run.display(),
+            meta.role,
+            meta.method.map(|m| format!(" {m}")).unwrap_or_default(),
+            meta.num_items,
+            meta.model.dim,
+            weights.display(),
+            args.out.join(catalog_dir::ITEMS_FILE).display(),
+            args.out.join(EXPORT_CONFIG).display()
+        );
+        return Ok(());
+    }
+    let meta = load_meta(&args.run)?;
     let model = load_model(&args.run, &meta, &cpu.device)?;
     let weights = export(&args.run, &meta, &model, args.format, &args.out)?;
     println!(
@@ -33,7 +51,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         meta.d_input,
         meta.num_params,
         weights.display(),
-        args.out.join(crate::export::EXPORT_CONFIG).display()
+        args.out.join(EXPORT_CONFIG).display()
     );
     Ok(())
 }

@@ -8,5 +8,6 @@ pub mod gen_synthetic;
 pub mod parity;
 pub mod plot;
 pub mod quickstart;
+pub mod recommend;
 pub mod score;
 pub mod train;

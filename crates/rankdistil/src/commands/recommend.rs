@@ -1,0 +1,151 @@
+//! `rankdistil recommend`: serve a catalog scorer's export. Each user's history comes from a
+//! RecBole `.inter` file; the output is their top-N catalog items, never one they already have.
+
+use std::collections::HashMap;
+use std::io::{BufWriter, Write};
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::Args;
+use rankdistil_data::{ImplicitSplit, read_recbole_inter};
+use rankdistil_metrics::top_n;
+
+use crate::backend::{self, BackendChoice};
+use crate::catalog_export;
+use crate::commands::catalog::score_users;
+
+/// Recommend the top-N catalog items for every user of a RecBole `.inter` file, with a catalog
+/// scorer's export; writes `user_id<TAB>rank<TAB>item_id<TAB>score` lines.
+#[derive(Debug, Args)]
+pub struct RecommendArgs {
+    /// A catalog export directory (`rankdistil export --run <catalog run>/students/<name>`).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// A RecBole `.inter` file: each user's positives (rating at least the export's
+    /// `positives_min_rating`) form the history, and none of the user's items is recommended.
+    #[arg(long)]
+    pub data: PathBuf,
+    /// Items per user.
+    #[arg(long, default_value_t = 20)]
+    pub top: usize,
+    /// The output TSV (default: standard output).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
+    pub backend: BackendChoice,
+}
+
+pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
+    anyhow::ensure!(args.top >= 1, "--top must be at least 1");
+    let started = Instant::now();
+    let backend = backend::open(args.backend)?;
+    let (model, config, item_ids) = catalog_export::load(&args.model, &backend.device)?;
+    let data = read_recbole_inter(&args.data)?;
+    let l = config.catalog_size;
+
+    // The file's items in the export's catalog indices; items it does not know are skipped.
+    let index: HashMap<&str, u32> = item_ids
+        .iter()
+        .enumerate()
+        .map(|(i, id)| (id.as_str(), i as u32))
+        .collect();
+    let to_catalog: Vec<Option<u32>> = data
+        .items
+        .iter()
+        .map(|id| index.get(id.as_str()).copied())
+        .collect();
+    let users = data.users.len();
+    let (mut history, mut seen) = (vec![Vec::new(); users], vec![Vec::new(); users]);
+    let mut unknown = 0usize;
+    for e in &data.events {
+        let Some(item) = to_catalog[e.item as usize] else {
+            unknown += 1;
+            continue;
+        };
+        seen[e.user as usize].push(item);
+        if e.rating >= config.positives_min_rating {
+            history[e.user as usize].push(item);
+        }
+    }
+    for list in history.iter_mut().chain(seen.iter_mut()) {
+        list.sort_unstable();
+        list.dedup();
+    }
+    // `score_users` takes the history from `train` and sets those items to −∞; the rest of
+    // what a user has seen is excluded below.
+    let split = ImplicitSplit {
+        num_items: l,
+        train: history,
+        test: vec![Vec::new(); users],
+    };
+
+    let (mut sink, tmp): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
+        Some(path) => {
+            let tmp = path.with_extension("tsv.tmp");
+            let file = std::fs::File::create(&tmp)
+                .with_context(|| format!("{}: cannot create", tmp.display()))?;
+            (Box::new(BufWriter::new(file)), Some(tmp))
+        }
+        None => (Box::new(BufWriter::new(std::io::stdout().lock())), None),
+    };
+    writeln!(sink, "user_id\trank\titem_id\tscore")?;
+    let per = (backend.buffer_budget / (l as u64 * 4)).clamp(1, 256) as usize;
+    let all: Vec<usize> = (0..users).collect();
+    let mut written = 0usize;
+    for chunk in all.chunks(per) {
+        let mut scores = score_users(&model, &split, chunk, &backend, true);
+        for (b, &u) in chunk.iter().enumerate() {
+            let s = &mut scores[b * l..(b + 1) * l];
+            for &i in &seen[u] {
+                s[i as usize] = f32::NEG_INFINITY;
+            }
+            for (rank, i) in top_n(s, args.top).into_iter().enumerate() {
+                if !s[i].is_finite() {
+                    break; // the user has seen every remaining item
+                }
+                writeln!(
+                    sink,
+                    "{}\t{}\t{}\t{}",
+                    data.users[u],
+                    rank + 1,
+                    item_ids[i],
+                    s[i]
+                )?;
+                written += 1;
+            }
+        }
+    }
+    sink.flush()?;
+    drop(sink);
+    if let (Some(tmp), Some(out)) = (tmp, &args.out) {
+        std::fs::File::open(&tmp)?.sync_all()?;
+        std::fs::rename(&tmp, out)
+            .with_context(|| format!("{}: cannot rename into place", out.display()))?;
+    }
+    let no_history = split.train.iter().filter(|h| h.is_empty()).count();
+    eprintln!(
+        "recommend: {users} users, {written} recommendations from a catalog of {l} items in {:.2}s{}{}{}",
+        started.elapsed().as_secs_f64(),
+        args.out
+            .as_ref()
+            .map(|p| format!(", written to {}", p.display()))
+            .unwrap_or_default(),
+        if unknown > 0 {
+            format!(
+                "; {unknown} interactions name items outside the model's catalog and were skipped"
+            )
+        } else {
+            String::new()
+        },
+        if no_history > 0 {
+            format!(
+                "; {no_history} users have no positive (rating >= {}) in the catalog, so they are scored from an empty history",
+                config.positives_min_rating
+            )
+        } else {
+            String::new()
+        },
+    );
+    Ok(())
+}
