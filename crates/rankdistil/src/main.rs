@@ -10,6 +10,7 @@ mod data_source;
 mod distillation;
 mod export;
 mod memory;
+mod progress;
 mod report;
 mod run_dir;
 mod scoring;

@@ -7,7 +7,7 @@ use anyhow::{Context, bail};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsAccumulator, GradientsParams, decay::WeightDecayConfig};
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use rankdistil_data::{BatchPlan, ListBatch, RankingDataset};
 use rankdistil_loss::{HostTargets, Objective, ObjectiveConfig};
 use rankdistil_metrics::MetricSummary;
@@ -252,16 +252,7 @@ impl TrainJob<'_> {
         if !self.progress {
             return ProgressBar::hidden();
         }
-        let bar = ProgressBar::new(len);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{prefix} [{bar:30}] {pos}/{len} batches {elapsed_precise} eta {eta}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        bar.set_prefix(format!("{} epoch {epoch}", self.name));
-        bar
+        crate::progress::bar(len, format!("{} epoch {epoch}", self.name), "batches")
     }
 }
 

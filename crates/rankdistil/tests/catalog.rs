@@ -451,3 +451,90 @@ fn students_are_saved_exported_and_serve_recommendations() {
     );
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
+
+#[test]
+fn an_interrupted_catalog_run_resumes_with_what_it_has() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = CONFIG.replace(
+        "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
+        "methods = [\"label_only\", \"sampled\"]\nseeds = [1]",
+    );
+    std::fs::write(d.join("c.toml"), &config).unwrap();
+    let args = [
+        "catalog",
+        "--config",
+        "c.toml",
+        "--backend",
+        "ndarray",
+        "--out",
+        "cat",
+    ];
+    let first = ok(rankdistil(d, &args));
+    let table = std::fs::read_to_string(d.join("cat/catalog.md")).unwrap();
+    let err = stderr(&first);
+    assert!(err.contains("catalog: teacher epoch 1/3: loss "), "{err}");
+    assert!(
+        err.contains("catalog: Sampled seed 1 epoch 2/2: loss "),
+        "{err}"
+    );
+
+    // A second start over the finished run is refused and changes nothing.
+    let o = rankdistil(d, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("already holds a catalog run; pass --resume"),
+        "{}",
+        stderr(&o)
+    );
+
+    // As if killed while the sampled student was saving: its metadata never landed.
+    std::fs::remove_file(d.join("cat/students/sampled-seed1/catalog-student.json")).unwrap();
+    let o = ok(rankdistil(d, &[&args[..], &["--resume"]].concat()));
+    let err = stderr(&o);
+    assert!(
+        err.contains("catalog: teacher reused from cat/teacher"),
+        "{err}"
+    );
+    assert!(err.contains("teacher top-20 cache reused"), "{err}");
+    assert!(
+        err.contains("catalog: LabelOnly seed 1 reused from"),
+        "{err}"
+    );
+    assert!(err.contains("catalog: Sampled seed 1 trained in"), "{err}");
+    assert!(!err.contains("catalog: teacher trained in"), "{err}");
+    // Training is seeded, so the student trained again scores as it did.
+    assert_eq!(
+        std::fs::read_to_string(d.join("cat/catalog.md")).unwrap(),
+        table
+    );
+
+    // Resuming with other settings is refused.
+    std::fs::write(d.join("c.toml"), config.replace("k = 5", "k = 4")).unwrap();
+    let o = rankdistil(d, &[&args[..], &["--resume"]].concat());
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("was started with another config"),
+        "{}",
+        stderr(&o)
+    );
+    let o = rankdistil(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "none",
+            "--resume",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("--resume continues a catalog run"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -65,7 +65,7 @@ pub struct CatalogData {
     pub seed: u64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CatalogModel {
     pub dim: usize,
@@ -167,7 +167,14 @@ pub struct CatalogArgs {
     /// Reuse this top-p cache (from `rankdistil teacher-cache`) instead of building one.
     #[arg(long)]
     pub cache: Option<PathBuf>,
+    /// Continue an interrupted run in --out with the same config: its teacher, top-p cache and
+    /// finished students are reused, and only what is missing is trained.
+    #[arg(long)]
+    pub resume: bool,
 }
+
+/// The resolved config a catalog run keeps, so `--resume` can check it continues the same run.
+const RUN_CONFIG: &str = "config.toml";
 
 /// Score the whole catalog with a catalog teacher, once, and write each user's top-p unseen
 /// items and scores to a binary file that `rankdistil catalog --cache` reads.
@@ -210,14 +217,7 @@ fn build_cache(
     let l = split.num_items;
     let users: Vec<usize> = (0..split.train.len()).collect();
     let per = (backend.buffer_budget / (l as u64 * 4)).clamp(1, 256) as usize;
-    let bar = indicatif::ProgressBar::new(users.len() as u64);
-    bar.set_style(
-        indicatif::ProgressStyle::with_template(
-            "teacher top-p cache [{bar:30}] {pos}/{len} users {elapsed_precise}",
-        )
-        .expect("static template")
-        .progress_chars("=> "),
-    );
+    let bar = crate::progress::bar(users.len() as u64, "teacher top-p cache".into(), "users");
     let mut out = Vec::with_capacity(users.len());
     for chunk in users.chunks(per) {
         let scores = score_users(teacher, split, chunk, backend, true);
@@ -433,7 +433,7 @@ fn train(
     backend: &Backend,
     seed: u64,
     name: &str,
-) -> CatalogScorer {
+) -> anyhow::Result<CatalogScorer> {
     let device = backend.training_device();
     device.seed(seed);
     let l = split.num_items;
@@ -446,12 +446,22 @@ fn train(
     let softmax_ce = SoftmaxCe::new();
     let mut step = 0u64;
     let started = Instant::now();
+    let batch_size = stage.train.batch_size.max(1);
     for epoch in 0..stage.train.epochs {
+        let epoch_started = Instant::now();
         let mut rng =
             StdRng::seed_from_u64(seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let mut order = users.clone();
         order.shuffle(&mut rng);
-        for batch in order.chunks(stage.train.batch_size.max(1)) {
+        let batches = order.len().div_ceil(batch_size);
+        let bar = crate::progress::bar(
+            batches as u64,
+            format!("catalog: {name} epoch {}", epoch + 1),
+            "batches",
+        );
+        // Summed on the device and read once per epoch: a read per step would stall a GPU.
+        let mut loss_sum = Tensor::<1>::zeros([1], &device);
+        for batch in order.chunks(batch_size) {
             let b = batch.len();
             let loss = match &target {
                 Target::Labels => {
@@ -528,16 +538,32 @@ fn train(
                     softmax_kd.forward(scores, t, Tensor::<2, Bool>::full([b, l], true, &device))
                 }
             };
+            loss_sum = loss_sum + loss.clone().detach();
             let grads = GradientsParams::from_grads(loss.backward(), &model);
             model = optim.step(stage.train.learning_rate, model, grads);
             step += 1;
+            bar.inc(1);
         }
+        bar.finish_and_clear();
+        let mean = loss_sum.into_scalar::<f32>() as f64 / batches.max(1) as f64;
+        if !mean.is_finite() {
+            bail!(
+                "catalog: {name}: the training loss became {mean} in epoch {}; lower learning_rate",
+                epoch + 1
+            );
+        }
+        eprintln!(
+            "catalog: {name} epoch {}/{}: loss {mean:.4} ({:.1}s)",
+            epoch + 1,
+            stage.train.epochs,
+            epoch_started.elapsed().as_secs_f64()
+        );
     }
     eprintln!(
         "catalog: {name} trained in {:.1}s",
         started.elapsed().as_secs_f64()
     );
-    model.valid()
+    Ok(model.valid())
 }
 
 impl CatalogRunConfig {
@@ -593,6 +619,32 @@ impl CatalogRunConfig {
     }
 }
 
+/// Loads the catalog model folder `dir`, which must score this data's `num_items` items (and,
+/// given `model`, have that architecture).
+fn load_matching(
+    dir: &Path,
+    backend: &Backend,
+    num_items: usize,
+    model: Option<&CatalogModel>,
+) -> anyhow::Result<CatalogScorer> {
+    let (scorer, meta) = catalog_dir::load(dir, &backend.device)?;
+    anyhow::ensure!(
+        meta.num_items == num_items,
+        "{}: the model has {} items, this data {num_items}",
+        dir.display(),
+        meta.num_items
+    );
+    if let Some(model) = model {
+        anyhow::ensure!(
+            meta.model == *model,
+            "{}: the saved model is {:?}, the config asks for {model:?}",
+            dir.display(),
+            meta.model
+        );
+    }
+    Ok(scorer)
+}
+
 pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
     let cfg: CatalogRunConfig = config::load(&args.config)?;
     cfg.validate()
@@ -600,7 +652,32 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| PathBuf::from("runs").join(args.config.file_stem().unwrap_or_default()));
-    std::fs::create_dir_all(&out)?;
+    let config_text = toml::to_string(&cfg)?;
+    let stored = out.join(RUN_CONFIG);
+    if args.resume {
+        let text = std::fs::read_to_string(&stored).with_context(|| {
+            format!(
+                "{}: cannot read; --resume continues a catalog run, and {} holds none",
+                stored.display(),
+                out.display()
+            )
+        })?;
+        anyhow::ensure!(
+            text == config_text,
+            "{}: the run was started with another config than {}; resume it with the same settings, or start a new --out",
+            stored.display(),
+            args.config.display()
+        );
+    } else {
+        anyhow::ensure!(
+            !stored.exists() && !out.join("teacher").exists() && !out.join("students").exists(),
+            "{} already holds a catalog run; pass --resume to continue it, or choose another --out (nothing was overwritten)",
+            out.display()
+        );
+        std::fs::create_dir_all(&out)
+            .with_context(|| format!("{}: cannot create", out.display()))?;
+        write_atomic(&stored, config_text.as_bytes())?;
+    }
     let backend = backend::open(args.backend)?;
     let (num_users, split, item_ids) = load_split(&cfg.data)?;
     let l = split.num_items;
@@ -611,19 +688,16 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         split.evaluable().len()
     );
 
+    let saved_teacher = out.join("teacher");
     let teacher = match &args.teacher {
-        Some(dir) => {
-            let (t, meta) = catalog_dir::load(dir, &backend.device)?;
-            anyhow::ensure!(
-                meta.num_items == l,
-                "{}: the teacher has {} items, this data {l}",
-                dir.display(),
-                meta.num_items
-            );
+        Some(dir) => load_matching(dir, &backend, l, None)?,
+        None if args.resume && catalog_dir::meta_path(&saved_teacher).is_some() => {
+            let t = load_matching(&saved_teacher, &backend, l, Some(&cfg.teacher.model))?;
+            eprintln!("catalog: teacher reused from {}", saved_teacher.display());
             t
         }
         None => {
-            let t = train(&cfg.teacher, &split, Target::Labels, &backend, 0, "teacher");
+            let t = train(&cfg.teacher, &split, Target::Labels, &backend, 0, "teacher")?;
             let (ndcg, recall, _) = evaluate_catalog(&t, &split, &backend);
             let meta = CatalogModelMeta {
                 data: cfg.data.clone(),
@@ -635,7 +709,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
                 method: None,
                 seed: None,
             };
-            catalog_dir::save(&out.join("teacher"), &t, &meta, &item_ids)?;
+            catalog_dir::save(&saved_teacher, &t, &meta, &item_ids)?;
             t
         }
     };
@@ -649,14 +723,21 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
     let cache_path = match &args.cache {
         Some(path) => path.clone(),
         None => {
-            let started = Instant::now();
             let path = out.join(format!("teacher-top{p}.bin"));
-            build_cache(&teacher, &split, p, &backend).write(&path, l)?;
-            eprintln!(
-                "catalog: teacher top-{p} cache written to {} ({:.2}s)",
-                path.display(),
-                started.elapsed().as_secs_f64()
-            );
+            if args.resume && path.exists() {
+                eprintln!(
+                    "catalog: teacher top-{p} cache reused from {}",
+                    path.display()
+                );
+            } else {
+                let started = Instant::now();
+                build_cache(&teacher, &split, p, &backend).write(&path, l)?;
+                eprintln!(
+                    "catalog: teacher top-{p} cache written to {} ({:.2}s)",
+                    path.display(),
+                    started.elapsed().as_secs_f64()
+                );
+            }
             path
         }
     };
@@ -682,6 +763,28 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
     for &method in &cfg.methods {
         let mut runs = Vec::new();
         for &seed in &cfg.seeds {
+            let name = format!("{method:?} seed {seed}");
+            let dir = out
+                .join("students")
+                .join(format!("{}-seed{seed}", method.key()));
+            if args.resume && catalog_dir::meta_path(&dir).is_some() {
+                let meta = catalog_dir::load_meta(&dir)?;
+                anyhow::ensure!(
+                    meta.method.as_deref() == Some(method.key()) && meta.seed == Some(seed),
+                    "{}: holds {:?} seed {:?}, not {name}",
+                    dir.display(),
+                    meta.method,
+                    meta.seed
+                );
+                eprintln!(
+                    "catalog: {name} reused from {}: NDCG@10 {:.4}, Recall@20 {:.4}",
+                    dir.display(),
+                    meta.ndcg_at_10,
+                    meta.recall_at_20
+                );
+                runs.push((meta.ndcg_at_10, meta.recall_at_20));
+                continue;
+            }
             let target = match method {
                 CatalogMethod::LabelOnly => Target::Labels,
                 CatalogMethod::Sampled => Target::Sampled(
@@ -699,12 +802,8 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
                 ),
                 CatalogMethod::SoftmaxKd => Target::SoftmaxKd(&full),
             };
-            let name = format!("{method:?} seed {seed}");
-            let student = train(&cfg.student, &split, target, &backend, seed, &name);
+            let student = train(&cfg.student, &split, target, &backend, seed, &name)?;
             let (ndcg, recall, _) = evaluate_catalog(&student, &split, &backend);
-            let dir = out
-                .join("students")
-                .join(format!("{}-seed{seed}", method.key()));
             let meta = CatalogModelMeta {
                 data: cfg.data.clone(),
                 model: cfg.student.model.clone(),
