@@ -150,7 +150,8 @@ fn d_true() -> bool {
     true
 }
 
-/// Train and compare catalog rankers (MovieLens-100k or a synthetic catalog).
+/// Train and compare catalog rankers (MovieLens-100k or a synthetic catalog); every model is
+/// saved for `export` and `recommend`.
 #[derive(Debug, Args)]
 pub struct CatalogArgs {
     /// e.g. configs/catalog-ml100k.toml
