@@ -1,0 +1,184 @@
+//! The catalog run's config: data, the teacher and student stages, the sampled-RankDistil
+//! settings, and the checks that turn a bad value into an error rather than a panic.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticCatalog {
+    pub users: usize,
+    pub items: usize,
+    pub per_user: usize,
+    #[serde(default = "d_dim")]
+    pub dim: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn d_dim() -> usize {
+    16
+}
+fn d_min_rating() -> f32 {
+    4.0
+}
+fn d_holdout() -> f64 {
+    0.2
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogData {
+    /// A RecBole atomic `.inter` file.
+    #[serde(default)]
+    pub inter: Option<PathBuf>,
+    #[serde(default)]
+    pub synthetic: Option<SyntheticCatalog>,
+    /// Ratings at or above this are positives.
+    #[serde(default = "d_min_rating")]
+    pub min_rating: f32,
+    /// Fraction of each user's positives held out for evaluation.
+    #[serde(default = "d_holdout")]
+    pub holdout: f64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogModel {
+    pub dim: usize,
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogTrain {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Label training drops this fraction of each history from the input (denoising).
+    #[serde(default)]
+    pub input_dropout: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogStage {
+    pub model: CatalogModel,
+    pub train: CatalogTrain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogMethod {
+    /// The full-softmax label loss alone.
+    LabelOnly,
+    /// Sampled RankDistil from the teacher's top-p cache.
+    Sampled,
+    /// Softmax KD against the teacher's scores over the whole catalog.
+    SoftmaxKd,
+}
+
+impl CatalogMethod {
+    /// The name configs use, which also names the student's folder.
+    pub fn key(self) -> &'static str {
+        match self {
+            CatalogMethod::LabelOnly => "label_only",
+            CatalogMethod::Sampled => "sampled",
+            CatalogMethod::SoftmaxKd => "softmax_kd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogRunConfig {
+    pub data: CatalogData,
+    pub teacher: CatalogStage,
+    pub student: CatalogStage,
+    /// Sampled RankDistil settings (k, p, m, samples, temperature, ...).
+    pub distill: SampledSettings,
+    pub methods: Vec<CatalogMethod>,
+    pub seeds: Vec<u64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SampledSettings {
+    pub k: usize,
+    pub p: usize,
+    pub m: usize,
+    #[serde(default)]
+    pub samples: usize,
+    #[serde(default = "d_one")]
+    pub temperature: f64,
+    #[serde(default = "d_one")]
+    pub teacher_temperature: f64,
+    #[serde(default = "d_true")]
+    pub logq_correction: bool,
+}
+
+fn d_one() -> f64 {
+    1.0
+}
+fn d_true() -> bool {
+    true
+}
+
+impl CatalogRunConfig {
+    /// Checks the settings, so a bad config is an error message rather than a panic.
+    pub(super) fn validate(&self) -> Result<(), String> {
+        let d = &self.distill;
+        if d.k == 0 || d.k > d.p {
+            return Err(format!(
+                "[distill] k = {}, p = {}: expected 1 <= k <= p",
+                d.k, d.p
+            ));
+        }
+        if !(d.temperature > 0.0 && d.teacher_temperature > 0.0) {
+            return Err("[distill] temperatures must be > 0".into());
+        }
+        for (name, stage) in [("teacher", &self.teacher), ("student", &self.student)] {
+            let t = &stage.train;
+            if t.epochs == 0
+                || t.batch_size == 0
+                || !(t.learning_rate > 0.0 && t.learning_rate.is_finite())
+                || stage.model.dim == 0
+            {
+                return Err(format!(
+                    "[{name}] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)"
+                ));
+            }
+            if !(0.0..1.0).contains(&t.input_dropout)
+                || !(0.0..1.0).contains(&stage.model.dropout)
+                || stage.model.hidden.contains(&0)
+            {
+                return Err(format!(
+                    "[{name}] input_dropout and dropout must be in [0, 1) and hidden widths >= 1"
+                ));
+            }
+        }
+        if let Some(s) = &self.data.synthetic
+            && (s.users == 0 || s.items == 0 || s.per_user == 0 || s.dim == 0)
+        {
+            return Err(
+                "[data.synthetic] users, items, per_user and dim must be at least 1".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&self.data.holdout) {
+            return Err(format!(
+                "[data] holdout = {}, expected 0 <= holdout < 1",
+                self.data.holdout
+            ));
+        }
+        if self.seeds.is_empty() {
+            return Err("seeds is empty".into());
+        }
+        Ok(())
+    }
+}
