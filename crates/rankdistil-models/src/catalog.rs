@@ -65,9 +65,23 @@ impl CatalogScorer {
     /// - mask: `[B, H]`, true for a real history item
     /// - output: `[B, D]`
     pub fn query(&self, history: Tensor<2, Int>, mask: Tensor<2, Bool>) -> Tensor<2> {
+        self.query_from(self.history.weight.val(), history, mask)
+    }
+
+    /// [`Self::query`] with the history table given: `rows` `[U, E]` are the table rows that
+    /// `history` indexes. Row-sparse training passes only the rows a batch touches.
+    pub fn query_from(
+        &self,
+        rows: Tensor<2>,
+        history: Tensor<2, Int>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<2> {
+        let [b, h] = history.dims();
+        let e = rows.dims()[1];
         let weights = mask.float(); // [B, H]
         let count = weights.clone().sum_dim(1).clamp_min(1.0); // [B, 1]
-        let bag = (self.history.forward(history) * weights.unsqueeze_dim::<3>(2))
+        let embedded = rows.select(0, history.reshape([b * h])).reshape([b, h, e]); // [B, H, E]
+        let bag = (embedded * weights.unsqueeze_dim::<3>(2))
             .sum_dim(1)
             .squeeze_dim::<2>(1)
             / count; // [B, E]
@@ -85,20 +99,55 @@ impl CatalogScorer {
     ///
     /// - query: `[B, D]`; candidates: `[B, C]` item ids; output: `[B, C]`
     pub fn score_candidates(&self, query: Tensor<2>, candidates: Tensor<2, Int>) -> Tensor<2> {
+        self.score_candidates_from(
+            self.items.weight.val(),
+            self.bias.weight.val(),
+            query,
+            candidates,
+        )
+    }
+
+    /// [`Self::score_candidates`] with the item table `[R, D]` and bias `[R, 1]` rows given,
+    /// which `candidates` index.
+    pub fn score_candidates_from(
+        &self,
+        items: Tensor<2>,
+        bias: Tensor<2>,
+        query: Tensor<2>,
+        candidates: Tensor<2, Int>,
+    ) -> Tensor<2> {
         let [b, c] = candidates.dims();
         let flat = candidates.reshape([b * c]);
         let d = query.dims()[1];
-        let rows = self
-            .items
-            .weight
-            .val()
-            .select(0, flat.clone())
-            .reshape([b, c, d]); // [B, C, D]
-        let bias = self.bias.weight.val().select(0, flat).reshape([b, c]); // [B, C]
+        let rows = items.select(0, flat.clone()).reshape([b, c, d]); // [B, C, D]
+        let bias = bias.select(0, flat).reshape([b, c]); // [B, C]
         (rows * query.unsqueeze_dim::<3>(1))
             .sum_dim(2)
             .squeeze_dim::<2>(2)
             + bias
+    }
+
+    /// The per-item tables: history embeddings `[L, E]`, item embeddings `[L, D]`, biases
+    /// `[L, 1]`.
+    pub fn tables(&self) -> [Tensor<2>; 3] {
+        [
+            self.history.weight.val(),
+            self.items.weight.val(),
+            self.bias.weight.val(),
+        ]
+    }
+
+    /// This scorer with its per-item tables replaced (same shapes, same parameter ids), for an
+    /// optimizer that updates only the rows a batch touched.
+    pub fn with_tables(mut self, [history, items, bias]: [Tensor<2>; 3]) -> Self {
+        let replace = |param: burn::module::Param<Tensor<2>>, new: Tensor<2>| {
+            assert_eq!(param.dims(), new.dims(), "a table keeps its shape");
+            param.map(|old| new.set_require_grad(old.is_require_grad()))
+        };
+        self.history.weight = replace(self.history.weight, history);
+        self.items.weight = replace(self.items.weight, items);
+        self.bias.weight = replace(self.bias.weight, bias);
+        self
     }
 
     /// Scores of items `range` of the catalog: `[B, D] -> [B, range.len()]`. Scoring the whole

@@ -12,6 +12,7 @@ mod export;
 mod memory;
 mod progress;
 mod report;
+mod row_adam;
 mod run_dir;
 mod scoring;
 mod train;

@@ -18,6 +18,7 @@ use super::settings::CatalogStage;
 use super::top_p_cache::TopPCache;
 use crate::backend::Backend;
 use crate::catalog_dir;
+use crate::row_adam::RowAdam;
 
 pub(super) enum Target<'a> {
     Labels,
@@ -41,6 +42,10 @@ pub(super) fn train(
     let users: Vec<usize> = (0..split.train.len())
         .filter(|&u| !split.train[u].is_empty())
         .collect();
+    // Sampled training reads a few hundred rows of each per-item table per step; those tables
+    // train with row-sparse Adam, so a step's cost does not grow with the catalog.
+    let mut sparse = matches!(target, Target::Sampled(..)).then(|| SparseTables::new(&model));
+    let mut touched: Option<TouchedRows> = None;
     let softmax_kd = SoftmaxKdConfig::new().init();
     let softmax_ce = SoftmaxCe::new();
     let mut step = 0u64;
@@ -102,27 +107,54 @@ pub(super) fn train(
                 }
                 Target::Sampled(cache, loss) => {
                     loss.reseed(step);
-                    let lists: Vec<&[u32]> =
-                        batch.iter().map(|&u| split.train[u].as_slice()).collect();
-                    let (ids, mask) = padded(&lists, &device);
-                    let q = model.query(ids, mask);
+                    let tables = sparse
+                        .as_ref()
+                        .expect("sampled training keeps row-sparse tables");
+                    // Only the rows this batch reads enter the graph, renumbered 0..R.
+                    let history_rows =
+                        distinct(batch.iter().flat_map(|&u| split.train[u].iter().copied()));
+                    let local = |rows: &[u32], i: u32| {
+                        rows.binary_search(&i).expect("the row was gathered") as u32
+                    };
+                    let lists: Vec<Vec<u32>> = batch
+                        .iter()
+                        .map(|&u| {
+                            split.train[u]
+                                .iter()
+                                .map(|&i| local(&history_rows, i))
+                                .collect()
+                        })
+                        .collect();
+                    let (ids, mask) = padded(
+                        &lists.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                        &device,
+                    );
                     let cands: Vec<_> = batch
                         .iter()
                         .map(|&u| loss.candidates(&cache.users[u].0, l))
                         .collect();
+                    let candidate_rows =
+                        distinct(cands.iter().flat_map(|c| c.items.iter().copied()));
                     let c = cands.iter().map(|x| x.items.len()).max().unwrap_or(1);
+                    // Padding points at local row 0, a real candidate; the loss masks it out.
                     let mut flat = vec![0i64; b * c];
                     let mut teacher = vec![0f32; b * c];
                     for (i, (cand, &u)) in cands.iter().zip(batch).enumerate() {
                         for (j, &it) in cand.items.iter().enumerate() {
-                            flat[i * c + j] = it as i64;
+                            flat[i * c + j] = local(&candidate_rows, it) as i64;
                         }
                         teacher[i * c..i * c + cand.top]
                             .copy_from_slice(&cache.users[u].1[..cand.top]);
                     }
                     let cand_ids =
                         Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), &device);
-                    loss.forward(model.score_candidates(q, cand_ids), &teacher, &cands)
+                    let step_rows =
+                        tables.gather([history_rows, candidate_rows.clone(), candidate_rows]);
+                    let [history, items, bias] = step_rows.leaves.clone();
+                    let q = model.query_from(history, ids, mask);
+                    let scores = model.score_candidates_from(items, bias, q, cand_ids);
+                    touched = Some(step_rows);
+                    loss.forward(scores, &teacher, &cands)
                 }
                 Target::SoftmaxKd(full) => {
                     let lists: Vec<&[u32]> =
@@ -138,7 +170,11 @@ pub(super) fn train(
                 }
             };
             loss_sum = loss_sum + loss.clone().detach();
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let grads = loss.backward();
+            if let (Some(tables), Some(rows)) = (sparse.as_mut(), touched.take()) {
+                tables.step(stage.train.learning_rate, &grads, rows);
+            }
+            let grads = GradientsParams::from_grads(grads, &model);
             model = optim.step(stage.train.learning_rate, model, grads);
             step += 1;
             bar.inc(1);
@@ -162,5 +198,78 @@ pub(super) fn train(
         "catalog: {name} trained in {:.1}s",
         started.elapsed().as_secs_f64()
     );
+    if let Some(tables) = sparse {
+        model = model.with_tables(tables.into_tables().map(Tensor::from_inner));
+    }
     Ok(model.valid())
+}
+
+/// Sorted distinct row ids.
+fn distinct(ids: impl Iterator<Item = u32>) -> Vec<u32> {
+    let mut rows: Vec<u32> = ids.collect();
+    rows.sort_unstable();
+    rows.dedup();
+    rows
+}
+
+/// The per-item tables (history, items, bias) of a row-sparse run, outside autodiff, with
+/// their Adam moments. The model's own copies are stale until training ends.
+struct SparseTables {
+    /// Each table has no other handle between steps, so its rows are written in place.
+    tables: Vec<Tensor<2>>,
+    adam: [RowAdam; 3],
+}
+
+/// One step's rows of each table: their ids, and the autodiff leaves the loss reads them from.
+struct TouchedRows {
+    rows: [Tensor<1, Int>; 3],
+    leaves: [Tensor<2>; 3],
+}
+
+impl SparseTables {
+    fn new(model: &CatalogScorer) -> Self {
+        let tables = model.tables().map(|t| t.inner());
+        let adam = tables
+            .each_ref()
+            .map(|t| RowAdam::new(t.dims(), &t.device()));
+        Self {
+            tables: tables.into(),
+            adam,
+        }
+    }
+
+    fn into_tables(self) -> [Tensor<2>; 3] {
+        self.tables
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("three tables"))
+    }
+
+    /// Each table's rows `ids[t]` (sorted, distinct), as fresh leaves that take gradients.
+    fn gather(&self, ids: [Vec<u32>; 3]) -> TouchedRows {
+        let device = self.tables[0].device();
+        let rows = ids.map(|r| {
+            let n = r.len();
+            let r: Vec<i64> = r.into_iter().map(i64::from).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(r, [n]), &device)
+        });
+        let leaves = std::array::from_fn(|t| {
+            Tensor::from_inner(self.tables[t].clone().select(0, rows[t].clone())).require_grad()
+        });
+        TouchedRows { rows, leaves }
+    }
+
+    fn step(&mut self, learning_rate: f64, grads: &burn::tensor::Gradients, touched: TouchedRows) {
+        let TouchedRows { rows, leaves } = touched;
+        let tables = std::mem::take(&mut self.tables);
+        self.tables = tables
+            .into_iter()
+            .zip(rows.into_iter().zip(leaves))
+            .zip(&mut self.adam)
+            .map(|((table, (rows, leaf)), adam)| match leaf.grad(grads) {
+                Some(grad) => adam.step(learning_rate, table, rows, grad),
+                // A leaf the loss did not reach has no gradient: nothing to update.
+                None => table,
+            })
+            .collect();
+    }
 }
