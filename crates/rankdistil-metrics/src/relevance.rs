@@ -54,19 +54,16 @@ pub fn ndcg_at(scores: &[f32], labels: &[f32], k: usize, idcg_zero: IdcgZero) ->
         return None;
     }
     let kk = k.min(scores.len());
-    let dcg: f64 = rank_order(scores)
+    // Only the heads are ordered: a full-catalog list can hold 10⁶ items.
+    let dcg: f64 = top_n(scores, kk)
         .iter()
-        .take(kk)
         .enumerate()
         .map(|(r, &i)| gain(labels[i]) * discount(r))
         .sum();
-    let mut ideal = labels.to_vec();
-    ideal.sort_by(|a, b| b.total_cmp(a));
-    let idcg: f64 = ideal
+    let idcg: f64 = top_n(labels, kk)
         .iter()
-        .take(kk)
         .enumerate()
-        .map(|(r, &y)| gain(y) * discount(r))
+        .map(|(r, &i)| gain(labels[i]) * discount(r))
         .sum();
     if idcg > 0.0 {
         Some(dcg / idcg)
@@ -93,9 +90,8 @@ pub fn mrr(scores: &[f32], labels: &[f32]) -> Option<f64> {
 }
 
 fn relevant_in_top(scores: &[f32], labels: &[f32], k: usize) -> usize {
-    rank_order(scores)
+    top_n(scores, k)
         .iter()
-        .take(k)
         .filter(|&&i| labels[i] > 0.0)
         .count()
 }

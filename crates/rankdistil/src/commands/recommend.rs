@@ -13,7 +13,7 @@ use rankdistil_metrics::top_n;
 
 use crate::backend::{self, BackendChoice};
 use crate::catalog_export;
-use crate::commands::catalog::score_users;
+use crate::commands::catalog::{score_users, users_per_chunk};
 
 /// Recommend the top-N catalog items for every user of a RecBole `.inter` file, with a catalog
 /// scorer's export; writes `user_id<TAB>rank<TAB>item_id<TAB>score` lines.
@@ -90,7 +90,7 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         None => (Box::new(BufWriter::new(std::io::stdout().lock())), None),
     };
     writeln!(sink, "user_id\trank\titem_id\tscore")?;
-    let per = (backend.buffer_budget / (l as u64 * 4)).clamp(1, 256) as usize;
+    let per = users_per_chunk(&backend, l);
     let all: Vec<usize> = (0..users).collect();
     let mut written = 0usize;
     for chunk in all.chunks(per) {

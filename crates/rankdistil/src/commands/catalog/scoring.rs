@@ -35,6 +35,11 @@ pub(super) fn host(t: Tensor<2>) -> Vec<f32> {
         .expect("floats")
 }
 
+/// Users whose whole-catalog scores (`L` floats each) fit one buffer, at most 256.
+pub(crate) fn users_per_chunk(backend: &Backend, num_items: usize) -> usize {
+    (backend.buffer_budget / (num_items as u64 * 4)).clamp(1, 256) as usize
+}
+
 /// Scores every item for `users` (inputs: their training items), `[users.len() × L]`, with the
 /// training items set to −∞ when `exclude_train`.
 pub(crate) fn score_users(
@@ -46,7 +51,7 @@ pub(crate) fn score_users(
 ) -> Vec<f32> {
     let l = split.num_items;
     let mut out = Vec::with_capacity(users.len() * l);
-    let per = (backend.buffer_budget / (l as u64 * 4)).clamp(1, 256) as usize;
+    let per = users_per_chunk(backend, l);
     for chunk in users.chunks(per) {
         let lists: Vec<&[u32]> = chunk.iter().map(|&u| split.train[u].as_slice()).collect();
         let (ids, mask) = padded(&lists, &backend.device);
@@ -73,15 +78,18 @@ pub fn evaluate_catalog(
     let started = Instant::now();
     let users = split.evaluable();
     let l = split.num_items;
-    let scores = score_users(model, split, &users, backend, true);
     let (mut ndcg, mut recall) = (0.0, 0.0);
     let mut labels = vec![0f32; l];
-    for (b, &u) in users.iter().enumerate() {
-        split.test[u].iter().for_each(|&i| labels[i as usize] = 1.0);
-        let s = &scores[b * l..(b + 1) * l];
-        ndcg += ndcg_at(s, &labels, 10, IdcgZero::Zero).unwrap_or(0.0);
-        recall += recall_at(s, &labels, 20).unwrap_or(0.0);
-        split.test[u].iter().for_each(|&i| labels[i as usize] = 0.0);
+    // A chunk of users at a time: all of them at once would hold users × L scores.
+    for chunk in users.chunks(users_per_chunk(backend, l)) {
+        let scores = score_users(model, split, chunk, backend, true);
+        for (b, &u) in chunk.iter().enumerate() {
+            split.test[u].iter().for_each(|&i| labels[i as usize] = 1.0);
+            let s = &scores[b * l..(b + 1) * l];
+            ndcg += ndcg_at(s, &labels, 10, IdcgZero::Zero).unwrap_or(0.0);
+            recall += recall_at(s, &labels, 20).unwrap_or(0.0);
+            split.test[u].iter().for_each(|&i| labels[i as usize] = 0.0);
+        }
     }
     let n = users.len().max(1) as f64;
     (ndcg / n, recall / n, started.elapsed().as_secs_f64())

@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_models::CatalogScorer;
 
-use super::scoring::score_users;
+use super::scoring::{score_users, users_per_chunk};
 use crate::backend::Backend;
 use crate::run_dir::write_atomic;
 
@@ -21,7 +21,7 @@ pub(super) fn build_cache(
 ) -> TopPCache {
     let l = split.num_items;
     let users: Vec<usize> = (0..split.train.len()).collect();
-    let per = (backend.buffer_budget / (l as u64 * 4)).clamp(1, 256) as usize;
+    let per = users_per_chunk(backend, l);
     let bar = crate::progress::bar(users.len() as u64, "teacher top-p cache".into(), "users");
     let mut out = Vec::with_capacity(users.len());
     for chunk in users.chunks(per) {
