@@ -10,7 +10,7 @@ use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog_dir::{self, CatalogModelMeta, ITEMS_FILE};
-use crate::export::{EXPORT_CONFIG, ExportFormat, read_weights, write_weights};
+use crate::export::{EXPORT_CONFIG, ExportFormat, read_export_config, read_weights, write_weights};
 use crate::run_dir::write_atomic;
 
 /// The `kind` of a catalog export's `config.json`; per-item scorer exports have none.
@@ -101,14 +101,7 @@ pub fn load(
     dir: &Path,
     device: &Device,
 ) -> anyhow::Result<(CatalogScorer, CatalogExportConfig, Vec<String>)> {
-    let path = dir.join(EXPORT_CONFIG);
-    let text = std::fs::read_to_string(&path).with_context(|| {
-        format!(
-            "{}: cannot read; is {} a `rankdistil export` directory?",
-            path.display(),
-            dir.display()
-        )
-    })?;
+    let (path, text) = read_export_config(dir)?;
     if !is_catalog_config(&text) {
         bail!(
             "{}: not a catalog scorer's export (it has no \"kind\": \"{CATALOG_KIND}\"); a per-item scorer's export is served by `rankdistil score --model {}`",

@@ -174,8 +174,8 @@ pub fn export(
     Ok(weights)
 }
 
-/// Loads an export directory onto `device`.
-pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, ExportConfig)> {
+/// The path and text of an export directory's `config.json`.
+pub fn read_export_config(dir: &Path) -> anyhow::Result<(PathBuf, String)> {
     let path = dir.join(EXPORT_CONFIG);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -184,6 +184,12 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
             dir.display()
         )
     })?;
+    Ok((path, text))
+}
+
+/// Loads an export directory onto `device`.
+pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, ExportConfig)> {
+    let (path, text) = read_export_config(dir)?;
     if crate::catalog_export::is_catalog_config(&text) {
         bail!(
             "{}: a catalog scorer's export (users' histories in, items out); use `rankdistil recommend --model {}`",

@@ -10,6 +10,7 @@ mod data_source;
 mod distillation;
 mod export;
 mod memory;
+mod output;
 mod progress;
 mod report;
 mod row_adam;

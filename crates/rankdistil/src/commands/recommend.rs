@@ -2,11 +2,10 @@
 //! RecBole `.inter` file; the output is their top-N catalog items, never one they already have.
 
 use std::collections::HashMap;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 use rankdistil_data::{ImplicitSplit, read_recbole_inter};
 use rankdistil_metrics::top_n;
@@ -14,6 +13,7 @@ use rankdistil_metrics::top_n;
 use crate::backend::{self, BackendChoice};
 use crate::catalog_export;
 use crate::commands::catalog::{score_users, users_per_chunk};
+use crate::output::Output;
 
 /// Recommend the top-N catalog items for every user of a RecBole `.inter` file, with a catalog
 /// scorer's export; writes `user_id<TAB>rank<TAB>item_id<TAB>score` lines.
@@ -80,15 +80,7 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         test: vec![Vec::new(); users],
     };
 
-    let (mut sink, tmp): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
-        Some(path) => {
-            let tmp = path.with_extension("tsv.tmp");
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("{}: cannot create", tmp.display()))?;
-            (Box::new(BufWriter::new(file)), Some(tmp))
-        }
-        None => (Box::new(BufWriter::new(std::io::stdout().lock())), None),
-    };
+    let mut sink = Output::open(args.out.as_deref())?;
     writeln!(sink, "user_id\trank\titem_id\tscore")?;
     let per = users_per_chunk(&backend, l);
     let all: Vec<usize> = (0..users).collect();
@@ -116,13 +108,7 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
             }
         }
     }
-    sink.flush()?;
-    drop(sink);
-    if let (Some(tmp), Some(out)) = (tmp, &args.out) {
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, out)
-            .with_context(|| format!("{}: cannot rename into place", out.display()))?;
-    }
+    sink.finish()?;
     let no_history = split.train.iter().filter(|h| h.is_empty()).count();
     eprintln!(
         "recommend: {users} users, {written} recommendations from a catalog of {l} items in {:.2}s{}{}{}",

@@ -1,13 +1,13 @@
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 use rankdistil_data::{LetorOptions, LetorReader, RankingDataset};
 use rankdistil_metrics::rank_order;
 
 use crate::backend::{self, BackendChoice};
 use crate::export::load_export;
+use crate::output::Output;
 use crate::scoring::score_dataset;
 
 /// Score a LETOR file with an exported model and write a TREC run file.
@@ -41,15 +41,7 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
             num_features: Some(config.input_dim),
         },
     )?;
-    let (mut sink, tmp): (Box<dyn Write>, Option<PathBuf>) = match &args.out {
-        Some(path) => {
-            let tmp = path.with_extension("trec.tmp");
-            let file = std::fs::File::create(&tmp)
-                .with_context(|| format!("{}: cannot create", tmp.display()))?;
-            (Box::new(BufWriter::new(file)), Some(tmp))
-        }
-        None => (Box::new(BufWriter::new(std::io::stdout().lock())), None),
-    };
+    let mut sink = Output::open(args.out.as_deref())?;
     let (mut queries, mut rows) = (0usize, 0usize);
     loop {
         let mut batch = RankingDataset::new(config.input_dim);
@@ -86,12 +78,8 @@ pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
         queries += batch.num_queries();
         rows += batch.num_rows();
     }
-    sink.flush()?;
-    drop(sink);
-    if let (Some(tmp), Some(out)) = (tmp, &args.out) {
-        std::fs::File::open(&tmp)?.sync_all()?;
-        std::fs::rename(&tmp, out)
-            .with_context(|| format!("{}: cannot rename into place", out.display()))?;
+    sink.finish()?;
+    if let Some(out) = &args.out {
         eprintln!(
             "scored {queries} queries, {rows} documents into {}",
             out.display()
