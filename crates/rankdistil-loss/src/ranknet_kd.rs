@@ -9,8 +9,8 @@ use crate::reduce::mean_over;
 /// L = mean over valid pairs with t_i > t_j of log(1 + exp(−(s_i − s_j)))
 /// ```
 ///
-/// Lists with no such pair are left out. Time is `O(B·N²)`; memory `O(B·N)` per block of
-/// pair rows.
+/// Lists with no such pair are left out. Time is `O(B·N²)`, memory `O(B·128·N)`: the pair
+/// matrix is built 128 rows at a time.
 #[derive(Module, Debug, Default)]
 pub struct RankNetKd;
 
