@@ -120,6 +120,51 @@ pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
     Ok(out)
 }
 
+impl Interactions {
+    /// The same interactions with item indices in `catalog`'s order (a trained model's item
+    /// ids), so a model reused on another file of the same catalog reads the right rows. An
+    /// item the catalog lacks is an error naming it.
+    pub fn aligned_to(self, catalog: &[String]) -> Result<Self, DataError> {
+        let index: HashMap<&str, u32> = catalog
+            .iter()
+            .enumerate()
+            .map(|(i, id)| (id.as_str(), i as u32))
+            .collect();
+        let mut to_catalog = Vec::with_capacity(self.items.len());
+        let mut missing = Vec::new();
+        for id in &self.items {
+            match index.get(id.as_str()) {
+                Some(&i) => to_catalog.push(i),
+                None => {
+                    missing.push(id.as_str());
+                    to_catalog.push(0);
+                }
+            }
+        }
+        if !missing.is_empty() {
+            return Err(DataError::Invalid(format!(
+                "{} items of the data are not in the model's catalog of {} (first: \"{}\")",
+                missing.len(),
+                catalog.len(),
+                missing[0]
+            )));
+        }
+        let events = self
+            .events
+            .into_iter()
+            .map(|e| Interaction {
+                item: to_catalog[e.item as usize],
+                ..e
+            })
+            .collect();
+        Ok(Self {
+            users: self.users,
+            items: catalog.to_vec(),
+            events,
+        })
+    }
+}
+
 /// Per-user train and held-out positives over a catalog of `num_items`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ImplicitSplit {

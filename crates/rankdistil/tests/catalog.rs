@@ -538,3 +538,99 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
         stderr(&o)
     );
 }
+
+#[test]
+fn a_reused_teacher_reads_another_file_in_its_own_item_order() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // 40 users with 10 positives each among 60 items.
+    let mut lines: Vec<String> = Vec::new();
+    let mut state = 9u64;
+    for u in 0..40 {
+        let mut items: Vec<u64> = Vec::new();
+        while items.len() < 10 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let i = (state >> 33) % 60;
+            if !items.contains(&i) {
+                items.push(i);
+            }
+        }
+        lines.extend(items.iter().map(|i| format!("user{u}\titem{i}\t5")));
+    }
+    let header = "user_id:token\titem_id:token\trating:float\n";
+    std::fs::write(d.join("a.inter"), format!("{header}{}\n", lines.join("\n"))).unwrap();
+    // The same interactions with the first user's lines reversed: the file lists its items in
+    // another first-seen order, so its own item indices differ from the teacher's.
+    let mut reordered = lines.clone();
+    reordered[..10].reverse();
+    assert_ne!(reordered, lines);
+    std::fs::write(
+        d.join("b.inter"),
+        format!("{header}{}\n", reordered.join("\n")),
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("c.inter"),
+        format!("{header}user0\titem3\t5\nuser0\tnew-item\t5\n"),
+    )
+    .unwrap();
+
+    let config = CONFIG
+        .replace(
+            "[data.synthetic]\nusers = 60\nitems = 400\nper_user = 15\nseed = 2\n",
+            "[data]\ninter = \"a.inter\"\n",
+        )
+        .replace(
+            "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
+            "methods = [\"sampled\"]\nseeds = [1]",
+        );
+    std::fs::write(d.join("c.toml"), config).unwrap();
+    ok(rankdistil(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "cat",
+        ],
+    ));
+    let cache = |data: &str, out: &str| {
+        rankdistil(
+            d,
+            &[
+                "teacher-cache",
+                "--teacher",
+                "cat/teacher",
+                "--p",
+                "20",
+                "--data",
+                data,
+                "--out",
+                out,
+                "--backend",
+                "ndarray",
+            ],
+        )
+    };
+    ok(cache("a.inter", "a.bin"));
+    ok(cache("b.inter", "b.bin"));
+    assert!(
+        std::fs::read(d.join("a.bin")).unwrap() == std::fs::read(d.join("b.bin")).unwrap(),
+        "the same interactions give the same cache whatever their order in the file"
+    );
+    let o = cache("c.inter", "c.bin");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("c.inter: does not fit the model")
+            && stderr(&o).contains(
+                "1 items of the data are not in the model's catalog of 60 (first: \"new-item\")"
+            ),
+        "{}",
+        stderr(&o)
+    );
+}

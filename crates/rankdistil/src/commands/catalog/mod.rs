@@ -75,13 +75,30 @@ pub struct TeacherCacheArgs {
     pub backend: BackendChoice,
 }
 
-fn load_split(data: &CatalogData) -> anyhow::Result<(usize, ImplicitSplit, Vec<String>)> {
+/// The data's users, its split, and its item ids. Given a `catalog` (a saved model's item ids),
+/// item indices follow that catalog, so the model scores each item with its own row.
+fn load_split(
+    data: &CatalogData,
+    catalog: Option<&[String]>,
+) -> anyhow::Result<(usize, ImplicitSplit, Vec<String>)> {
     let inter = match (&data.inter, &data.synthetic) {
         (Some(p), None) => read_recbole_inter(p)?,
         (None, Some(s)) => synthetic_catalog(s.users, s.items, s.per_user, s.dim, s.seed),
         _ => bail!(
             "[data] needs exactly one of `inter = \"<file.inter>\"` and a [data.synthetic] table"
         ),
+    };
+    let inter = match catalog {
+        Some(ids) => {
+            let source = match &data.inter {
+                Some(p) => p.display().to_string(),
+                None => "the synthetic catalog".into(),
+            };
+            inter
+                .aligned_to(ids)
+                .with_context(|| format!("{source}: does not fit the model"))?
+        }
+        None => inter,
     };
     let split = ImplicitSplit::from_ratings(&inter, data.min_rating, data.holdout, data.seed);
     Ok((inter.users.len(), split, inter.items))
@@ -95,7 +112,8 @@ pub fn run_teacher_cache(args: TeacherCacheArgs) -> anyhow::Result<()> {
         data.inter = Some(inter.clone());
         data.synthetic = None;
     }
-    let (_, split, _) = load_split(&data)?;
+    let catalog = saved_item_ids(&args.teacher, meta.num_items)?;
+    let (_, split, _) = load_split(&data, catalog.as_deref())?;
     anyhow::ensure!(
         split.num_items == meta.num_items,
         "{}: the teacher has {} items but its data now has {}",
@@ -118,6 +136,14 @@ pub fn run_teacher_cache(args: TeacherCacheArgs) -> anyhow::Result<()> {
         path.display()
     );
     Ok(())
+}
+
+/// A saved model's item ids; `None` for a folder written before rankdistil saved them.
+fn saved_item_ids(dir: &Path, num_items: usize) -> anyhow::Result<Option<Vec<String>>> {
+    if !dir.join(catalog_dir::ITEMS_FILE).exists() {
+        return Ok(None);
+    }
+    catalog_dir::load_item_ids(dir, num_items).map(Some)
 }
 
 /// Loads the catalog model folder `dir`, which must score this data's `num_items` items (and,
@@ -180,7 +206,20 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         write_atomic(&stored, config_text.as_bytes())?;
     }
     let backend = backend::open(args.backend)?;
-    let (num_users, split, item_ids) = load_split(&cfg.data)?;
+    // A reused teacher fixes the catalog's item order.
+    let saved_teacher = out.join("teacher");
+    let reused = match &args.teacher {
+        Some(dir) => Some(dir.clone()),
+        None if args.resume && catalog_dir::meta_path(&saved_teacher).is_some() => {
+            Some(saved_teacher.clone())
+        }
+        None => None,
+    };
+    let catalog = match &reused {
+        Some(dir) => saved_item_ids(dir, catalog_dir::load_meta(dir)?.num_items)?,
+        None => None,
+    };
+    let (num_users, split, item_ids) = load_split(&cfg.data, catalog.as_deref())?;
     let l = split.num_items;
     eprintln!(
         "catalog: {num_users} users, {l} items, {} training and {} held-out positives; {} users evaluated",
@@ -189,7 +228,6 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         split.evaluable().len()
     );
 
-    let saved_teacher = out.join("teacher");
     let teacher = match &args.teacher {
         Some(dir) => load_matching(dir, &backend, l, None)?,
         None if args.resume && catalog_dir::meta_path(&saved_teacher).is_some() => {
