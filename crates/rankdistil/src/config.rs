@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::Context;
 use rankdistil_data::{NormalizationKind, SyntheticConfig};
 use rankdistil_loss::{DistillMethod, LabelLossKind, ObjectiveConfig};
-use rankdistil_models::Activation;
+use rankdistil_models::{Activation, ItemLayout};
 use serde::{Deserialize, Serialize};
 
 /// Where the data comes from.
@@ -94,6 +94,14 @@ pub struct TrainConfig {
     /// Stop after this many epochs without a better validation NDCG@10.
     #[serde(default)]
     pub patience: Option<usize>,
+    /// How the MLP runs a batch: `lists` (`[B, N, F]`, fastest on the CPU backends) or `rows`
+    /// (flattened to `[B·N, F]`, PyTorch's layout). Same results; `bench --layout` compares.
+    #[serde(default, skip_serializing_if = "is_lists")]
+    pub item_layout: ItemLayout,
+}
+
+fn is_lists(layout: &ItemLayout) -> bool {
+    *layout == ItemLayout::Lists
 }
 
 fn default_epochs() -> usize {
@@ -120,6 +128,7 @@ impl Default for TrainConfig {
             seed: 0,
             eval_batch_size: default_eval_batch_size(),
             patience: None,
+            item_layout: ItemLayout::Lists,
         }
     }
 }

@@ -91,7 +91,7 @@ impl TrainJob<'_> {
         }
         let device = self.backend.training_device();
         device.seed(s.seed);
-        let mut model = self.model.init(&device);
+        let mut model = self.model.init(&device).with_layout(s.item_layout);
         let mut adam = AdamConfig::new();
         if s.weight_decay > 0.0 {
             adam = adam.with_weight_decay(Some(WeightDecayConfig::new(s.weight_decay as f32)));
@@ -126,6 +126,7 @@ impl TrainJob<'_> {
                 format!("{}: no complete checkpoint to resume from", out.display())
             })?;
             (model, optim) = checkpoint::restore(out, &state, &self.model, optim, &device)?;
+            model = model.with_layout(s.item_layout);
             let best_model =
                 load_weights(&out.join(MODEL_FILE), &self.model, &self.backend.device)?;
             truncate_metrics(out, state.epoch)?;

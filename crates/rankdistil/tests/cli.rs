@@ -460,3 +460,51 @@ fn parity_of_the_two_cpu_backends_passes_for_both_orders() {
     );
     assert!(lines.iter().all(|l| l.ends_with(": PASS")), "{out}");
 }
+
+#[test]
+fn the_rows_item_layout_trains_the_same_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    synthetic(d, "train.txt", "1");
+    synthetic(d, "test.txt", "2");
+    let rows = TEACHER.replace("seed = 3\n", "seed = 3\nitem_layout = \"rows\"\n");
+    assert_ne!(rows, TEACHER);
+    std::fs::write(d.join("lists.toml"), TEACHER).unwrap();
+    std::fs::write(d.join("rows.toml"), rows).unwrap();
+    let epochs = |name: &str| -> Vec<serde_json::Value> {
+        ok(rankdistil(
+            d,
+            &[
+                "train",
+                "--config",
+                &format!("{name}.toml"),
+                "--backend",
+                "ndarray",
+                "--out",
+                name,
+            ],
+        ));
+        std::fs::read_to_string(d.join(name).join("metrics.jsonl"))
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let (a, b) = (epochs("lists"), epochs("rows"));
+    assert_eq!(a.len(), 2);
+    for (x, y) in a.iter().zip(&b) {
+        let loss = |v: &serde_json::Value| v["train_loss"].as_f64().unwrap();
+        let (lx, ly) = (loss(x), loss(y));
+        assert!(
+            (lx - ly).abs() <= 1e-4 * lx.abs(),
+            "train_loss: lists {lx}, rows {ly}"
+        );
+        let (x, y) = (
+            x["valid"]["ndcg@10"].as_f64().unwrap(),
+            y["valid"]["ndcg@10"].as_f64().unwrap(),
+        );
+        assert!((x - y).abs() <= 1e-4, "valid ndcg@10: lists {x}, rows {y}");
+    }
+    let config = std::fs::read_to_string(d.join("rows/config.toml")).unwrap();
+    assert!(config.contains("item_layout = \"rows\""), "{config}");
+}
