@@ -121,47 +121,55 @@ pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
 }
 
 impl Interactions {
-    /// The same interactions with item indices in `catalog`'s order (a trained model's item
-    /// ids), so a model reused on another file of the same catalog reads the right rows. An
-    /// item the catalog lacks is an error naming it.
-    pub fn aligned_to(self, catalog: &[String]) -> Result<Self, DataError> {
+    /// The interactions with item indices in `catalog`'s order (a trained model's item ids), so
+    /// a model reused on another file of the same catalog reads the right rows. Interactions
+    /// with an item the catalog lacks are dropped; returns them as (distinct unknown item ids,
+    /// dropped interactions).
+    pub fn into_catalog(self, catalog: &[String]) -> (Self, Vec<String>, usize) {
         let index: HashMap<&str, u32> = catalog
             .iter()
             .enumerate()
             .map(|(i, id)| (id.as_str(), i as u32))
             .collect();
-        let mut to_catalog = Vec::with_capacity(self.items.len());
-        let mut missing = Vec::new();
-        for id in &self.items {
-            match index.get(id.as_str()) {
-                Some(&i) => to_catalog.push(i),
-                None => {
-                    missing.push(id.as_str());
-                    to_catalog.push(0);
-                }
-            }
-        }
-        if !missing.is_empty() {
-            return Err(DataError::Invalid(format!(
-                "{} items of the data are not in the model's catalog of {} (first: \"{}\")",
-                missing.len(),
-                catalog.len(),
-                missing[0]
-            )));
-        }
-        let events = self
+        let to_catalog: Vec<Option<u32>> = self
+            .items
+            .iter()
+            .map(|id| index.get(id.as_str()).copied())
+            .collect();
+        let unknown: Vec<String> = self
+            .items
+            .iter()
+            .zip(&to_catalog)
+            .filter(|(_, c)| c.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        let before = self.events.len();
+        let events: Vec<Interaction> = self
             .events
             .into_iter()
-            .map(|e| Interaction {
-                item: to_catalog[e.item as usize],
-                ..e
-            })
+            .filter_map(|e| to_catalog[e.item as usize].map(|item| Interaction { item, ..e }))
             .collect();
-        Ok(Self {
+        let dropped = before - events.len();
+        let aligned = Self {
             users: self.users,
             items: catalog.to_vec(),
             events,
-        })
+        };
+        (aligned, unknown, dropped)
+    }
+
+    /// [`Self::into_catalog`] where every item must be in the catalog; an unknown one is an
+    /// error naming it.
+    pub fn aligned_to(self, catalog: &[String]) -> Result<Self, DataError> {
+        let (aligned, unknown, _) = self.into_catalog(catalog);
+        match unknown.first() {
+            None => Ok(aligned),
+            Some(first) => Err(DataError::Invalid(format!(
+                "{} items of the data are not in the model's catalog of {} (first: \"{first}\")",
+                unknown.len(),
+                catalog.len()
+            ))),
+        }
     }
 }
 

@@ -81,3 +81,40 @@ fn synthetic_catalogs_scale_to_a_million_items() {
     assert_eq!(d.events.len(), 20 * 15);
     assert!(d.events.iter().all(|e| (e.item as usize) < 1_000_000));
 }
+
+#[test]
+fn interactions_follow_a_saved_catalog_order() {
+    let f = file(
+        "user_id:token\titem_id:token\trating:float\n\
+         u1\tb\t5\nu1\ta\t3\nu2\tz\t4\nu2\tc\t1\nu3\tz\t2\n",
+    );
+    let data = read_recbole_inter(f.path()).unwrap();
+    assert_eq!(data.items, ["b", "a", "z", "c"], "first-seen order");
+    let catalog: Vec<String> = ["a", "b", "c", "d"].iter().map(|s| s.to_string()).collect();
+
+    let (aligned, unknown, dropped) = data.clone().into_catalog(&catalog);
+    assert_eq!(aligned.items, catalog);
+    assert_eq!(unknown, ["z"]);
+    assert_eq!(dropped, 2, "both interactions with z");
+    let named: Vec<(&str, &str, f32)> = aligned
+        .events
+        .iter()
+        .map(|e| {
+            (
+                aligned.users[e.user as usize].as_str(),
+                catalog[e.item as usize].as_str(),
+                e.rating,
+            )
+        })
+        .collect();
+    assert_eq!(
+        named,
+        [("u1", "b", 5.0), ("u1", "a", 3.0), ("u2", "c", 1.0)]
+    );
+
+    let err = data.aligned_to(&catalog).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "1 items of the data are not in the model's catalog of 4 (first: \"z\")"
+    );
+}

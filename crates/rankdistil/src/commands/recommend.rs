@@ -1,7 +1,6 @@
 //! `rankdistil recommend`: serve a catalog scorer's export. Each user's history comes from a
 //! RecBole `.inter` file; the output is their top-N catalog items, never one they already have.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -44,28 +43,15 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
     let data = read_recbole_inter(&args.data)?;
     let l = config.catalog_size;
 
-    // The file's items in the export's catalog indices; items it does not know are skipped.
-    let index: HashMap<&str, u32> = item_ids
-        .iter()
-        .enumerate()
-        .map(|(i, id)| (id.as_str(), i as u32))
-        .collect();
-    let to_catalog: Vec<Option<u32>> = data
-        .items
-        .iter()
-        .map(|id| index.get(id.as_str()).copied())
-        .collect();
+    // The file's items in the export's catalog order; interactions with items it lacks are
+    // skipped.
+    let (data, _, unknown) = data.into_catalog(&item_ids);
     let users = data.users.len();
     let (mut history, mut seen) = (vec![Vec::new(); users], vec![Vec::new(); users]);
-    let mut unknown = 0usize;
     for e in &data.events {
-        let Some(item) = to_catalog[e.item as usize] else {
-            unknown += 1;
-            continue;
-        };
-        seen[e.user as usize].push(item);
+        seen[e.user as usize].push(e.item);
         if e.rating >= config.positives_min_rating {
-            history[e.user as usize].push(item);
+            history[e.user as usize].push(e.item);
         }
     }
     for list in history.iter_mut().chain(seen.iter_mut()) {
