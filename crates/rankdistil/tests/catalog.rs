@@ -509,6 +509,65 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
         table
     );
 
+    // A run distilled from an outside teacher resumes only with it.
+    ok(rankdistil(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "outside",
+            "--teacher",
+            "cat/teacher",
+            "--cache",
+            "cat/teacher-top20.bin",
+        ],
+    ));
+    std::fs::remove_file(d.join("outside/students/sampled-seed1/catalog-student.json")).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "outside",
+            "--resume",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resume with the same --teacher and --cache"),
+        "{}",
+        stderr(&o)
+    );
+    ok(rankdistil(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "outside",
+            "--teacher",
+            "cat/teacher",
+            "--cache",
+            "cat/teacher-top20.bin",
+            "--resume",
+        ],
+    ));
+    assert_eq!(
+        std::fs::read_to_string(d.join("outside/catalog.md")).unwrap(),
+        table
+    );
+
     // Resuming with other settings is refused.
     std::fs::write(d.join("c.toml"), config.replace("k = 5", "k = 4")).unwrap();
     let o = rankdistil(d, &[&args[..], &["--resume"]].concat());

@@ -215,6 +215,12 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         }
         None => None,
     };
+    if args.resume && reused.is_none() && out.join("students").exists() {
+        bail!(
+            "{}: holds students but no teacher/, so they were distilled from a teacher given with --teacher; resume with the same --teacher and --cache",
+            out.display()
+        );
+    }
     let catalog = match &reused {
         Some(dir) => saved_item_ids(dir, catalog_dir::load_meta(dir)?.num_items)?,
         None => None,
