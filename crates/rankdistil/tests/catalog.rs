@@ -5,6 +5,20 @@ use std::process::Command;
 mod common;
 use common::{ok, rankdistil, stderr, stdout};
 
+/// `rankdistil catalog --config c.toml --backend ndarray --out <out> <extra>` in `dir`.
+fn catalog(dir: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Output {
+    let args = [
+        "catalog",
+        "--config",
+        "c.toml",
+        "--backend",
+        "ndarray",
+        "--out",
+        out,
+    ];
+    rankdistil(dir, &[&args[..], extra].concat())
+}
+
 const CONFIG: &str = r#"
 methods = ["label_only", "sampled", "softmax_kd"]
 seeds = [1, 2]
@@ -208,18 +222,7 @@ fn students_are_saved_exported_and_serve_recommendations() {
     );
     assert_ne!(config, CONFIG);
     std::fs::write(d.join("c.toml"), config).unwrap();
-    ok(rankdistil(
-        d,
-        &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "cat",
-        ],
-    ));
+    ok(catalog(d, "cat", &[]));
     let student = d.join("cat/students/sampled-seed3");
     let meta: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(student.join("catalog-student.json")).unwrap(),
@@ -510,16 +513,10 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     );
 
     // A run distilled from an outside teacher resumes only with it.
-    ok(rankdistil(
+    ok(catalog(
         d,
+        "outside",
         &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "outside",
             "--teacher",
             "cat/teacher",
             "--cache",
@@ -527,35 +524,17 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
         ],
     ));
     std::fs::remove_file(d.join("outside/students/sampled-seed1/catalog-student.json")).unwrap();
-    let o = rankdistil(
-        d,
-        &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "outside",
-            "--resume",
-        ],
-    );
+    let o = catalog(d, "outside", &["--resume"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("resume with the same --teacher and --cache"),
         "{}",
         stderr(&o)
     );
-    ok(rankdistil(
+    ok(catalog(
         d,
+        "outside",
         &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "outside",
             "--teacher",
             "cat/teacher",
             "--cache",
@@ -577,19 +556,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
         "{}",
         stderr(&o)
     );
-    let o = rankdistil(
-        d,
-        &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "none",
-            "--resume",
-        ],
-    );
+    let o = catalog(d, "none", &["--resume"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("--resume continues a catalog run"),
@@ -646,18 +613,7 @@ fn a_reused_teacher_reads_another_file_in_its_own_item_order() {
             "methods = [\"sampled\"]\nseeds = [1]",
         );
     std::fs::write(d.join("c.toml"), config).unwrap();
-    ok(rankdistil(
-        d,
-        &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "cat",
-        ],
-    ));
+    ok(catalog(d, "cat", &[]));
     let cache = |data: &str, out: &str| {
         rankdistil(
             d,
