@@ -350,6 +350,42 @@ fn students_are_saved_exported_and_serve_recommendations() {
     ));
     assert_eq!(stdout(&o), tsv);
 
+    // Held-out positives: alice's first recommendation, bob's second; carol's is not a
+    // positive and zed is not in the data, so two users count.
+    let heldout = format!(
+        "user_id:token\titem_id:token\trating:float\nalice\t{}\t5\nbob\t{}\t4\ncarol\ti7\t1\nzed\ti9\t5\n",
+        of("alice")[0].0,
+        of("bob")[1].0
+    );
+    std::fs::write(d.join("heldout.inter"), heldout).unwrap();
+    let o = ok(rankdistil(
+        d,
+        &[
+            "recommend",
+            "--model",
+            "safetensors",
+            "--data",
+            "new.inter",
+            "--top",
+            "10",
+            "--heldout",
+            "heldout.inter",
+            "--out",
+            "recs2.tsv",
+            "--backend",
+            "ndarray",
+        ],
+    ));
+    // NDCG@10: (1 + 1/log2(3)) / 2.
+    assert!(
+        stderr(&o).contains(
+            "held-out (heldout.inter): NDCG@10 0.8155, Recall@20 1.0000 over 2 users with held-out positives"
+        ),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(std::fs::read_to_string(d.join("recs2.tsv")).unwrap(), tsv);
+
     // numpy reproduces it from the export alone.
     let script = format!(
         "{}/../../scripts/recommend_with_numpy.py",

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use clap::Args;
 use rankdistil_data::{ImplicitSplit, read_recbole_inter};
-use rankdistil_metrics::top_n;
+use rankdistil_metrics::{IdcgZero, ndcg_at, recall_at, top_n};
 
 use crate::backend::{self, BackendChoice};
 use crate::catalog_export;
@@ -31,6 +31,11 @@ pub struct RecommendArgs {
     /// The output TSV (default: standard output).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    /// A RecBole `.inter` file of held-out interactions (e.g. a `.test.inter` split): prints
+    /// NDCG@10 and Recall@20 of the whole-catalog ranking against each user's held-out
+    /// positives.
+    #[arg(long)]
+    pub heldout: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
 }
@@ -66,6 +71,32 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         test: vec![Vec::new(); users],
     };
 
+    // Held-out positives per user of `--data`, as catalog indices.
+    let heldout: Option<Vec<Vec<u32>>> = match &args.heldout {
+        None => None,
+        Some(path) => {
+            let (held, _, _) = read_recbole_inter(path)?.into_catalog(&item_ids);
+            let index: std::collections::HashMap<&str, usize> = data
+                .users
+                .iter()
+                .enumerate()
+                .map(|(i, u)| (u.as_str(), i))
+                .collect();
+            let mut per_user = vec![Vec::new(); users];
+            for e in &held.events {
+                if e.rating < config.positives_min_rating {
+                    continue;
+                }
+                if let Some(&u) = index.get(held.users[e.user as usize].as_str()) {
+                    per_user[u].push(e.item);
+                }
+            }
+            Some(per_user)
+        }
+    };
+    let (mut ndcg, mut recall, mut evaluated) = (0.0, 0.0, 0usize);
+    let mut labels = vec![0f32; if heldout.is_some() { l } else { 0 }];
+
     let mut sink = Output::open(args.out.as_deref())?;
     writeln!(sink, "user_id\trank\titem_id\tscore")?;
     let per = users_per_chunk(&backend, l);
@@ -77,6 +108,13 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
             let s = &mut scores[b * l..(b + 1) * l];
             for &i in &seen[u] {
                 s[i as usize] = f32::NEG_INFINITY;
+            }
+            if let Some(held) = heldout.as_ref().filter(|h| !h[u].is_empty()) {
+                held[u].iter().for_each(|&i| labels[i as usize] = 1.0);
+                ndcg += ndcg_at(s, &labels, 10, IdcgZero::Zero).unwrap_or(0.0);
+                recall += recall_at(s, &labels, 20).unwrap_or(0.0);
+                evaluated += 1;
+                held[u].iter().for_each(|&i| labels[i as usize] = 0.0);
             }
             for (rank, i) in top_n(s, args.top).into_iter().enumerate() {
                 if !s[i].is_finite() {
@@ -119,5 +157,15 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
             String::new()
         },
     );
+    if let Some(path) = &args.heldout {
+        let n = evaluated.max(1) as f64;
+        // stderr, as the summary: standard output may be the TSV.
+        eprintln!(
+            "held-out ({}): NDCG@10 {:.4}, Recall@20 {:.4} over {evaluated} users with held-out positives",
+            path.display(),
+            ndcg / n,
+            recall / n
+        );
+    }
     Ok(())
 }
