@@ -19,7 +19,7 @@ pub struct TrainArgs {
     pub config: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// The run directory (default: runs/<config name>).
+    /// The run directory (default: `runs/<config name>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Continue the run in --out from its last complete checkpoint.

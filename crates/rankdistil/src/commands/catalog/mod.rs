@@ -38,7 +38,7 @@ pub struct CatalogArgs {
     pub config: PathBuf,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
     pub backend: BackendChoice,
-    /// Where the teacher run, its top-p cache and the tables go (default: runs/<config name>).
+    /// Where the teacher run, its top-p cache and the tables go (default: `runs/<config name>`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     /// Reuse this catalog teacher (a `teacher/` folder of an earlier run) instead of training one.
@@ -68,7 +68,7 @@ pub struct TeacherCacheArgs {
     pub data: Option<PathBuf>,
     #[arg(long, default_value_t = 100)]
     pub p: usize,
-    /// The cache file (default: <teacher>/teacher-top<p>.bin).
+    /// The cache file (default: `<teacher>/teacher-top<p>.bin`).
     #[arg(long)]
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
