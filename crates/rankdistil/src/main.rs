@@ -73,8 +73,8 @@ fn main() {
     let cli = Cli::parse();
     // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
     // would start threads of its own inside each one: on 2 cores that oversubscription cost
-    // 15-20% of the reference step. flex calls matrixmultiply outside such a loop and is 35%
-    // faster with its threads. So one thread, except on flex or where the user set it.
+    // 15-20% of the reference step. flex, measured the same way, is 35% faster with them. So
+    // one thread, except on flex or where the user set it.
     if cli.command.backend() != Some(backend::BackendChoice::Flex)
         && std::env::var_os("MATMUL_NUM_THREADS").is_none()
     {
