@@ -148,9 +148,8 @@ pub(super) fn train(
                     }
                     let cand_ids =
                         Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), &device);
-                    let step_rows =
-                        tables.gather([history_rows, candidate_rows.clone(), candidate_rows]);
-                    let [history, items, bias] = step_rows.leaves.clone();
+                    let step_rows = tables.gather(history_rows, candidate_rows);
+                    let [history, items, bias] = step_rows.split();
                     let q = model.query_from(history, ids, mask);
                     let scores = model.score_candidates_from(items, bias, q, cand_ids);
                     touched = Some(step_rows);
@@ -212,42 +211,68 @@ fn distinct(ids: impl Iterator<Item = u32>) -> Vec<u32> {
     rows
 }
 
-/// The per-item tables (history, items, bias) of a row-sparse run, outside autodiff, with
-/// their Adam moments. The model's own copies are stale until training ends.
+/// The per-item tables of a row-sparse run, outside autodiff, with their Adam moments: the
+/// history embeddings `[L, E]`, and the item embeddings and biases side by side `[L, D + 1]`,
+/// since a step touches the same rows of both. Adam is per coordinate, so sharing a table
+/// changes nothing but the number of kernels. The model's own copies are stale until training
+/// ends.
 struct SparseTables {
     /// Each table has no other handle between steps, so its rows are written in place.
     tables: Vec<Tensor<2>>,
-    adam: [RowAdam; 3],
+    adam: [RowAdam; 2],
+    /// D, the item embedding width.
+    dim: usize,
 }
 
 /// One step's rows of each table: their ids, and the autodiff leaves the loss reads them from.
 struct TouchedRows {
-    rows: [Tensor<1, Int>; 3],
-    leaves: [Tensor<2>; 3],
+    rows: [Tensor<1, Int>; 2],
+    leaves: [Tensor<2>; 2],
+    dim: usize,
+}
+
+impl TouchedRows {
+    /// The leaves as the scorer reads them: history rows `[R_h, E]`, item rows `[R_c, D]` and
+    /// their biases `[R_c, 1]`.
+    fn split(&self) -> [Tensor<2>; 3] {
+        let [history, candidates] = self.leaves.clone();
+        let [r, width] = candidates.dims();
+        [
+            history,
+            candidates.clone().slice([0..r, 0..self.dim]),
+            candidates.slice([0..r, self.dim..width]),
+        ]
+    }
 }
 
 impl SparseTables {
     fn new(model: &CatalogScorer) -> Self {
-        let tables = model.tables().map(|t| t.inner());
-        let adam = tables
-            .each_ref()
-            .map(|t| RowAdam::new(t.dims(), &t.device()));
-        Self {
-            tables: tables.into(),
-            adam,
-        }
+        let [history, items, bias] = model.tables().map(|t| t.inner());
+        let dim = items.dims()[1];
+        let tables = vec![history, Tensor::cat(vec![items, bias], 1)];
+        let adam = [0, 1].map(|t| RowAdam::new(tables[t].dims(), &tables[t].device()));
+        Self { tables, adam, dim }
     }
 
+    /// History, items and biases, as [`CatalogScorer::tables`] gives them.
     fn into_tables(self) -> [Tensor<2>; 3] {
-        self.tables
+        let [history, candidates]: [Tensor<2>; 2] = self
+            .tables
             .try_into()
-            .unwrap_or_else(|_| unreachable!("three tables"))
+            .unwrap_or_else(|_| unreachable!("two tables"));
+        let [l, width] = candidates.dims();
+        [
+            history,
+            candidates.clone().slice([0..l, 0..self.dim]),
+            candidates.slice([0..l, self.dim..width]),
+        ]
     }
 
-    /// Each table's rows `ids[t]` (sorted, distinct), as fresh leaves that take gradients.
-    fn gather(&self, ids: [Vec<u32>; 3]) -> TouchedRows {
+    /// The history rows `history` and the item rows `candidates` (each sorted and distinct), as
+    /// fresh leaves that take gradients.
+    fn gather(&self, history: Vec<u32>, candidates: Vec<u32>) -> TouchedRows {
         let device = self.tables[0].device();
-        let rows = ids.map(|r| {
+        let rows = [history, candidates].map(|r| {
             let n = r.len();
             let r: Vec<i64> = r.into_iter().map(i64::from).collect();
             Tensor::<1, Int>::from_data(TensorData::new(r, [n]), &device)
@@ -255,11 +280,15 @@ impl SparseTables {
         let leaves = std::array::from_fn(|t| {
             Tensor::from_inner(self.tables[t].clone().select(0, rows[t].clone())).require_grad()
         });
-        TouchedRows { rows, leaves }
+        TouchedRows {
+            rows,
+            leaves,
+            dim: self.dim,
+        }
     }
 
     fn step(&mut self, learning_rate: f64, grads: &burn::tensor::Gradients, touched: TouchedRows) {
-        let TouchedRows { rows, leaves } = touched;
+        let TouchedRows { rows, leaves, .. } = touched;
         let tables = std::mem::take(&mut self.tables);
         self.tables = tables
             .into_iter()
