@@ -111,7 +111,23 @@ fn main() {
         } else {
             1
         };
-        eprintln!("error: {e:#}");
+        eprintln!("error: {}", message(&e));
         std::process::exit(code);
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause that its wrapper already
+/// ends with (a data error that names the file and the I/O error both).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain().map(ToString::to_string) {
+        if text.ends_with(&cause) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&cause);
+    }
+    text
 }

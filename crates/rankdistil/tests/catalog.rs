@@ -423,7 +423,38 @@ fn students_are_saved_exported_and_serve_recommendations() {
         eprintln!("skipping the numpy round trip: python3 lacks numpy or safetensors");
     }
 
-    // Bad inputs: the wrong kind of export each way, and damaged item ids.
+    // Bad inputs: missing files, the wrong kind of export each way, and damaged item ids.
+    let o = rankdistil(
+        d,
+        &[
+            "recommend",
+            "--model",
+            "safetensors",
+            "--data",
+            "missing.inter",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: missing.inter: "),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        stderr(&o).matches("(os error 2)").count(),
+        1,
+        "the cause once: {}",
+        stderr(&o)
+    );
+    let o = rankdistil(d, &["export", "--run", "nowhere", "--out", "x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nowhere: neither a run directory of `train` or `distill`"),
+        "{}",
+        stderr(&o)
+    );
     std::fs::write(d.join("x.txt"), "0 qid:1 1:0.5\n").unwrap();
     let o = rankdistil(
         d,

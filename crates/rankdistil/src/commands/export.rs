@@ -40,6 +40,15 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    if !args.run.join(crate::run_dir::META_FILE).exists() {
+        anyhow::bail!(
+            "{}: neither a run directory of `train` or `distill` (no {}) nor a catalog model folder of `catalog` (no {} or {})",
+            args.run.display(),
+            crate::run_dir::META_FILE,
+            catalog_dir::TEACHER_META,
+            catalog_dir::STUDENT_META
+        );
+    }
     let meta = load_meta(&args.run)?;
     let model = load_model(&args.run, &meta, &cpu.device)?;
     let weights = export(&args.run, &meta, &model, args.format, &args.out)?;
