@@ -3,7 +3,7 @@
 use std::process::Command;
 
 mod common;
-use common::{ok, rankdistil, stderr, stdout};
+use common::{fails, ok, rankdistil, stderr, stdout};
 
 /// `rankdistil catalog --config c.toml --backend ndarray --out <out> <extra>` in `dir`.
 fn catalog(dir: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Output {
@@ -436,24 +436,17 @@ fn students_are_saved_exported_and_serve_recommendations() {
             "ndarray",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).starts_with("error: missing.inter: "),
-        "{}",
-        stderr(&o)
-    );
+    let err = fails(&o, "(os error 2)");
+    assert!(err.starts_with("error: missing.inter: "), "{err}");
     assert_eq!(
-        stderr(&o).matches("(os error 2)").count(),
+        err.matches("(os error 2)").count(),
         1,
-        "the cause once: {}",
-        stderr(&o)
+        "the cause once: {err}"
     );
     let o = rankdistil(d, &["export", "--run", "nowhere", "--out", "x"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("nowhere: neither a run directory of `train` or `distill`"),
-        "{}",
-        stderr(&o)
+    fails(
+        &o,
+        "nowhere: neither a run directory of `train` or `distill`",
     );
     std::fs::write(d.join("x.txt"), "0 qid:1 1:0.5\n").unwrap();
     let o = rankdistil(
@@ -468,12 +461,7 @@ fn students_are_saved_exported_and_serve_recommendations() {
             "ndarray",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("a catalog scorer's export"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "a catalog scorer's export");
     assert!(
         stderr(&o).contains("rankdistil recommend --model safetensors"),
         "{}",
@@ -493,12 +481,7 @@ fn students_are_saved_exported_and_serve_recommendations() {
             "ndarray",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("not a catalog scorer's export"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "not a catalog scorer's export");
     let damaged = items.replacen("i2\n", "i0\n", 1);
     std::fs::write(d.join("safetensors/items.txt"), damaged).unwrap();
     let o = rankdistil(
@@ -513,12 +496,7 @@ fn students_are_saved_exported_and_serve_recommendations() {
             "ndarray",
         ],
     );
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("items.txt:3: item id \"i0\" repeats line 1"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "items.txt:3: item id \"i0\" repeats line 1");
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
 
@@ -551,12 +529,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
 
     // A second start over the finished run is refused and changes nothing.
     let o = rankdistil(d, &args);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("already holds a catalog run; pass --resume"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "already holds a catalog run; pass --resume");
 
     // As if killed while the sampled student was saving: its metadata never landed.
     std::fs::remove_file(d.join("cat/students/sampled-seed1/catalog-student.json")).unwrap();
@@ -592,12 +565,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     ));
     std::fs::remove_file(d.join("outside/students/sampled-seed1/catalog-student.json")).unwrap();
     let o = catalog(d, "outside", &["--resume"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("resume with the same --teacher and --cache"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "resume with the same --teacher and --cache");
     ok(catalog(
         d,
         "outside",
@@ -617,19 +585,9 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     // Resuming with other settings is refused.
     std::fs::write(d.join("c.toml"), config.replace("k = 5", "k = 4")).unwrap();
     let o = rankdistil(d, &[&args[..], &["--resume"]].concat());
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("was started with another config"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "was started with another config");
     let o = catalog(d, "none", &["--resume"]);
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("--resume continues a catalog run"),
-        "{}",
-        stderr(&o)
-    );
+    fails(&o, "--resume continues a catalog run");
 }
 
 #[test]
@@ -706,13 +664,11 @@ fn a_reused_teacher_reads_another_file_in_its_own_item_order() {
         "the same interactions give the same cache whatever their order in the file"
     );
     let o = cache("c.inter", "c.bin");
-    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = fails(&o, "c.inter: does not fit the model");
     assert!(
-        stderr(&o).contains("c.inter: does not fit the model")
-            && stderr(&o).contains(
-                "1 items of the data are not in the model's catalog of 60 (first: \"new-item\")"
-            ),
-        "{}",
-        stderr(&o)
+        err.contains(
+            "1 items of the data are not in the model's catalog of 60 (first: \"new-item\")"
+        ),
+        "{err}"
     );
 }

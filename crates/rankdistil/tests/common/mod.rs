@@ -25,3 +25,12 @@ pub fn ok(o: Output) -> Output {
     assert!(o.status.success(), "{}", stderr(&o));
     o
 }
+
+/// Asserts a clear failure: exit status 1, `needle` in stderr, no panic. Returns stderr.
+pub fn fails(o: &Output, needle: &str) -> String {
+    let err = stderr(o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains(needle), "expected {needle:?} in: {err}");
+    assert!(!err.contains("panicked"), "{err}");
+    err
+}
