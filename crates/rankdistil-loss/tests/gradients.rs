@@ -130,6 +130,17 @@ fn losses() -> Vec<(&'static str, LossFn)> {
             }),
         ),
         (
+            "sampled softmax_ce (label-0 slots sampled, shift 0.7)",
+            Box::new(|s, c, d| {
+                SampledSoftmaxCeConfig::new(4).init().forward(
+                    s,
+                    t2(&c.labels, B, N, d),
+                    m2(&c.mask, B, N, d),
+                    0.7,
+                )
+            }),
+        ),
+        (
             "listmle",
             Box::new(|s, c, d| {
                 ListMleConfig::new()

@@ -127,6 +127,19 @@ impl CatalogScorer {
             + bias
     }
 
+    /// Every query against the same item rows, in one product: the item table's rows `[R, D]`
+    /// and their biases `[R, 1]`, for a candidate set a whole batch shares.
+    ///
+    /// - query: `[B, D]`; output: `[B, R]`
+    pub fn score_rows_from(
+        &self,
+        items: Tensor<2>,
+        bias: Tensor<2>,
+        query: Tensor<2>,
+    ) -> Tensor<2> {
+        query.matmul(items.transpose()) + bias.transpose()
+    }
+
     /// The per-item tables: history embeddings `[L, E]`, item embeddings `[L, D]`, biases
     /// `[L, 1]`.
     pub fn tables(&self) -> [Tensor<2>; 3] {

@@ -2,4 +2,5 @@
 
 pub mod listmle;
 pub mod ranknet;
+pub mod sampled_softmax_ce;
 pub mod softmax_ce;

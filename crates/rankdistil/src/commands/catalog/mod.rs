@@ -55,6 +55,8 @@ pub struct CatalogArgs {
 
 /// The resolved config a catalog run keeps, so `--resume` can check it continues the same run.
 const RUN_CONFIG: &str = "config.toml";
+/// The most host memory softmax KD's whole-catalog teacher scores may take.
+const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
 
 /// Score the whole catalog with a catalog teacher, once, and write each user's top-p unseen
 /// items and scores to a binary file that `rankdistil catalog --cache` reads.
@@ -196,8 +198,10 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
             args.config.display()
         );
     } else {
+        // A run that stopped before its teacher was saved (bad data, say) holds only its
+        // config, a copy of the user's file: starting again over it loses nothing.
         anyhow::ensure!(
-            !stored.exists() && !out.join("teacher").exists() && !out.join("students").exists(),
+            !out.join("teacher").exists() && !out.join("students").exists(),
             "{} already holds a catalog run; pass --resume to continue it, or choose another --out (nothing was overwritten)",
             out.display()
         );
@@ -234,6 +238,19 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         split.evaluable().len()
     );
 
+    // Softmax KD keeps the teacher's scores over the whole catalog for every user in memory.
+    let full_bytes = (split.train.len() as u128) * (l as u128) * 4;
+    if cfg.methods.contains(&CatalogMethod::SoftmaxKd) && full_bytes > MAX_FULL_SCORES_BYTES {
+        bail!(
+            "{}: softmax_kd needs the teacher's scores over all {l} items for all {} users, {:.1} GiB (at most {} GiB); drop it from methods and use sampled, whose cost does not grow with the catalog",
+            args.config.display(),
+            split.train.len(),
+            full_bytes as f64 / (1u64 << 30) as f64,
+            MAX_FULL_SCORES_BYTES >> 30
+        );
+    }
+
+    let mut evaluated = None;
     let teacher = match &args.teacher {
         Some(dir) => load_matching(dir, &backend, l, None)?,
         None if args.resume && catalog_dir::meta_path(&saved_teacher).is_some() => {
@@ -243,7 +260,8 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         }
         None => {
             let t = train(&cfg.teacher, &split, Target::Labels, &backend, 0, "teacher")?;
-            let (ndcg, recall, _) = evaluate_catalog(&t, &split, &backend);
+            let (ndcg, recall, eval_s) = evaluate_catalog(&t, &split, &backend);
+            evaluated = Some((ndcg, recall, eval_s));
             let meta = CatalogModelMeta {
                 data: cfg.data.clone(),
                 model: cfg.teacher.model.clone(),
@@ -258,7 +276,8 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
             t
         }
     };
-    let (t_ndcg, t_recall, eval_s) = evaluate_catalog(&teacher, &split, &backend);
+    let (t_ndcg, t_recall, eval_s) =
+        evaluated.unwrap_or_else(|| evaluate_catalog(&teacher, &split, &backend));
     eprintln!(
         "catalog: teacher NDCG@10 {t_ndcg:.4}, Recall@20 {t_recall:.4} (full-catalog evaluation in {eval_s:.2}s)"
     );

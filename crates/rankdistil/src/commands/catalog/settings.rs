@@ -64,6 +64,10 @@ pub struct CatalogTrain {
     /// Label training drops this fraction of each history from the input (denoising).
     #[serde(default)]
     pub input_dropout: f64,
+    /// Label training over the whole catalog (0) or a sampled softmax over each user's items
+    /// plus this many uniform negatives per batch, which keeps a step's cost flat in L.
+    #[serde(default)]
+    pub negatives: usize,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -10,7 +10,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
-use rankdistil_loss::{SampledRankDistil, SoftmaxCe, SoftmaxKdConfig};
+use rankdistil_loss::{SampledRankDistil, SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKdConfig};
 use rankdistil_models::CatalogScorer;
 
 use super::scoring::padded;
@@ -44,7 +44,16 @@ pub(super) fn train(
         .collect();
     // Sampled training reads a few hundred rows of each per-item table per step; those tables
     // train with row-sparse Adam, so a step's cost does not grow with the catalog.
-    let mut sparse = matches!(target, Target::Sampled(..)).then(|| SparseTables::new(&model));
+    let sampled_ce = (matches!(target, Target::Labels) && stage.train.negatives > 0)
+        .then(|| SampledSoftmaxCeConfig::new(stage.train.negatives).init());
+    if let Some(loss) = &sampled_ce {
+        eprintln!(
+            "catalog: {name}: sampled softmax over each user's items plus {} of the {l} items drawn per batch",
+            loss.negatives.min(l)
+        );
+    }
+    let sparse_rows = matches!(target, Target::Sampled(..)) || sampled_ce.is_some();
+    let mut sparse = sparse_rows.then(|| SparseTables::new(&model));
     let mut touched: Option<TouchedRows> = None;
     let softmax_kd = SoftmaxKdConfig::new().init();
     let softmax_ce = SoftmaxCe::new();
@@ -68,23 +77,63 @@ pub(super) fn train(
         for batch in order.chunks(batch_size) {
             let b = batch.len();
             let loss = match &target {
-                Target::Labels => {
-                    // Denoising input: drop items from the history, predict all of it.
-                    let inputs: Vec<Vec<u32>> = batch
+                Target::Labels if sampled_ce.is_some() => {
+                    let loss = sampled_ce.as_ref().expect("checked by the guard");
+                    let tables = sparse
+                        .as_ref()
+                        .expect("sampled label training keeps row-sparse tables");
+                    let inputs = denoised(batch, split, stage.train.input_dropout, &mut rng);
+                    let history_rows = distinct(inputs.iter().flatten().copied());
+                    let lists: Vec<Vec<u32>> = inputs
                         .iter()
-                        .map(|&u| {
-                            let kept: Vec<u32> = split.train[u]
-                                .iter()
-                                .copied()
-                                .filter(|_| rng.random::<f64>() >= stage.train.input_dropout)
-                                .collect();
-                            if kept.is_empty() {
-                                split.train[u][..1].to_vec()
-                            } else {
-                                kept
-                            }
-                        })
+                        .map(|h| h.iter().map(|&i| local(&history_rows, i)).collect())
                         .collect();
+                    let (ids, mask) = padded(
+                        &lists.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                        &device,
+                    );
+                    // One candidate set for the whole batch: every user's items and the
+                    // draw. Each user's softmax runs over their own items and the drawn ones;
+                    // other users' items are masked out of it.
+                    let drawn = loss.draw(l, &mut rng);
+                    let shift = loss.shift(drawn.len(), l);
+                    let candidate_rows = distinct(
+                        batch
+                            .iter()
+                            .flat_map(|&u| split.train[u].iter().copied())
+                            .chain(drawn.iter().copied()),
+                    );
+                    let r = candidate_rows.len();
+                    let drawn_local: Vec<usize> = drawn
+                        .iter()
+                        .map(|&i| local(&candidate_rows, i) as usize)
+                        .collect();
+                    let mut labels = vec![0f32; b * r];
+                    let mut valid = vec![false; b * r];
+                    for (row, &u) in batch.iter().enumerate() {
+                        let row = row * r;
+                        drawn_local.iter().for_each(|&j| valid[row + j] = true);
+                        // A drawn item the user has is a positive, not a sample.
+                        for &it in &split.train[u] {
+                            let j = local(&candidate_rows, it) as usize;
+                            labels[row + j] = 1.0;
+                            valid[row + j] = true;
+                        }
+                    }
+                    let step_rows = tables.gather(history_rows, candidate_rows);
+                    let [history, items, bias] = step_rows.split();
+                    let q = model.query_from(history, ids, mask);
+                    let scores = model.score_rows_from(items, bias, q); // [B, R]
+                    touched = Some(step_rows);
+                    loss.forward(
+                        scores,
+                        Tensor::<2>::from_data(TensorData::new(labels, [b, r]), &device),
+                        Tensor::<2, Bool>::from_data(TensorData::new(valid, [b, r]), &device),
+                        shift,
+                    )
+                }
+                Target::Labels => {
+                    let inputs = denoised(batch, split, stage.train.input_dropout, &mut rng);
                     let (ids, mask) = padded(
                         &inputs.iter().map(Vec::as_slice).collect::<Vec<_>>(),
                         &device,
@@ -113,9 +162,6 @@ pub(super) fn train(
                     // Only the rows this batch reads enter the graph, renumbered 0..R.
                     let history_rows =
                         distinct(batch.iter().flat_map(|&u| split.train[u].iter().copied()));
-                    let local = |rows: &[u32], i: u32| {
-                        rows.binary_search(&i).expect("the row was gathered") as u32
-                    };
                     let lists: Vec<Vec<u32>> = batch
                         .iter()
                         .map(|&u| {
@@ -201,6 +247,36 @@ pub(super) fn train(
         model = model.with_tables(tables.into_tables().map(Tensor::from_inner));
     }
     Ok(model.valid())
+}
+
+/// Each user's training items with `dropout` of them dropped (denoising input); a history
+/// never comes out empty.
+fn denoised(
+    batch: &[usize],
+    split: &ImplicitSplit,
+    dropout: f64,
+    rng: &mut StdRng,
+) -> Vec<Vec<u32>> {
+    batch
+        .iter()
+        .map(|&u| {
+            let kept: Vec<u32> = split.train[u]
+                .iter()
+                .copied()
+                .filter(|_| rng.random::<f64>() >= dropout)
+                .collect();
+            if kept.is_empty() {
+                split.train[u][..1].to_vec()
+            } else {
+                kept
+            }
+        })
+        .collect()
+}
+
+/// Row `i`'s position in the sorted distinct `rows` a step gathered.
+fn local(rows: &[u32], i: u32) -> u32 {
+    rows.binary_search(&i).expect("the row was gathered") as u32
 }
 
 /// Sorted distinct row ids.
