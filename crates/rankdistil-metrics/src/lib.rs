@@ -8,4 +8,7 @@ mod relevance;
 
 pub use accumulate::{MetricAccumulator, MetricSummary};
 pub use agreement::{kendall_tau_at, overlap_at};
-pub use relevance::{IdcgZero, mrr, ndcg_at, precision_at, rank_order, recall_at, top_n};
+pub use relevance::{
+    IdcgZero, TopN, binary_ndcg_recall, binary_ndcg_recall_of_top, mrr, ndcg_at, precision_at,
+    rank_order, recall_at, top_n,
+};

@@ -120,7 +120,8 @@ fn accumulator_averages_each_metric_over_the_lists_it_counts() {
 fn top_n_is_the_head_of_rank_order() {
     // Ties, infinities and a NaN, over many lengths and cut-offs.
     let mut state = 7u64;
-    for len in [0usize, 1, 2, 5, 33, 200] {
+    // Lists of 200 and 5,000 take the one-pass heap for small n, the selection otherwise.
+    for len in [0usize, 1, 2, 5, 33, 200, 5000] {
         let scores: Vec<f32> = (0..len)
             .map(|i| {
                 state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
@@ -133,8 +134,61 @@ fn top_n_is_the_head_of_rank_order() {
             })
             .collect();
         let full = rank_order(&scores);
-        for n in [0usize, 1, 2, 3, 10, 199, 200, 500] {
+        for n in [0usize, 1, 2, 3, 10, 20, 156, 157, 199, 200, 500] {
             assert_eq!(top_n(&scores, n), full[..n.min(len)], "len {len}, n {n}");
+            // The same head from the list offered in blocks.
+            for block in [1usize, 7, 1000] {
+                let mut best = TopN::new(n);
+                for (b, chunk) in scores.chunks(block).enumerate() {
+                    best.extend(b * block, chunk);
+                }
+                let got: Vec<usize> = best.into_sorted().into_iter().map(|(i, _)| i).collect();
+                assert_eq!(
+                    got,
+                    full[..n.min(len)],
+                    "len {len}, n {n}, blocks of {block}"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn binary_ndcg_recall_equals_ndcg_and_recall_on_labels() {
+    let mut state = 3u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1);
+        state >> 33
+    };
+    for len in [1usize, 7, 40, 3000] {
+        for trial in 0..20 {
+            // Coarse scores, so ties are common, and a few excluded items at −∞.
+            let scores: Vec<f32> = (0..len)
+                .map(|_| match next() % 13 {
+                    0 => f32::NEG_INFINITY,
+                    v => (v % 5) as f32,
+                })
+                .collect();
+            let relevant: Vec<u32> = (0..len as u32).filter(|_| next() % 9 == 0).collect();
+            let labels: Vec<f32> = (0..len as u32)
+                .map(|i| if relevant.contains(&i) { 1.0 } else { 0.0 })
+                .collect();
+            let got = binary_ndcg_recall(&scores, &relevant, 10, 20);
+            if relevant.is_empty() {
+                assert_eq!(got, None);
+                continue;
+            }
+            let (ndcg, recall) = got.expect("relevant items");
+            let want_ndcg = ndcg_at(&scores, &labels, 10, IdcgZero::Zero).unwrap();
+            let want_recall = recall_at(&scores, &labels, 20).unwrap();
+            assert!(
+                (ndcg - want_ndcg).abs() < 1e-12,
+                "len {len} trial {trial}: {ndcg} vs {want_ndcg}"
+            );
+            assert!(
+                (recall - want_recall).abs() < 1e-12,
+                "len {len} trial {trial}: {recall} vs {want_recall}"
+            );
         }
     }
 }

@@ -214,3 +214,35 @@ impl CompareConfig {
         Ok(cfg)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every shipped teacher, distillation and comparison config parses as its kind.
+    #[test]
+    fn every_shipped_run_config_parses() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("a directory entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let parsed = if name.starts_with("teacher") {
+                load::<TeacherRunConfig>(&path).map(drop)
+            } else if name.starts_with("distill-") {
+                load::<DistillRunConfig>(&path).map(drop)
+            } else if name.starts_with("compare") {
+                load::<CompareConfig>(&path).map(drop)
+            } else {
+                continue; // catalog-* and quickstart.toml have their own tests
+            };
+            parsed.unwrap_or_else(|e| panic!("{e:#}"));
+            seen += 1;
+        }
+        assert!(
+            seen >= 12,
+            "only {seen} run configs found in {}",
+            dir.display()
+        );
+    }
+}

@@ -6,12 +6,12 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use clap::Args;
-use rankdistil_data::{ImplicitSplit, read_recbole_inter};
-use rankdistil_metrics::{IdcgZero, ndcg_at, recall_at, top_n};
+use rankdistil_data::read_recbole_inter;
+use rankdistil_metrics::binary_ndcg_recall_of_top;
 
 use crate::backend::{self, BackendChoice};
 use crate::catalog_export;
-use crate::commands::catalog::{score_users, users_per_chunk};
+use crate::commands::catalog::top_items;
 use crate::output::Output;
 
 /// Recommend the top-N catalog items for every user of a RecBole `.inter` file, with a catalog
@@ -63,13 +63,6 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
         list.sort_unstable();
         list.dedup();
     }
-    // `score_users` takes the history from `train` and sets those items to −∞; the rest of
-    // what a user has seen is excluded below.
-    let split = ImplicitSplit {
-        num_items: l,
-        train: history,
-        test: vec![Vec::new(); users],
-    };
 
     // Held-out positives per user of `--data`, as catalog indices.
     let heldout: Option<Vec<Vec<u32>>> = match &args.heldout {
@@ -91,33 +84,38 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
                     per_user[u].push(e.item);
                 }
             }
+            for list in &mut per_user {
+                list.sort_unstable();
+                list.dedup();
+            }
             Some(per_user)
         }
     };
     let (mut ndcg, mut recall, mut evaluated) = (0.0, 0.0, 0usize);
-    let mut labels = vec![0f32; if heldout.is_some() { l } else { 0 }];
 
     let mut sink = Output::open(args.out.as_deref())?;
     writeln!(sink, "user_id\trank\titem_id\tscore")?;
-    let per = users_per_chunk(&backend, l);
     let all: Vec<usize> = (0..users).collect();
+    let depth = if heldout.is_some() {
+        args.top.max(20)
+    } else {
+        args.top
+    };
     let mut written = 0usize;
-    for chunk in all.chunks(per) {
-        let mut scores = score_users(&model, &split, chunk, &backend, true);
-        for (b, &u) in chunk.iter().enumerate() {
-            let s = &mut scores[b * l..(b + 1) * l];
-            for &i in &seen[u] {
-                s[i as usize] = f32::NEG_INFINITY;
+    // A chunk of users at a time, so the lists stream out as they are ranked.
+    for chunk in all.chunks(256) {
+        let top = top_items(&model, &history, &seen, chunk, &backend, depth);
+        for (best, &u) in top.iter().zip(chunk) {
+            if let Some(held) = heldout.as_ref() {
+                let order: Vec<usize> = best.iter().map(|&(i, _)| i as usize).collect();
+                if let Some((n, r)) = binary_ndcg_recall_of_top(&order, l, &held[u], 10, 20) {
+                    ndcg += n;
+                    recall += r;
+                    evaluated += 1;
+                }
             }
-            if let Some(held) = heldout.as_ref().filter(|h| !h[u].is_empty()) {
-                held[u].iter().for_each(|&i| labels[i as usize] = 1.0);
-                ndcg += ndcg_at(s, &labels, 10, IdcgZero::Zero).unwrap_or(0.0);
-                recall += recall_at(s, &labels, 20).unwrap_or(0.0);
-                evaluated += 1;
-                held[u].iter().for_each(|&i| labels[i as usize] = 0.0);
-            }
-            for (rank, i) in top_n(s, args.top).into_iter().enumerate() {
-                if !s[i].is_finite() {
+            for (rank, &(i, score)) in best.iter().take(args.top).enumerate() {
+                if !score.is_finite() {
                     break; // the user has seen every remaining item
                 }
                 writeln!(
@@ -125,15 +123,15 @@ pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
                     "{}\t{}\t{}\t{}",
                     data.users[u],
                     rank + 1,
-                    item_ids[i],
-                    s[i]
+                    item_ids[i as usize],
+                    score
                 )?;
                 written += 1;
             }
         }
     }
     sink.finish()?;
-    let no_history = split.train.iter().filter(|h| h.is_empty()).count();
+    let no_history = history.iter().filter(|h| h.is_empty()).count();
     eprintln!(
         "recommend: {users} users, {written} recommendations from a catalog of {l} items in {:.2}s{}{}{}",
         started.elapsed().as_secs_f64(),

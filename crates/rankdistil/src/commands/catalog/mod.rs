@@ -18,7 +18,8 @@ use rankdistil_loss::SampledRankDistilConfig;
 use rankdistil_models::CatalogScorer;
 
 use scoring::evaluate_catalog;
-pub(crate) use scoring::{score_users, users_per_chunk};
+use scoring::score_users;
+pub(crate) use scoring::top_items;
 pub use settings::{CatalogData, CatalogMethod, CatalogModel, CatalogRunConfig};
 use top_p_cache::{TopPCache, build_cache};
 use training::{Target, train};

@@ -6,7 +6,7 @@ use std::time::Instant;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rankdistil_data::ImplicitSplit;
-use rankdistil_metrics::{IdcgZero, ndcg_at, recall_at};
+use rankdistil_metrics::{TopN, binary_ndcg_recall_of_top};
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
@@ -36,13 +36,13 @@ pub(super) fn host(t: Tensor<2>) -> Vec<f32> {
 }
 
 /// Users whose whole-catalog scores (`L` floats each) fit one buffer, at most 256.
-pub(crate) fn users_per_chunk(backend: &Backend, num_items: usize) -> usize {
+fn users_per_chunk(backend: &Backend, num_items: usize) -> usize {
     (backend.buffer_budget / (num_items as u64 * 4)).clamp(1, 256) as usize
 }
 
 /// Scores every item for `users` (inputs: their training items), `[users.len() × L]`, with the
 /// training items set to −∞ when `exclude_train`.
-pub(crate) fn score_users(
+pub(super) fn score_users(
     model: &CatalogScorer,
     split: &ImplicitSplit,
     users: &[usize],
@@ -69,6 +69,63 @@ pub(crate) fn score_users(
     out
 }
 
+/// On the CPU, the widest block of scores one step of [`top_items`] holds. Under glibc's
+/// largest mmap threshold (32 MiB), so the allocator reuses it rather than mapping fresh,
+/// zeroed pages for every block.
+const CPU_SCORE_BLOCK_BYTES: u64 = 16 << 20;
+
+/// Each user's `n` best items over the whole catalog, best first, as `(item, score)`: users
+/// are scored a chunk at a time against a block of items at a time, and only each user's
+/// running top n is kept, so no `[users, L]` matrix is ever held. Items in a user's
+/// `exclude` list (sorted) score −∞, as they did in the whole-list path.
+pub(crate) fn top_items(
+    model: &CatalogScorer,
+    history: &[Vec<u32>],
+    exclude: &[Vec<u32>],
+    users: &[usize],
+    backend: &Backend,
+    n: usize,
+) -> Vec<Vec<(u32, f32)>> {
+    let l = model.num_items();
+    let per = users.len().clamp(1, 256);
+    let budget = if backend.is_gpu {
+        backend.buffer_budget
+    } else {
+        backend.buffer_budget.min(CPU_SCORE_BLOCK_BYTES)
+    };
+    let mut out = Vec::with_capacity(users.len());
+    for chunk in users.chunks(per) {
+        let block = ((budget / (chunk.len() as u64 * 4)) as usize).clamp(1, l.max(1));
+        let lists: Vec<&[u32]> = chunk.iter().map(|&u| history[u].as_slice()).collect();
+        let (ids, mask) = padded(&lists, &backend.device);
+        let q = model.query(ids, mask); // [U, D]
+        let mut best: Vec<TopN> = chunk.iter().map(|_| TopN::new(n)).collect();
+        // Where each user's exclusion list has got to: blocks arrive in item order.
+        let mut cursor = vec![0usize; chunk.len()];
+        for start in (0..l).step_by(block) {
+            let end = (start + block).min(l);
+            let mut scores = host(model.score_range(q.clone(), start..end)); // [U, end − start]
+            let width = end - start;
+            for (b, &u) in chunk.iter().enumerate() {
+                let row = &mut scores[b * width..(b + 1) * width];
+                let ex = &exclude[u];
+                while cursor[b] < ex.len() && (ex[cursor[b]] as usize) < end {
+                    row[ex[cursor[b]] as usize - start] = f32::NEG_INFINITY;
+                    cursor[b] += 1;
+                }
+                best[b].extend(start, row);
+            }
+        }
+        out.extend(best.into_iter().map(|t| {
+            t.into_sorted()
+                .into_iter()
+                .map(|(i, s)| (i as u32, s))
+                .collect()
+        }));
+    }
+    out
+}
+
 /// NDCG@10 and Recall@20 over the full catalog, training items excluded.
 pub fn evaluate_catalog(
     model: &CatalogScorer,
@@ -79,16 +136,12 @@ pub fn evaluate_catalog(
     let users = split.evaluable();
     let l = split.num_items;
     let (mut ndcg, mut recall) = (0.0, 0.0);
-    let mut labels = vec![0f32; l];
-    // A chunk of users at a time: all of them at once would hold users × L scores.
-    for chunk in users.chunks(users_per_chunk(backend, l)) {
-        let scores = score_users(model, split, chunk, backend, true);
-        for (b, &u) in chunk.iter().enumerate() {
-            split.test[u].iter().for_each(|&i| labels[i as usize] = 1.0);
-            let s = &scores[b * l..(b + 1) * l];
-            ndcg += ndcg_at(s, &labels, 10, IdcgZero::Zero).unwrap_or(0.0);
-            recall += recall_at(s, &labels, 20).unwrap_or(0.0);
-            split.test[u].iter().for_each(|&i| labels[i as usize] = 0.0);
+    let top = top_items(model, &split.train, &split.train, &users, backend, 20);
+    for (best, &u) in top.iter().zip(&users) {
+        let best: Vec<usize> = best.iter().map(|&(i, _)| i as usize).collect();
+        if let Some((n, r)) = binary_ndcg_recall_of_top(&best, l, &split.test[u], 10, 20) {
+            ndcg += n;
+            recall += r;
         }
     }
     let n = users.len().max(1) as f64;
@@ -119,6 +172,25 @@ mod tests {
         for u in 0..30 {
             for &i in &split.train[u] {
                 assert_eq!(a[u * 200 + i as usize], f32::NEG_INFINITY);
+            }
+        }
+        // The running top n over item blocks is the head of each whole scored list.
+        for (budget, n) in [(7 * 4 * 13, 20), (7 * 4 * 200, 5), (4, 200)] {
+            let mut blocks = backend.clone();
+            blocks.buffer_budget = budget;
+            let chunk: Vec<usize> = (0..7).collect();
+            let top = top_items(&model, &split.train, &split.train, &chunk, &blocks, n);
+            for (u, best) in top.iter().enumerate() {
+                let row = &a[u * 200..(u + 1) * 200];
+                let want: Vec<(u32, f32)> = rankdistil_metrics::top_n(row, n)
+                    .into_iter()
+                    .map(|i| (i as u32, row[i]))
+                    .collect();
+                assert_eq!(best.len(), want.len(), "user {u}, budget {budget}");
+                for ((i, s), (j, t)) in best.iter().zip(&want) {
+                    assert_eq!(i, j, "user {u}, budget {budget}");
+                    assert!(s == t || (s - t).abs() < 1e-5, "{s} vs {t}");
+                }
             }
         }
         let (ndcg, recall, _) = evaluate_catalog(&model, &split, &backend);

@@ -186,3 +186,29 @@ impl CatalogRunConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_catalog_config_parses_and_validates() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("a directory entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("catalog-") {
+                continue;
+            }
+            let cfg: CatalogRunConfig =
+                crate::config::load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            cfg.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            seen += 1;
+        }
+        assert!(
+            seen >= 2,
+            "catalog-ml100k.toml and catalog-synthetic-1m.toml at least"
+        );
+    }
+}

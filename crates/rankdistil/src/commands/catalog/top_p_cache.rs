@@ -8,7 +8,7 @@ use anyhow::{Context, bail};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_models::CatalogScorer;
 
-use super::scoring::{score_users, users_per_chunk};
+use super::scoring::top_items;
 use crate::backend::Backend;
 use crate::run_dir::write_atomic;
 
@@ -19,24 +19,17 @@ pub(super) fn build_cache(
     p: usize,
     backend: &Backend,
 ) -> TopPCache {
-    let l = split.num_items;
     let users: Vec<usize> = (0..split.train.len()).collect();
-    let per = users_per_chunk(backend, l);
     let bar = crate::progress::bar(users.len() as u64, "teacher top-p cache".into(), "users");
     let mut out = Vec::with_capacity(users.len());
-    for chunk in users.chunks(per) {
-        let scores = score_users(teacher, split, chunk, backend, true);
-        for b in 0..chunk.len() {
-            let s = &scores[b * l..(b + 1) * l];
-            let top: Vec<usize> = rankdistil_metrics::top_n(s, p)
-                .into_iter()
-                .filter(|&i| s[i].is_finite())
-                .collect();
-            out.push((
-                top.iter().map(|&i| i as u32).collect(),
-                top.iter().map(|&i| s[i]).collect(),
-            ));
-        }
+    for chunk in users.chunks(256) {
+        let top = top_items(teacher, &split.train, &split.train, chunk, backend, p);
+        out.extend(top.into_iter().map(|best| {
+            // Training items score −∞; a user with fewer than p others keeps what there is.
+            best.into_iter()
+                .filter(|(_, s)| s.is_finite())
+                .unzip::<u32, f32, Vec<u32>, Vec<f32>>()
+        }));
         bar.inc(chunk.len() as u64);
     }
     bar.finish_and_clear();
