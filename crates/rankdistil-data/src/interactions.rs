@@ -241,25 +241,35 @@ pub fn synthetic_catalog(
         items: (0..items).map(|i| format!("i{i}")).collect(),
         events: Vec::new(),
     };
+    let zipf_rank = PopularityOrder::new(items);
     let mut rng = StdRng::seed_from_u64(seed ^ 0x5eed);
     for u in 0..users {
         let user_vec: Vec<f32> = (0..dim).map(|_| normal_from(&mut rng)).collect();
         // Score a candidate pool (all items for small catalogs) and keep the best per_user.
-        let pool: Vec<u32> = if items <= 4096 {
-            (0..items as u32).collect()
+        // A large catalog's pool is drawn by popularity, Zipf-like (P(rank) ∝ 1/rank), and
+        // popular items score higher: as in real catalogs, a head of items recurs across users,
+        // so a model can learn it from far fewer interactions than there are items.
+        let pool: Vec<(u32, f32)> = if items <= 4096 {
+            (0..items as u32).map(|i| (i, 0.0)).collect()
         } else {
-            (0..4096)
-                .map(|_| rng.random_range(0..items as u32))
-                .collect()
+            let mut pool: Vec<(u32, f32)> = (0..4096)
+                .map(|_| {
+                    let (rank, item) = zipf_rank.draw(rng.random::<f64>());
+                    (item, -HEAD_WEIGHT * (1.0 + rank as f32).ln())
+                })
+                .collect();
+            pool.sort_unstable_by_key(|&(item, _)| item);
+            pool.dedup_by_key(|&mut (item, _)| item);
+            pool
         };
         let mut scored: Vec<(f32, u32)> = pool
             .into_iter()
-            .map(|i| {
+            .map(|(i, head)| {
                 let v = &item_vecs[i as usize * dim..(i as usize + 1) * dim];
                 let a: f32 =
                     v.iter().zip(&user_vec).map(|(x, y)| x * y).sum::<f32>() / (dim as f32).sqrt();
                 (
-                    a + 0.5 * popularity[i as usize] + 0.3 * normal_from(&mut rng),
+                    a + 0.5 * popularity[i as usize] + head + 0.3 * normal_from(&mut rng),
                     i,
                 )
             })
@@ -275,6 +285,42 @@ pub fn synthetic_catalog(
         }
     }
     out
+}
+
+/// How much a large catalog's users prefer popular items: the score of the item at popularity
+/// rank r gains `-HEAD_WEIGHT · ln(1 + r)`.
+const HEAD_WEIGHT: f32 = 0.1;
+
+/// Items by popularity rank: rank r is item `(r · stride) mod L`, a bijection that scatters the
+/// head over the ids, and ranks are drawn with P(rank ≤ r) = ln(r + 1) / ln(L + 1), a Zipf law
+/// with exponent 1.
+struct PopularityOrder {
+    items: u64,
+    stride: u64,
+}
+
+impl PopularityOrder {
+    fn new(items: usize) -> Self {
+        let items = items.max(1) as u64;
+        let gcd = |mut a: u64, mut b: u64| {
+            while b != 0 {
+                (a, b) = (b, a % b);
+            }
+            a
+        };
+        // Near the golden ratio of L, and coprime with it so every item has one rank.
+        let mut stride = (items as f64 * 0.618_033_988_7) as u64 | 1;
+        while gcd(stride, items) != 1 {
+            stride += 2;
+        }
+        Self { items, stride }
+    }
+
+    /// The rank drawn by `u` uniform in [0, 1), and its item.
+    fn draw(&self, u: f64) -> (u64, u32) {
+        let rank = (((self.items as f64 + 1.0).powf(u) - 1.0) as u64).min(self.items - 1);
+        (rank, (rank * self.stride % self.items) as u32)
+    }
 }
 
 fn normal_from(rng: &mut StdRng) -> f32 {

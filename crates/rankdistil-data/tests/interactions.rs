@@ -83,6 +83,34 @@ fn synthetic_catalogs_scale_to_a_million_items() {
 }
 
 #[test]
+fn a_large_synthetic_catalog_has_a_popular_head_that_users_share() {
+    let d = synthetic_catalog(300, 1_000_000, 20, 8, 2);
+    let mut per_user: Vec<Vec<u32>> = vec![Vec::new(); 300];
+    let mut count = std::collections::HashMap::<u32, usize>::new();
+    for e in &d.events {
+        per_user[e.user as usize].push(e.item);
+        *count.entry(e.item).or_default() += 1;
+    }
+    for (u, items) in per_user.iter_mut().enumerate() {
+        let n = items.len();
+        items.sort_unstable();
+        items.dedup();
+        assert_eq!(items.len(), n, "user {u}: distinct items");
+        assert_eq!(n, 20);
+    }
+    let mut counts: Vec<usize> = count.into_values().collect();
+    counts.sort_unstable_by(|a, b| b.cmp(a));
+    let head: usize = counts.iter().take(1000).sum();
+    eprintln!(
+        "{} distinct items; the 1,000 most popular hold {head} of {} interactions",
+        counts.len(),
+        d.events.len()
+    );
+    // A learnable head: 0.1% of the catalog's items carry most interactions.
+    assert!(head * 2 > d.events.len(), "{head} of {}", d.events.len());
+}
+
+#[test]
 fn interactions_follow_a_saved_catalog_order() {
     let f = file(
         "user_id:token\titem_id:token\trating:float\n\

@@ -21,7 +21,7 @@ pub use coupled::{CoupledRankDistil, CoupledRankDistilConfig};
 pub use decoupled::{DecoupledRankDistil, DecoupledRankDistilConfig};
 pub use label::listmle::{ListMle, ListMleConfig};
 pub use label::ranknet::RankNet;
-pub use label::sampled_softmax_ce::{SampledSoftmaxCe, SampledSoftmaxCeConfig};
+pub use label::sampled_softmax_ce::{Draw, Popularity, SampledSoftmaxCe, SampledSoftmaxCeConfig};
 pub use label::softmax_ce::SoftmaxCe;
 pub use listmle_kd::{ListMleKd, ListMleKdConfig};
 pub use mse_kd::MseKd;

@@ -130,13 +130,13 @@ fn losses() -> Vec<(&'static str, LossFn)> {
             }),
         ),
         (
-            "sampled softmax_ce (label-0 slots sampled, shift 0.7)",
+            "sampled softmax_ce (label-0 slots drawn, per-column shifts)",
             Box::new(|s, c, d| {
                 SampledSoftmaxCeConfig::new(4).init().forward(
                     s,
                     t2(&c.labels, B, N, d),
                     m2(&c.mask, B, N, d),
-                    0.7,
+                    t2(&[0.7, -0.3, 1.1, 0.0, 2.0, 0.5], 1, N, d),
                 )
             }),
         ),

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use common::*;
 use rand::{SeedableRng, rngs::StdRng};
-use rankdistil_loss::{SampledSoftmaxCeConfig, SoftmaxCe};
+use rankdistil_loss::{Popularity, SampledSoftmaxCeConfig, SoftmaxCe};
 
 #[test]
 fn drawing_every_item_gives_the_full_softmax_ce() {
@@ -35,10 +35,14 @@ fn drawing_every_item_gives_the_full_softmax_ce() {
     // Candidates: each list's positives, padded to 3, then every catalog item in draw order;
     // a drawn positive is masked out, as the trainer does.
     let loss = SampledSoftmaxCeConfig::new(l + 10).init();
-    let drawn = loss.draw(l, &mut StdRng::seed_from_u64(1));
+    let draw = loss.draw(l, None, &mut StdRng::seed_from_u64(1));
+    let drawn = draw.items;
     assert_eq!(drawn.len(), l);
-    let shift = loss.shift(drawn.len(), l);
-    assert_eq!(shift, 0.0, "log(L/m) = 0 when every item is drawn");
+    let shift = draw.shifts[0];
+    assert!(
+        draw.shifts.iter().all(|&d| d == 0.0),
+        "log(L/m) = 0 when every item is drawn"
+    );
     let c = 3 + l;
     let (mut s, mut y, mut mask) = (vec![0f32; b * c], vec![0f32; b * c], vec![false; b * c]);
     for (i, pos) in positives.iter().enumerate() {
@@ -52,7 +56,7 @@ fn drawing_every_item_gives_the_full_softmax_ce() {
             mask[i * c + 3 + j] = !pos.iter().any(|&(p, _)| p == item as usize);
         }
     }
-    let got = scalar(loss.forward(
+    let got = scalar(loss.forward_uniform(
         t2(&s, b, c, &d),
         t2(&y, b, c, &d),
         m2(&mask, b, c, &d),
@@ -71,43 +75,64 @@ fn the_shifted_sample_sum_estimates_the_non_positive_sum_without_bias() {
         .filter(|i| !positives.contains(i))
         .map(|i| s[i as usize].exp())
         .sum();
-    let loss = SampledSoftmaxCeConfig::new(m).init();
-    let shift = loss.shift(m, l) as f64;
-    assert!((shift - (l as f64 / m as f64).ln()).abs() < 1e-6);
-    let mut draws = StdRng::seed_from_u64(8);
-    let n = 20_000;
-    let values: Vec<f64> = (0..n)
-        .map(|_| {
-            loss.draw(l, &mut draws)
-                .into_iter()
-                .filter(|i| !positives.contains(i))
-                .map(|i| (s[i as usize] + shift).exp())
-                .sum()
-        })
+    // Training interactions for the popular draws: a skewed head, as real catalogs have.
+    let interactions: Vec<u32> = (0..400u32)
+        .map(|k| (k * k) % 37)
+        .chain([4, 50, 199])
         .collect();
-    let mean = values.iter().sum::<f64>() / n as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-    let se = (var / n as f64).sqrt();
-    assert!(
-        (mean - full).abs() < 3.0 * se,
-        "estimate {mean} ± {se} against the full sum {full}"
-    );
+    let popularity = Popularity::new(interactions.iter().copied(), l);
+    for popular in [0.0, 0.5, 0.9] {
+        let loss = SampledSoftmaxCeConfig::new(m).with_popular(popular).init();
+        let mut draws = StdRng::seed_from_u64(8);
+        let n = 20_000;
+        let values: Vec<f64> = (0..n)
+            .map(|_| {
+                let draw = loss.draw(l, Some(&popularity), &mut draws);
+                if popular == 0.0 {
+                    assert_eq!(draw.items.len(), m, "distinct uniform draws");
+                    let want = (l as f64 / m as f64).ln();
+                    assert!(draw.shifts.iter().all(|&d| (d as f64 - want).abs() < 1e-6));
+                }
+                draw.items
+                    .iter()
+                    .zip(&draw.shifts)
+                    .filter(|(i, _)| !positives.contains(i))
+                    .map(|(&i, &d)| (s[i as usize] + d as f64).exp())
+                    .sum()
+            })
+            .collect();
+        let mean = values.iter().sum::<f64>() / n as f64;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
+        let se = (var / n as f64).sqrt();
+        assert!(
+            (mean - full).abs() < 3.0 * se,
+            "popular share {popular}: estimate {mean} ± {se} against the full sum {full}"
+        );
+    }
     let plain = SampledSoftmaxCeConfig::new(m)
         .with_logq_correction(false)
+        .with_popular(0.5)
         .init();
-    assert_eq!(plain.shift(m, l), 0.0);
+    let draw = plain.draw(l, Some(&popularity), &mut StdRng::seed_from_u64(1));
+    assert!(draw.shifts.iter().all(|&d| d == 0.0));
 }
 
 #[test]
 fn draws_are_distinct_in_range_and_repeatable_whatever_the_catalog_size() {
     for (l, m) in [(1_000_000usize, 1000usize), (120, 100), (50, 50), (7, 30)] {
         let loss = SampledSoftmaxCeConfig::new(m).init();
-        let drawn = loss.draw(l, &mut StdRng::seed_from_u64(l as u64));
+        let drawn = loss
+            .draw(l, None, &mut StdRng::seed_from_u64(l as u64))
+            .items;
         let distinct: HashSet<u32> = drawn.iter().copied().collect();
         assert_eq!(drawn.len(), m.min(l), "L = {l}, m = {m}");
         assert_eq!(distinct.len(), drawn.len(), "distinct draws at L = {l}");
         assert!(drawn.iter().all(|&i| (i as usize) < l));
-        assert_eq!(drawn, loss.draw(l, &mut StdRng::seed_from_u64(l as u64)));
+        assert_eq!(
+            drawn,
+            loss.draw(l, None, &mut StdRng::seed_from_u64(l as u64))
+                .items
+        );
     }
 }
 
@@ -118,8 +143,9 @@ fn a_list_without_positives_is_left_out_of_the_mean() {
     let s = [1.0, 0.5, -1.0, 2.0, 0.0, 0.3];
     let y = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0];
     let mask = [true; 6];
-    let both = scalar(loss.forward(t2(&s, 2, 3, &d), t2(&y, 2, 3, &d), m2(&mask, 2, 3, &d), 0.5));
-    let alone = scalar(loss.forward(
+    let both =
+        scalar(loss.forward_uniform(t2(&s, 2, 3, &d), t2(&y, 2, 3, &d), m2(&mask, 2, 3, &d), 0.5));
+    let alone = scalar(loss.forward_uniform(
         t2(&s[..3], 1, 3, &d),
         t2(&y[..3], 1, 3, &d),
         m2(&mask[..3], 1, 3, &d),

@@ -175,6 +175,11 @@ fn bad_catalog_configs_are_clear_errors() {
             "[student] input_dropout and dropout must be in [0, 1)",
         ),
         (
+            "input_dropout = 0.3",
+            "input_dropout = 0.3\nnegatives = 100\npopular_negatives = 1.0",
+            "[teacher.train] popular_negatives = 1, expected 0 <= popular_negatives < 1",
+        ),
+        (
             "learning_rate = 0.01\ninput_dropout = 0.3",
             "learning_rate = inf\ninput_dropout = 0.3",
             "[teacher] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)",
@@ -709,7 +714,10 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
             "input_dropout = 0.3\n",
             "input_dropout = 0.3\nnegatives = 50\n",
         )
-        .replace("[student.train]\n", "[student.train]\nnegatives = 1000\n");
+        .replace(
+            "[student.train]\n",
+            "[student.train]\nnegatives = 1000\npopular_negatives = 0.5\n",
+        );
     std::fs::write(d.join("c.toml"), sampled).unwrap();
     let o = ok(catalog(d, "cat", &[]));
     let err = stderr(&o);
@@ -719,9 +727,9 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
         ),
         "{err}"
     );
-    // m >= L draws the whole catalog: the exact softmax, with no shift.
+    // Label-only students draw half their negatives by training popularity.
     assert!(
-        err.contains("catalog: LabelOnly seed 1: sampled softmax over each user's items plus 400 of the 400 items drawn per batch"),
+        err.contains("catalog: LabelOnly seed 1: sampled softmax over each user's items plus 1000 draws per batch, 50% by training popularity"),
         "{err}"
     );
     // Against the same teacher trained on the full softmax (0.0581 NDCG@10 when measured;

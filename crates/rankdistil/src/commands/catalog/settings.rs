@@ -68,6 +68,9 @@ pub struct CatalogTrain {
     /// plus this many uniform negatives per batch, which keeps a step's cost flat in L.
     #[serde(default)]
     pub negatives: usize,
+    /// The share of those negatives drawn by training popularity (harder ones), in [0, 1).
+    #[serde(default)]
+    pub popular_negatives: f64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -156,6 +159,12 @@ impl CatalogRunConfig {
             {
                 return Err(format!(
                     "[{name}] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)"
+                ));
+            }
+            if !(0.0..1.0).contains(&t.popular_negatives) {
+                return Err(format!(
+                    "[{name}.train] popular_negatives = {}, expected 0 <= popular_negatives < 1 (a share of the negatives)",
+                    t.popular_negatives
                 ));
             }
             if !(0.0..1.0).contains(&t.input_dropout)

@@ -10,7 +10,9 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
-use rankdistil_loss::{SampledRankDistil, SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKdConfig};
+use rankdistil_loss::{
+    Draw, Popularity, SampledRankDistil, SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKdConfig,
+};
 use rankdistil_models::CatalogScorer;
 
 use super::scoring::padded;
@@ -44,13 +46,24 @@ pub(super) fn train(
         .collect();
     // Sampled training reads a few hundred rows of each per-item table per step; those tables
     // train with row-sparse Adam, so a step's cost does not grow with the catalog.
-    let sampled_ce = (matches!(target, Target::Labels) && stage.train.negatives > 0)
-        .then(|| SampledSoftmaxCeConfig::new(stage.train.negatives).init());
+    let sampled_ce = (matches!(target, Target::Labels) && stage.train.negatives > 0).then(|| {
+        SampledSoftmaxCeConfig::new(stage.train.negatives)
+            .with_popular(stage.train.popular_negatives)
+            .init()
+    });
+    let popularity = (stage.train.popular_negatives > 0.0)
+        .then(|| Popularity::new(split.train.iter().flatten().copied(), l));
     if let Some(loss) = &sampled_ce {
-        eprintln!(
-            "catalog: {name}: sampled softmax over each user's items plus {} of the {l} items drawn per batch",
-            loss.negatives.min(l)
-        );
+        let how = if loss.popular > 0.0 {
+            format!(
+                "{} draws per batch, {:.0}% by training popularity",
+                loss.negatives,
+                loss.popular * 100.0
+            )
+        } else {
+            format!("{} of the {l} items drawn per batch", loss.negatives.min(l))
+        };
+        eprintln!("catalog: {name}: sampled softmax over each user's items plus {how}");
     }
     let sparse_rows = matches!(target, Target::Sampled(..)) || sampled_ce.is_some();
     let mut sparse = sparse_rows.then(|| SparseTables::new(&model));
@@ -95,8 +108,10 @@ pub(super) fn train(
                     // One candidate set for the whole batch: every user's items and the
                     // draw. Each user's softmax runs over their own items and the drawn ones;
                     // other users' items are masked out of it.
-                    let drawn = loss.draw(l, &mut rng);
-                    let shift = loss.shift(drawn.len(), l);
+                    let Draw {
+                        items: drawn,
+                        shifts,
+                    } = loss.draw(l, popularity.as_ref(), &mut rng);
                     let candidate_rows = distinct(
                         batch
                             .iter()
@@ -108,6 +123,10 @@ pub(super) fn train(
                         .iter()
                         .map(|&i| local(&candidate_rows, i) as usize)
                         .collect();
+                    let mut column_shift = vec![0f32; r];
+                    for (&j, &d) in drawn_local.iter().zip(&shifts) {
+                        column_shift[j] = d;
+                    }
                     let mut labels = vec![0f32; b * r];
                     let mut valid = vec![false; b * r];
                     for (row, &u) in batch.iter().enumerate() {
@@ -129,7 +148,7 @@ pub(super) fn train(
                         scores,
                         Tensor::<2>::from_data(TensorData::new(labels, [b, r]), &device),
                         Tensor::<2, Bool>::from_data(TensorData::new(valid, [b, r]), &device),
-                        shift,
+                        Tensor::<2>::from_data(TensorData::new(column_shift, [1, r]), &device),
                     )
                 }
                 Target::Labels => {
