@@ -175,6 +175,11 @@ fn bad_catalog_configs_are_clear_errors() {
             "[student] input_dropout and dropout must be in [0, 1)",
         ),
         (
+            "m = 30\n",
+            "m = 30\nalpha = 0.5\n",
+            "[distill] alpha = 0.5 mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives",
+        ),
+        (
             "input_dropout = 0.3",
             "input_dropout = 0.3\nnegatives = 100\npopular_negatives = 1.0",
             "[teacher.train] popular_negatives = 1, expected 0 <= popular_negatives < 1",
@@ -702,7 +707,8 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
     assert!(!err.contains("epoch"), "nothing trained: {err}");
 
     // The same --out takes a corrected config without --resume: the refused start left only
-    // its config. Teacher and label-only students train on a sampled softmax.
+    // its config. Teacher and label-only students train on a sampled softmax, and the
+    // RankDistil student mixes one in with α = 0.5.
     let sampled = CONFIG
         .replace(
             r#"methods = ["label_only", "sampled", "softmax_kd"]"#,
@@ -717,7 +723,8 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
         .replace(
             "[student.train]\n",
             "[student.train]\nnegatives = 1000\npopular_negatives = 0.5\n",
-        );
+        )
+        .replace("m = 30\n", "m = 30\nalpha = 0.5\n");
     std::fs::write(d.join("c.toml"), sampled).unwrap();
     let o = ok(catalog(d, "cat", &[]));
     let err = stderr(&o);
@@ -725,6 +732,10 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
         err.contains(
             "catalog: teacher: sampled softmax over each user's items plus 50 of the 400 items drawn per batch"
         ),
+        "{err}"
+    );
+    assert!(
+        err.contains("catalog: Sampled seed 1: label term (alpha = 0.5): sampled softmax over each user's items plus 1000 draws per batch, 50% by training popularity"),
         "{err}"
     );
     // Label-only students draw half their negatives by training popularity.

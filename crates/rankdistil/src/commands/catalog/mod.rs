@@ -17,9 +17,9 @@ use rankdistil_data::{ImplicitSplit, read_recbole_inter, synthetic_catalog};
 use rankdistil_loss::SampledRankDistilConfig;
 use rankdistil_models::CatalogScorer;
 
-use scoring::evaluate_catalog;
 use scoring::score_users;
 pub(crate) use scoring::top_items;
+use scoring::{evaluate_catalog, evaluate_popularity};
 pub use settings::{CatalogData, CatalogMethod, CatalogModel, CatalogRunConfig};
 use top_p_cache::{TopPCache, build_cache};
 use training::{Target, train};
@@ -364,6 +364,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
                         .with_logq_correction(cfg.distill.logq_correction)
                         .with_seed(seed)
                         .init(),
+                    cfg.distill.alpha,
                 ),
                 CatalogMethod::SoftmaxKd => Target::SoftmaxKd(&full),
             };
@@ -393,8 +394,9 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         CatalogMethod::Sampled => "sampled RankDistil",
         CatalogMethod::SoftmaxKd => "softmax_kd",
     };
+    let (p_ndcg, p_recall) = evaluate_popularity(&split);
     let mut md = format!(
-        "| model | NDCG@10 | Recall@20 |\n|---|---|---|\n| teacher | {t_ndcg:.4} | {t_recall:.4} |\n"
+        "| model | NDCG@10 | Recall@20 |\n|---|---|---|\n| teacher | {t_ndcg:.4} | {t_recall:.4} |\n| popularity (training counts) | {p_ndcg:.4} | {p_recall:.4} |\n"
     );
     for (m, runs) in &rows {
         let (n, ns) = mean_std(&runs.iter().map(|r| r.0).collect::<Vec<_>>());

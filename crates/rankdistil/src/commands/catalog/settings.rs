@@ -128,6 +128,10 @@ pub struct SampledSettings {
     pub teacher_temperature: f64,
     #[serde(default = "d_true")]
     pub logq_correction: bool,
+    /// Weight of the student's sampled label softmax in `(1 − α)·distill + α·label`; needs
+    /// `[student.train] negatives`.
+    #[serde(default)]
+    pub alpha: f64,
 }
 
 fn d_one() -> f64 {
@@ -145,6 +149,18 @@ impl CatalogRunConfig {
             return Err(format!(
                 "[distill] k = {}, p = {}: expected 1 <= k <= p",
                 d.k, d.p
+            ));
+        }
+        if !(0.0..=1.0).contains(&d.alpha) {
+            return Err(format!(
+                "[distill] alpha = {}, expected 0 <= alpha <= 1",
+                d.alpha
+            ));
+        }
+        if d.alpha > 0.0 && self.student.train.negatives == 0 {
+            return Err(format!(
+                "[distill] alpha = {} mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives (1000, say)",
+                d.alpha
             ));
         }
         if !(d.temperature > 0.0 && d.teacher_temperature > 0.0) {

@@ -24,7 +24,9 @@ use crate::row_adam::RowAdam;
 
 pub(super) enum Target<'a> {
     Labels,
-    Sampled(&'a TopPCache, SampledRankDistil),
+    /// Sampled RankDistil from the cache, mixed with weight α (the third field) with the
+    /// sampled label softmax: `(1 − α)·distill + α·label`.
+    Sampled(&'a TopPCache, SampledRankDistil, f64),
     SoftmaxKd(&'a [f32]),
 }
 
@@ -46,7 +48,12 @@ pub(super) fn train(
         .collect();
     // Sampled training reads a few hundred rows of each per-item table per step; those tables
     // train with row-sparse Adam, so a step's cost does not grow with the catalog.
-    let sampled_ce = (matches!(target, Target::Labels) && stage.train.negatives > 0).then(|| {
+    let label_term = match &target {
+        Target::Labels => true,
+        Target::Sampled(_, _, alpha) => *alpha > 0.0,
+        Target::SoftmaxKd(_) => false,
+    };
+    let sampled_ce = (label_term && stage.train.negatives > 0).then(|| {
         SampledSoftmaxCeConfig::new(stage.train.negatives)
             .with_popular(stage.train.popular_negatives)
             .init()
@@ -63,7 +70,11 @@ pub(super) fn train(
         } else {
             format!("{} of the {l} items drawn per batch", loss.negatives.min(l))
         };
-        eprintln!("catalog: {name}: sampled softmax over each user's items plus {how}");
+        let term = match &target {
+            Target::Sampled(_, _, alpha) => format!("label term (alpha = {alpha}): "),
+            _ => String::new(),
+        };
+        eprintln!("catalog: {name}: {term}sampled softmax over each user's items plus {how}");
     }
     let sparse_rows = matches!(target, Target::Sampled(..)) || sampled_ce.is_some();
     let mut sparse = sparse_rows.then(|| SparseTables::new(&model));
@@ -118,38 +129,14 @@ pub(super) fn train(
                             .flat_map(|&u| split.train[u].iter().copied())
                             .chain(drawn.iter().copied()),
                     );
-                    let r = candidate_rows.len();
-                    let drawn_local: Vec<usize> = drawn
-                        .iter()
-                        .map(|&i| local(&candidate_rows, i) as usize)
-                        .collect();
-                    let mut column_shift = vec![0f32; r];
-                    for (&j, &d) in drawn_local.iter().zip(&shifts) {
-                        column_shift[j] = d;
-                    }
-                    let mut labels = vec![0f32; b * r];
-                    let mut valid = vec![false; b * r];
-                    for (row, &u) in batch.iter().enumerate() {
-                        let row = row * r;
-                        drawn_local.iter().for_each(|&j| valid[row + j] = true);
-                        // A drawn item the user has is a positive, not a sample.
-                        for &it in &split.train[u] {
-                            let j = local(&candidate_rows, it) as usize;
-                            labels[row + j] = 1.0;
-                            valid[row + j] = true;
-                        }
-                    }
+                    let (labels, valid, column_shift) =
+                        label_targets(batch, split, &candidate_rows, &drawn, &shifts, &device);
                     let step_rows = tables.gather(history_rows, candidate_rows);
                     let [history, items, bias] = step_rows.split();
                     let q = model.query_from(history, ids, mask);
                     let scores = model.score_rows_from(items, bias, q); // [B, R]
                     touched = Some(step_rows);
-                    loss.forward(
-                        scores,
-                        Tensor::<2>::from_data(TensorData::new(labels, [b, r]), &device),
-                        Tensor::<2, Bool>::from_data(TensorData::new(valid, [b, r]), &device),
-                        Tensor::<2>::from_data(TensorData::new(column_shift, [1, r]), &device),
-                    )
+                    loss.forward(scores, labels, valid, column_shift)
                 }
                 Target::Labels => {
                     let inputs = denoised(batch, split, stage.train.input_dropout, &mut rng);
@@ -173,7 +160,7 @@ pub(super) fn train(
                         Tensor::<2, Bool>::full([b, l], true, &device),
                     )
                 }
-                Target::Sampled(cache, loss) => {
+                Target::Sampled(cache, loss, alpha) => {
                     loss.reseed(step);
                     let tables = sparse
                         .as_ref()
@@ -198,8 +185,22 @@ pub(super) fn train(
                         .iter()
                         .map(|&u| loss.candidates(&cache.users[u].0, l))
                         .collect();
-                    let candidate_rows =
-                        distinct(cands.iter().flat_map(|c| c.items.iter().copied()));
+                    // The label term's draw, when mixed in: its rows join the gathered ones.
+                    let label_draw = sampled_ce
+                        .as_ref()
+                        .map(|ce| ce.draw(l, popularity.as_ref(), &mut rng));
+                    let label_rows = label_draw.iter().flat_map(|d| {
+                        d.items
+                            .iter()
+                            .copied()
+                            .chain(batch.iter().flat_map(|&u| split.train[u].iter().copied()))
+                    });
+                    let candidate_rows = distinct(
+                        cands
+                            .iter()
+                            .flat_map(|c| c.items.iter().copied())
+                            .chain(label_rows),
+                    );
                     let c = cands.iter().map(|x| x.items.len()).max().unwrap_or(1);
                     // Padding points at local row 0, a real candidate; the loss masks it out.
                     let mut flat = vec![0i64; b * c];
@@ -213,12 +214,39 @@ pub(super) fn train(
                     }
                     let cand_ids =
                         Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), &device);
+                    let label = label_draw.map(|draw| {
+                        label_targets(
+                            batch,
+                            split,
+                            &candidate_rows,
+                            &draw.items,
+                            &draw.shifts,
+                            &device,
+                        )
+                    });
                     let step_rows = tables.gather(history_rows, candidate_rows);
                     let [history, items, bias] = step_rows.split();
                     let q = model.query_from(history, ids, mask);
-                    let scores = model.score_candidates_from(items, bias, q, cand_ids);
+                    let scores = model.score_candidates_from(
+                        items.clone(),
+                        bias.clone(),
+                        q.clone(),
+                        cand_ids,
+                    );
                     touched = Some(step_rows);
-                    loss.forward(scores, &teacher, &cands)
+                    let distill = loss.forward(scores, &teacher, &cands);
+                    match (label, sampled_ce.as_ref()) {
+                        (Some((labels, valid, shifts)), Some(ce)) => {
+                            let label = ce.forward(
+                                model.score_rows_from(items, bias, q),
+                                labels,
+                                valid,
+                                shifts,
+                            );
+                            distill * (1.0 - alpha) + label * *alpha
+                        }
+                        _ => distill,
+                    }
                 }
                 Target::SoftmaxKd(full) => {
                     let lists: Vec<&[u32]> =
@@ -266,6 +294,42 @@ pub(super) fn train(
         model = model.with_tables(tables.into_tables().map(Tensor::from_inner));
     }
     Ok(model.valid())
+}
+
+/// The sampled label softmax's targets over the rows a batch shares (`rows`, sorted): each
+/// user's own items (label 1), the `drawn` items (label 0, logit shifted by `shifts`), and the
+/// rest masked out. Returns labels and mask `[B, R]` and the shifts `[1, R]`.
+fn label_targets(
+    batch: &[usize],
+    split: &ImplicitSplit,
+    rows: &[u32],
+    drawn: &[u32],
+    shifts: &[f32],
+    device: &Device,
+) -> (Tensor<2>, Tensor<2, Bool>, Tensor<2>) {
+    let (b, r) = (batch.len(), rows.len());
+    let drawn_local: Vec<usize> = drawn.iter().map(|&i| local(rows, i) as usize).collect();
+    let mut column_shift = vec![0f32; r];
+    for (&j, &d) in drawn_local.iter().zip(shifts) {
+        column_shift[j] = d;
+    }
+    let mut labels = vec![0f32; b * r];
+    let mut valid = vec![false; b * r];
+    for (row, &u) in batch.iter().enumerate() {
+        let row = row * r;
+        drawn_local.iter().for_each(|&j| valid[row + j] = true);
+        // A drawn item the user has is a positive, not a sample.
+        for &it in &split.train[u] {
+            let j = local(rows, it) as usize;
+            labels[row + j] = 1.0;
+            valid[row + j] = true;
+        }
+    }
+    (
+        Tensor::from_data(TensorData::new(labels, [b, r]), device),
+        Tensor::from_data(TensorData::new(valid, [b, r]), device),
+        Tensor::from_data(TensorData::new(column_shift, [1, r]), device),
+    )
 }
 
 /// Each user's training items with `dropout` of them dropped (denoising input); a history
