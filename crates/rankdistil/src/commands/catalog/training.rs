@@ -185,21 +185,24 @@ pub(super) fn train(
                         .iter()
                         .map(|&u| loss.candidates(&cache.users[u].0, l))
                         .collect();
-                    // The label term's draw, when mixed in: its rows join the gathered ones.
+                    // The label term's draw, when mixed in: its rows (the users' items and
+                    // the draw) join the gathered ones, and its softmax reads only those.
                     let label_draw = sampled_ce
                         .as_ref()
                         .map(|ce| ce.draw(l, popularity.as_ref(), &mut rng));
-                    let label_rows = label_draw.iter().flat_map(|d| {
-                        d.items
-                            .iter()
-                            .copied()
-                            .chain(batch.iter().flat_map(|&u| split.train[u].iter().copied()))
+                    let label_rows = label_draw.as_ref().map(|d| {
+                        distinct(
+                            d.items
+                                .iter()
+                                .copied()
+                                .chain(batch.iter().flat_map(|&u| split.train[u].iter().copied())),
+                        )
                     });
                     let candidate_rows = distinct(
                         cands
                             .iter()
                             .flat_map(|c| c.items.iter().copied())
-                            .chain(label_rows),
+                            .chain(label_rows.iter().flatten().copied()),
                     );
                     let c = cands.iter().map(|x| x.items.len()).max().unwrap_or(1);
                     // Padding points at local row 0, a real candidate; the loss masks it out.
@@ -214,15 +217,16 @@ pub(super) fn train(
                     }
                     let cand_ids =
                         Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), &device);
-                    let label = label_draw.map(|draw| {
-                        label_targets(
-                            batch,
-                            split,
-                            &candidate_rows,
-                            &draw.items,
-                            &draw.shifts,
-                            &device,
-                        )
+                    let label = label_draw.zip(label_rows).map(|(draw, rows)| {
+                        let at: Vec<i64> = rows
+                            .iter()
+                            .map(|&i| local(&candidate_rows, i) as i64)
+                            .collect();
+                        let n = at.len();
+                        let at = Tensor::<1, Int>::from_data(TensorData::new(at, [n]), &device);
+                        let targets =
+                            label_targets(batch, split, &rows, &draw.items, &draw.shifts, &device);
+                        (at, targets)
                     });
                     let step_rows = tables.gather(history_rows, candidate_rows);
                     let [history, items, bias] = step_rows.split();
@@ -236,13 +240,13 @@ pub(super) fn train(
                     touched = Some(step_rows);
                     let distill = loss.forward(scores, &teacher, &cands);
                     match (label, sampled_ce.as_ref()) {
-                        (Some((labels, valid, shifts)), Some(ce)) => {
-                            let label = ce.forward(
-                                model.score_rows_from(items, bias, q),
-                                labels,
-                                valid,
-                                shifts,
-                            );
+                        (Some((at, (labels, valid, shifts))), Some(ce)) => {
+                            let scores = model.score_rows_from(
+                                items.select(0, at.clone()),
+                                bias.select(0, at),
+                                q,
+                            ); // [B, R_label]
+                            let label = ce.forward(scores, labels, valid, shifts);
                             distill * (1.0 - alpha) + label * *alpha
                         }
                         _ => distill,
