@@ -231,12 +231,12 @@ pub(super) fn train(
                     let step_rows = tables.gather(history_rows, candidate_rows);
                     let [history, items, bias] = step_rows.split();
                     let q = model.query_from(history, ids, mask);
-                    let scores = model.score_candidates_from(
-                        items.clone(),
-                        bias.clone(),
-                        q.clone(),
-                        cand_ids,
-                    );
+                    // Every user against every gathered row in one product, then each user's
+                    // own candidates: on the CPU this beats gathering [B, C, D] item rows,
+                    // whose backward scatters B·C rows one at a time.
+                    let scores = model
+                        .score_rows_from(items.clone(), bias.clone(), q.clone())
+                        .gather(1, cand_ids); // [B, R] -> [B, C]
                     touched = Some(step_rows);
                     let distill = loss.forward(scores, &teacher, &cands);
                     match (label, sampled_ce.as_ref()) {
