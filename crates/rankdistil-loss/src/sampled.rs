@@ -5,6 +5,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 
+use crate::label::sampled_softmax_ce::Popularity;
 use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::top_k_nll;
 use crate::reduce::mean_over;
@@ -32,6 +33,10 @@ pub struct SampledRankDistilConfig {
     /// all L − p non-top items without bias.
     #[config(default = true)]
     pub logq_correction: bool,
+    /// The share of the m negatives drawn by training popularity (with replacement); the rest
+    /// are uniform. 0 draws m distinct items uniformly. Below 1, so every item can be drawn.
+    #[config(default = 0.0)]
+    pub popular: f64,
     #[config(default = 0)]
     pub seed: u64,
 }
@@ -42,6 +47,10 @@ impl SampledRankDistilConfig {
             self.k >= 1 && self.k <= self.p,
             "sampled RankDistil needs 1 <= k <= p"
         );
+        assert!(
+            (0.0..1.0).contains(&self.popular),
+            "the popular share is in [0, 1)"
+        );
         SampledRankDistil {
             k: self.k,
             p: self.p,
@@ -50,6 +59,7 @@ impl SampledRankDistilConfig {
             temperature: self.temperature,
             teacher_temperature: self.teacher_temperature,
             logq_correction: self.logq_correction,
+            popular: self.popular,
             seed: self.seed,
             rng: Arc::new(Mutex::new(StdRng::seed_from_u64(self.seed))),
         }
@@ -62,8 +72,10 @@ pub struct Candidates {
     pub items: Vec<u32>,
     /// How many of `items` are the teacher's top items.
     pub top: usize,
-    /// `log((L − p)/m)` when the correction is on, else 0.
-    pub negative_shift: f32,
+    /// Each negative's logit shift, in `items[top..]` order: `log((L − p)/m)` for uniform
+    /// draws, `log c_j − log(m·Q(j | not top))` for popularity-mixed ones, 0 without the
+    /// correction.
+    pub negative_shifts: Vec<f32>,
 }
 
 /// Sampled RankDistil for large catalogs (LOSSES.md §2): the coupled loss over the teacher's
@@ -85,6 +97,7 @@ pub struct SampledRankDistil {
     pub temperature: f64,
     pub teacher_temperature: f64,
     pub logq_correction: bool,
+    pub popular: f64,
     pub seed: u64,
     #[module(skip)]
     rng: Arc<Mutex<StdRng>>,
@@ -133,7 +146,59 @@ impl SampledRankDistil {
         Candidates {
             items,
             top: p,
-            negative_shift,
+            negative_shifts: vec![negative_shift; m],
+        }
+    }
+
+    /// [`Self::candidates`], with a share [`popular`](SampledRankDistilConfig::popular) of
+    /// the m negatives drawn by training popularity, with replacement, and never from the top
+    /// items (a draw that lands there is drawn again). The proposal outside the top is
+    /// `Q(j)/(1 − Q(top))`, `Q(j) = (1 − α)/L + α·n_j/N`; an item drawn c_j times is one
+    /// negative shifted by `log c_j − log(m·Q(j)/(1 − Q(top)))`.
+    pub fn candidates_by_popularity(
+        &self,
+        top: &[u32],
+        catalog: usize,
+        popularity: &Popularity,
+    ) -> Candidates {
+        let p = top.len().min(self.p);
+        if self.popular == 0.0 || popularity.total() == 0 || catalog <= p {
+            return self.candidates(top, catalog);
+        }
+        let mut rng = self.rng.lock().expect("rng lock");
+        let excluded: HashSet<u32> = top[..p].iter().copied().collect();
+        let q = |j: u32| popularity.proposal(j, self.popular, catalog);
+        let q_top: f64 = top[..p].iter().map(|&j| q(j)).sum();
+        let mut counts: std::collections::HashMap<u32, u32> = Default::default();
+        let mut items = top[..p].to_vec();
+        for _ in 0..self.m {
+            let j = loop {
+                let j = popularity.draw(self.popular, catalog, &mut *rng);
+                if !excluded.contains(&j) {
+                    break j;
+                }
+            };
+            let c = counts.entry(j).or_insert(0);
+            if *c == 0 {
+                items.push(j);
+            }
+            *c += 1;
+        }
+        let m = self.m as f64;
+        let negative_shifts = items[p..]
+            .iter()
+            .map(|j| {
+                if self.logq_correction {
+                    ((counts[j] as f64).ln() - (m * q(*j) / (1.0 - q_top)).ln()) as f32
+                } else {
+                    0.0
+                }
+            })
+            .collect();
+        Candidates {
+            items,
+            top: p,
+            negative_shifts,
         }
     }
 
@@ -185,7 +250,7 @@ impl SampledRankDistil {
                 valid.extend((0..c).map(|j| j < n));
                 shift.extend((0..c).map(|j| {
                     if j >= cand.top && j < n {
-                        cand.negative_shift
+                        cand.negative_shifts[j - cand.top]
                     } else {
                         0.0
                     }

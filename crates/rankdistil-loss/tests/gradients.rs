@@ -168,7 +168,7 @@ fn losses() -> Vec<(&'static str, LossFn)> {
                             as u32)
                             .collect(),
                         top: 2,
-                        negative_shift: 0.7,
+                        negative_shifts: vec![0.7, -0.2, 1.3, 0.4],
                     })
                     .collect();
                 loss.forward(s, &c.teacher, &candidates)

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use rankdistil_loss::{CoupledRankDistilConfig, SampledRankDistilConfig};
+use rankdistil_loss::{CoupledRankDistilConfig, Popularity, SampledRankDistilConfig};
 
 fn catalog(l: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let mut rng = Lcg(seed);
@@ -37,7 +37,10 @@ fn with_every_other_item_as_a_negative_it_equals_the_coupled_loss() {
             .init();
         let cand = sampled.candidates(&top_p(&t, p), l);
         assert_eq!(cand.items.len(), l);
-        assert_eq!(cand.negative_shift, 0.0, "log((L-p)/m) = 0 when m = L - p");
+        assert!(
+            cand.negative_shifts.iter().all(|&d| d == 0.0),
+            "log((L-p)/m) = 0 when m = L - p"
+        );
         let sc: Vec<f32> = cand.items.iter().map(|&i| s[i as usize]).collect();
         let tc: Vec<f32> = cand.items.iter().map(|&i| t[i as usize]).collect();
         let got = scalar(sampled.forward(t2(&sc, 1, l, &d), &tc, &[cand]));
@@ -75,7 +78,8 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
             let cand = sampled.candidates(&top, l);
             cand.items[p..]
                 .iter()
-                .map(|&i| (s[i as usize] as f64 + cand.negative_shift as f64).exp())
+                .zip(&cand.negative_shifts)
+                .map(|(&i, &d)| (s[i as usize] as f64 + d as f64).exp())
                 .sum()
         })
         .collect();
@@ -93,7 +97,13 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
         .with_m(m)
         .with_logq_correction(false)
         .init();
-    assert_eq!(plain.candidates(&top, l).negative_shift, 0.0);
+    assert!(
+        plain
+            .candidates(&top, l)
+            .negative_shifts
+            .iter()
+            .all(|&d| d == 0.0)
+    );
 }
 
 #[test]
@@ -112,6 +122,53 @@ fn negatives_are_distinct_and_never_top_items_whatever_the_catalog_size() {
         assert_eq!(neg.len(), m.min(l - 5), "distinct negatives");
         assert!(neg.iter().all(|i| (*i as usize) < l && !top.contains(i)));
         let want = ((l - 5) as f64 / m.min(l - 5) as f64).ln() as f32;
-        assert!((cand.negative_shift - want).abs() < 1e-6);
+        assert!(cand.negative_shifts.iter().all(|d| (d - want).abs() < 1e-6));
+    }
+}
+
+#[test]
+fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
+    let (l, p, m) = (150, 5, 8);
+    let (s, t) = catalog(l, 12);
+    let top = top_p(&t, p);
+    let full: f64 = (0..l as u32)
+        .filter(|i| !top.contains(i))
+        .map(|i| (s[i as usize] as f64).exp())
+        .sum();
+    // A skewed head that includes some top items, so draws landing there are redrawn.
+    let interactions: Vec<u32> = (0..300u32)
+        .map(|k| (k * k) % 23)
+        .chain(top.iter().copied())
+        .collect();
+    let popularity = Popularity::new(interactions, l);
+    for popular in [0.5, 0.9] {
+        let sampled = SampledRankDistilConfig::new()
+            .with_k(p)
+            .with_p(p)
+            .with_m(m)
+            .with_popular(popular)
+            .with_seed(6)
+            .init();
+        let draws = 20_000;
+        let values: Vec<f64> = (0..draws)
+            .map(|_| {
+                let cand = sampled.candidates_by_popularity(&top, l, &popularity);
+                assert_eq!(&cand.items[..p], &top[..]);
+                assert!(cand.items[p..].iter().all(|i| !top.contains(i)));
+                assert_eq!(cand.negative_shifts.len(), cand.items.len() - p);
+                cand.items[p..]
+                    .iter()
+                    .zip(&cand.negative_shifts)
+                    .map(|(&i, &d)| (s[i as usize] as f64 + d as f64).exp())
+                    .sum()
+            })
+            .collect();
+        let mean = values.iter().sum::<f64>() / draws as f64;
+        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
+        let se = (var / draws as f64).sqrt();
+        assert!(
+            (mean - full).abs() < 3.0 * se,
+            "popular share {popular}: estimate {mean} ± {se} vs full {full}"
+        );
     }
 }

@@ -176,6 +176,11 @@ fn bad_catalog_configs_are_clear_errors() {
         ),
         (
             "m = 30\n",
+            "m = 30\npopular_negatives = -0.1\n",
+            "[distill] popular_negatives = -0.1, expected 0 <= popular_negatives < 1",
+        ),
+        (
+            "m = 30\n",
             "m = 30\nalpha = 0.5\n",
             "[distill] alpha = 0.5 mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives",
         ),
@@ -724,7 +729,7 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
             "[student.train]\n",
             "[student.train]\nnegatives = 1000\npopular_negatives = 0.5\n",
         )
-        .replace("m = 30\n", "m = 30\nalpha = 0.5\n");
+        .replace("m = 30\n", "m = 30\nalpha = 0.5\npopular_negatives = 0.5\n");
     std::fs::write(d.join("c.toml"), sampled).unwrap();
     let o = ok(catalog(d, "cat", &[]));
     let err = stderr(&o);

@@ -47,6 +47,27 @@ pub struct Popularity {
 }
 
 impl Popularity {
+    /// Training interactions in all.
+    pub fn total(&self) -> usize {
+        self.interactions.len()
+    }
+
+    /// One draw from the mixture: with probability `popular` the item of a random training
+    /// interaction, else a uniform item.
+    pub fn draw(&self, popular: f64, catalog: usize, rng: &mut impl Rng) -> u32 {
+        if !self.interactions.is_empty() && rng.random::<f64>() < popular {
+            self.interactions[rng.random_range(0..self.interactions.len())]
+        } else {
+            rng.random_range(0..catalog as u32)
+        }
+    }
+
+    /// The mixture's probability of item j: `(1 − α)/L + α·n_j/N`.
+    pub fn proposal(&self, j: u32, popular: f64, catalog: usize) -> f64 {
+        (1.0 - popular) / catalog as f64
+            + popular * self.counts[j as usize] as f64 / self.interactions.len().max(1) as f64
+    }
+
     /// From the items of every training interaction, in a catalog of `catalog` items.
     pub fn new(items: impl IntoIterator<Item = u32>, catalog: usize) -> Self {
         let interactions: Vec<u32> = items.into_iter().collect();
@@ -146,26 +167,21 @@ impl SampledSoftmaxCe {
         let mut counts: HashMap<u32, u32> = HashMap::with_capacity(self.negatives);
         let mut items = Vec::with_capacity(self.negatives);
         for _ in 0..self.negatives {
-            let j = if rng.random::<f64>() < self.popular {
-                popularity.interactions[rng.random_range(0..popularity.interactions.len())]
-            } else {
-                rng.random_range(0..catalog as u32)
-            };
+            let j = popularity.draw(self.popular, catalog, rng);
             let c = counts.entry(j).or_insert(0);
             if *c == 0 {
                 items.push(j);
             }
             *c += 1;
         }
-        let (m, n) = (self.negatives as f64, popularity.interactions.len() as f64);
+        let m = self.negatives as f64;
         let shifts = items
             .iter()
             .map(|j| {
                 if !self.logq_correction {
                     return 0.0;
                 }
-                let q = (1.0 - self.popular) / catalog as f64
-                    + self.popular * popularity.counts[*j as usize] as f64 / n;
+                let q = popularity.proposal(*j, self.popular, catalog);
                 ((counts[j] as f64).ln() - (m * q).ln()) as f32
             })
             .collect();

@@ -362,6 +362,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
                         .with_temperature(cfg.distill.temperature)
                         .with_teacher_temperature(cfg.distill.teacher_temperature)
                         .with_logq_correction(cfg.distill.logq_correction)
+                        .with_popular(cfg.distill.popular_negatives)
                         .with_seed(seed)
                         .init(),
                     cfg.distill.alpha,

@@ -132,6 +132,9 @@ pub struct SampledSettings {
     /// `[student.train] negatives`.
     #[serde(default)]
     pub alpha: f64,
+    /// The share of the m negatives drawn by training popularity, in [0, 1).
+    #[serde(default)]
+    pub popular_negatives: f64,
 }
 
 fn d_one() -> f64 {
@@ -155,6 +158,12 @@ impl CatalogRunConfig {
             return Err(format!(
                 "[distill] alpha = {}, expected 0 <= alpha <= 1",
                 d.alpha
+            ));
+        }
+        if !(0.0..1.0).contains(&d.popular_negatives) {
+            return Err(format!(
+                "[distill] popular_negatives = {}, expected 0 <= popular_negatives < 1 (a share of the m negatives)",
+                d.popular_negatives
             ));
         }
         if d.alpha > 0.0 && self.student.train.negatives == 0 {

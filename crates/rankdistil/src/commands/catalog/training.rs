@@ -58,7 +58,8 @@ pub(super) fn train(
             .with_popular(stage.train.popular_negatives)
             .init()
     });
-    let popularity = (stage.train.popular_negatives > 0.0)
+    let distill_popular = matches!(&target, Target::Sampled(_, loss, _) if loss.popular > 0.0);
+    let popularity = (stage.train.popular_negatives > 0.0 || distill_popular)
         .then(|| Popularity::new(split.train.iter().flatten().copied(), l));
     if let Some(loss) = &sampled_ce {
         let how = if loss.popular > 0.0 {
@@ -183,7 +184,12 @@ pub(super) fn train(
                     );
                     let cands: Vec<_> = batch
                         .iter()
-                        .map(|&u| loss.candidates(&cache.users[u].0, l))
+                        .map(|&u| match (&popularity, distill_popular) {
+                            (Some(pop), true) => {
+                                loss.candidates_by_popularity(&cache.users[u].0, l, pop)
+                            }
+                            _ => loss.candidates(&cache.users[u].0, l),
+                        })
                         .collect();
                     // The label term's draw, when mixed in: its rows (the users' items and
                     // the draw) join the gathered ones, and its softmax reads only those.
