@@ -16,6 +16,7 @@ mod reduce;
 mod sampled;
 mod softmax_kd;
 mod top_p;
+mod uniform_draw;
 
 pub use coupled::{CoupledRankDistil, CoupledRankDistilConfig};
 pub use decoupled::{DecoupledRankDistil, DecoupledRankDistilConfig};
@@ -34,6 +35,7 @@ pub use ranknet_kd::RankNetKd;
 pub use rd::{RankingDistillation, RankingDistillationConfig};
 pub use sampled::{Candidates, SampledRankDistil, SampledRankDistilConfig};
 pub use softmax_kd::{SoftmaxKd, SoftmaxKdConfig};
+pub use uniform_draw::distinct_uniform;
 
 /// The stable reverse cumulative log-sum-exp behind every Plackett–Luce loss here, exposed for
 /// tests and benchmarks: per-row top-k PL NLL of `x` `[R, N]` (already in target order) with

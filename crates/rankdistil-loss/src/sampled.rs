@@ -3,12 +3,13 @@ use std::sync::{Arc, Mutex};
 
 use burn::prelude::*;
 use burn::tensor::TensorData;
-use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rand::{SeedableRng, rngs::StdRng};
 
 use crate::label::sampled_softmax_ce::Popularity;
 use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::top_k_nll;
 use crate::reduce::mean_over;
+use crate::uniform_draw::distinct_uniform;
 
 /// Configuration of [`SampledRankDistil`].
 #[derive(Config, Debug)]
@@ -119,25 +120,7 @@ impl SampledRankDistil {
         let mut rng = self.rng.lock().expect("rng lock");
         let excluded: HashSet<u32> = top[..p].iter().copied().collect();
         let mut items = top[..p].to_vec();
-        if m * 2 > others {
-            // Dense regime: a partial Fisher–Yates over the complement.
-            let mut pool: Vec<u32> = (0..catalog as u32)
-                .filter(|i| !excluded.contains(i))
-                .collect();
-            for i in 0..m {
-                let j = rng.random_range(i..pool.len());
-                pool.swap(i, j);
-            }
-            items.extend_from_slice(&pool[..m]);
-        } else {
-            let mut chosen = HashSet::with_capacity(m);
-            while chosen.len() < m {
-                let j = rng.random_range(0..catalog as u32);
-                if !excluded.contains(&j) && chosen.insert(j) {
-                    items.push(j);
-                }
-            }
-        }
+        items.extend(distinct_uniform(catalog, m, &excluded, &mut *rng));
         let negative_shift = if self.logq_correction && m > 0 {
             (others as f64 / m as f64).ln() as f32
         } else {

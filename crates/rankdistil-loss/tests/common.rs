@@ -79,3 +79,16 @@ pub fn order_desc(values: &[f64]) -> Vec<usize> {
     o.sort_by(|&a, &b| values[b].total_cmp(&values[a]));
     o
 }
+
+/// Asserts that the mean of `values`, independent draws of an estimator, is within 3 standard
+/// errors of `exact`.
+pub fn assert_unbiased(values: &[f64], exact: f64, what: &str) {
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    let se = (var / n).sqrt();
+    assert!(
+        (mean - exact).abs() < 3.0 * se,
+        "{what}: estimate {mean} ± {se} vs exact {exact}"
+    );
+}

@@ -83,13 +83,7 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
                 .sum()
         })
         .collect();
-    let mean = values.iter().sum::<f64>() / draws as f64;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
-    let se = (var / draws as f64).sqrt();
-    assert!(
-        (mean - full).abs() < 3.0 * se,
-        "estimate {mean} ± {se} vs full {full}"
-    );
+    assert_unbiased(&values, full, "uniform negatives");
     // Without the correction the sum is biased low by the factor m / (L − p).
     let plain = SampledRankDistilConfig::new()
         .with_k(p)
@@ -163,12 +157,6 @@ fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
                     .sum()
             })
             .collect();
-        let mean = values.iter().sum::<f64>() / draws as f64;
-        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (draws - 1) as f64;
-        let se = (var / draws as f64).sqrt();
-        assert!(
-            (mean - full).abs() < 3.0 * se,
-            "popular share {popular}: estimate {mean} ± {se} vs full {full}"
-        );
+        assert_unbiased(&values, full, &format!("popular share {popular}"));
     }
 }

@@ -101,13 +101,7 @@ fn the_shifted_sample_sum_estimates_the_non_positive_sum_without_bias() {
                     .sum()
             })
             .collect();
-        let mean = values.iter().sum::<f64>() / n as f64;
-        let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
-        let se = (var / n as f64).sqrt();
-        assert!(
-            (mean - full).abs() < 3.0 * se,
-            "popular share {popular}: estimate {mean} ± {se} against the full sum {full}"
-        );
+        assert_unbiased(&values, full, &format!("popular share {popular}"));
     }
     let plain = SampledSoftmaxCeConfig::new(m)
         .with_logq_correction(false)

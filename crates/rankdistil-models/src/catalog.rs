@@ -95,38 +95,6 @@ impl CatalogScorer {
         x // [B, D]
     }
 
-    /// Scores of given candidates.
-    ///
-    /// - query: `[B, D]`; candidates: `[B, C]` item ids; output: `[B, C]`
-    pub fn score_candidates(&self, query: Tensor<2>, candidates: Tensor<2, Int>) -> Tensor<2> {
-        self.score_candidates_from(
-            self.items.weight.val(),
-            self.bias.weight.val(),
-            query,
-            candidates,
-        )
-    }
-
-    /// [`Self::score_candidates`] with the item table `[R, D]` and bias `[R, 1]` rows given,
-    /// which `candidates` index.
-    pub fn score_candidates_from(
-        &self,
-        items: Tensor<2>,
-        bias: Tensor<2>,
-        query: Tensor<2>,
-        candidates: Tensor<2, Int>,
-    ) -> Tensor<2> {
-        let [b, c] = candidates.dims();
-        let flat = candidates.reshape([b * c]);
-        let d = query.dims()[1];
-        let rows = items.select(0, flat.clone()).reshape([b, c, d]); // [B, C, D]
-        let bias = bias.select(0, flat).reshape([b, c]); // [B, C]
-        (rows * query.unsqueeze_dim::<3>(1))
-            .sum_dim(2)
-            .squeeze_dim::<2>(2)
-            + bias
-    }
-
     /// Every query against the same item rows, in one product: the item table's rows `[R, D]`
     /// and their biases `[R, 1]`, for a candidate set a whole batch shares.
     ///

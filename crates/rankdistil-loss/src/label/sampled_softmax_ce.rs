@@ -6,6 +6,7 @@ use rand::{Rng, RngExt};
 
 use crate::plackett_luce::{NEG, logsumexp};
 use crate::reduce::mean_over;
+use crate::uniform_draw::distinct_uniform;
 
 /// Configuration of [`SampledSoftmaxCe`].
 #[derive(Config, Debug)]
@@ -127,29 +128,10 @@ impl SampledSoftmaxCe {
         }
     }
 
-    /// `min(m, L)` distinct items, uniformly; rejection sampling keeps it `O(m)` for `m ≪ L`.
+    /// `min(m, L)` distinct items, uniformly.
     fn draw_uniform(&self, catalog: usize, rng: &mut impl Rng) -> Draw {
         let m = self.negatives.min(catalog);
-        let items = if m * 2 > catalog {
-            // Dense regime: a partial Fisher–Yates over the catalog.
-            let mut pool: Vec<u32> = (0..catalog as u32).collect();
-            for i in 0..m {
-                let j = rng.random_range(i..catalog);
-                pool.swap(i, j);
-            }
-            pool.truncate(m);
-            pool
-        } else {
-            let mut chosen = HashSet::with_capacity(m);
-            let mut items = Vec::with_capacity(m);
-            while items.len() < m {
-                let j = rng.random_range(0..catalog as u32);
-                if chosen.insert(j) {
-                    items.push(j);
-                }
-            }
-            items
-        };
+        let items = distinct_uniform(catalog, m, &HashSet::new(), rng);
         let shift = if self.logq_correction && m > 0 {
             (catalog as f64 / m as f64).ln() as f32
         } else {

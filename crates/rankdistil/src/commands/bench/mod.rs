@@ -331,17 +331,7 @@ fn sampled(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()>
         let table: Vec<f32> = (0..l * d).map(|_| rng.random::<f32>() - 0.5).collect();
         // The teacher's top-p per query (as a teacher top-p cache would hold them).
         let tops: Vec<Vec<u32>> = (0..b)
-            .map(|_| {
-                let mut seen = std::collections::HashSet::new();
-                let mut top = Vec::with_capacity(p);
-                while top.len() < p {
-                    let i = rng.random_range(0..l as u32);
-                    if seen.insert(i) {
-                        top.push(i);
-                    }
-                }
-                top
-            })
+            .map(|_| rankdistil_loss::distinct_uniform(l, p, &Default::default(), &mut rng))
             .collect();
         let teacher_top: Vec<f32> = (0..b)
             .flat_map(|_| (0..p + m).map(|j| -(j as f32)))

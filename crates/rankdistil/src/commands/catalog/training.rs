@@ -108,15 +108,8 @@ pub(super) fn train(
                         .as_ref()
                         .expect("sampled label training keeps row-sparse tables");
                     let inputs = denoised(batch, split, stage.train.input_dropout, &mut rng);
-                    let history_rows = distinct(inputs.iter().flatten().copied());
-                    let lists: Vec<Vec<u32>> = inputs
-                        .iter()
-                        .map(|h| h.iter().map(|&i| local(&history_rows, i)).collect())
-                        .collect();
-                    let (ids, mask) = padded(
-                        &lists.iter().map(Vec::as_slice).collect::<Vec<_>>(),
-                        &device,
-                    );
+                    let (history_rows, ids, mask) =
+                        gathered_histories(inputs.iter().map(Vec::as_slice), &device);
                     // One candidate set for the whole batch: every user's items and the
                     // draw. Each user's softmax runs over their own items and the drawn ones;
                     // other users' items are masked out of it.
@@ -124,12 +117,7 @@ pub(super) fn train(
                         items: drawn,
                         shifts,
                     } = loss.draw(l, popularity.as_ref(), &mut rng);
-                    let candidate_rows = distinct(
-                        batch
-                            .iter()
-                            .flat_map(|&u| split.train[u].iter().copied())
-                            .chain(drawn.iter().copied()),
-                    );
+                    let candidate_rows = label_rows(batch, split, &drawn);
                     let (labels, valid, column_shift) =
                         label_targets(batch, split, &candidate_rows, &drawn, &shifts, &device);
                     let step_rows = tables.gather(history_rows, candidate_rows);
@@ -167,19 +155,8 @@ pub(super) fn train(
                         .as_ref()
                         .expect("sampled training keeps row-sparse tables");
                     // Only the rows this batch reads enter the graph, renumbered 0..R.
-                    let history_rows =
-                        distinct(batch.iter().flat_map(|&u| split.train[u].iter().copied()));
-                    let lists: Vec<Vec<u32>> = batch
-                        .iter()
-                        .map(|&u| {
-                            split.train[u]
-                                .iter()
-                                .map(|&i| local(&history_rows, i))
-                                .collect()
-                        })
-                        .collect();
-                    let (ids, mask) = padded(
-                        &lists.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+                    let (history_rows, ids, mask) = gathered_histories(
+                        batch.iter().map(|&u| split.train[u].as_slice()),
                         &device,
                     );
                     let cands: Vec<_> = batch
@@ -196,14 +173,9 @@ pub(super) fn train(
                     let label_draw = sampled_ce
                         .as_ref()
                         .map(|ce| ce.draw(l, popularity.as_ref(), &mut rng));
-                    let label_rows = label_draw.as_ref().map(|d| {
-                        distinct(
-                            d.items
-                                .iter()
-                                .copied()
-                                .chain(batch.iter().flat_map(|&u| split.train[u].iter().copied())),
-                        )
-                    });
+                    let label_rows = label_draw
+                        .as_ref()
+                        .map(|d| label_rows(batch, split, &d.items));
                     let candidate_rows = distinct(
                         cands
                             .iter()
@@ -304,6 +276,31 @@ pub(super) fn train(
         model = model.with_tables(tables.into_tables().map(Tensor::from_inner));
     }
     Ok(model.valid())
+}
+
+/// The history rows a batch reads (sorted, distinct) and each history as padded positions in
+/// them, `[B, H]` ids and mask: only those rows enter the graph.
+fn gathered_histories<'a>(
+    histories: impl Iterator<Item = &'a [u32]> + Clone,
+    device: &Device,
+) -> (Vec<u32>, Tensor<2, Int>, Tensor<2, Bool>) {
+    let rows = distinct(histories.clone().flatten().copied());
+    let lists: Vec<Vec<u32>> = histories
+        .map(|h| h.iter().map(|&i| local(&rows, i)).collect())
+        .collect();
+    let (ids, mask) = padded(&lists.iter().map(Vec::as_slice).collect::<Vec<_>>(), device);
+    (rows, ids, mask)
+}
+
+/// The rows the sampled label softmax reads: every user's items and the draw, sorted and
+/// distinct.
+fn label_rows(batch: &[usize], split: &ImplicitSplit, drawn: &[u32]) -> Vec<u32> {
+    distinct(
+        batch
+            .iter()
+            .flat_map(|&u| split.train[u].iter().copied())
+            .chain(drawn.iter().copied()),
+    )
 }
 
 /// The sampled label softmax's targets over the rows a batch shares (`rows`, sorted): each
