@@ -49,35 +49,12 @@ enum Command {
     TeacherCache(commands::catalog::TeacherCacheArgs),
 }
 
-impl Command {
-    /// The backend the command runs on, for those that open one.
-    fn backend(&self) -> Option<backend::BackendChoice> {
-        match self {
-            Command::Quickstart(a) => Some(a.backend),
-            Command::Train(a) => Some(a.backend),
-            Command::Distill(a) => Some(a.backend),
-            Command::Compare(a) => Some(a.backend),
-            Command::Eval(a) => Some(a.backend),
-            Command::Bench(a) => Some(a.backend),
-            Command::Parity(a) => Some(a.backend),
-            Command::Score(a) => Some(a.backend),
-            Command::Recommend(a) => Some(a.backend),
-            Command::Catalog(a) => Some(a.backend),
-            Command::TeacherCache(a) => Some(a.backend),
-            Command::GenSynthetic(_) | Command::Plot(_) | Command::Export(_) => None,
-        }
-    }
-}
-
 fn main() {
     let cli = Cli::parse();
     // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
     // would start threads of its own inside each one: on 2 cores that oversubscription cost
-    // 15-20% of the reference step. flex, measured the same way, is 35% faster with them. So
-    // one thread, except on flex or where the user set it.
-    if cli.command.backend() != Some(backend::BackendChoice::Flex)
-        && std::env::var_os("MATMUL_NUM_THREADS").is_none()
-    {
+    // 15-20% of the reference step. (flex multiplies with gemm, which does not read this.)
+    if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
         // SAFETY: no other thread exists yet to read the environment concurrently.
         unsafe { std::env::set_var("MATMUL_NUM_THREADS", "1") };
     }
