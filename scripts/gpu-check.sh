@@ -18,7 +18,10 @@
 # Environment: BACKEND (wgpu), STEPS (20), LAYOUTS ("lists rows": `bench --layout`, [B, N, F] as the
 # trainer runs it or flattened to [B·N, F] as PyTorch does), SKIP_QUICKSTART=1, SKIP_PROFILE=1,
 # KERNELS=1, and the timeouts QS_TIMEOUT (300), BENCH_TIMEOUT (240, per layout),
-# PROFILE_TIMEOUT (150) in seconds.
+# PROFILE_TIMEOUT (150) in seconds. BUDGET_S (540) bounds the whole run: a device call is
+# killed at 600 s, which would lose the summary, so each step gets at most what is left of the
+# budget (less 30 s kept for the summary) and a step with under 30 s left is skipped. The
+# PyTorch reference runs right after the parity check, so the ratios survive a short budget.
 # CUBECL_AUTOTUNE_LEVEL=extensive (or full) passes through to try more matmul kernels.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -56,6 +59,16 @@ export XDG_RUNTIME_DIR=${XDG_RUNTIME_DIR:-/tmp/xdg}
 mkdir -p "$XDG_RUNTIME_DIR" && chmod 700 "$XDG_RUNTIME_DIR"
 nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader 2>/dev/null | sed 's/^/gpu: /'
 
+t0=$(date +%s)
+budget=${BUDGET_S:-540}
+# Seconds a step may take: its own timeout, capped by what is left of the budget (30 s kept
+# for the summary). Prints 0 when under 30 s would remain.
+allot() {
+  local left=$(( budget - ($(date +%s) - t0) - 30 ))
+  if [ "$left" -lt 30 ]; then echo 0; elif [ "$left" -lt "$1" ]; then echo "$left"; else echo "$1"; fi
+}
+over_budget() { echo "skipped: the ${budget}s budget (BUDGET_S) is spent"; }
+
 backend=${BACKEND:-wgpu}
 steps=${STEPS:-20}
 layouts=${LAYOUTS:-lists rows}
@@ -64,37 +77,49 @@ echo "== 1. quickstart on the GPU ($backend)"
 start=$(date +%s)
 if [ "${SKIP_QUICKSTART:-0}" = 1 ]; then
   echo "skipped (SKIP_QUICKSTART=1)"; qs_rc=-1
+elif [ "$(allot "${QS_TIMEOUT:-300}")" = 0 ]; then
+  over_budget; qs_rc=-1
 else
-  timeout "${QS_TIMEOUT:-300}" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
+  timeout "$(allot "${QS_TIMEOUT:-300}")" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
   qs_rc=$?
   tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
 fi
 qs_s=$(( $(date +%s) - start ))
 
 echo "== 2. parity ($backend vs ndarray)"
-"$bin" parity --backend "$backend" --against ndarray 2>&1 | tee "$out/parity.txt"
-parity_rc=${PIPESTATUS[0]}
+: > "$out/parity.txt"
+if [ "$(allot 120)" = 0 ]; then over_budget; parity_rc=-1; else
+  timeout "$(allot 120)" "$bin" parity --backend "$backend" --against ndarray 2>&1 | tee "$out/parity.txt"
+  parity_rc=${PIPESTATUS[0]}
+fi
 
-echo "== 3. bench: Burn ($backend) and PyTorch on the same GPU"
-for layout in $layouts; do
-  timeout "${BENCH_TIMEOUT:-240}" "$bin" bench --suite reference --backend "$backend" --steps "$steps" \
-    --layout "$layout" 2>&1 | tee "$out/bench-burn-$layout.txt"
-done
+echo "== 3. bench: PyTorch and Burn ($backend) on the same GPU"
 : > "$out/bench-torch.txt"
 for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
-  python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
+  if [ "$(allot 60)" = 0 ]; then over_budget; break; fi
+  timeout "$(allot 60)" python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
+done
+for layout in $layouts; do
+  : > "$out/bench-burn-$layout.txt"
+  if [ "$(allot "${BENCH_TIMEOUT:-240}")" = 0 ]; then over_budget; continue; fi
+  timeout "$(allot "${BENCH_TIMEOUT:-240}")" "$bin" bench --suite reference --backend "$backend" --steps "$steps" \
+    --layout "$layout" 2>&1 | tee "$out/bench-burn-$layout.txt"
 done
 
 echo "== 4. profile: the step by phase, and its matmuls alone"
 if [ "${SKIP_PROFILE:-0}" = 1 ]; then
   echo "skipped (SKIP_PROFILE=1)"
+elif [ "$(allot "${PROFILE_TIMEOUT:-150}")" = 0 ]; then
+  over_budget
 else
-  timeout "${PROFILE_TIMEOUT:-150}" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
+  timeout "$(allot "${PROFILE_TIMEOUT:-150}")" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
 fi
 
-if [ "${KERNELS:-0}" = 1 ]; then
+if [ "${KERNELS:-0}" = 1 ] && [ "$(allot "${PROFILE_TIMEOUT:-150}")" = 0 ]; then
+  echo "== 5. kernels of the 256 x 128, 512 step"; over_budget
+elif [ "${KERNELS:-0}" = 1 ]; then
   echo "== 5. kernels of the 256 x 128, 512 step"
-  CUBECL_DEBUG_LOG="$out/cubecl.log" CUBECL_DEBUG_OPTION=profile timeout "${PROFILE_TIMEOUT:-150}" \
+  CUBECL_DEBUG_LOG="$out/cubecl.log" CUBECL_DEBUG_OPTION=profile timeout "$(allot "${PROFILE_TIMEOUT:-150}")" \
     "$bin" bench --suite reference --backend "$backend" --steps 5 --configs "256,128,512" > "$out/kernels-bench.txt" 2>&1
   # The log ends with the summary of the timed steps: the kernels by total time.
   if [ -s "$out/cubecl.log" ]; then tail -60 "$out/cubecl.log"; else echo "no kernel log (a CPU backend, or the run failed):"; tail -5 "$out/kernels-bench.txt"; fi
@@ -123,6 +148,8 @@ for line in open(f"{out}/bench-torch.txt"):
 parity = [l for l in open(f"{out}/parity.txt").read().splitlines() if l.startswith("parity")]
 qs = "skipped" if qs_rc == -1 else ("ok" if qs_rc == 0 else "FAILED")
 print(f"quickstart on the GPU: {qs} in {qs_s}s")
+if parity_rc == -1:
+    print("parity: skipped (budget)")
 for line in parity or ["parity: no output"]:
     print(line)
 head = "".join(f" Burn {l} steps/s | {l} / PyTorch |" for l in layouts)
