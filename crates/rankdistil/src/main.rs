@@ -9,6 +9,7 @@ mod config;
 mod data_source;
 mod distillation;
 mod export;
+mod malloc_tuning;
 mod memory;
 mod output;
 mod progress;
@@ -50,6 +51,7 @@ enum Command {
 }
 
 fn main() {
+    malloc_tuning::keep_freed_buffers();
     let cli = Cli::parse();
     // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
     // would start threads of its own inside each one: on 2 cores that oversubscription cost
