@@ -8,6 +8,7 @@ use burn::tensor::TensorData;
 use rankdistil_data::ImplicitSplit;
 use rankdistil_metrics::{TopN, binary_ndcg_recall_of_top};
 use rankdistil_models::CatalogScorer;
+use rayon::prelude::*;
 
 use crate::backend::Backend;
 
@@ -106,15 +107,20 @@ pub(crate) fn top_items(
             let end = (start + block).min(l);
             let mut scores = host(model.score_range(q.clone(), start..end)); // [U, end − start]
             let width = end - start;
-            for (b, &u) in chunk.iter().enumerate() {
-                let row = &mut scores[b * width..(b + 1) * width];
-                let ex = &exclude[u];
-                while cursor[b] < ex.len() && (ex[cursor[b]] as usize) < end {
-                    row[ex[cursor[b]] as usize - start] = f32::NEG_INFINITY;
-                    cursor[b] += 1;
-                }
-                best[b].extend(start, row);
-            }
+            // Users are independent: their selections run in parallel, each on its own row.
+            scores
+                .par_chunks_mut(width)
+                .zip(best.par_iter_mut())
+                .zip(cursor.par_iter_mut())
+                .zip(chunk.par_iter())
+                .for_each(|(((row, top), at), &u)| {
+                    let ex = &exclude[u];
+                    while *at < ex.len() && (ex[*at] as usize) < end {
+                        row[ex[*at] as usize - start] = f32::NEG_INFINITY;
+                        *at += 1;
+                    }
+                    top.extend(start, row);
+                });
         }
         out.extend(best.into_iter().map(|t| {
             t.into_sorted()
