@@ -77,10 +77,10 @@ echo "== 1. quickstart on the GPU ($backend)"
 start=$(date +%s)
 if [ "${SKIP_QUICKSTART:-0}" = 1 ]; then
   echo "skipped (SKIP_QUICKSTART=1)"; qs_rc=-1
-elif [ "$(allot "${QS_TIMEOUT:-300}")" = 0 ]; then
+elif t=$(allot "${QS_TIMEOUT:-300}"); [ "$t" = 0 ]; then
   over_budget; qs_rc=-1
 else
-  timeout "$(allot "${QS_TIMEOUT:-300}")" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
+  timeout "$t" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
   qs_rc=$?
   tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
 fi
@@ -88,41 +88,42 @@ qs_s=$(( $(date +%s) - start ))
 
 echo "== 2. parity ($backend vs ndarray)"
 : > "$out/parity.txt"
-if [ "$(allot 120)" = 0 ]; then over_budget; parity_rc=-1; else
-  timeout "$(allot 120)" "$bin" parity --backend "$backend" --against ndarray 2>&1 | tee "$out/parity.txt"
+if t=$(allot 120); [ "$t" = 0 ]; then over_budget; parity_rc=-1; else
+  timeout "$t" "$bin" parity --backend "$backend" --against ndarray 2>&1 | tee "$out/parity.txt"
   parity_rc=${PIPESTATUS[0]}
 fi
 
 echo "== 3. bench: PyTorch and Burn ($backend) on the same GPU"
 : > "$out/bench-torch.txt"
 for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
-  if [ "$(allot 60)" = 0 ]; then over_budget; break; fi
-  timeout "$(allot 60)" python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
+  t=$(allot 60); if [ "$t" = 0 ]; then over_budget; break; fi
+  timeout "$t" python3 scripts/torch_reference.py cuda $cfg "$steps" 2>&1 | tee -a "$out/bench-torch.txt"
 done
 for layout in $layouts; do
   : > "$out/bench-burn-$layout.txt"
-  if [ "$(allot "${BENCH_TIMEOUT:-240}")" = 0 ]; then over_budget; continue; fi
-  timeout "$(allot "${BENCH_TIMEOUT:-240}")" "$bin" bench --suite reference --backend "$backend" --steps "$steps" \
+  t=$(allot "${BENCH_TIMEOUT:-240}"); if [ "$t" = 0 ]; then over_budget; continue; fi
+  timeout "$t" "$bin" bench --suite reference --backend "$backend" --steps "$steps" \
     --layout "$layout" 2>&1 | tee "$out/bench-burn-$layout.txt"
 done
 
 echo "== 4. profile: the step by phase, and its matmuls alone"
 if [ "${SKIP_PROFILE:-0}" = 1 ]; then
   echo "skipped (SKIP_PROFILE=1)"
-elif [ "$(allot "${PROFILE_TIMEOUT:-150}")" = 0 ]; then
+elif t=$(allot "${PROFILE_TIMEOUT:-150}"); [ "$t" = 0 ]; then
   over_budget
 else
-  timeout "$(allot "${PROFILE_TIMEOUT:-150}")" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
+  timeout "$t" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
 fi
 
-if [ "${KERNELS:-0}" = 1 ] && [ "$(allot "${PROFILE_TIMEOUT:-150}")" = 0 ]; then
-  echo "== 5. kernels of the 256 x 128, 512 step"; over_budget
-elif [ "${KERNELS:-0}" = 1 ]; then
+if [ "${KERNELS:-0}" = 1 ]; then
   echo "== 5. kernels of the 256 x 128, 512 step"
-  CUBECL_DEBUG_LOG="$out/cubecl.log" CUBECL_DEBUG_OPTION=profile timeout "$(allot "${PROFILE_TIMEOUT:-150}")" \
-    "$bin" bench --suite reference --backend "$backend" --steps 5 --configs "256,128,512" > "$out/kernels-bench.txt" 2>&1
-  # The log ends with the summary of the timed steps: the kernels by total time.
-  if [ -s "$out/cubecl.log" ]; then tail -60 "$out/cubecl.log"; else echo "no kernel log (a CPU backend, or the run failed):"; tail -5 "$out/kernels-bench.txt"; fi
+  t=$(allot "${PROFILE_TIMEOUT:-150}")
+  if [ "$t" = 0 ]; then over_budget; else
+    CUBECL_DEBUG_LOG="$out/cubecl.log" CUBECL_DEBUG_OPTION=profile timeout "$t" \
+      "$bin" bench --suite reference --backend "$backend" --steps 5 --configs "256,128,512" > "$out/kernels-bench.txt" 2>&1
+    # The log ends with the summary of the timed steps: the kernels by total time.
+    if [ -s "$out/cubecl.log" ]; then tail -60 "$out/cubecl.log"; else echo "no kernel log (a CPU backend, or the run failed):"; tail -5 "$out/kernels-bench.txt"; fi
+  fi
 fi
 
 echo "== summary"

@@ -23,6 +23,23 @@ fn top_p(t: &[f32], p: usize) -> Vec<u32> {
         .collect()
 }
 
+/// Σ exp(s_i) over the items outside the top: what the drawn negatives estimate.
+fn non_top_exp_sum(s: &[f32], top: &[u32]) -> f64 {
+    (0..s.len() as u32)
+        .filter(|i| !top.contains(i))
+        .map(|i| (s[i as usize] as f64).exp())
+        .sum()
+}
+
+/// Σ exp(s_i + shift_i) over one draw's negatives.
+fn shifted_negative_sum(s: &[f32], negatives: &[u32], shifts: &[f32]) -> f64 {
+    negatives
+        .iter()
+        .zip(shifts)
+        .map(|(&i, &d)| (s[i as usize] as f64 + d as f64).exp())
+        .sum()
+}
+
 #[test]
 fn with_every_other_item_as_a_negative_it_equals_the_coupled_loss() {
     let d = device();
@@ -62,10 +79,7 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
     let (l, p, m) = (100, 5, 7);
     let (s, t) = catalog(l, 9);
     let top = top_p(&t, p);
-    let full: f64 = (0..l as u32)
-        .filter(|i| !top.contains(i))
-        .map(|i| (s[i as usize] as f64).exp())
-        .sum();
+    let full = non_top_exp_sum(&s, &top);
     let sampled = SampledRankDistilConfig::new()
         .with_k(p)
         .with_p(p)
@@ -76,11 +90,7 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
     let values: Vec<f64> = (0..draws)
         .map(|_| {
             let cand = sampled.candidates(&top, l);
-            cand.items[p..]
-                .iter()
-                .zip(&cand.negative_shifts)
-                .map(|(&i, &d)| (s[i as usize] as f64 + d as f64).exp())
-                .sum()
+            shifted_negative_sum(&s, &cand.items[p..], &cand.negative_shifts)
         })
         .collect();
     assert_unbiased(&values, full, "uniform negatives");
@@ -125,10 +135,7 @@ fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
     let (l, p, m) = (150, 5, 8);
     let (s, t) = catalog(l, 12);
     let top = top_p(&t, p);
-    let full: f64 = (0..l as u32)
-        .filter(|i| !top.contains(i))
-        .map(|i| (s[i as usize] as f64).exp())
-        .sum();
+    let full = non_top_exp_sum(&s, &top);
     // A skewed head that includes some top items, so draws landing there are redrawn.
     let interactions: Vec<u32> = (0..300u32)
         .map(|k| (k * k) % 23)
@@ -150,11 +157,7 @@ fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
                 assert_eq!(&cand.items[..p], &top[..]);
                 assert!(cand.items[p..].iter().all(|i| !top.contains(i)));
                 assert_eq!(cand.negative_shifts.len(), cand.items.len() - p);
-                cand.items[p..]
-                    .iter()
-                    .zip(&cand.negative_shifts)
-                    .map(|(&i, &d)| (s[i as usize] as f64 + d as f64).exp())
-                    .sum()
+                shifted_negative_sum(&s, &cand.items[p..], &cand.negative_shifts)
             })
             .collect();
         assert_unbiased(&values, full, &format!("popular share {popular}"));
