@@ -8,12 +8,13 @@
 //! rewritten (atomically: temporary file, fsync, rename).
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
 
 use memmap2::Mmap;
 
+use crate::atomic::AtomicFile;
 use crate::dataset::RankingDataset;
 use crate::error::DataError;
 use crate::letor::{LetorOptions, read_letor};
@@ -176,20 +177,17 @@ fn parse(bytes: &[u8], size: u64, mtime: u64) -> Option<RankingDataset> {
 }
 
 fn save(cache: &Path, data: &RankingDataset, size: u64, mtime: u64) -> Result<(), DataError> {
-    let mut tmp_name = cache.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = cache.with_file_name(tmp_name);
-    let file = File::create(&tmp).map_err(io(&tmp))?;
-    let mut w = BufWriter::with_capacity(1 << 20, file);
-    let write = |w: &mut BufWriter<File>| -> std::io::Result<()> {
+    let mut w = AtomicFile::create(cache).map_err(io(cache))?;
+    let header = [
+        size,
+        mtime,
+        data.num_features as u64,
+        data.num_rows() as u64,
+        data.num_queries() as u64,
+    ];
+    let write = |w: &mut AtomicFile| -> std::io::Result<()> {
         w.write_all(MAGIC)?;
-        for v in [
-            size,
-            mtime,
-            data.num_features as u64,
-            data.num_rows() as u64,
-            data.num_queries() as u64,
-        ] {
+        for v in header {
             w.write_all(&v.to_le_bytes())?;
         }
         for v in &data.labels {
@@ -212,11 +210,8 @@ fn save(cache: &Path, data: &RankingDataset, size: u64, mtime: u64) -> Result<()
                 w.write_all(s.as_bytes())?;
             }
         }
-        w.flush()?;
-        w.get_ref().sync_all()
+        Ok(())
     };
-    write(&mut w).map_err(io(&tmp))?;
-    drop(w);
-    std::fs::rename(&tmp, cache).map_err(io(cache))?;
-    Ok(())
+    write(&mut w).map_err(io(cache))?;
+    w.commit().map_err(io(cache))
 }

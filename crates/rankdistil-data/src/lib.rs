@@ -2,6 +2,7 @@
 //! feature normalisation fitted on the training split, a seeded synthetic LTR generator, and
 //! batching into padded `[B, N, F]` lists with masks.
 
+pub mod atomic;
 mod batch;
 mod cache;
 mod dataset;

@@ -4,9 +4,11 @@ use burn::prelude::*;
 use burn::tensor::IndexingUpdateOp;
 use rand::{SeedableRng, rngs::StdRng};
 
-use crate::ordering::{ListOrders, gather_ordered, to_host};
+use crate::checks::{at_least_one, or_panic, positive};
+use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::{NEG, head_nll, logsumexp, top_k_nll};
 use crate::reduce::{mean_over, nonempty};
+use crate::teacher_order::OrderedLoss;
 
 /// Configuration of [`CoupledRankDistil`].
 #[derive(Config, Debug)]
@@ -28,13 +30,16 @@ pub struct CoupledRankDistilConfig {
 }
 
 impl CoupledRankDistilConfig {
+    /// The first setting the loss rejects, by key.
+    pub fn check(&self) -> Result<(), String> {
+        at_least_one("k", self.k)?;
+        positive("temperature", self.temperature)?;
+        positive("teacher_temperature", self.teacher_temperature)
+    }
+
+    /// Panics on a config that fails [`Self::check`].
     pub fn init(&self) -> CoupledRankDistil {
-        assert!(self.k >= 1, "k must be at least 1");
-        assert!(self.temperature > 0.0, "temperature must be positive");
-        assert!(
-            self.teacher_temperature > 0.0,
-            "teacher_temperature must be positive"
-        );
+        or_panic(self.check());
         CoupledRankDistil {
             k: self.k,
             samples: self.samples,
@@ -72,52 +77,6 @@ impl CoupledRankDistil {
     pub fn reseed(&self, stream: u64) {
         *self.rng.lock().expect("rng lock") =
             StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
-    }
-
-    /// The target orders for teacher scores `[B * N]` on the host.
-    pub fn orders(&self, teacher: &[f32], mask: &[bool], batch: usize, len: usize) -> ListOrders {
-        if self.samples == 0 {
-            ListOrders::teacher_top(teacher, mask, batch, len, self.k)
-        } else {
-            let mut rng = self.rng.lock().expect("rng lock");
-            ListOrders::plackett_luce(
-                teacher,
-                mask,
-                batch,
-                len,
-                self.samples,
-                self.k,
-                self.teacher_temperature,
-                &mut rng,
-            )
-        }
-    }
-
-    /// The loss, averaged over the lists with at least one valid item.
-    ///
-    /// - student: `[B, N]`
-    /// - teacher: `[B, N]` (read to the host to sort)
-    /// - mask: `[B, N]`, true for a real item
-    /// - output: `[1]`
-    pub fn forward(
-        &self,
-        student: Tensor<2>,
-        teacher: Tensor<2>,
-        mask: Tensor<2, Bool>,
-    ) -> Tensor<1> {
-        let (t, m, b, n) = to_host(teacher, mask);
-        let orders = self.orders(&t, &m, b, n);
-        self.forward_ordered(student, &orders)
-    }
-
-    /// The loss for precomputed orders (from [`Self::orders`]).
-    pub fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
-        let device = student.device();
-        let per_list = self
-            .per_sample(student, orders)
-            .mean_dim(1)
-            .squeeze_dim::<1>(1); // [B]
-        mean_over(per_list, orders.nonempty_tensor(&device))
     }
 
     /// Per-list, per-sample NLL: `[B, N]` student scores -> `[B, S]`.
@@ -166,5 +125,42 @@ impl CoupledRankDistil {
             top_k_nll(x.gather(1, order), valid, self.k)
         };
         mean_over(per_list, nonempty(mask))
+    }
+}
+
+impl OrderedLoss for CoupledRankDistil {
+    fn teacher_head(&self) -> usize {
+        self.k
+    }
+
+    /// The teacher's own order (`S = 0`), or `S` orders sampled from PL(teacher / τ_t).
+    fn orders(&self, teacher: &[f32], mask: &[bool], batch: usize, len: usize) -> ListOrders {
+        if self.samples == 0 {
+            return ListOrders::teacher_top(teacher, mask, batch, len, self.k);
+        }
+        let mut rng = self.rng.lock().expect("rng lock");
+        ListOrders::plackett_luce(
+            teacher,
+            mask,
+            batch,
+            len,
+            self.samples,
+            self.k,
+            self.teacher_temperature,
+            &mut rng,
+        )
+    }
+
+    fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
+        let device = student.device();
+        let per_list = self
+            .per_sample(student, orders)
+            .mean_dim(1)
+            .squeeze_dim::<1>(1); // [B]
+        mean_over(per_list, orders.nonempty_tensor(&device))
+    }
+
+    fn reseed_orders(&self, stream: u64) {
+        self.reseed(stream);
     }
 }

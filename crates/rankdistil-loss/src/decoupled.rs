@@ -1,8 +1,10 @@
 use burn::prelude::*;
 
-use crate::ordering::{ListOrders, to_host};
+use crate::checks::{at_least_one, or_panic, positive};
+use crate::ordering::ListOrders;
 use crate::plackett_luce::softplus;
 use crate::reduce::mean_over;
+use crate::teacher_order::OrderedLoss;
 use crate::top_p::split_top_p;
 
 /// Configuration of [`DecoupledRankDistil`].
@@ -20,8 +22,16 @@ pub struct DecoupledRankDistilConfig {
 }
 
 impl DecoupledRankDistilConfig {
+    /// The first setting the loss rejects, by key.
+    pub fn check(&self) -> Result<(), String> {
+        at_least_one("p", self.p)?;
+        positive("lambda", self.lambda)?;
+        positive("temperature", self.temperature)
+    }
+
+    /// Panics on a config that fails [`Self::check`].
     pub fn init(&self) -> DecoupledRankDistil {
-        assert!(self.p >= 1, "p must be at least 1");
+        or_panic(self.check());
         DecoupledRankDistil {
             p: self.p,
             lambda: self.lambda,
@@ -45,20 +55,12 @@ pub struct DecoupledRankDistil {
     pub temperature: f64,
 }
 
-impl DecoupledRankDistil {
-    /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(
-        &self,
-        student: Tensor<2>,
-        teacher: Tensor<2>,
-        mask: Tensor<2, Bool>,
-    ) -> Tensor<1> {
-        let (t, m, b, n) = to_host(teacher, mask);
-        self.forward_ordered(student, &ListOrders::teacher(&t, &m, b, n))
+impl OrderedLoss for DecoupledRankDistil {
+    fn teacher_head(&self) -> usize {
+        self.p
     }
 
-    /// The loss for precomputed teacher orders.
-    pub fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
+    fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
         let split = split_top_p(student, orders, self.p, self.temperature);
         let mut per_list = split.listmle_p;

@@ -1,5 +1,7 @@
 #![doc = include_str!("../README.md")]
 
+mod checks;
+mod config;
 mod coupled;
 mod decoupled;
 pub mod label;
@@ -15,9 +17,12 @@ mod rd;
 mod reduce;
 mod sampled;
 mod softmax_kd;
+mod targets;
+mod teacher_order;
 mod top_p;
 mod uniform_draw;
 
+pub use config::{DistillConfig, ObjectiveConfig, SampledObjectiveConfig, TableDefaults};
 pub use coupled::{CoupledRankDistil, CoupledRankDistilConfig};
 pub use decoupled::{DecoupledRankDistil, DecoupledRankDistilConfig};
 pub use label::listmle::{ListMle, ListMleConfig};
@@ -26,24 +31,13 @@ pub use label::sampled_softmax_ce::{Draw, Popularity, SampledSoftmaxCe, SampledS
 pub use label::softmax_ce::SoftmaxCe;
 pub use listmle_kd::{ListMleKd, ListMleKdConfig};
 pub use mse_kd::MseKd;
-pub use objective::{
-    DistillLoss, DistillMethod, HostTargets, LabelLoss, LabelLossKind, Objective, ObjectiveConfig,
-};
+pub use objective::{LabelLoss, LabelLossKind, Objective};
 pub use ordering::ListOrders;
 pub use pairwise::{PairwiseRankDistil, PairwiseRankDistilConfig};
 pub use ranknet_kd::RankNetKd;
 pub use rd::{RankingDistillation, RankingDistillationConfig};
 pub use sampled::{Candidates, SampledRankDistil, SampledRankDistilConfig};
 pub use softmax_kd::{SoftmaxKd, SoftmaxKdConfig};
+pub use targets::{DistillTerm, HostTargets};
+pub use teacher_order::OrderedLoss;
 pub use uniform_draw::distinct_uniform;
-
-/// The stable reverse cumulative log-sum-exp behind every Plackett–Luce loss here, exposed for
-/// tests and benchmarks: per-row top-k PL NLL of `x` `[R, N]` (already in target order) with
-/// a valid prefix `valid` `[R, N]`.
-pub fn top_k_plackett_luce_nll(
-    x: burn::prelude::Tensor<2>,
-    valid: burn::prelude::Tensor<2, burn::prelude::Bool>,
-    k: usize,
-) -> burn::prelude::Tensor<1> {
-    plackett_luce::top_k_nll(x, valid, k)
-}

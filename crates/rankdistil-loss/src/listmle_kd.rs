@@ -1,8 +1,10 @@
 use burn::prelude::*;
 
-use crate::ordering::{ListOrders, gather_ordered, to_host};
+use crate::checks::{or_panic, positive};
+use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::top_k_nll;
 use crate::reduce::mean_over;
+use crate::teacher_order::OrderedLoss;
 
 /// Configuration of [`ListMleKd`].
 #[derive(Config, Debug)]
@@ -13,7 +15,14 @@ pub struct ListMleKdConfig {
 }
 
 impl ListMleKdConfig {
+    /// The first setting the loss rejects, by key.
+    pub fn check(&self) -> Result<(), String> {
+        positive("temperature", self.temperature)
+    }
+
+    /// Panics on a config that fails [`Self::check`].
     pub fn init(&self) -> ListMleKd {
+        or_panic(self.check());
         ListMleKd {
             temperature: self.temperature,
         }
@@ -31,20 +40,13 @@ pub struct ListMleKd {
     pub temperature: f64,
 }
 
-impl ListMleKd {
-    /// - student, teacher, mask: `[B, N]`; output: `[1]`
-    pub fn forward(
-        &self,
-        student: Tensor<2>,
-        teacher: Tensor<2>,
-        mask: Tensor<2, Bool>,
-    ) -> Tensor<1> {
-        let (t, m, b, n) = to_host(teacher, mask);
-        self.forward_ordered(student, &ListOrders::teacher(&t, &m, b, n))
+impl OrderedLoss for ListMleKd {
+    /// The whole order.
+    fn teacher_head(&self) -> usize {
+        usize::MAX
     }
 
-    /// The loss for precomputed teacher orders.
-    pub fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
+    fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
         let (b, n) = (orders.batch, orders.len);
         let x = gather_ordered(student / self.temperature, orders.index_tensor(&device))

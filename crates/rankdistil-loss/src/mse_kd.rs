@@ -1,6 +1,7 @@
 use burn::prelude::*;
 
 use crate::reduce::{mean_over, nonempty, valid_count};
+use crate::targets::{DistillTerm, HostTargets};
 
 /// Score regression onto the teacher: `L = mean_i (s_i − t_i)²` over the valid items.
 ///
@@ -25,5 +26,13 @@ impl MseKd {
             .mask_fill(mask.clone().bool_not(), 0.0);
         let per_list = (sq.sum_dim(1) / valid_count(mask.clone())).squeeze_dim::<1>(1);
         mean_over(per_list, nonempty(mask))
+    }
+}
+
+impl DistillTerm for MseKd {
+    fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
+        let device = student.device();
+        let teacher = targets.tensor(targets.teacher(), &device);
+        self.forward(student, teacher, targets.mask_tensor(&device))
     }
 }

@@ -2,6 +2,7 @@ use burn::prelude::*;
 
 use crate::pairs::logistic_pairs;
 use crate::reduce::mean_over;
+use crate::targets::{DistillTerm, HostTargets};
 
 /// RankNet distillation: a logistic loss on every pair the teacher orders.
 ///
@@ -29,5 +30,13 @@ impl RankNetKd {
         let (sum, count) = logistic_pairs(student, teacher, mask);
         let has_pair = count.clone().greater_elem(0.0);
         mean_over(sum / count.clamp_min(1.0), has_pair)
+    }
+}
+
+impl DistillTerm for RankNetKd {
+    fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
+        let device = student.device();
+        let teacher = targets.tensor(targets.teacher(), &device);
+        self.forward(student, teacher, targets.mask_tensor(&device))
     }
 }

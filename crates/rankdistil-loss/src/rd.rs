@@ -1,9 +1,11 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 
+use crate::checks::{at_least_one, or_panic, positive};
 use crate::ordering::{ListOrders, gather_ordered, to_host};
 use crate::plackett_luce::softplus;
 use crate::reduce::{mean_over, valid_count};
+use crate::targets::{DistillTerm, HostTargets};
 
 /// Configuration of [`RankingDistillation`].
 #[derive(Config, Debug)]
@@ -14,21 +16,33 @@ pub struct RankingDistillationConfig {
     /// λ_rd of the rank weights `exp(−r/λ_rd)`.
     #[config(default = 1.0)]
     pub lambda: f64,
-    /// α, the weight of the distillation term.
+    /// α, the weight of the distillation term (`rd_alpha`, apart from the objective's label
+    /// mix α).
     #[config(default = 1.0)]
-    pub alpha: f64,
+    pub rd_alpha: f64,
 }
 
 impl RankingDistillationConfig {
+    /// The first setting the loss rejects, by key.
+    pub fn check(&self) -> Result<(), String> {
+        at_least_one("k", self.k)?;
+        positive("lambda", self.lambda)?;
+        if !self.rd_alpha.is_finite() {
+            return Err(format!(
+                "rd_alpha = {}, expected a finite number",
+                self.rd_alpha
+            ));
+        }
+        Ok(())
+    }
+
+    /// Panics on a config that fails [`Self::check`].
     pub fn init(&self) -> RankingDistillation {
-        assert!(
-            self.k >= 1 && self.lambda > 0.0,
-            "rd needs k >= 1 and lambda > 0"
-        );
+        or_panic(self.check());
         RankingDistillation {
             k: self.k,
             lambda: self.lambda,
-            alpha: self.alpha,
+            alpha: self.rd_alpha,
         }
     }
 }
@@ -100,5 +114,19 @@ impl RankingDistillation {
             label_term + distill * self.alpha,
             orders.nonempty_tensor(&device),
         )
+    }
+}
+
+impl DistillTerm for RankingDistillation {
+    fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
+        let orders = ListOrders::teacher_top(
+            targets.teacher(),
+            targets.mask,
+            targets.batch,
+            targets.len,
+            self.k,
+        );
+        let labels = targets.tensor(targets.labels, &student.device());
+        self.forward_ordered(student, labels, &orders)
     }
 }

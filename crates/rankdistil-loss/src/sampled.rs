@@ -5,6 +5,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng};
 
+use crate::checks::{or_panic, positive};
 use crate::label::sampled_softmax_ce::Popularity;
 use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::top_k_nll;
@@ -37,21 +38,33 @@ pub struct SampledRankDistilConfig {
     /// The share of the m negatives drawn by training popularity (with replacement); the rest
     /// are uniform. 0 draws m distinct items uniformly. Below 1, so every item can be drawn.
     #[config(default = 0.0)]
-    pub popular: f64,
+    pub popular_negatives: f64,
     #[config(default = 0)]
     pub seed: u64,
 }
 
 impl SampledRankDistilConfig {
+    /// The first setting the loss rejects, by key.
+    pub fn check(&self) -> Result<(), String> {
+        if self.k == 0 || self.k > self.p {
+            return Err(format!(
+                "k = {}, p = {}: expected 1 <= k <= p",
+                self.k, self.p
+            ));
+        }
+        if !(0.0..1.0).contains(&self.popular_negatives) {
+            return Err(format!(
+                "popular_negatives = {}, expected 0 <= popular_negatives < 1 (a share of the m negatives)",
+                self.popular_negatives
+            ));
+        }
+        positive("temperature", self.temperature)?;
+        positive("teacher_temperature", self.teacher_temperature)
+    }
+
+    /// Panics on a config that fails [`Self::check`].
     pub fn init(&self) -> SampledRankDistil {
-        assert!(
-            self.k >= 1 && self.k <= self.p,
-            "sampled RankDistil needs 1 <= k <= p"
-        );
-        assert!(
-            (0.0..1.0).contains(&self.popular),
-            "the popular share is in [0, 1)"
-        );
+        or_panic(self.check());
         SampledRankDistil {
             k: self.k,
             p: self.p,
@@ -60,7 +73,7 @@ impl SampledRankDistilConfig {
             temperature: self.temperature,
             teacher_temperature: self.teacher_temperature,
             logq_correction: self.logq_correction,
-            popular: self.popular,
+            popular_negatives: self.popular_negatives,
             seed: self.seed,
             rng: Arc::new(Mutex::new(StdRng::seed_from_u64(self.seed))),
         }
@@ -98,7 +111,7 @@ pub struct SampledRankDistil {
     pub temperature: f64,
     pub teacher_temperature: f64,
     pub logq_correction: bool,
-    pub popular: f64,
+    pub popular_negatives: f64,
     pub seed: u64,
     #[module(skip)]
     rng: Arc<Mutex<StdRng>>,
@@ -133,7 +146,7 @@ impl SampledRankDistil {
         }
     }
 
-    /// [`Self::candidates`], with a share [`popular`](SampledRankDistilConfig::popular) of
+    /// [`Self::candidates`], with a share [`popular_negatives`](SampledRankDistilConfig::popular_negatives) of
     /// the m negatives drawn by training popularity, with replacement, and never from the top
     /// items (a draw that lands there is drawn again). The proposal outside the top is
     /// `Q(j)/(1 − Q(top))`, `Q(j) = (1 − α)/L + α·n_j/N`; an item drawn c_j times is one
@@ -145,18 +158,18 @@ impl SampledRankDistil {
         popularity: &Popularity,
     ) -> Candidates {
         let p = top.len().min(self.p);
-        if self.popular == 0.0 || popularity.total() == 0 || catalog <= p {
+        if self.popular_negatives == 0.0 || popularity.total() == 0 || catalog <= p {
             return self.candidates(top, catalog);
         }
         let mut rng = self.rng.lock().expect("rng lock");
         let excluded: HashSet<u32> = top[..p].iter().copied().collect();
-        let q = |j: u32| popularity.proposal(j, self.popular, catalog);
+        let q = |j: u32| popularity.proposal(j, self.popular_negatives, catalog);
         let q_top: f64 = top[..p].iter().map(|&j| q(j)).sum();
         let mut counts: std::collections::HashMap<u32, u32> = Default::default();
         let mut items = top[..p].to_vec();
         for _ in 0..self.m {
             let j = loop {
-                let j = popularity.draw(self.popular, catalog, &mut *rng);
+                let j = popularity.draw(self.popular_negatives, catalog, &mut *rng);
                 if !excluded.contains(&j) {
                     break j;
                 }

@@ -1,7 +1,9 @@
 use burn::prelude::*;
 
+use crate::checks::{or_panic, positive};
 use crate::plackett_luce::{NEG, logsumexp};
 use crate::reduce::{mean_over, nonempty};
+use crate::targets::{DistillTerm, HostTargets};
 
 /// Configuration of [`SoftmaxKd`].
 #[derive(Config, Debug)]
@@ -15,7 +17,15 @@ pub struct SoftmaxKdConfig {
 }
 
 impl SoftmaxKdConfig {
+    /// The first setting the loss rejects, by key.
+    pub fn check(&self) -> Result<(), String> {
+        positive("temperature", self.temperature)?;
+        positive("teacher_temperature", self.teacher_temperature)
+    }
+
+    /// Panics on a config that fails [`Self::check`].
     pub fn init(&self) -> SoftmaxKd {
+        or_panic(self.check());
         SoftmaxKd {
             temperature: self.temperature,
             teacher_temperature: self.teacher_temperature,
@@ -52,5 +62,13 @@ impl SoftmaxKd {
         let neg_log_p = (logsumexp(s.clone(), 1) - s).mask_fill(pad, 0.0); // [B, N]
         let per_list = (target * neg_log_p).sum_dim(1).squeeze_dim::<1>(1);
         mean_over(per_list, nonempty(mask))
+    }
+}
+
+impl DistillTerm for SoftmaxKd {
+    fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
+        let device = student.device();
+        let teacher = targets.tensor(targets.teacher(), &device);
+        self.forward(student, teacher, targets.mask_tensor(&device))
     }
 }

@@ -177,8 +177,9 @@ fn losses() -> Vec<(&'static str, LossFn)> {
         (
             "mixed coupled + softmax_ce",
             Box::new(|s, c, _d| {
-                let mut cfg = ObjectiveConfig::new(DistillMethod::Coupled);
-                cfg.k = 3;
+                let mut cfg = ObjectiveConfig::new(DistillConfig::Coupled(
+                    CoupledRankDistilConfig::new().with_k(3),
+                ));
                 cfg.alpha = 0.3;
                 let targets = HostTargets {
                     batch: B,

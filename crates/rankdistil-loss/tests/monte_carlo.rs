@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use rankdistil_loss::CoupledRankDistilConfig;
+use rankdistil_loss::{CoupledRankDistilConfig, OrderedLoss};
 
 fn permutations(n: usize) -> Vec<Vec<usize>> {
     if n == 0 {

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use rankdistil_loss::{CoupledRankDistilConfig, Popularity, SampledRankDistilConfig};
+use rankdistil_loss::{CoupledRankDistilConfig, OrderedLoss, Popularity, SampledRankDistilConfig};
 
 fn catalog(l: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let mut rng = Lcg(seed);
@@ -147,7 +147,7 @@ fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
             .with_k(p)
             .with_p(p)
             .with_m(m)
-            .with_popular(popular)
+            .with_popular_negatives(popular)
             .with_seed(6)
             .init();
         let draws = 20_000;

@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use rankdistil_loss::{CoupledRankDistilConfig, ListMleKdConfig};
+use rankdistil_loss::{CoupledRankDistilConfig, ListMleKdConfig, OrderedLoss};
 
 #[test]
 fn extreme_scores_with_small_temperature_match_float64() {

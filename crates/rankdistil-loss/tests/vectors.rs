@@ -3,7 +3,9 @@
 mod common;
 
 use common::*;
-use rankdistil_loss::{CoupledRankDistilConfig, ListMleConfig, ListOrders, RankNet, SoftmaxCe};
+use rankdistil_loss::{
+    CoupledRankDistilConfig, ListMleConfig, ListOrders, OrderedLoss, RankNet, SoftmaxCe,
+};
 use serde_json::Value;
 
 fn load(name: &str) -> Value {

@@ -1,23 +1,7 @@
-//! `rankdistil`: knowledge distillation for top-k ranking, on Burn.
+//! `rankdistil`: knowledge distillation for top-k ranking, on Burn. A thin front end over
+//! `rankdistil-train`: each command parses its flags, calls the library and prints the result.
 
-mod backend;
-mod catalog_dir;
-mod catalog_export;
-mod checkpoint;
 mod commands;
-mod config;
-mod data_source;
-mod distillation;
-mod export;
-mod malloc_tuning;
-mod memory;
-mod output;
-mod progress;
-mod report;
-mod row_adam;
-mod run_dir;
-mod scoring;
-mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -47,20 +31,13 @@ enum Command {
     Score(commands::score::ScoreArgs),
     Recommend(commands::recommend::RecommendArgs),
     Catalog(commands::catalog::CatalogArgs),
-    TeacherCache(commands::catalog::TeacherCacheArgs),
+    TeacherCache(commands::teacher_cache::TeacherCacheArgs),
 }
 
 fn main() {
-    malloc_tuning::keep_freed_buffers();
-    let cli = Cli::parse();
-    // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
-    // would start threads of its own inside each one: on 2 cores that oversubscription cost
-    // 15-20% of the reference step. (flex multiplies with gemm, which does not read this.)
-    if std::env::var_os("MATMUL_NUM_THREADS").is_none() {
-        // SAFETY: no other thread exists yet to read the environment concurrently.
-        unsafe { std::env::set_var("MATMUL_NUM_THREADS", "1") };
-    }
-    let result = match cli.command {
+    // SAFETY: the first thing the process does; no other thread exists yet.
+    unsafe { rankdistil_train::process::prepare() };
+    let result = match Cli::parse().command {
         Command::Quickstart(a) => commands::quickstart::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Distill(a) => commands::distill::run(a),
@@ -74,24 +51,31 @@ fn main() {
         Command::Score(a) => commands::score::run(a),
         Command::Recommend(a) => commands::recommend::run(a),
         Command::Catalog(a) => commands::catalog::run(a),
-        Command::TeacherCache(a) => commands::catalog::run_teacher_cache(a),
+        Command::TeacherCache(a) => commands::teacher_cache::run(a),
     };
     if let Err(e) = result {
-        // A closed pipe (`rankdistil score ... | head`) is the reader's choice, not a failure.
-        if e.chain().any(|c| {
-            c.downcast_ref::<std::io::Error>()
-                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-        }) {
-            std::process::exit(0);
-        }
-        // A backend that cannot run here is a usage problem (status 2), like a bad flag.
-        let code = if e.downcast_ref::<backend::BackendError>().is_some() {
-            2
-        } else {
-            1
-        };
-        eprintln!("error: {}", message(&e));
-        std::process::exit(code);
+        std::process::exit(report(&e));
+    }
+}
+
+/// Prints the error in one line and returns the exit status: 0 for a pipe the reader closed
+/// (`rankdistil score ... | head`), 2 for a backend that cannot run here (a usage problem,
+/// like a bad flag), 1 otherwise.
+fn report(e: &anyhow::Error) -> i32 {
+    let closed_pipe = e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    });
+    if closed_pipe {
+        return 0;
+    }
+    eprintln!("error: {}", message(e));
+    if e.downcast_ref::<rankdistil_train::backend::BackendError>()
+        .is_some()
+    {
+        2
+    } else {
+        1
     }
 }
 

@@ -1,14 +1,13 @@
 use std::path::PathBuf;
 
 use clap::Args;
-
-use crate::backend::{self, BackendChoice};
-use crate::data_source::load_for_model;
-use crate::report::table;
-use crate::run_dir::{load_meta, load_model};
 use rankdistil_metrics::IdcgZero;
+use rankdistil_train::list::data::load_for_model;
+use rankdistil_train::list::run_dir::{load_meta, load_model};
+use rankdistil_train::list::scoring::{evaluate_with, random_scores, score_dataset};
+use rankdistil_train::report::table;
 
-use crate::scoring::{evaluate_with, random_scores, score_dataset};
+use crate::commands::args::BackendArg;
 
 /// Evaluate a trained run on a LETOR file and print a metrics table.
 #[derive(Debug, Args)]
@@ -22,8 +21,8 @@ pub struct EvalArgs {
     /// Also report agreement with this teacher run (overlap@10, Kendall τ@10).
     #[arg(long)]
     pub teacher: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: BackendArg,
     /// NDCG of a query with no relevant document: 0 and counted (TF-Ranking), 1 and counted
     /// (LightGBM, XGBoost, allRank), or left out.
     #[arg(long, value_enum, default_value_t = NdcgEmpty::Zero)]
@@ -52,7 +51,7 @@ impl From<NdcgEmpty> for IdcgZero {
 
 pub fn run(args: EvalArgs) -> anyhow::Result<()> {
     let meta = load_meta(&args.run)?;
-    let backend = backend::open(args.backend)?;
+    let backend = args.backend.open()?;
     let model = load_model(&args.run, &meta, &backend.device)?;
     let data = load_for_model(&args.data, &meta.normalizer)?;
     let scores = score_dataset(&model, &data, &backend, args.batch_size);

@@ -1,11 +1,10 @@
 use std::path::PathBuf;
 
 use clap::Args;
-
-use crate::backend::Backend;
-use crate::export::{EXPORT_CONFIG, ExportFormat, export};
-use crate::run_dir::{load_meta, load_model};
-use crate::{catalog_dir, catalog_export};
+use rankdistil_train::backend::Backend;
+use rankdistil_train::catalog::model_dir::{self, ITEMS_FILE, STUDENT_META, TEACHER_META};
+use rankdistil_train::list::run_dir::{META_FILE, load_meta, load_model};
+use rankdistil_train::store::export_files::{EXPORT_CONFIG, ExportFormat};
 
 /// Export a run's best model for serving: weights plus a config.json.
 #[derive(Debug, Args)]
@@ -24,9 +23,13 @@ pub struct ExportArgs {
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     // Weights move through the host; the CPU backend is enough.
     let cpu = Backend::cpu();
-    if catalog_dir::meta_path(&args.run).is_some() {
-        let (meta, weights) =
-            catalog_export::export(&args.run, args.format, &args.out, &cpu.device)?;
+    if model_dir::meta_path(&args.run).is_some() {
+        let (meta, weights) = rankdistil_train::catalog::export::export(
+            &args.run,
+            args.format,
+            &args.out,
+            &cpu.device,
+        )?;
         println!(
             "exported {} (catalog {}{}, {} items, dim {}) to {}, {} and {}",
             args.run.display(),
@@ -35,23 +38,21 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             meta.num_items,
             meta.model.dim,
             weights.display(),
-            args.out.join(catalog_dir::ITEMS_FILE).display(),
+            args.out.join(ITEMS_FILE).display(),
             args.out.join(EXPORT_CONFIG).display()
         );
         return Ok(());
     }
-    if !args.run.join(crate::run_dir::META_FILE).exists() {
+    if !args.run.join(META_FILE).exists() {
         anyhow::bail!(
-            "{}: neither a run directory of `train` or `distill` (no {}) nor a catalog model folder of `catalog` (no {} or {})",
+            "{}: neither a run directory of `train` or `distill` (no {META_FILE}) nor a catalog model folder of `catalog` (no {TEACHER_META} or {STUDENT_META})",
             args.run.display(),
-            crate::run_dir::META_FILE,
-            catalog_dir::TEACHER_META,
-            catalog_dir::STUDENT_META
         );
     }
     let meta = load_meta(&args.run)?;
     let model = load_model(&args.run, &meta, &cpu.device)?;
-    let weights = export(&args.run, &meta, &model, args.format, &args.out)?;
+    let weights =
+        rankdistil_train::list::export::export(&args.run, &meta, &model, args.format, &args.out)?;
     println!(
         "exported {} ({} {}, {} inputs, {} parameters) to {} and {}",
         args.run.display(),

@@ -1,8 +1,8 @@
-use std::io::BufWriter;
 use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
+use rankdistil_data::atomic::AtomicFile;
 use rankdistil_data::{SyntheticConfig, generate, write_letor};
 
 /// Write the seeded synthetic LTR data set as LETOR text.
@@ -37,11 +37,10 @@ pub fn run(args: GenSyntheticArgs) -> anyhow::Result<()> {
         "--min-items must be >= 1 and <= --max-items"
     );
     let data = generate(&cfg);
-    let file = std::fs::File::create(&args.out)
-        .with_context(|| format!("{}: cannot create", args.out.display()))?;
-    let mut w = BufWriter::new(file);
-    write_letor(&data, &mut w).with_context(|| format!("{}: cannot write", args.out.display()))?;
-    std::io::Write::flush(&mut w)?;
+    let mut file = AtomicFile::create(&args.out)?;
+    write_letor(&data, &mut file)
+        .with_context(|| format!("{}: cannot write", args.out.display()))?;
+    file.commit()?;
     eprintln!(
         "wrote {} queries, {} rows, {} features to {}",
         data.num_queries(),

@@ -1,3 +1,6 @@
+//! One module per subcommand, and the flags they share.
+
+pub mod args;
 pub mod bench;
 pub mod catalog;
 pub mod compare;
@@ -10,4 +13,5 @@ pub mod plot;
 pub mod quickstart;
 pub mod recommend;
 pub mod score;
+pub mod teacher_cache;
 pub mod train;

@@ -6,7 +6,8 @@ use anyhow::{Context, bail};
 use clap::Args;
 use plotters::prelude::*;
 
-use crate::run_dir::{EpochMetrics, read_metrics};
+use rankdistil_train::store::atomic::write_atomic;
+use rankdistil_train::store::metrics_log::{EpochMetrics, MetricsLog};
 
 /// Plot training loss and a validation metric per epoch for runs, side by side, into an SVG.
 #[derive(Debug, Args)]
@@ -32,10 +33,11 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
     let mut loss = Vec::new();
     let mut metric = Vec::new();
     for run in &args.runs {
-        let epochs = read_metrics(run)?;
+        let log = MetricsLog::of(run);
+        let epochs = log.read(run)?;
         let label = run.display().to_string();
         let values = metric_points(&epochs, &args.metric)
-            .with_context(|| format!("{}/{}", run.display(), crate::run_dir::METRICS_FILE))?;
+            .with_context(|| log.path().display().to_string())?;
         loss.push(Series {
             label: label.clone(),
             points: finite(epochs.iter().map(|e| (e.epoch as f64, e.train_loss))),
@@ -89,10 +91,26 @@ fn bounds(series: &[Series]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
     (1.0..x1.max(2.0), (y0 - pad)..(y1 + pad))
 }
 
+/// Draws both panels into an SVG in memory, then writes it: no half-drawn file on an error.
 fn write_svg(args: &PlotArgs, loss: &[Series], metric: &[Series]) -> anyhow::Result<()> {
+    let mut svg = String::new();
+    draw(
+        SVGBackend::with_string(&mut svg, (1200, 480)).into_drawing_area(),
+        args,
+        loss,
+        metric,
+    )?;
+    Ok(write_atomic(&args.out, svg.as_bytes())?)
+}
+
+fn draw(
+    root: DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    args: &PlotArgs,
+    loss: &[Series],
+    metric: &[Series],
+) -> anyhow::Result<()> {
     let err =
         |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: cannot draw: {e}", args.out.display());
-    let root = SVGBackend::new(&args.out, (1200, 480)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let (left, right) = root.split_horizontally(600);
     for (area, series, title) in [
@@ -132,6 +150,5 @@ fn write_svg(args: &PlotArgs, loss: &[Series], metric: &[Series]) -> anyhow::Res
             .draw()
             .map_err(|e| err(&e))?;
     }
-    root.present().map_err(|e| err(&e))?;
-    Ok(())
+    root.present().map_err(|e| err(&e))
 }

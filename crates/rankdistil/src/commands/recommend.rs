@@ -9,10 +9,11 @@ use clap::Args;
 use rankdistil_data::read_recbole_inter;
 use rankdistil_metrics::binary_ndcg_recall_of_top;
 
-use crate::backend::{self, BackendChoice};
-use crate::catalog_export;
-use crate::commands::catalog::top_items;
-use crate::output::Output;
+use rankdistil_train::catalog::export as catalog_export;
+use rankdistil_train::catalog::scoring::top_items;
+use rankdistil_train::store::output::Output;
+
+use crate::commands::args::BackendArg;
 
 /// Recommend the top-N catalog items for every user of a RecBole `.inter` file, with a catalog
 /// scorer's export; writes `user_id<TAB>rank<TAB>item_id<TAB>score` lines.
@@ -36,14 +37,14 @@ pub struct RecommendArgs {
     /// positives.
     #[arg(long)]
     pub heldout: Option<PathBuf>,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 pub fn run(args: RecommendArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.top >= 1, "--top must be at least 1");
     let started = Instant::now();
-    let backend = backend::open(args.backend)?;
+    let backend = args.backend.open()?;
     let (model, config, item_ids) = catalog_export::load(&args.model, &backend.device)?;
     let data = read_recbole_inter(&args.data)?;
     let l = config.catalog_size;

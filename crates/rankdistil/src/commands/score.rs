@@ -5,10 +5,11 @@ use clap::Args;
 use rankdistil_data::{LetorOptions, LetorReader, RankingDataset};
 use rankdistil_metrics::rank_order;
 
-use crate::backend::{self, BackendChoice};
-use crate::export::load_export;
-use crate::output::Output;
-use crate::scoring::score_dataset;
+use rankdistil_train::list::export::load_export;
+use rankdistil_train::list::scoring::score_dataset;
+use rankdistil_train::store::output::Output;
+
+use crate::commands::args::BackendArg;
 
 /// Score a LETOR file with an exported model and write a TREC run file.
 #[derive(Debug, Args)]
@@ -28,12 +29,12 @@ pub struct ScoreArgs {
     /// Queries scored per batch.
     #[arg(long, default_value_t = 64)]
     pub batch_queries: usize,
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    #[command(flatten)]
+    pub backend: BackendArg,
 }
 
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
-    let backend = backend::open(args.backend)?;
+    let backend = args.backend.open()?;
     let (model, config) = load_export(&args.model, &backend.device)?;
     let mut reader = LetorReader::open(
         &args.data,

@@ -1,0 +1,136 @@
+//! The one way rankdistil writes a file.
+//!
+//! The bytes go to a temporary file in the target's directory; on [`AtomicFile::commit`] it is
+//! fsynced, renamed over the target, and the directory is fsynced so the rename itself survives
+//! a crash. A kill at any moment leaves the old file or the new one, never half of one, and a
+//! writer dropped before `commit` (an error, a panic) removes its temporary file.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use tempfile::NamedTempFile;
+
+/// A file that appears under its name only when complete.
+pub struct AtomicFile {
+    sink: BufWriter<NamedTempFile>,
+    path: PathBuf,
+}
+
+/// `"<path>: <what>: <cause>"`, so an I/O error names the file it concerns.
+fn at(path: &Path, what: &str) -> impl FnOnce(io::Error) -> io::Error {
+    let text = format!("{}: {what}", path.display());
+    move |e| io::Error::new(e.kind(), format!("{text}: {e}"))
+}
+
+fn directory_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+impl AtomicFile {
+    /// Starts writing `path`: a hidden temporary file beside it, until [`Self::commit`].
+    pub fn create(path: &Path) -> io::Result<Self> {
+        if path.is_dir() {
+            return Err(io::Error::new(
+                io::ErrorKind::IsADirectory,
+                format!("{}: is a directory, expected a file path", path.display()),
+            ));
+        }
+        let name = path.file_name().unwrap_or_default().to_string_lossy();
+        let tmp = tempfile::Builder::new()
+            .prefix(&format!(".{name}."))
+            .suffix(".tmp")
+            .tempfile_in(directory_of(path))
+            .map_err(at(path, "cannot create a temporary file beside it"))?;
+        Ok(Self {
+            sink: BufWriter::new(tmp),
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// The temporary file's path, for writers that insist on opening a path themselves.
+    pub fn temporary_path(&self) -> &Path {
+        self.sink.get_ref().path()
+    }
+
+    /// Flushes and fsyncs the file, renames it over the target, and fsyncs the directory.
+    pub fn commit(self) -> io::Result<()> {
+        let path = self.path;
+        let tmp = self
+            .sink
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .map_err(at(&path, "cannot write"))?;
+        tmp.as_file().sync_all().map_err(at(&path, "cannot sync"))?;
+        tmp.persist(&path)
+            .map_err(|e| e.error)
+            .map_err(at(&path, "cannot rename into place"))?;
+        sync_directory(directory_of(&path))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.sink.write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.sink.flush()
+    }
+}
+
+/// Makes a rename in `dir` durable. Some file systems cannot fsync a directory; the rename has
+/// still happened there, so only a real I/O failure is an error.
+fn sync_directory(dir: &Path) -> io::Result<()> {
+    match File::open(dir).and_then(|d| d.sync_all()) {
+        Err(e) if e.kind() == io::ErrorKind::InvalidInput => Ok(()),
+        other => other.map_err(at(dir, "cannot sync the directory")),
+    }
+}
+
+/// Writes `bytes` to `path` atomically.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    let mut file = AtomicFile::create(path)?;
+    file.write_all(bytes).map_err(at(path, "cannot write"))?;
+    file.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_file_appears_only_on_commit_and_an_abandoned_one_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.txt");
+        std::fs::write(&path, "old").unwrap();
+        let mut file = AtomicFile::create(&path).unwrap();
+        file.write_all(b"new").unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "old");
+        file.commit().unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "new");
+
+        let mut abandoned = AtomicFile::create(&dir.path().join("never.txt")).unwrap();
+        abandoned.write_all(b"half").unwrap();
+        drop(abandoned);
+        let names: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(names, ["out.txt"]);
+    }
+
+    #[test]
+    fn a_directory_is_refused_by_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = write_atomic(dir.path(), b"x").unwrap_err().to_string();
+        assert!(
+            err.ends_with("is a directory, expected a file path"),
+            "{err}"
+        );
+        assert!(err.starts_with(&dir.path().display().to_string()), "{err}");
+    }
+}

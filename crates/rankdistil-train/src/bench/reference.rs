@@ -1,0 +1,139 @@
+//! The reference training step of `scripts/torch_reference.py`, timed on a backend.
+
+use std::time::Instant;
+
+use burn::optim::{AdamConfig, GradientsParams};
+use burn::prelude::*;
+use burn::tensor::Distribution;
+use rankdistil_models::{ItemLayout, MlpScorerConfig};
+
+use crate::backend::Backend;
+use crate::bench::options::{BenchOptions, FEATURES};
+use crate::memory::{chunks, lists_per_chunk};
+
+/// Times the reference step at every configuration and prints one table row each.
+pub fn table(backend: &Backend, options: &BenchOptions) -> anyhow::Result<()> {
+    println!(
+        "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss | warm-up s |\n|---|---|---|---|---|---|---|---|"
+    );
+    for &(b, n, h) in &options.configs {
+        let r = reference_step(
+            backend,
+            (b, n, h),
+            options.layout,
+            options.warmup,
+            options.max_warmup_s,
+            options.steps,
+        )?;
+        println!(
+            "| {b} | {n} | {h} | {} | {:.2} | {:.1} | {:.4} | {:.1} |",
+            r.micro_batches, r.steps_per_s, r.gflops, r.loss, r.warmup_s
+        );
+    }
+    Ok(())
+}
+
+pub struct StepTiming {
+    /// Seconds spent warming up (compilation, autotune) before timing.
+    pub warmup_s: f64,
+    pub steps_per_s: f64,
+    pub gflops: f64,
+    pub loss: f32,
+    pub micro_batches: usize,
+}
+
+/// The PyTorch reference step, with the same shapes and math, on `backend`.
+pub fn reference_step(
+    backend: &Backend,
+    (b, n, h): (usize, usize, usize),
+    layout: ItemLayout,
+    warmup: usize,
+    max_warmup_s: f64,
+    steps: usize,
+) -> anyhow::Result<StepTiming> {
+    let device = backend.training_device();
+    device.seed(7);
+    let mut model = MlpScorerConfig::new(FEATURES, vec![h, h])
+        .init(&device)
+        .with_layout(layout);
+    let mut optim = AdamConfig::new().init();
+    let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
+    let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
+    let mask = Tensor::<2, Bool>::full([b, n], true, &device);
+    let loss_fn = rankdistil_loss::CoupledRankDistilConfig::new()
+        .with_k(10)
+        .with_samples(0)
+        .init();
+    let parts = chunks(
+        b,
+        lists_per_chunk(b, n, h.max(FEATURES), backend.buffer_budget)?,
+    );
+    let micro_batches = parts.len();
+    let mut step = |model: rankdistil_models::MlpScorer| {
+        if parts.len() == 1 {
+            let loss =
+                loss_fn.forward_device_order(model.forward(x.clone()), t.clone(), mask.clone());
+            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            return (optim.step(1e-3, model, grads), loss.detach());
+        }
+        let mut accumulator = burn::optim::GradientsAccumulator::new();
+        let mut total = Tensor::<1>::zeros([1], &device);
+        for r in &parts {
+            let w = r.len() as f64 / b as f64;
+            let xs = x.clone().slice([r.clone(), 0..n, 0..FEATURES]);
+            let s = model.forward(xs); // [b, N]
+            let loss = loss_fn.forward_device_order(
+                s,
+                t.clone().slice([r.clone(), 0..n]),
+                mask.clone().slice([r.clone(), 0..n]),
+            ) * w;
+            total = total + loss.clone().detach();
+            accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+        }
+        (optim.step(1e-3, model, accumulator.grads()), total)
+    };
+    let warm_start = Instant::now();
+    for _ in 0..warmup {
+        let (m, l) = step(model);
+        model = m;
+        l.into_scalar::<f32>();
+    }
+    if backend.is_gpu {
+        // Blocks of 5 steps until two in a row agree within 10%.
+        let mut previous = f64::INFINITY;
+        while warm_start.elapsed().as_secs_f64() < max_warmup_s {
+            let t = Instant::now();
+            let mut l = Tensor::<1>::zeros([1], &device);
+            for _ in 0..5 {
+                let (m, loss) = step(model);
+                model = m;
+                l = loss;
+            }
+            l.into_scalar::<f32>();
+            let block = t.elapsed().as_secs_f64();
+            if (block - previous).abs() <= 0.1 * previous {
+                break;
+            }
+            previous = block;
+        }
+    }
+    let warmup_s = warm_start.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let mut last = Tensor::<1>::zeros([1], &device);
+    for _ in 0..steps {
+        let (m, l) = step(model);
+        model = m;
+        last = l;
+    }
+    // One read at the end waits for the queued work, as torch.cuda.synchronize does.
+    let loss = last.into_scalar::<f32>();
+    let dt = started.elapsed().as_secs_f64();
+    let flops = 6.0 * (b * n) as f64 * (FEATURES * h + h * h + h) as f64 * steps as f64;
+    Ok(StepTiming {
+        warmup_s,
+        steps_per_s: steps as f64 / dt,
+        gflops: flops / dt / 1e9,
+        loss,
+        micro_batches,
+    })
+}

@@ -1,0 +1,231 @@
+//! The catalog run's config: data, the teacher and student stages, the sampled-RankDistil
+//! objective, and the checks that turn a bad value into an error rather than a panic.
+
+use std::path::PathBuf;
+
+use rankdistil_loss::SampledObjectiveConfig;
+use rankdistil_models::CatalogScorerConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{Checked, share};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SyntheticCatalog {
+    pub users: usize,
+    pub items: usize,
+    pub per_user: usize,
+    #[serde(default = "d_dim")]
+    pub dim: usize,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+fn d_dim() -> usize {
+    16
+}
+fn d_min_rating() -> f32 {
+    4.0
+}
+fn d_holdout() -> f64 {
+    0.2
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogData {
+    /// A RecBole atomic `.inter` file.
+    #[serde(default)]
+    pub inter: Option<PathBuf>,
+    #[serde(default)]
+    pub synthetic: Option<SyntheticCatalog>,
+    /// Ratings at or above this are positives.
+    #[serde(default = "d_min_rating")]
+    pub min_rating: f32,
+    /// Fraction of each user's positives held out for evaluation.
+    #[serde(default = "d_holdout")]
+    pub holdout: f64,
+    #[serde(default)]
+    pub seed: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogModel {
+    pub dim: usize,
+    #[serde(default)]
+    pub hidden: Vec<usize>,
+    #[serde(default)]
+    pub dropout: f64,
+}
+
+impl CatalogModel {
+    /// The scorer of this architecture over a catalog of `num_items`.
+    pub fn scorer(&self, num_items: usize) -> CatalogScorerConfig {
+        CatalogScorerConfig::new(num_items, self.dim)
+            .with_hidden(self.hidden.clone())
+            .with_dropout(self.dropout)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogTrain {
+    pub epochs: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// Label training drops this fraction of each history from the input (denoising).
+    #[serde(default)]
+    pub input_dropout: f64,
+    /// Label training over the whole catalog (0) or a sampled softmax over each user's items
+    /// plus this many uniform negatives per batch, which keeps a step's cost flat in L.
+    #[serde(default)]
+    pub negatives: usize,
+    /// The share of those negatives drawn by training popularity (harder ones), in [0, 1).
+    #[serde(default)]
+    pub popular_negatives: f64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogStage {
+    pub model: CatalogModel,
+    pub train: CatalogTrain,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatalogMethod {
+    /// The full-softmax label loss alone.
+    LabelOnly,
+    /// Sampled RankDistil from the teacher's top-p cache.
+    Sampled,
+    /// Softmax KD against the teacher's scores over the whole catalog.
+    SoftmaxKd,
+}
+
+impl CatalogMethod {
+    /// The name configs use, which also names the student's folder.
+    pub fn key(self) -> &'static str {
+        match self {
+            CatalogMethod::LabelOnly => "label_only",
+            CatalogMethod::Sampled => "sampled",
+            CatalogMethod::SoftmaxKd => "softmax_kd",
+        }
+    }
+
+    /// Its row in the results table.
+    pub fn label(self) -> &'static str {
+        match self {
+            CatalogMethod::LabelOnly => "label_only",
+            CatalogMethod::Sampled => "sampled RankDistil",
+            CatalogMethod::SoftmaxKd => "softmax_kd",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogRunConfig {
+    pub data: CatalogData,
+    pub teacher: CatalogStage,
+    pub student: CatalogStage,
+    /// `[distill]`: sampled RankDistil (k, p, m, samples, temperatures, popular_negatives),
+    /// mixed with weight `alpha` with the student's sampled label softmax.
+    pub distill: SampledObjectiveConfig,
+    pub methods: Vec<CatalogMethod>,
+    pub seeds: Vec<u64>,
+}
+
+impl CatalogStage {
+    fn check(&self, name: &str) -> Result<(), String> {
+        let (t, model) = (&self.train, &self.model);
+        let learning_rate_ok = t.learning_rate > 0.0 && t.learning_rate.is_finite();
+        if t.epochs == 0 || t.batch_size == 0 || model.dim == 0 || !learning_rate_ok {
+            return Err(format!(
+                "[{name}] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)"
+            ));
+        }
+        share(
+            &format!("[{name}.train] popular_negatives"),
+            t.popular_negatives,
+        )?;
+        if !(0.0..1.0).contains(&t.input_dropout)
+            || !(0.0..1.0).contains(&model.dropout)
+            || model.hidden.contains(&0)
+        {
+            return Err(format!(
+                "[{name}] input_dropout and dropout must be in [0, 1) and hidden widths >= 1"
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl CatalogData {
+    fn check(&self) -> Result<(), String> {
+        if self.inter.is_some() == self.synthetic.is_some() {
+            return Err(
+                "[data] needs exactly one of `inter = \"<file.inter>\"` and a [data.synthetic] table"
+                    .into(),
+            );
+        }
+        if let Some(s) = &self.synthetic
+            && (s.users == 0 || s.items == 0 || s.per_user == 0 || s.dim == 0)
+        {
+            return Err(
+                "[data.synthetic] users, items, per_user and dim must be at least 1".into(),
+            );
+        }
+        if !(0.0..1.0).contains(&self.holdout) {
+            return Err(format!(
+                "[data] holdout = {}, expected 0 <= holdout < 1",
+                self.holdout
+            ));
+        }
+        Ok(())
+    }
+}
+
+impl Checked for CatalogRunConfig {
+    fn check(&self) -> Result<(), String> {
+        self.distill.check().map_err(|e| format!("[distill] {e}"))?;
+        if self.distill.alpha > 0.0 && self.student.train.negatives == 0 {
+            return Err(format!(
+                "[distill] alpha = {} mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives (1000, say)",
+                self.distill.alpha
+            ));
+        }
+        self.teacher.check("teacher")?;
+        self.student.check("student")?;
+        self.data.check()?;
+        if self.seeds.is_empty() {
+            return Err("seeds is empty".into());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_shipped_catalog_config_loads() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("a directory entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            if !name.starts_with("catalog-") {
+                continue;
+            }
+            crate::settings::load::<CatalogRunConfig>(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            seen += 1;
+        }
+        assert!(
+            seen >= 2,
+            "catalog-ml100k.toml and catalog-synthetic-1m.toml at least"
+        );
+    }
+}

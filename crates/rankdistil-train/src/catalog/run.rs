@@ -1,0 +1,463 @@
+//! A whole catalog run: the teacher (trained, or reused), its top-p cache, every student of
+//! every method and seed (each saved in its own folder), and the table of full-catalog
+//! NDCG@10 and Recall@20 beside a popularity baseline. `resume` continues an interrupted run
+//! with what it has: finished models are reused, an interrupted one continues from its
+//! checkpoint.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use rankdistil_models::CatalogScorer;
+
+use crate::backend::Backend;
+use crate::catalog::config::{CatalogMethod, CatalogModel, CatalogRunConfig, CatalogStage};
+use crate::catalog::data::{CatalogSplit, load_split};
+use crate::catalog::model_dir::{self, CatalogModelMeta};
+use crate::catalog::scoring::{evaluate_catalog, evaluate_popularity, score_users};
+use crate::catalog::top_p_cache::{TopPCache, build_cache};
+use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, Target};
+use crate::report::mean_std;
+use crate::store::atomic::write_atomic;
+use crate::store::checkpoint::CHECKPOINT_DIR;
+
+/// The resolved config a catalog run keeps, so `resume` can check it continues the same run.
+pub const RUN_CONFIG: &str = "config.toml";
+/// The most host memory softmax KD's whole-catalog teacher scores may take.
+const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
+/// The results table of a run.
+pub const TABLE_FILE: &str = "catalog.md";
+
+/// Where a catalog run goes and what it reuses.
+pub struct CatalogPlan<'a> {
+    pub config: &'a CatalogRunConfig,
+    /// The config file, for errors.
+    pub config_path: &'a Path,
+    pub out: &'a Path,
+    /// A catalog teacher folder to reuse instead of training one.
+    pub teacher: Option<&'a Path>,
+    /// A top-p cache to reuse instead of building one.
+    pub cache: Option<&'a Path>,
+    pub resume: bool,
+}
+
+/// What a catalog run measured.
+pub struct CatalogReport {
+    /// The Markdown table, also written to [`TABLE_FILE`].
+    pub table: String,
+    pub num_items: usize,
+    /// Seconds of one full-catalog evaluation of the teacher.
+    pub teacher_eval_seconds: f64,
+}
+
+impl CatalogPlan<'_> {
+    pub fn run(&self, backend: &Backend) -> anyhow::Result<CatalogReport> {
+        self.prepare_out()?;
+        let reused = self.reused_teacher();
+        let catalog = match &reused {
+            Some(dir) => Some(model_dir::load_item_ids(
+                dir,
+                model_dir::load_meta(dir)?.num_items,
+            )?),
+            None => None,
+        };
+        let data = load_split(&self.config.data, catalog.as_deref())?;
+        let split = &data.split;
+        eprintln!(
+            "catalog: {} users, {} items, {} training and {} held-out positives; {} users evaluated",
+            data.num_users,
+            split.num_items,
+            split.train.iter().map(Vec::len).sum::<usize>(),
+            split.test.iter().map(Vec::len).sum::<usize>(),
+            split.evaluable().len()
+        );
+        self.check_softmax_kd_fits(&data)?;
+        let (teacher, (t_ndcg, t_recall, eval_s)) =
+            self.teacher(reused.as_deref(), &data, backend)?;
+        eprintln!(
+            "catalog: teacher NDCG@10 {t_ndcg:.4}, Recall@20 {t_recall:.4} (full-catalog evaluation in {eval_s:.2}s)"
+        );
+        let cache = self.top_p_cache(&teacher, &data, backend)?;
+        // Softmax KD needs the teacher's scores over the whole catalog.
+        let full = if self.config.methods.contains(&CatalogMethod::SoftmaxKd) {
+            let all: Vec<usize> = (0..split.train.len()).collect();
+            score_users(&teacher, split, &all, backend, false)
+        } else {
+            Vec::new()
+        };
+        let mut rows = Vec::new();
+        for &method in &self.config.methods {
+            let runs = self
+                .config
+                .seeds
+                .iter()
+                .map(|&seed| self.student(method, seed, &data, &cache, &full, backend))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            rows.push((method, runs));
+        }
+        let table = table((t_ndcg, t_recall), evaluate_popularity(split), &rows);
+        write_atomic(&self.out.join(TABLE_FILE), table.as_bytes())?;
+        Ok(CatalogReport {
+            table,
+            num_items: split.num_items,
+            teacher_eval_seconds: eval_s,
+        })
+    }
+
+    /// Checks that `out` continues the same run, or starts a new one with its config.
+    fn prepare_out(&self) -> anyhow::Result<()> {
+        let config_text = toml::to_string(self.config)?;
+        let stored = self.out.join(RUN_CONFIG);
+        if self.resume {
+            let text = std::fs::read_to_string(&stored).with_context(|| {
+                format!(
+                    "{}: cannot read; --resume continues a catalog run, and {} holds none",
+                    stored.display(),
+                    self.out.display()
+                )
+            })?;
+            anyhow::ensure!(
+                text == config_text,
+                "{}: the run was started with another config than {}; resume it with the same settings, or start a new --out",
+                stored.display(),
+                self.config_path.display()
+            );
+            if self.teacher.is_none()
+                && model_dir::meta_path(&self.out.join("teacher")).is_none()
+                && self.out.join("students").exists()
+            {
+                bail!(
+                    "{}: holds students but no teacher/, so they were distilled from a teacher given with --teacher; resume with the same --teacher and --cache",
+                    self.out.display()
+                );
+            }
+            return Ok(());
+        }
+        // A run that stopped before its teacher was saved (bad data, say) holds only its
+        // config, a copy of the user's file: starting again over it loses nothing.
+        anyhow::ensure!(
+            !self.out.join("teacher").exists() && !self.out.join("students").exists(),
+            "{} already holds a catalog run; pass --resume to continue it, or choose another --out (nothing was overwritten)",
+            self.out.display()
+        );
+        std::fs::create_dir_all(self.out)
+            .with_context(|| format!("{}: cannot create", self.out.display()))?;
+        Ok(write_atomic(&stored, config_text.as_bytes())?)
+    }
+
+    /// A teacher folder given, or the run's own finished one when resuming: it fixes the
+    /// catalog's item order.
+    fn reused_teacher(&self) -> Option<PathBuf> {
+        let saved = self.out.join("teacher");
+        match self.teacher {
+            Some(dir) => Some(dir.to_path_buf()),
+            None if self.resume && model_dir::meta_path(&saved).is_some() => Some(saved),
+            None => None,
+        }
+    }
+
+    /// Softmax KD keeps the teacher's scores over the whole catalog for every user in memory.
+    fn check_softmax_kd_fits(&self, data: &CatalogSplit) -> anyhow::Result<()> {
+        let (users, l) = (data.split.train.len(), data.split.num_items);
+        let bytes = users as u128 * l as u128 * 4;
+        if self.config.methods.contains(&CatalogMethod::SoftmaxKd) && bytes > MAX_FULL_SCORES_BYTES
+        {
+            bail!(
+                "{}: softmax_kd needs the teacher's scores over all {l} items for all {users} users, {:.1} GiB (at most {} GiB); drop it from methods and use sampled, whose cost does not grow with the catalog",
+                self.config_path.display(),
+                bytes as f64 / (1u64 << 30) as f64,
+                MAX_FULL_SCORES_BYTES >> 30
+            );
+        }
+        Ok(())
+    }
+
+    /// The teacher and its full-catalog (NDCG@10, Recall@20, seconds).
+    fn teacher(
+        &self,
+        reused: Option<&Path>,
+        data: &CatalogSplit,
+        backend: &Backend,
+    ) -> anyhow::Result<(CatalogScorer, (f64, f64, f64))> {
+        let l = data.split.num_items;
+        if let Some(dir) = reused {
+            // The run's own teacher must still have the config's architecture.
+            let model = self.teacher.is_none().then_some(&self.config.teacher.model);
+            let teacher = load_matching(dir, backend, l, model)?;
+            if self.teacher.is_none() {
+                eprintln!("catalog: teacher reused from {}", dir.display());
+            }
+            let evaluated = evaluate_catalog(&teacher, &data.split, backend);
+            return Ok((teacher, evaluated));
+        }
+        let dir = self.out.join("teacher");
+        let stage = &self.config.teacher;
+        let teacher = train_model(stage, data, Target::Labels, 0, "teacher", &dir, backend)?;
+        let evaluated = evaluate_catalog(&teacher, &data.split, backend);
+        let meta = self.meta(&stage.model, l, evaluated, "teacher", None);
+        save_model_dir(&dir, &teacher, &meta, &data.item_ids)?;
+        Ok((teacher, evaluated))
+    }
+
+    fn meta(
+        &self,
+        model: &CatalogModel,
+        num_items: usize,
+        (ndcg, recall, _): (f64, f64, f64),
+        role: &str,
+        student: Option<(CatalogMethod, u64)>,
+    ) -> CatalogModelMeta {
+        CatalogModelMeta {
+            data: self.config.data.clone(),
+            model: model.clone(),
+            num_items,
+            ndcg_at_10: ndcg,
+            recall_at_20: recall,
+            role: role.into(),
+            method: student.map(|(m, _)| m.key().into()),
+            seed: student.map(|(_, s)| s),
+        }
+    }
+
+    /// The teacher's top-p unseen items per user: written once, read by every student.
+    fn top_p_cache(
+        &self,
+        teacher: &CatalogScorer,
+        data: &CatalogSplit,
+        backend: &Backend,
+    ) -> anyhow::Result<TopPCache> {
+        let (p, l) = (self.config.distill.sampled.p, data.split.num_items);
+        let path = match self.cache {
+            Some(path) => path.to_path_buf(),
+            None => {
+                let path = self.out.join(format!("teacher-top{p}.bin"));
+                if self.resume && path.exists() {
+                    eprintln!(
+                        "catalog: teacher top-{p} cache reused from {}",
+                        path.display()
+                    );
+                } else {
+                    let started = Instant::now();
+                    build_cache(teacher, &data.split, p, backend).write(&path, l)?;
+                    eprintln!(
+                        "catalog: teacher top-{p} cache written to {} ({:.2}s)",
+                        path.display(),
+                        started.elapsed().as_secs_f64()
+                    );
+                }
+                path
+            }
+        };
+        let cache = TopPCache::read(&path, l)?;
+        let users = data.split.train.len();
+        anyhow::ensure!(
+            cache.users.len() == users && cache.p >= p,
+            "{}: a top-{} cache for {} users does not serve p = {p} for {users} users",
+            path.display(),
+            cache.p,
+            cache.users.len(),
+        );
+        Ok(cache)
+    }
+
+    /// One student's full-catalog (NDCG@10, Recall@20): trained and saved, or read back from
+    /// its finished folder when resuming.
+    fn student(
+        &self,
+        method: CatalogMethod,
+        seed: u64,
+        data: &CatalogSplit,
+        cache: &TopPCache,
+        full: &[f32],
+        backend: &Backend,
+    ) -> anyhow::Result<(f64, f64)> {
+        let name = format!("{method:?} seed {seed}");
+        let dir = self
+            .out
+            .join("students")
+            .join(format!("{}-seed{seed}", method.key()));
+        if self.resume && model_dir::meta_path(&dir).is_some() {
+            return reuse_student(&dir, method, seed, &name);
+        }
+        let target = match method {
+            CatalogMethod::LabelOnly => Target::Labels,
+            CatalogMethod::Sampled => Target::Sampled {
+                cache,
+                loss: self.config.distill.sampled.clone().with_seed(seed).init(),
+                alpha: self.config.distill.alpha,
+            },
+            CatalogMethod::SoftmaxKd => Target::SoftmaxKd(full),
+        };
+        let stage = &self.config.student;
+        let student = train_model(stage, data, target, seed, &name, &dir, backend)?;
+        let evaluated = evaluate_catalog(&student, &data.split, backend);
+        let l = data.split.num_items;
+        let meta = self.meta(&stage.model, l, evaluated, "student", Some((method, seed)));
+        save_model_dir(&dir, &student, &meta, &data.item_ids)?;
+        let (ndcg, recall, _) = evaluated;
+        eprintln!(
+            "catalog: {name}: NDCG@10 {ndcg:.4}, Recall@20 {recall:.4}, saved to {}",
+            dir.display()
+        );
+        Ok((ndcg, recall))
+    }
+}
+
+fn train_model(
+    stage: &CatalogStage,
+    data: &CatalogSplit,
+    target: Target,
+    seed: u64,
+    name: &str,
+    dir: &Path,
+    backend: &Backend,
+) -> anyhow::Result<CatalogScorer> {
+    CatalogTraining {
+        stage,
+        split: &data.split,
+        target,
+        seed,
+        name,
+        dir,
+        checkpoint_every: CHECKPOINT_EVERY,
+    }
+    .run(backend)
+}
+
+/// Saves a finished model's folder; its checkpoints are then of no further use.
+fn save_model_dir(
+    dir: &Path,
+    model: &CatalogScorer,
+    meta: &CatalogModelMeta,
+    item_ids: &[String],
+) -> anyhow::Result<()> {
+    model_dir::save(dir, model, meta, item_ids)?;
+    let checkpoint = dir.join(CHECKPOINT_DIR);
+    if checkpoint.exists() {
+        std::fs::remove_dir_all(&checkpoint)
+            .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
+    }
+    Ok(())
+}
+
+fn reuse_student(
+    dir: &Path,
+    method: CatalogMethod,
+    seed: u64,
+    name: &str,
+) -> anyhow::Result<(f64, f64)> {
+    let meta = model_dir::load_meta(dir)?;
+    anyhow::ensure!(
+        meta.method.as_deref() == Some(method.key()) && meta.seed == Some(seed),
+        "{}: holds {:?} seed {:?}, not {name}",
+        dir.display(),
+        meta.method,
+        meta.seed
+    );
+    eprintln!(
+        "catalog: {name} reused from {}: NDCG@10 {:.4}, Recall@20 {:.4}",
+        dir.display(),
+        meta.ndcg_at_10,
+        meta.recall_at_20
+    );
+    Ok((meta.ndcg_at_10, meta.recall_at_20))
+}
+
+/// Loads the catalog model folder `dir`, which must score this data's `num_items` items (and,
+/// given `model`, have that architecture).
+pub fn load_matching(
+    dir: &Path,
+    backend: &Backend,
+    num_items: usize,
+    model: Option<&CatalogModel>,
+) -> anyhow::Result<CatalogScorer> {
+    let (scorer, meta) = model_dir::load(dir, &backend.device)?;
+    anyhow::ensure!(
+        meta.num_items == num_items,
+        "{}: the model has {} items, this data {num_items}",
+        dir.display(),
+        meta.num_items
+    );
+    if let Some(model) = model {
+        anyhow::ensure!(
+            meta.model == *model,
+            "{}: the saved model is {:?}, the config asks for {model:?}",
+            dir.display(),
+            meta.model
+        );
+    }
+    Ok(scorer)
+}
+
+/// The results table: the teacher, the popularity baseline, and each method's mean ± std
+/// over seeds.
+fn table(
+    (t_ndcg, t_recall): (f64, f64),
+    (p_ndcg, p_recall): (f64, f64),
+    rows: &[(CatalogMethod, Vec<(f64, f64)>)],
+) -> String {
+    let mut md = format!(
+        "| model | NDCG@10 | Recall@20 |\n|---|---|---|\n| teacher | {t_ndcg:.4} | {t_recall:.4} |\n| popularity (training counts) | {p_ndcg:.4} | {p_recall:.4} |\n"
+    );
+    for (method, runs) in rows {
+        let (n, ns) = mean_std(&runs.iter().map(|r| r.0).collect::<Vec<_>>());
+        let (r, rs) = mean_std(&runs.iter().map(|r| r.1).collect::<Vec<_>>());
+        md += &format!(
+            "| {} | {n:.4} ± {ns:.4} | {r:.4} ± {rs:.4} |\n",
+            method.label()
+        );
+    }
+    md
+}
+
+/// Scores a catalog teacher's whole catalog once and writes each user's top-p unseen items.
+pub struct TeacherCachePlan<'a> {
+    /// A catalog teacher folder.
+    pub teacher: &'a Path,
+    /// A RecBole `.inter` file to score instead of the teacher's own data (same catalog).
+    pub data: Option<&'a Path>,
+    pub p: usize,
+    /// The cache file (default: `<teacher>/teacher-top<p>.bin`).
+    pub out: Option<&'a Path>,
+}
+
+/// What [`TeacherCachePlan::run`] wrote.
+pub struct TeacherCacheReport {
+    pub path: PathBuf,
+    pub users: usize,
+    pub num_items: usize,
+    pub seconds: f64,
+}
+
+impl TeacherCachePlan<'_> {
+    pub fn run(&self, backend: &Backend) -> anyhow::Result<TeacherCacheReport> {
+        let (teacher, meta) = model_dir::load(self.teacher, &backend.device)?;
+        let mut data = meta.data.clone();
+        if let Some(inter) = self.data {
+            data.inter = Some(inter.to_path_buf());
+            data.synthetic = None;
+        }
+        let catalog = model_dir::load_item_ids(self.teacher, meta.num_items)?;
+        let CatalogSplit { split, .. } = load_split(&data, Some(&catalog))?;
+        anyhow::ensure!(
+            split.num_items == meta.num_items,
+            "{}: the teacher has {} items but its data now has {}",
+            self.teacher.display(),
+            meta.num_items,
+            split.num_items
+        );
+        let started = Instant::now();
+        let cache = build_cache(&teacher, &split, self.p, backend);
+        let path = match self.out {
+            Some(path) => path.to_path_buf(),
+            None => self.teacher.join(format!("teacher-top{}.bin", self.p)),
+        };
+        cache.write(&path, split.num_items)?;
+        Ok(TeacherCacheReport {
+            path,
+            users: split.train.len(),
+            num_items: split.num_items,
+            seconds: started.elapsed().as_secs_f64(),
+        })
+    }
+}

@@ -1,0 +1,473 @@
+//! Training one catalog scorer through [`fit`]: the full-softmax or sampled-softmax label
+//! loss, sampled RankDistil from the teacher's top-p cache, or softmax KD against the
+//! teacher's whole-catalog scores.
+
+use std::path::Path;
+use std::time::Duration;
+
+use anyhow::Context;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rankdistil_data::ImplicitSplit;
+use rankdistil_loss::{
+    Draw, Popularity, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe,
+    SoftmaxKd, SoftmaxKdConfig,
+};
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::CatalogScorer;
+
+use crate::backend::Backend;
+use crate::catalog::config::CatalogStage;
+use crate::catalog::rows::{
+    denoised, distinct, gathered_histories, label_rows, label_targets, local,
+};
+use crate::catalog::scoring::padded;
+use crate::catalog::sparse::{SparseTables, TouchedRows};
+use crate::catalog::top_p_cache::TopPCache;
+use crate::fit::{FitRecord, FitSettings, Task, fit};
+
+/// What a catalog scorer learns from.
+pub enum Target<'a> {
+    /// The user's own items.
+    Labels,
+    /// Sampled RankDistil from the cache, mixed with weight `alpha` with the sampled label
+    /// softmax: `(1 − α)·distill + α·label`.
+    Sampled {
+        cache: &'a TopPCache,
+        loss: SampledRankDistil,
+        alpha: f64,
+    },
+    /// Softmax KD against the teacher's scores over the whole catalog, `[users × L]`.
+    SoftmaxKd(&'a [f32]),
+}
+
+/// One catalog model to train.
+pub struct CatalogTraining<'a> {
+    pub stage: &'a CatalogStage,
+    pub split: &'a ImplicitSplit,
+    pub target: Target<'a>,
+    pub seed: u64,
+    /// Its log lines' label (`teacher`, `Sampled seed 1`).
+    pub name: &'a str,
+    /// The model folder that keeps its checkpoints and metrics while it trains.
+    pub dir: &'a Path,
+    /// The least time between checkpoints ([`CHECKPOINT_EVERY`] in a catalog run).
+    pub checkpoint_every: Duration,
+}
+
+/// A catalog model's checkpoints are written at most this often: at 10⁶ items one holds
+/// gigabytes of tables and moments.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
+
+impl CatalogTraining<'_> {
+    /// Trains the model, continuing from its folder's checkpoint when there is one.
+    pub fn run(self, backend: &Backend) -> anyhow::Result<CatalogScorer> {
+        std::fs::create_dir_all(self.dir)
+            .with_context(|| format!("{}: cannot create", self.dir.display()))?;
+        let label = format!("catalog: {}", self.name);
+        let settings = FitSettings {
+            epochs: self.stage.train.epochs,
+            learning_rate: self.stage.train.learning_rate,
+            weight_decay: 0.0,
+            seed: self.seed,
+            patience: None,
+            checkpoint_every: self.checkpoint_every,
+        };
+        let record = FitRecord {
+            label: &label,
+            dir: Some(self.dir),
+            resume: true,
+            progress: true,
+        };
+        let mut task = CatalogTask::new(self, backend);
+        Ok(fit(&mut task, &settings, &record, backend)?.model)
+    }
+}
+
+/// What a step reads and never changes.
+struct StepContext<'a> {
+    stage: &'a CatalogStage,
+    split: &'a ImplicitSplit,
+    target: Target<'a>,
+    /// The sampled label softmax, when label training draws negatives.
+    sampled_ce: Option<SampledSoftmaxCe>,
+    popularity: Option<Popularity>,
+    softmax_ce: SoftmaxCe,
+    softmax_kd: SoftmaxKd,
+    device: Device,
+}
+
+/// The catalog step as [`fit`] runs it.
+struct CatalogTask<'a> {
+    context: StepContext<'a>,
+    seed: u64,
+    /// Users with at least one training item.
+    users: Vec<usize>,
+    /// The per-item tables of a row-sparse run, set when the model is made.
+    sparse: Option<SparseTables>,
+    /// The epoch's stream: its shuffle, input dropout and draws.
+    rng: StdRng,
+}
+
+impl<'a> CatalogTask<'a> {
+    fn new(training: CatalogTraining<'a>, backend: &Backend) -> Self {
+        let CatalogTraining {
+            stage,
+            split,
+            target,
+            seed,
+            name,
+            ..
+        } = training;
+        let l = split.num_items;
+        let label_term = match &target {
+            Target::Labels => true,
+            Target::Sampled { alpha, .. } => *alpha > 0.0,
+            Target::SoftmaxKd(_) => false,
+        };
+        let sampled_ce = (label_term && stage.train.negatives > 0).then(|| {
+            SampledSoftmaxCeConfig::new(stage.train.negatives)
+                .with_popular(stage.train.popular_negatives)
+                .init()
+        });
+        let distill_popular =
+            matches!(&target, Target::Sampled { loss, .. } if loss.popular_negatives > 0.0);
+        let popularity = (stage.train.popular_negatives > 0.0 || distill_popular)
+            .then(|| Popularity::new(split.train.iter().flatten().copied(), l));
+        if let Some(loss) = &sampled_ce {
+            announce_sampled_softmax(name, loss, &target, l);
+        }
+        let users = (0..split.train.len())
+            .filter(|&u| !split.train[u].is_empty())
+            .collect();
+        let context = StepContext {
+            stage,
+            split,
+            target,
+            sampled_ce,
+            popularity,
+            softmax_ce: SoftmaxCe::new(),
+            softmax_kd: SoftmaxKdConfig::new().init(),
+            device: backend.training_device(),
+        };
+        Self {
+            context,
+            seed,
+            users,
+            sparse: None,
+            rng: StdRng::seed_from_u64(seed),
+        }
+    }
+
+    /// Sampled training reads a few hundred rows of each per-item table per step; those tables
+    /// train with row-sparse Adam, so a step's cost does not grow with the catalog.
+    fn is_row_sparse(&self) -> bool {
+        matches!(self.context.target, Target::Sampled { .. }) || self.context.sampled_ce.is_some()
+    }
+}
+
+fn announce_sampled_softmax(name: &str, loss: &SampledSoftmaxCe, target: &Target, l: usize) {
+    let how = if loss.popular > 0.0 {
+        format!(
+            "{} draws per batch, {:.0}% by training popularity",
+            loss.negatives,
+            loss.popular * 100.0
+        )
+    } else {
+        format!("{} of the {l} items drawn per batch", loss.negatives.min(l))
+    };
+    let term = match target {
+        Target::Sampled { alpha, .. } => format!("label term (alpha = {alpha}): "),
+        _ => String::new(),
+    };
+    eprintln!("catalog: {name}: {term}sampled softmax over each user's items plus {how}");
+}
+
+impl Task for CatalogTask<'_> {
+    type Model = CatalogScorer;
+    type Batch = Vec<usize>;
+
+    fn init_model(&mut self, device: &Device) -> CatalogScorer {
+        let model = self
+            .context
+            .stage
+            .model
+            .scorer(self.context.split.num_items);
+        let model = model.init(device);
+        self.sparse = self.is_row_sparse().then(|| SparseTables::new(&model));
+        model
+    }
+
+    fn epoch_device_seed(&self, _epoch: usize) -> Option<u64> {
+        // One device stream for the whole run: dropout continues across epochs.
+        None
+    }
+
+    fn batches(&mut self, epoch: usize) -> Vec<Vec<usize>> {
+        self.rng =
+            StdRng::seed_from_u64(self.seed ^ (epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let mut order = self.users.clone();
+        order.shuffle(&mut self.rng);
+        let size = self.context.stage.train.batch_size.max(1);
+        order.chunks(size).map(<[usize]>::to_vec).collect()
+    }
+
+    fn step(
+        &mut self,
+        model: &CatalogScorer,
+        batch: Vec<usize>,
+        step: u64,
+    ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+        let (context, rng, tables) = (&self.context, &mut self.rng, self.sparse.as_ref());
+        let (loss, touched) = match &context.target {
+            Target::Labels if context.sampled_ce.is_some() => {
+                let tables = tables.expect("sampled label training keeps row-sparse tables");
+                sampled_label_loss(context, model, tables, &batch, rng)
+            }
+            Target::Labels => (full_label_loss(context, model, &batch, rng), None),
+            Target::Sampled { cache, loss, alpha } => {
+                loss.reseed(step);
+                let tables = tables.expect("sampled training keeps row-sparse tables");
+                let distill = SampledDistill {
+                    cache,
+                    loss,
+                    alpha: *alpha,
+                };
+                sampled_distill_loss(context, &distill, model, tables, &batch, rng)
+            }
+            Target::SoftmaxKd(full) => (softmax_kd_loss(context, model, &batch, full), None),
+        };
+        let detached = loss.clone().detach();
+        let grads = loss.backward();
+        if let (Some(tables), Some(rows)) = (self.sparse.as_mut(), touched) {
+            tables.step(context.stage.train.learning_rate, &grads, rows);
+        }
+        Ok((detached, GradientsParams::from_grads(grads, model)))
+    }
+
+    fn validates(&self) -> bool {
+        false
+    }
+
+    fn validate(&self, _inference: &CatalogScorer) -> MetricSummary {
+        unreachable!("catalog runs are evaluated over the whole catalog once trained")
+    }
+
+    fn complete(&self, model: CatalogScorer) -> CatalogScorer {
+        match &self.sparse {
+            Some(tables) => model.with_tables(tables.tables().map(Tensor::from_inner)),
+            None => model,
+        }
+    }
+
+    fn extra_parts(&self) -> anyhow::Result<Vec<(&'static str, burn::tensor::Bytes)>> {
+        Ok(match &self.sparse {
+            Some(tables) => vec![(SPARSE_ADAM_PART, tables.moments_bytes()?)],
+            None => Vec::new(),
+        })
+    }
+
+    fn restore_extra(
+        &mut self,
+        model: &CatalogScorer,
+        part: &dyn Fn(&str) -> std::path::PathBuf,
+    ) -> anyhow::Result<()> {
+        if self.is_row_sparse() {
+            let mut tables = SparseTables::new(model);
+            tables.restore_moments(&part(SPARSE_ADAM_PART))?;
+            self.sparse = Some(tables);
+        }
+        Ok(())
+    }
+}
+
+/// The checkpoint part holding the row-sparse tables' Adam moments.
+const SPARSE_ADAM_PART: &str = "sparse-adam.bpk";
+
+/// The multinomial likelihood of each whole history: softmax CE over the whole catalog, with
+/// uniform weight on the user's training items.
+fn full_label_loss(
+    context: &StepContext,
+    model: &CatalogScorer,
+    batch: &[usize],
+    rng: &mut StdRng,
+) -> Tensor<1> {
+    let (split, device) = (context.split, &context.device);
+    let (b, l) = (batch.len(), split.num_items);
+    let inputs = denoised(batch, split, context.stage.train.input_dropout, rng);
+    let (ids, mask) = padded(
+        &inputs.iter().map(Vec::as_slice).collect::<Vec<_>>(),
+        device,
+    );
+    let scores = model.score_range(model.query(ids, mask), 0..l); // [B, L]
+    let mut labels = vec![0f32; b * l];
+    for (i, &u) in batch.iter().enumerate() {
+        split.train[u]
+            .iter()
+            .for_each(|&it| labels[i * l + it as usize] = 1.0);
+    }
+    let labels = Tensor::<2>::from_data(TensorData::new(labels, [b, l]), device);
+    let all = Tensor::<2, Bool>::full([b, l], true, device);
+    context.softmax_ce.forward(scores, labels, all)
+}
+
+/// The sampled label softmax: one candidate set for the whole batch, every user's items and
+/// the draw. Each user's softmax runs over their own items and the drawn ones; other users'
+/// items are masked out of it.
+fn sampled_label_loss(
+    context: &StepContext,
+    model: &CatalogScorer,
+    tables: &SparseTables,
+    batch: &[usize],
+    rng: &mut StdRng,
+) -> (Tensor<1>, Option<TouchedRows>) {
+    let (split, device) = (context.split, &context.device);
+    let loss = context.sampled_ce.as_ref().expect("checked by the caller");
+    let inputs = denoised(batch, split, context.stage.train.input_dropout, rng);
+    let (history_rows, ids, mask) = gathered_histories(inputs.iter().map(Vec::as_slice), device);
+    let Draw {
+        items: drawn,
+        shifts,
+    } = loss.draw(split.num_items, context.popularity.as_ref(), rng);
+    let candidate_rows = label_rows(batch, split, &drawn);
+    let (labels, valid, column_shift) =
+        label_targets(batch, split, &candidate_rows, &drawn, &shifts, device);
+    let step_rows = tables.gather(history_rows, candidate_rows);
+    let [history, items, bias] = step_rows.split();
+    let q = model.query_from(history, ids, mask);
+    let scores = model.score_rows_from(items, bias, q); // [B, R]
+    (
+        loss.forward(scores, labels, valid, column_shift),
+        Some(step_rows),
+    )
+}
+
+/// Sampled RankDistil's inputs beside the step's.
+struct SampledDistill<'a> {
+    cache: &'a TopPCache,
+    loss: &'a SampledRankDistil,
+    alpha: f64,
+}
+
+/// Sampled RankDistil over each user's teacher top-p and m negatives, mixed with the sampled
+/// label softmax when `alpha > 0`. Only the rows the batch reads enter the graph.
+fn sampled_distill_loss(
+    context: &StepContext,
+    distill: &SampledDistill,
+    model: &CatalogScorer,
+    tables: &SparseTables,
+    batch: &[usize],
+    rng: &mut StdRng,
+) -> (Tensor<1>, Option<TouchedRows>) {
+    let (split, device, l) = (context.split, &context.device, context.split.num_items);
+    let histories = batch.iter().map(|&u| split.train[u].as_slice());
+    let (history_rows, ids, mask) = gathered_histories(histories, device);
+    let popularity = context
+        .popularity
+        .as_ref()
+        .filter(|_| distill.loss.popular_negatives > 0.0);
+    let cands: Vec<_> = batch
+        .iter()
+        .map(|&u| match popularity {
+            Some(pop) => distill
+                .loss
+                .candidates_by_popularity(&distill.cache.users[u].0, l, pop),
+            None => distill.loss.candidates(&distill.cache.users[u].0, l),
+        })
+        .collect();
+    // The label term's draw, when mixed in: its rows (the users' items and the draw) join the
+    // gathered ones, and its softmax reads only those.
+    let label_draw = context
+        .sampled_ce
+        .as_ref()
+        .map(|ce| ce.draw(l, context.popularity.as_ref(), rng));
+    let label_rows = label_draw
+        .as_ref()
+        .map(|d| label_rows(batch, split, &d.items));
+    let candidate_rows = distinct(
+        cands
+            .iter()
+            .flat_map(|c| c.items.iter().copied())
+            .chain(label_rows.iter().flatten().copied()),
+    );
+    let (cand_ids, teacher) =
+        candidate_slots(&cands, batch, distill.cache, &candidate_rows, device);
+    let label = label_draw.zip(label_rows).map(|(draw, rows)| {
+        let at: Vec<i64> = rows
+            .iter()
+            .map(|&i| local(&candidate_rows, i) as i64)
+            .collect();
+        let n = at.len();
+        let at = Tensor::<1, Int>::from_data(TensorData::new(at, [n]), device);
+        let targets = label_targets(batch, split, &rows, &draw.items, &draw.shifts, device);
+        (at, targets)
+    });
+    let step_rows = tables.gather(history_rows, candidate_rows);
+    let [history, items, bias] = step_rows.split();
+    let q = model.query_from(history, ids, mask);
+    // Every user against every gathered row in one product, then each user's own candidates:
+    // on the CPU this beats gathering [B, C, D] item rows, whose backward scatters B·C rows
+    // one at a time.
+    let scores = model
+        .score_rows_from(items.clone(), bias.clone(), q.clone())
+        .gather(1, cand_ids); // [B, R] -> [B, C]
+    let loss = distill.loss.forward(scores, &teacher, &cands);
+    let loss = match (label, context.sampled_ce.as_ref()) {
+        (Some((at, (labels, valid, shifts))), Some(ce)) => {
+            let scores = model.score_rows_from(items.select(0, at.clone()), bias.select(0, at), q); // [B, R_label]
+            let label = ce.forward(scores, labels, valid, shifts);
+            loss * (1.0 - distill.alpha) + label * distill.alpha
+        }
+        _ => loss,
+    };
+    (loss, Some(step_rows))
+}
+
+/// Each user's candidates as positions in the gathered `rows` `[B, C]`, and the teacher's
+/// scores of their top items in the same slots. Padding points at local row 0, a real
+/// candidate; the loss masks it out.
+fn candidate_slots(
+    cands: &[rankdistil_loss::Candidates],
+    batch: &[usize],
+    cache: &TopPCache,
+    rows: &[u32],
+    device: &Device,
+) -> (Tensor<2, Int>, Vec<f32>) {
+    let (b, c) = (
+        batch.len(),
+        cands.iter().map(|x| x.items.len()).max().unwrap_or(1),
+    );
+    let mut flat = vec![0i64; b * c];
+    let mut teacher = vec![0f32; b * c];
+    for (i, (cand, &u)) in cands.iter().zip(batch).enumerate() {
+        for (j, &it) in cand.items.iter().enumerate() {
+            flat[i * c + j] = local(rows, it) as i64;
+        }
+        teacher[i * c..i * c + cand.top].copy_from_slice(&cache.users[u].1[..cand.top]);
+    }
+    let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), device);
+    (ids, teacher)
+}
+
+/// Softmax KD against the teacher's scores over the whole catalog.
+fn softmax_kd_loss(
+    context: &StepContext,
+    model: &CatalogScorer,
+    batch: &[usize],
+    full: &[f32],
+) -> Tensor<1> {
+    let (split, device) = (context.split, &context.device);
+    let (b, l) = (batch.len(), split.num_items);
+    let lists: Vec<&[u32]> = batch.iter().map(|&u| split.train[u].as_slice()).collect();
+    let (ids, mask) = padded(&lists, device);
+    let scores = model.score_range(model.query(ids, mask), 0..l);
+    let t: Vec<f32> = batch
+        .iter()
+        .flat_map(|&u| full[u * l..(u + 1) * l].iter().copied())
+        .collect();
+    let t = Tensor::<2>::from_data(TensorData::new(t, [b, l]), device);
+    let all = Tensor::<2, Bool>::full([b, l], true, device);
+    context.softmax_kd.forward(scores, t, all)
+}

@@ -1,0 +1,21 @@
+//! The rankdistil training library: everything the `rankdistil` CLI does, callable directly.
+//!
+//! - [`list`] trains list scorers (teachers from labels, students from a teacher's scores),
+//!   compares distillation methods and runs the quickstart.
+//! - [`catalog`] trains catalog scorers over 10³–10⁶ items with sampled RankDistil.
+//! - [`fit`] is the training loop both share; [`store`] the files both write.
+//! - [`backend`] opens the device; [`memory`] keeps buffers under the GPU's limit.
+//! - [`bench`] and [`parity`] measure speed and cross-backend agreement.
+
+pub mod backend;
+pub mod bench;
+pub mod catalog;
+pub mod fit;
+pub mod list;
+pub mod memory;
+pub mod parity;
+pub mod process;
+pub mod progress;
+pub mod report;
+pub mod settings;
+pub mod store;

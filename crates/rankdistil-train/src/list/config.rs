@@ -1,0 +1,393 @@
+//! The TOML configs of list runs (`train`, `distill`, `compare`, `quickstart`). They nest as
+//! Burn's training configs do: a run holds its data, model, training and loss configs.
+
+use std::path::PathBuf;
+
+use rankdistil_data::{NormalizationKind, SyntheticConfig};
+use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+use rankdistil_models::{Activation, ItemLayout, MlpScorerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::settings::{Checked, positive};
+
+/// Where the data comes from.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DataConfig {
+    /// A LETOR training file.
+    #[serde(default)]
+    pub train: Option<PathBuf>,
+    /// A LETOR validation file; without one, `valid_fraction` of the training queries is held out.
+    #[serde(default)]
+    pub valid: Option<PathBuf>,
+    /// A LETOR test file; without one (and with `synthetic`), `test_fraction` is held out.
+    #[serde(default)]
+    pub test: Option<PathBuf>,
+    /// Generate the data instead of reading it.
+    #[serde(default)]
+    pub synthetic: Option<SyntheticConfig>,
+    #[serde(default = "default_valid_fraction")]
+    pub valid_fraction: f64,
+    #[serde(default = "default_test_fraction")]
+    pub test_fraction: f64,
+    /// Expected feature count; indices above it are errors. Inferred when absent.
+    #[serde(default)]
+    pub num_features: Option<usize>,
+    #[serde(default)]
+    pub normalization: NormalizationKind,
+}
+
+fn default_valid_fraction() -> f64 {
+    0.15
+}
+fn default_test_fraction() -> f64 {
+    0.2
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            train: None,
+            valid: None,
+            test: None,
+            synthetic: Some(SyntheticConfig::default()),
+            valid_fraction: default_valid_fraction(),
+            test_fraction: default_test_fraction(),
+            num_features: None,
+            normalization: NormalizationKind::Zscore,
+        }
+    }
+}
+
+impl DataConfig {
+    pub fn check(&self) -> Result<(), String> {
+        match (&self.synthetic, &self.train) {
+            (Some(_), Some(_)) => {
+                return Err("[data] sets both `synthetic` and `train`; choose one source".into());
+            }
+            (None, None) => {
+                return Err(
+                    "[data] needs `train = \"<LETOR file>\"` or a `[data.synthetic]` table".into(),
+                );
+            }
+            (Some(synthetic), None) => synthetic
+                .validate()
+                .map_err(|e| format!("[data.synthetic]: {e}"))?,
+            (None, Some(_)) => {}
+        }
+        if !(0.0..1.0).contains(&self.valid_fraction) || !(0.0..1.0).contains(&self.test_fraction) {
+            return Err("[data] valid_fraction and test_fraction must be in [0, 1)".into());
+        }
+        Ok(())
+    }
+}
+
+/// The scorer architecture (its input width comes from the data).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    pub hidden: Vec<usize>,
+    #[serde(default)]
+    pub activation: Activation,
+    #[serde(default)]
+    pub dropout: f64,
+    #[serde(default)]
+    pub layer_norm: bool,
+}
+
+impl ModelConfig {
+    /// `table` names the config table in errors (`model`, `teacher.model`).
+    pub fn check(&self, table: &str) -> Result<(), String> {
+        if self.hidden.contains(&0) || !(0.0..1.0).contains(&self.dropout) {
+            return Err(format!(
+                "[{table}] hidden widths must be >= 1 and dropout in [0, 1)"
+            ));
+        }
+        Ok(())
+    }
+
+    /// The scorer of this architecture over `d_input` features.
+    pub fn scorer(&self, d_input: usize) -> MlpScorerConfig {
+        MlpScorerConfig::new(d_input, self.hidden.clone())
+            .with_activation(self.activation)
+            .with_dropout(self.dropout)
+            .with_layer_norm(self.layer_norm)
+    }
+}
+
+/// Optimisation settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TrainConfig {
+    #[serde(default = "default_epochs")]
+    pub epochs: usize,
+    /// Lists per batch.
+    #[serde(default = "default_batch_size")]
+    pub batch_size: usize,
+    /// Training caps each list at this many items by seeded random subsampling.
+    #[serde(default)]
+    pub max_list_len: Option<usize>,
+    #[serde(default = "default_lr")]
+    pub learning_rate: f64,
+    #[serde(default)]
+    pub weight_decay: f64,
+    #[serde(default)]
+    pub seed: u64,
+    /// Lists per evaluation batch.
+    #[serde(default = "default_eval_batch_size")]
+    pub eval_batch_size: usize,
+    /// Stop after this many epochs without a better validation NDCG@10.
+    #[serde(default)]
+    pub patience: Option<usize>,
+    /// How the MLP runs a batch: `lists` (`[B, N, F]`, fastest on the CPU backends) or `rows`
+    /// (flattened to `[B·N, F]`, PyTorch's layout). Same results; `bench --layout` compares.
+    #[serde(default, skip_serializing_if = "is_lists")]
+    pub item_layout: ItemLayout,
+}
+
+fn is_lists(layout: &ItemLayout) -> bool {
+    *layout == ItemLayout::Lists
+}
+
+fn default_epochs() -> usize {
+    10
+}
+fn default_batch_size() -> usize {
+    16
+}
+fn default_lr() -> f64 {
+    1e-3
+}
+fn default_eval_batch_size() -> usize {
+    32
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        Self {
+            epochs: default_epochs(),
+            batch_size: default_batch_size(),
+            max_list_len: None,
+            learning_rate: default_lr(),
+            weight_decay: 0.0,
+            seed: 0,
+            eval_batch_size: default_eval_batch_size(),
+            patience: None,
+            item_layout: ItemLayout::Lists,
+        }
+    }
+}
+
+impl TrainConfig {
+    /// `table` names the config table in errors (`train`, `teacher.train`).
+    pub fn check(&self, table: &str) -> Result<(), String> {
+        if self.epochs == 0 || self.batch_size == 0 || self.eval_batch_size == 0 {
+            return Err(format!(
+                "[{table}] epochs, batch_size and eval_batch_size must be at least 1"
+            ));
+        }
+        positive(&format!("[{table}] learning_rate"), self.learning_rate)?;
+        if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
+            return Err(format!(
+                "[{table}] weight_decay = {}, expected a finite number >= 0",
+                self.weight_decay
+            ));
+        }
+        if self.patience == Some(0) {
+            return Err(format!(
+                "[{table}] patience = 0, expected at least 1 (or leave it out to never stop early)"
+            ));
+        }
+        if self.max_list_len == Some(0) {
+            return Err(format!("[{table}] max_list_len = 0, expected at least 1"));
+        }
+        Ok(())
+    }
+}
+
+/// A model and how it trains: what the teacher and the student of a quickstart each are.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub model: ModelConfig,
+    pub train: TrainConfig,
+}
+
+impl Stage {
+    fn check(&self, name: &str) -> Result<(), String> {
+        self.model.check(&format!("{name}.model"))?;
+        self.train.check(&format!("{name}.train"))
+    }
+}
+
+/// `rankdistil train`: a scorer trained from labels.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeacherRunConfig {
+    #[serde(default)]
+    pub data: DataConfig,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// The label loss.
+    #[serde(default)]
+    pub loss: LabelLossKind,
+}
+
+impl Checked for TeacherRunConfig {
+    fn check(&self) -> Result<(), String> {
+        self.data.check()?;
+        self.model.check("model")?;
+        self.train.check("train")
+    }
+}
+
+/// `rankdistil distill`: a student trained from a teacher's scores.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DistillRunConfig {
+    /// The data; defaults to the teacher's.
+    #[serde(default)]
+    pub data: Option<DataConfig>,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    pub loss: ObjectiveConfig,
+}
+
+impl Checked for DistillRunConfig {
+    fn check(&self) -> Result<(), String> {
+        self.data.as_ref().map_or(Ok(()), DataConfig::check)?;
+        self.model.check("model")?;
+        self.train.check("train")
+    }
+}
+
+/// `rankdistil compare`: one student per `[[loss]]` table, several seeds each.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompareConfig {
+    #[serde(default)]
+    pub data: Option<DataConfig>,
+    pub model: ModelConfig,
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// One objective per compared method, each a whole `[loss]` table.
+    pub loss: Vec<ObjectiveConfig>,
+    #[serde(default = "default_seeds")]
+    pub seeds: Vec<u64>,
+}
+
+fn default_seeds() -> Vec<u64> {
+    vec![1, 2, 3]
+}
+
+/// Two `[[loss]]` tables of one method would fill one table row twice.
+fn check_methods(losses: &[ObjectiveConfig], table: &str) -> Result<(), String> {
+    if losses.is_empty() {
+        return Err(format!("[[{table}]]: no loss to compare"));
+    }
+    for (i, a) in losses.iter().enumerate() {
+        if losses[..i].iter().any(|b| b.name() == a.name()) {
+            return Err(format!(
+                "[[{table}]]: method {} appears twice; compare one configuration per method",
+                a.name()
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Checked for CompareConfig {
+    fn check(&self) -> Result<(), String> {
+        self.data.as_ref().map_or(Ok(()), DataConfig::check)?;
+        self.model.check("model")?;
+        self.train.check("train")?;
+        check_methods(&self.loss, "loss")?;
+        if self.seeds.is_empty() {
+            return Err("`seeds` is empty".into());
+        }
+        Ok(())
+    }
+
+    fn old_form(table: &toml::Table) -> Option<String> {
+        (table.contains_key("methods") || table.contains_key("overrides")).then(|| {
+            "`methods`, a shared [loss] table and [overrides.*] are gone: give each compared method its own [[loss]] table with its settings (see configs/compare.toml)".into()
+        })
+    }
+}
+
+/// The quickstart's small comparison.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickCompare {
+    pub loss: Vec<ObjectiveConfig>,
+    pub seeds: Vec<u64>,
+}
+
+/// `rankdistil quickstart`: a teacher, two students and a small comparison on one data set.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QuickstartConfig {
+    pub data: DataConfig,
+    pub teacher: Stage,
+    pub student: Stage,
+    pub distill: ObjectiveConfig,
+    pub compare: QuickCompare,
+}
+
+impl Checked for QuickstartConfig {
+    fn check(&self) -> Result<(), String> {
+        self.data.check()?;
+        self.teacher.check("teacher")?;
+        self.student.check("student")?;
+        check_methods(&self.compare.loss, "compare.loss")?;
+        if self.compare.seeds.is_empty() {
+            return Err("[compare] seeds is empty".into());
+        }
+        Ok(())
+    }
+
+    fn old_form(table: &toml::Table) -> Option<String> {
+        let compare = table.get("compare")?.as_table()?;
+        compare.contains_key("methods").then(|| {
+            "[compare] methods is gone: give each compared method its own [[compare.loss]] table (see configs/quickstart.toml)".into()
+        })
+    }
+}
+
+/// The built-in quickstart configuration (`configs/quickstart.toml`).
+pub const QUICKSTART_TOML: &str = include_str!("../../../../configs/quickstart.toml");
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::settings::load;
+
+    /// Every shipped teacher, distillation, comparison and quickstart config loads as its kind.
+    #[test]
+    fn every_shipped_run_config_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/") {
+            let path = entry.expect("a directory entry").path();
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            let loaded = if name.starts_with("teacher") {
+                load::<TeacherRunConfig>(&path).map(drop)
+            } else if name.starts_with("distill-") {
+                load::<DistillRunConfig>(&path).map(drop)
+            } else if name.starts_with("compare") {
+                load::<CompareConfig>(&path).map(drop)
+            } else if name == "quickstart.toml" {
+                load::<QuickstartConfig>(&path).map(drop)
+            } else {
+                continue; // catalog-* have their own test
+            };
+            loaded.unwrap_or_else(|e| panic!("{e:#}"));
+            seen += 1;
+        }
+        assert!(seen >= 13, "only {seen} run configs in {}", dir.display());
+    }
+}

@@ -1,0 +1,148 @@
+//! The train/valid/test splits a config names, normalised with statistics fitted on train.
+
+use anyhow::{Context, bail};
+use rankdistil_data::{
+    CacheStatus, FeatureNormalizer, LetorOptions, RankingDataset, generate, read_letor,
+    read_letor_cached,
+};
+
+use crate::list::config::DataConfig;
+
+/// Normalised splits and the statistics that normalised them.
+pub struct Splits {
+    pub train: RankingDataset,
+    pub valid: RankingDataset,
+    pub test: Option<RankingDataset>,
+    pub normalizer: FeatureNormalizer,
+    pub source: String,
+}
+
+/// Reads a LETOR file through its binary cache (`<file>.rdcache`), saying which it used.
+fn read(path: &std::path::Path, num_features: Option<usize>) -> anyhow::Result<RankingDataset> {
+    let started = std::time::Instant::now();
+    let (data, status) = read_letor_cached(path, LetorOptions { num_features })?;
+    let how = match status {
+        CacheStatus::Hit => "from its binary cache",
+        CacheStatus::Built => "parsed; binary cache written",
+        CacheStatus::Uncached => "parsed; cache not writable",
+    };
+    eprintln!(
+        "{}: {} queries, {} rows ({how}, {:.2}s)",
+        path.display(),
+        data.num_queries(),
+        data.num_rows(),
+        started.elapsed().as_secs_f64()
+    );
+    Ok(data)
+}
+
+/// Reads or generates the data, splits it, and normalises every split with statistics fitted
+/// on the training split. `normalizer` reuses stored statistics (a teacher's) instead.
+pub fn load_splits(
+    cfg: &DataConfig,
+    seed: u64,
+    normalizer: Option<&FeatureNormalizer>,
+) -> anyhow::Result<Splits> {
+    let (mut train, mut valid, mut test, source) = read_splits(cfg, seed, normalizer)?;
+    // Splits read separately may have seen different largest indices.
+    let width = [Some(&train), Some(&valid), test.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.num_features)
+        .chain(normalizer.map(|n| n.num_features()))
+        .max()
+        .unwrap_or(0);
+    for d in [Some(&mut train), Some(&mut valid), test.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        d.widen(width);
+    }
+    if train.num_queries() == 0 || valid.num_queries() == 0 {
+        bail!(
+            "{source}: need at least one training and one validation query, got {} and {}",
+            train.num_queries(),
+            valid.num_queries()
+        );
+    }
+    let normalizer = match normalizer {
+        Some(n) => n.clone(),
+        None => FeatureNormalizer::fit(&train, cfg.normalization),
+    };
+    for d in [Some(&mut train), Some(&mut valid), test.as_mut()]
+        .into_iter()
+        .flatten()
+    {
+        normalizer.apply(d);
+    }
+    Ok(Splits {
+        train,
+        valid,
+        test,
+        normalizer,
+        source,
+    })
+}
+
+type RawSplits = (
+    RankingDataset,
+    RankingDataset,
+    Option<RankingDataset>,
+    String,
+);
+
+/// The splits as read or generated, before widening and normalisation, and their source.
+fn read_splits(
+    cfg: &DataConfig,
+    seed: u64,
+    normalizer: Option<&FeatureNormalizer>,
+) -> anyhow::Result<RawSplits> {
+    Ok(match (&cfg.synthetic, &cfg.train) {
+        (Some(syn), _) => {
+            let all = generate(syn);
+            let (rest, test) = all.split(cfg.test_fraction, syn.seed ^ 0x7e57);
+            let (train, valid) = rest.split(cfg.valid_fraction, syn.seed ^ 0xa11d);
+            (
+                train,
+                valid,
+                Some(test),
+                format!(
+                    "synthetic (seed {}, {} queries, {} features)",
+                    syn.seed, syn.queries, syn.features
+                ),
+            )
+        }
+        (None, Some(path)) => {
+            let width = normalizer.map(|n| n.num_features()).or(cfg.num_features);
+            let all = read(path, width)?;
+            let (train, valid) = match &cfg.valid {
+                Some(v) => (all, read(v, width)?),
+                None => all.split(cfg.valid_fraction, seed ^ 0xa11d),
+            };
+            let test = cfg.test.as_ref().map(|t| read(t, width)).transpose()?;
+            (train, valid, test, path.display().to_string())
+        }
+        (None, None) => {
+            bail!("[data] needs `train = \"<LETOR file>\"` or a `[data.synthetic]` table")
+        }
+    })
+}
+
+/// Reads one LETOR file for a stored model: its width must not exceed the model's input, and
+/// the model's normalisation is applied.
+pub fn load_for_model(
+    path: &std::path::Path,
+    normalizer: &FeatureNormalizer,
+) -> anyhow::Result<RankingDataset> {
+    let width = normalizer.num_features();
+    let mut data = read_letor(
+        path,
+        LetorOptions {
+            num_features: Some(width),
+        },
+    )
+    .with_context(|| format!("reading data for a model with {width} input features"))?;
+    data.widen(width);
+    normalizer.apply(&mut data);
+    Ok(data)
+}

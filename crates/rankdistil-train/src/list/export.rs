@@ -1,0 +1,126 @@
+//! Serving exports: the student's weights (safetensors or burnpack) beside a `config.json` that
+//! says everything needed to score with them anywhere, numpy included.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::prelude::*;
+use rankdistil_data::FeatureNormalizer;
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::{LAYER_NORM_EPSILON, MlpScorer};
+use serde::{Deserialize, Serialize};
+
+use crate::list::config::ModelConfig;
+use crate::list::run_dir::RunMeta;
+use crate::store::export_files::{
+    ExportConfigText, ExportFormat, read_weights, write_config, write_weights,
+};
+
+/// `config.json` of an export.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportConfig {
+    pub format: ExportFormat,
+    /// The weights file, relative to the export directory.
+    pub weights: String,
+    /// Features per item the scorer takes.
+    pub input_dim: usize,
+    pub architecture: ModelConfig,
+    /// How the weights compute a score: for each hidden layer i, `x = act(x @ hidden.{i}.weight
+    /// + hidden.{i}.bias)` (weights are `[in, out]`), with a layer norm before `act` when the
+    /// architecture has one, then `score = x @ output.weight + output.bias`.
+    pub forward: String,
+    /// ε of the layer norms (`norms.{i}.gamma`, `norms.{i}.beta`); absent without them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layer_norm_epsilon: Option<f64>,
+    /// Applied to raw features first: `(f(x) − mean) / std`, with `f = sign·log1p|·|` for
+    /// `log1p_zscore` and the identity otherwise.
+    pub normalization: FeatureNormalizer,
+    /// Items in the catalog for catalog scorers; `null` for a per-item feature scorer.
+    pub catalog_size: Option<usize>,
+    pub role: String,
+    pub method: String,
+    pub metrics: ExportMetrics,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExportMetrics {
+    pub valid: MetricSummary,
+    pub test: Option<MetricSummary>,
+}
+
+const FORWARD: &str = "x = normalize(features); for each hidden layer i: x = activation(x @ hidden.{i}.weight + hidden.{i}.bias); score = x @ output.weight + output.bias (weights are [in, out])";
+
+const FORWARD_LAYER_NORM: &str = "x = normalize(features); for each hidden layer i: z = x @ hidden.{i}.weight + hidden.{i}.bias; x = activation((z - mean(z)) / sqrt(var(z) + layer_norm_epsilon) * norms.{i}.gamma + norms.{i}.beta), mean and biased var over the last axis; score = x @ output.weight + output.bias (weights are [in, out])";
+
+/// Writes the run's best model and its `config.json` into `out`.
+pub fn export(
+    run: &Path,
+    meta: &RunMeta,
+    model: &MlpScorer,
+    format: ExportFormat,
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
+    let weights = write_weights(model, run, format, out)?;
+    let layer_norm = meta.model.layer_norm;
+    let config = ExportConfig {
+        format,
+        weights: format.file().into(),
+        input_dim: meta.d_input,
+        architecture: meta.model.clone(),
+        forward: if layer_norm {
+            FORWARD_LAYER_NORM
+        } else {
+            FORWARD
+        }
+        .into(),
+        layer_norm_epsilon: layer_norm.then_some(LAYER_NORM_EPSILON),
+        normalization: meta.normalizer.clone(),
+        catalog_size: None,
+        role: meta.role.clone(),
+        method: meta.method.clone(),
+        metrics: ExportMetrics {
+            valid: meta.valid.clone(),
+            test: meta.test.clone(),
+        },
+    };
+    write_config(out, &config)?;
+    Ok(weights)
+}
+
+/// Loads an export directory onto `device`.
+pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, ExportConfig)> {
+    let file = ExportConfigText::read(dir)?;
+    if file.is_catalog() {
+        bail!(
+            "{}: a catalog scorer's export (users' histories in, items out); use `rankdistil recommend --model {}`",
+            file.path.display(),
+            dir.display()
+        );
+    }
+    let ExportConfigText { path, text } = file;
+    let config: ExportConfig = serde_json::from_str(&text)
+        .with_context(|| format!("{}: not a rankdistil export config", path.display()))?;
+    if config.normalization.num_features() != config.input_dim {
+        bail!(
+            "{}: normalization has {} features but input_dim is {}",
+            path.display(),
+            config.normalization.num_features(),
+            config.input_dim
+        );
+    }
+    if config.architecture.layer_norm && config.layer_norm_epsilon != Some(LAYER_NORM_EPSILON) {
+        bail!(
+            "{}: the architecture has layer norms, so layer_norm_epsilon must be {LAYER_NORM_EPSILON} (found {:?})",
+            path.display(),
+            config.layer_norm_epsilon
+        );
+    }
+    let scorer = config.architecture.scorer(config.input_dim);
+    let model = read_weights(
+        scorer.init(device),
+        &dir.join(&config.weights),
+        config.format,
+        &path,
+    )?;
+    Ok((model, config))
+}

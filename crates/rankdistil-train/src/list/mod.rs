@@ -1,0 +1,12 @@
+//! List ranking: one MLP scores each item of a query's list of features; teachers train from
+//! labels, students from a teacher's scores.
+
+pub mod compare;
+pub mod config;
+pub mod data;
+pub mod export;
+pub mod quickstart;
+pub mod run_dir;
+pub mod scoring;
+pub mod teacher;
+pub mod training;

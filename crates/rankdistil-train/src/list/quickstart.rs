@@ -1,0 +1,111 @@
+//! `quickstart`: on one data set, a teacher from labels, a label-only and a RankDistil student
+//! from its scores, a random scorer, and a small comparison against baselines.
+
+use std::path::{Path, PathBuf};
+
+use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+use rankdistil_metrics::MetricSummary;
+
+use crate::backend::Backend;
+use crate::list::compare::{Comparison, run_comparison};
+use crate::list::config::{CompareConfig, QuickstartConfig};
+use crate::list::data::load_splits;
+use crate::list::run_dir::create_run_dir;
+use crate::list::scoring::{evaluate, random_scores};
+use crate::list::teacher::TeacherScores;
+use crate::list::training::{ListRun, RunRecord};
+
+/// What the quickstart measured.
+pub struct QuickstartReport {
+    /// Test metrics of the teacher, the two students and the random scorer.
+    pub rows: Vec<(String, MetricSummary)>,
+    pub comparison: Comparison,
+    pub test_queries: usize,
+    pub teacher_dir: PathBuf,
+}
+
+/// Runs the quickstart into `out`; `config_text` is recorded as the teacher run's config.
+pub fn run_quickstart(
+    cfg: &QuickstartConfig,
+    config_text: &str,
+    out: &Path,
+    backend: &Backend,
+) -> anyhow::Result<QuickstartReport> {
+    let teacher_dir = out.join("teacher");
+    let splits = load_splits(&cfg.data, cfg.teacher.train.seed, None)?;
+    let d_input = splits.train.num_features;
+    let (teacher_params, student_params) = (
+        cfg.teacher.model.scorer(d_input).num_params(),
+        cfg.student.model.scorer(d_input).num_params(),
+    );
+    eprintln!(
+        "quickstart: {} ({} / {} / {} train/valid/test queries); teacher {teacher_params} parameters, student {student_params} ({:.0}x smaller)",
+        splits.source,
+        splits.train.num_queries(),
+        splits.valid.num_queries(),
+        splits.test.as_ref().map_or(0, |t| t.num_queries()),
+        teacher_params as f64 / student_params as f64
+    );
+    create_run_dir(&teacher_dir, config_text, &splits.normalizer)?;
+    let label_objective = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
+    ListRun {
+        label: "teacher",
+        splits: &splits,
+        teacher: None,
+        model: &cfg.teacher.model,
+        train: &cfg.teacher.train,
+        objective: &label_objective,
+        record: Some(RunRecord {
+            dir: &teacher_dir,
+            resume: false,
+            role: "teacher",
+            method: LabelLossKind::SoftmaxCe.name(),
+            data: &cfg.data,
+        }),
+        progress: true,
+    }
+    .run(backend)?;
+    // Students learn from the saved teacher, as `distill` would.
+    let (seed, batch) = (cfg.teacher.train.seed, cfg.teacher.train.eval_batch_size);
+    let teacher = TeacherScores::load(&teacher_dir, None, backend, seed, batch)?;
+    let test = teacher.splits.test.as_ref();
+    let test = test.ok_or_else(|| anyhow::anyhow!("the quickstart's data has no test split"))?;
+    let mut rows = vec![("teacher".to_string(), teacher.test_metrics.clone())];
+    for (name, objective) in [
+        ("label-only student", &label_objective),
+        ("RankDistil student", &cfg.distill),
+    ] {
+        let student = ListRun {
+            label: name,
+            splits: &teacher.splits,
+            teacher: Some(teacher.scores()),
+            model: &cfg.student.model,
+            train: &cfg.student.train,
+            objective,
+            record: None,
+            progress: true,
+        }
+        .run(backend)?;
+        rows.push((name.to_string(), student.test));
+    }
+    let random = random_scores(test.num_rows(), 0);
+    let random = evaluate(test, &random, teacher.test.as_deref());
+    let rows = rows
+        .into_iter()
+        .map(|(name, metrics)| (name, metrics.expect("the data has a test split")))
+        .chain([("random scorer".to_string(), random)])
+        .collect();
+    let compare = CompareConfig {
+        data: None,
+        model: cfg.student.model.clone(),
+        train: cfg.student.train.clone(),
+        loss: cfg.compare.loss.clone(),
+        seeds: cfg.compare.seeds.clone(),
+    };
+    Ok(QuickstartReport {
+        rows,
+        comparison: run_comparison(&teacher, &compare, backend)?,
+        test_queries: test.num_queries(),
+        teacher_dir,
+    })
+}

@@ -1,0 +1,179 @@
+//! A list run's directory: `config.toml` (the resolved config), `normalizer.json`, `run.json`
+//! (architecture, normalisation, metrics), `model.bpk` (the best epoch), `metrics.jsonl` and
+//! `checkpoint/`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::prelude::*;
+use rankdistil_data::FeatureNormalizer;
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::{MlpScorer, MlpScorerConfig};
+use serde::{Deserialize, Serialize};
+
+use crate::fit::MODEL_FILE;
+use crate::list::config::{DataConfig, ModelConfig};
+use crate::store::atomic::write_atomic;
+use crate::store::checkpoint::Checkpoint;
+use crate::store::metrics_log::METRICS_FILE;
+use crate::store::weights::load_into;
+
+pub const META_FILE: &str = "run.json";
+pub const CONFIG_FILE: &str = "config.toml";
+pub const NORMALIZER_FILE: &str = "normalizer.json";
+
+/// What a run directory says about its model.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// `teacher` or `student`.
+    pub role: String,
+    /// The training objective (`softmax_ce`, `coupled`, ...).
+    pub method: String,
+    pub d_input: usize,
+    pub model: ModelConfig,
+    pub num_params: usize,
+    pub normalizer: FeatureNormalizer,
+    pub backend: String,
+    pub adapter: String,
+    pub best_epoch: usize,
+    pub valid: MetricSummary,
+    pub test: Option<MetricSummary>,
+    pub data_source: String,
+    /// The data the run used; `distill` reuses a teacher's.
+    pub data: DataConfig,
+}
+
+impl RunMeta {
+    pub fn scorer_config(&self) -> MlpScorerConfig {
+        self.model.scorer(self.d_input)
+    }
+}
+
+/// Loads a run's best model onto `device`, checking the file matches the recorded architecture.
+pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result<MlpScorer> {
+    let config = meta.scorer_config();
+    let model = config.init(device);
+    let expected = model.num_params();
+    load_into(&run.join(MODEL_FILE), model, || {
+        format!(
+            "{} inputs, hidden {:?}, {} parameters",
+            config.d_input, config.hidden, expected
+        )
+    })
+}
+
+pub fn save_normalizer(run: &Path, normalizer: &FeatureNormalizer) -> anyhow::Result<()> {
+    Ok(write_atomic(
+        &run.join(NORMALIZER_FILE),
+        serde_json::to_string(normalizer)?.as_bytes(),
+    )?)
+}
+
+/// The normalisation a run started with, so a resumed run keeps its statistics.
+pub fn load_normalizer(run: &Path) -> anyhow::Result<FeatureNormalizer> {
+    let path = run.join(NORMALIZER_FILE);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("{}: cannot read", path.display()))?;
+    serde_json::from_str(&text).with_context(|| format!("{}: malformed", path.display()))
+}
+
+pub fn save_meta(run: &Path, meta: &RunMeta) -> anyhow::Result<()> {
+    Ok(write_atomic(
+        &run.join(META_FILE),
+        serde_json::to_string_pretty(meta)?.as_bytes(),
+    )?)
+}
+
+pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
+    let path = run.join(META_FILE);
+    let text = std::fs::read_to_string(&path).with_context(|| {
+        format!(
+            "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
+            path.display(),
+            run.display()
+        )
+    })?;
+    let meta: RunMeta = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed run metadata", path.display()))?;
+    if meta.normalizer.num_features() != meta.d_input {
+        bail!(
+            "{}: normalisation has {} features but the model takes {}",
+            path.display(),
+            meta.normalizer.num_features(),
+            meta.d_input
+        );
+    }
+    meta.data
+        .check()
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(meta)
+}
+
+/// Where a `train` or `distill` run goes and which config it reads.
+#[derive(Debug, Clone)]
+pub struct RunTarget {
+    pub dir: PathBuf,
+    pub config: PathBuf,
+    pub resume: bool,
+}
+
+impl RunTarget {
+    /// `--out` or `runs/<config name>`; with `--resume` the run's own `config.toml`, which must
+    /// sit beside a complete checkpoint.
+    pub fn resolve(
+        out: Option<&Path>,
+        config: Option<&Path>,
+        resume: bool,
+    ) -> anyhow::Result<Self> {
+        let dir = match (out, config) {
+            (Some(o), _) => o.to_path_buf(),
+            (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
+            (None, None) => bail!("give --config (or --resume with --out)"),
+        };
+        if !resume {
+            let config = config.context("--config is required unless --resume is given")?;
+            return Ok(Self {
+                dir,
+                config: config.to_path_buf(),
+                resume,
+            });
+        }
+        if Checkpoint::of(&dir).state()?.is_none() {
+            bail!("{}: no complete checkpoint to resume from", dir.display());
+        }
+        let config = dir.join(CONFIG_FILE);
+        Ok(Self {
+            dir,
+            config,
+            resume,
+        })
+    }
+
+    /// A new run's directory with its config and normalisation; a resumed run's normalisation.
+    pub fn prepare(&self, config_text: &str, normalizer: &FeatureNormalizer) -> anyhow::Result<()> {
+        if self.resume {
+            save_normalizer(&self.dir, normalizer)
+        } else {
+            create_run_dir(&self.dir, config_text, normalizer)
+        }
+    }
+}
+
+/// Creates a run directory holding its config and normalisation, refusing one that already
+/// holds a run.
+pub fn create_run_dir(
+    dir: &Path,
+    config_text: &str,
+    normalizer: &FeatureNormalizer,
+) -> anyhow::Result<()> {
+    if dir.join(META_FILE).exists() || dir.join(METRICS_FILE).exists() {
+        bail!(
+            "{} already holds a run; choose another --out (nothing was overwritten)",
+            dir.display()
+        );
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
+    write_atomic(&dir.join(CONFIG_FILE), config_text.as_bytes())?;
+    save_normalizer(dir, normalizer)
+}

@@ -1,0 +1,345 @@
+//! Training a list scorer: the step (micro-batched forward, loss and backward), and
+//! [`ListRun`], the pipeline `train`, `distill`, `compare` and `quickstart` all run: set up,
+//! [`fit`], evaluate on the test split, record `run.json`.
+
+use std::path::Path;
+
+use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::prelude::*;
+use rankdistil_data::{BatchPlan, ListBatch, RankingDataset};
+use rankdistil_loss::{HostTargets, Objective, ObjectiveConfig};
+use rankdistil_metrics::MetricSummary;
+use rankdistil_models::{MlpScorer, MlpScorerConfig};
+
+use crate::backend::Backend;
+use crate::fit::{FitRecord, FitSettings, Task, fit};
+use crate::list::config::{DataConfig, ModelConfig, TrainConfig};
+use crate::list::data::Splits;
+use crate::list::run_dir::{RunMeta, save_meta};
+use crate::list::scoring::{evaluate, score_dataset};
+use crate::memory::{chunks, lists_per_chunk};
+
+/// A teacher's scores on every split, one per row.
+pub struct SplitScores<'a> {
+    pub train: &'a [f32],
+    pub valid: &'a [f32],
+    pub test: Option<&'a [f32]>,
+}
+
+/// How a run is written to its directory.
+pub struct RunRecord<'a> {
+    pub dir: &'a Path,
+    pub resume: bool,
+    /// `teacher` or `student`.
+    pub role: &'a str,
+    /// The training method `run.json` names.
+    pub method: &'a str,
+    /// The data `run.json` records, which a student of this run reuses.
+    pub data: &'a DataConfig,
+}
+
+/// One list-ranking run.
+pub struct ListRun<'a> {
+    /// The label of its log lines.
+    pub label: &'a str,
+    pub splits: &'a Splits,
+    /// The teacher's scores, for a student.
+    pub teacher: Option<SplitScores<'a>>,
+    pub model: &'a ModelConfig,
+    pub train: &'a TrainConfig,
+    pub objective: &'a ObjectiveConfig,
+    /// Where the run is recorded; `None` keeps it in memory.
+    pub record: Option<RunRecord<'a>>,
+    pub progress: bool,
+}
+
+/// A finished run: its best model and metrics.
+pub struct ListOutcome {
+    pub model: MlpScorer,
+    pub best_epoch: usize,
+    pub valid: MetricSummary,
+    pub test: Option<MetricSummary>,
+    pub seconds: f64,
+}
+
+impl ListRun<'_> {
+    pub fn run(&self, backend: &Backend) -> anyhow::Result<ListOutcome> {
+        let objective = self.objective.init();
+        if objective.needs_teacher() && self.teacher.is_none() {
+            anyhow::bail!("method {} needs teacher scores", self.objective.name());
+        }
+        let scorer = self.model.scorer(self.splits.train.num_features);
+        let mut task = ListTask::new(self, scorer.clone(), objective, backend)?;
+        let settings = FitSettings {
+            epochs: self.train.epochs,
+            learning_rate: self.train.learning_rate,
+            weight_decay: self.train.weight_decay,
+            seed: self.train.seed,
+            patience: self.train.patience,
+            checkpoint_every: std::time::Duration::ZERO,
+        };
+        let record = FitRecord {
+            label: self.label,
+            dir: self.record.as_ref().map(|r| r.dir),
+            resume: self.record.as_ref().is_some_and(|r| r.resume),
+            progress: self.progress,
+        };
+        let fitted = fit(&mut task, &settings, &record, backend)?;
+        let valid = fitted.valid.expect("list runs validate every epoch");
+        let test = self.splits.test.as_ref().map(|t| {
+            let scores = score_dataset(&fitted.model, t, backend, self.train.eval_batch_size);
+            evaluate(t, &scores, self.teacher.as_ref().and_then(|s| s.test))
+        });
+        if let Some(r) = &self.record {
+            save_meta(
+                r.dir,
+                &self.meta(r, &scorer, backend, fitted.epoch, &valid, &test),
+            )?;
+        }
+        Ok(ListOutcome {
+            model: fitted.model,
+            best_epoch: fitted.epoch,
+            valid,
+            test,
+            seconds: fitted.seconds,
+        })
+    }
+
+    fn meta(
+        &self,
+        record: &RunRecord,
+        scorer: &MlpScorerConfig,
+        backend: &Backend,
+        best_epoch: usize,
+        valid: &MetricSummary,
+        test: &Option<MetricSummary>,
+    ) -> RunMeta {
+        RunMeta {
+            role: record.role.into(),
+            method: record.method.into(),
+            d_input: scorer.d_input,
+            model: self.model.clone(),
+            num_params: scorer.num_params(),
+            normalizer: self.splits.normalizer.clone(),
+            backend: backend.name.into(),
+            adapter: backend.adapter.clone(),
+            best_epoch,
+            valid: valid.clone(),
+            test: test.clone(),
+            data_source: self.splits.source.clone(),
+            data: record.data.clone(),
+        }
+    }
+}
+
+/// The list step as [`fit`] runs it.
+struct ListTask<'a> {
+    train: &'a RankingDataset,
+    valid: &'a RankingDataset,
+    teacher: Option<&'a SplitScores<'a>>,
+    scorer: MlpScorerConfig,
+    settings: &'a TrainConfig,
+    objective: Objective,
+    backend: &'a Backend,
+    device: Device,
+    /// The widest activation, for micro-batching under the buffer budget.
+    widest: usize,
+}
+
+impl<'a> ListTask<'a> {
+    fn new(
+        run: &'a ListRun<'a>,
+        scorer: MlpScorerConfig,
+        objective: Objective,
+        backend: &'a Backend,
+    ) -> anyhow::Result<Self> {
+        let train = &run.splits.train;
+        let widest = scorer.hidden.iter().copied().chain([scorer.d_input]).max();
+        let widest = widest.unwrap_or(1);
+        // Refuse up front a list too wide for one buffer.
+        let longest = run.train.max_list_len.unwrap_or(usize::MAX);
+        lists_per_chunk(
+            1,
+            longest.min(train.max_list_len()),
+            widest,
+            backend.buffer_budget,
+        )?;
+        Ok(Self {
+            train,
+            valid: &run.splits.valid,
+            teacher: run.teacher.as_ref(),
+            scorer,
+            settings: run.train,
+            objective,
+            backend,
+            device: backend.training_device(),
+            widest,
+        })
+    }
+}
+
+impl Task for ListTask<'_> {
+    type Model = MlpScorer;
+    type Batch = Vec<(usize, Vec<usize>)>;
+
+    fn init_model(&mut self, device: &Device) -> MlpScorer {
+        self.scorer
+            .init(device)
+            .with_layout(self.settings.item_layout)
+    }
+
+    fn epoch_device_seed(&self, epoch: usize) -> Option<u64> {
+        // Per-epoch seeding keeps dropout identical across a kill and resume.
+        Some(self.settings.seed.wrapping_add(epoch as u64))
+    }
+
+    fn batches(&mut self, epoch: usize) -> Vec<Self::Batch> {
+        BatchPlan::training(self.settings.batch_size, self.settings.max_list_len).epoch(
+            self.train,
+            self.settings.seed,
+            epoch as u64,
+        )
+    }
+
+    fn step(
+        &mut self,
+        model: &MlpScorer,
+        lists: Self::Batch,
+        step: u64,
+    ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+        let batch = ListBatch::from_rows_padded(self.train, &lists, self.backend.list_multiple());
+        self.objective.reseed(step);
+        accumulate_gradients(
+            model,
+            &self.objective,
+            &batch,
+            self.teacher
+                .filter(|_| self.objective.needs_teacher())
+                .map(|t| t.train),
+            self.widest,
+            self.backend.buffer_budget,
+            &self.device,
+        )
+    }
+
+    fn validates(&self) -> bool {
+        true
+    }
+
+    fn validate(&self, inference: &MlpScorer) -> MetricSummary {
+        let batch_size = self.settings.eval_batch_size;
+        let scores = score_dataset(inference, self.valid, self.backend, batch_size);
+        evaluate(self.valid, &scores, self.teacher.map(|t| t.valid))
+    }
+}
+
+/// Forward and backward over `batch`, split into micro-batches whose widest activation fits
+/// `budget` bytes, with the gradients accumulated. Each micro-batch's mean loss is weighted by
+/// its share of the lists, so the result equals the whole batch's (exactly when every list
+/// counts toward the loss). Returns the detached loss and the gradients.
+pub fn accumulate_gradients(
+    model: &MlpScorer,
+    objective: &Objective,
+    batch: &ListBatch,
+    teacher: Option<&[f32]>,
+    widest: usize,
+    budget: u64,
+    device: &Device,
+) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+    let per = lists_per_chunk(batch.batch_size, batch.list_len, widest, budget)?;
+    let parts = chunks(batch.batch_size, per);
+    let one_piece = parts.len() == 1;
+    let mut accumulator = GradientsAccumulator::new();
+    let mut total: Option<Tensor<1>> = None;
+    for range in parts {
+        let weight = range.len() as f64 / batch.batch_size as f64;
+        let part = if one_piece {
+            batch.clone()
+        } else {
+            batch.slice_lists(range)
+        };
+        let slot_teacher = teacher.map(|t| part.gather_rows(t));
+        let targets = HostTargets {
+            batch: part.batch_size,
+            len: part.list_len,
+            mask: &part.mask,
+            labels: &part.labels,
+            teacher: slot_teacher.as_deref(),
+        };
+        let scores = model.forward(part.features_tensor(device)); // [b, N]
+        let mut loss = objective.forward(scores, &targets);
+        if !one_piece {
+            loss = loss * weight;
+        }
+        let detached = loss.clone().detach();
+        total = Some(match total {
+            Some(sum) => sum + detached,
+            None => detached,
+        });
+        accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
+    }
+    let total = total.ok_or_else(|| anyhow::anyhow!("a training batch with no lists"))?;
+    Ok((total, accumulator.grads()))
+}
+
+#[cfg(test)]
+mod tests {
+    use burn::module::Module;
+    use rankdistil_data::{BatchPlan, ListBatch, SyntheticConfig, generate};
+    use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, ObjectiveConfig};
+    use rankdistil_models::MlpScorerConfig;
+
+    use super::accumulate_gradients;
+    use crate::backend::Backend;
+    use crate::parity::GradValues;
+
+    #[test]
+    fn micro_batches_give_the_whole_batch_loss_and_gradients() {
+        let data = generate(&SyntheticConfig {
+            queries: 10,
+            min_items: 30,
+            max_items: 30,
+            features: 8,
+            ..SyntheticConfig::default()
+        });
+        let lists = BatchPlan::evaluation(10).epoch(&data, 0, 0);
+        let batch = ListBatch::from_rows(&data, &lists[0]);
+        let device = Backend::cpu().training_device();
+        device.seed(1);
+        let model = MlpScorerConfig::new(8, vec![16]).init(&device);
+        let teacher: Vec<f32> = data.features.iter().step_by(8).copied().collect();
+        let objective = ObjectiveConfig::new(DistillConfig::Coupled(
+            CoupledRankDistilConfig::new().with_samples(0),
+        ))
+        .init();
+        let run = |budget: u64| {
+            let (loss, grads) = accumulate_gradients(
+                &model,
+                &objective,
+                &batch,
+                Some(&teacher),
+                16,
+                budget,
+                &device,
+            )
+            .unwrap();
+            let mut v = GradValues {
+                grads: &grads,
+                values: Vec::new(),
+            };
+            model.visit(&mut v);
+            (loss.into_scalar::<f32>(), v.values)
+        };
+        let (whole_loss, whole) = run(u64::MAX);
+        // 4 lists × 30 items × 16 units × 4 bytes: three micro-batches of 4, 4 and 2 lists.
+        let (split_loss, split) = run(4 * 30 * 16 * 4);
+        assert!(
+            (whole_loss - split_loss).abs() <= 1e-5 * whole_loss.abs(),
+            "{whole_loss} vs {split_loss}"
+        );
+        assert_eq!(whole.len(), split.len());
+        for (a, b) in whole.iter().zip(&split) {
+            assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+    }
+}

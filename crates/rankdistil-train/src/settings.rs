@@ -1,0 +1,69 @@
+//! Reading TOML run configs into checked settings.
+//!
+//! A config is parsed (unknown keys are errors that list the valid ones; each loss's table is
+//! checked as it is read) and then checked as a whole, once, here. The rest of the library
+//! sees only configs that passed.
+
+use std::path::Path;
+
+use anyhow::Context;
+use serde::de::DeserializeOwned;
+
+/// A config with rules beyond its types.
+pub trait Checked: DeserializeOwned {
+    /// The first broken rule, naming the key (`[train] learning_rate = -1, expected ...`).
+    fn check(&self) -> Result<(), String>;
+
+    /// What changed, when `table` is an old form of this config that no longer parses.
+    fn old_form(_table: &toml::Table) -> Option<String> {
+        None
+    }
+}
+
+/// Reads and checks a TOML config, naming the file in any error.
+pub fn load<T: Checked>(path: &Path) -> anyhow::Result<T> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
+/// Parses and checks a TOML config's text.
+pub fn parse<T: Checked>(text: &str) -> Result<T, String> {
+    let config: T = toml::from_str(text).map_err(|e| {
+        let old = toml::from_str::<toml::Table>(text)
+            .ok()
+            .and_then(|t| T::old_form(&t));
+        match old {
+            Some(hint) => hint,
+            None => e.to_string(),
+        }
+    })?;
+    config.check()?;
+    Ok(config)
+}
+
+/// `Ok` for a finite number above 0, else the error naming `key`.
+pub fn positive(key: &str, value: f64) -> Result<(), String> {
+    if value > 0.0 && value.is_finite() {
+        Ok(())
+    } else {
+        Err(format!("{key} = {value}, expected a finite number > 0"))
+    }
+}
+
+/// `Ok` for a share in `[0, 1)`, else the error naming `key`.
+pub fn share(key: &str, value: f64) -> Result<(), String> {
+    if (0.0..1.0).contains(&value) {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key} = {value}, expected 0 <= {} < 1",
+            key_name(key)
+        ))
+    }
+}
+
+/// The bare key of `[table] key`.
+fn key_name(key: &str) -> &str {
+    key.rsplit(' ').next().unwrap_or(key)
+}

@@ -1,0 +1,138 @@
+//! What every serving export shares: the weights file (safetensors or burnpack) and the
+//! `config.json` beside it. List and catalog exports build their own configs on top.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use burn::module::Module;
+use burn::store::{ModuleSnapshot, SafetensorsStore};
+use serde::{Deserialize, Serialize};
+
+use crate::store::atomic::{AtomicFile, write_atomic};
+use crate::store::weights::{load_into, save_model};
+
+pub const EXPORT_CONFIG: &str = "config.json";
+
+/// The `kind` of a catalog export's `config.json`; per-item scorer exports have none.
+pub const CATALOG_KIND: &str = "catalog";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExportFormat {
+    Safetensors,
+    Burnpack,
+}
+
+impl ExportFormat {
+    pub fn file(self) -> &'static str {
+        match self {
+            ExportFormat::Safetensors => "model.safetensors",
+            ExportFormat::Burnpack => "model.bpk",
+        }
+    }
+}
+
+/// Writes `model`'s weights as `format` into `out` (created if needed), atomically; returns the
+/// weights file. `run` is recorded in safetensors metadata.
+pub fn write_weights<M: Module>(
+    model: &M,
+    run: &Path,
+    format: ExportFormat,
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let weights = out.join(format.file());
+    match format {
+        ExportFormat::Burnpack => save_model(model, &weights)?,
+        ExportFormat::Safetensors => {
+            // The store opens a path itself: it writes the temporary file, which then commits.
+            let file = AtomicFile::create(&weights)?;
+            let mut store = SafetensorsStore::from_file(file.temporary_path())
+                .overwrite(true)
+                .metadata("producer", "rankdistil")
+                .metadata("run", run.display().to_string());
+            model.save_into(&mut store).map_err(|e| {
+                anyhow::anyhow!("{}: cannot write safetensors: {e}", weights.display())
+            })?;
+            file.commit()?;
+        }
+    }
+    Ok(weights)
+}
+
+/// Reads weights written by [`write_weights`] into `model`, which must match them exactly;
+/// `config` names the `config.json` that described them, for the error.
+pub fn read_weights<M: Module>(
+    model: M,
+    weights: &Path,
+    format: ExportFormat,
+    config: &Path,
+) -> anyhow::Result<M> {
+    match format {
+        ExportFormat::Burnpack => load_into(weights, model, || {
+            format!("as described in {}", config.display())
+        }),
+        ExportFormat::Safetensors => read_safetensors(model, weights, config),
+    }
+}
+
+fn read_safetensors<M: Module>(mut model: M, weights: &Path, config: &Path) -> anyhow::Result<M> {
+    let bytes = std::fs::read(weights)
+        .with_context(|| format!("{}: cannot read the weights", weights.display()))?;
+    let mut store = SafetensorsStore::from_bytes(Some(bytes))
+        .validate(true)
+        .allow_partial(false);
+    let result = model.load_from(&mut store).map_err(|e| {
+        anyhow::anyhow!(
+            "{}: not a readable safetensors file for this architecture (truncated or foreign?): {e}",
+            weights.display()
+        )
+    })?;
+    if !result.is_success() || !result.missing.is_empty() || !result.unused.is_empty() {
+        bail!(
+            "{}: the tensors do not match the architecture in {} (missing {:?}, unexpected {:?}, errors {:?})",
+            weights.display(),
+            config.display(),
+            result.missing.iter().map(|m| &m.0).collect::<Vec<_>>(),
+            result.unused,
+            result.errors.len()
+        );
+    }
+    Ok(model)
+}
+
+/// Writes an export's `config.json` into `out`.
+pub fn write_config(out: &Path, config: &impl Serialize) -> anyhow::Result<()> {
+    Ok(write_atomic(
+        &out.join(EXPORT_CONFIG),
+        serde_json::to_string_pretty(config)?.as_bytes(),
+    )?)
+}
+
+/// An export directory's `config.json`, read but not yet typed.
+pub struct ExportConfigText {
+    pub path: PathBuf,
+    pub text: String,
+}
+
+impl ExportConfigText {
+    pub fn read(dir: &Path) -> anyhow::Result<Self> {
+        let path = dir.join(EXPORT_CONFIG);
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "{}: cannot read; is {} a `rankdistil export` directory?",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        Ok(Self { path, text })
+    }
+
+    /// Whether it is a catalog scorer's export (`"kind": "catalog"`).
+    pub fn is_catalog(&self) -> bool {
+        serde_json::from_str::<serde_json::Value>(&self.text)
+            .ok()
+            .and_then(|v| v.get("kind")?.as_str().map(|k| k == CATALOG_KIND))
+            .unwrap_or(false)
+    }
+}

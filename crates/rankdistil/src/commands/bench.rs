@@ -1,0 +1,89 @@
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use rankdistil_models::ItemLayout;
+use rankdistil_train::bench::options::{BenchOptions, REFERENCE, Suite, parse_configs};
+use rankdistil_train::bench::{parse, profile, reference, suites};
+
+use crate::commands::args::BackendArg;
+
+/// Time training steps and print steps/s with the backend.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[arg(long, value_enum, default_value_t = Suite::Reference)]
+    pub suite: Suite,
+    #[command(flatten)]
+    pub backend: BackendArg,
+    /// Timed steps per configuration.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Untimed steps first, at least. On a GPU the warm-up goes on, in blocks of 5 steps, until
+    /// the step time settles (kernel compilation and autotuning run on first use of each shape
+    /// and can take tens of seconds), or for at most --max-warmup-s seconds.
+    #[arg(long, default_value_t = 3)]
+    pub warmup: usize,
+    #[arg(long, default_value_t = 90.0)]
+    pub max_warmup_s: f64,
+    /// The LETOR file of the parse suite.
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Reference configs as `B,N,H` separated by `;` (default: the four reference ones).
+    #[arg(long)]
+    pub configs: Option<String>,
+    /// How the reference and profile steps run the MLP: `lists` keeps `[B, N, F]` (what the
+    /// trainer does), `rows` flattens to `[B·N, F]` as PyTorch's `Linear` does.
+    #[arg(long, value_enum, default_value_t = Layout::Lists)]
+    pub layout: Layout,
+}
+
+/// `--layout`, the command-line face of [`ItemLayout`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Layout {
+    Lists,
+    Rows,
+}
+
+impl From<Layout> for ItemLayout {
+    fn from(l: Layout) -> Self {
+        match l {
+            Layout::Lists => ItemLayout::Lists,
+            Layout::Rows => ItemLayout::Rows,
+        }
+    }
+}
+
+pub fn run(args: BenchArgs) -> anyhow::Result<()> {
+    if args.suite == Suite::Parse {
+        let path = args.data.as_deref();
+        return parse::parse(path.context("--suite parse needs --data <LETOR file>")?);
+    }
+    let options = BenchOptions {
+        steps: args.steps,
+        warmup: args.warmup,
+        max_warmup_s: args.max_warmup_s,
+        configs: match &args.configs {
+            Some(text) => parse_configs(text)?,
+            None => REFERENCE.to_vec(),
+        },
+        layout: args.layout.into(),
+    };
+    let backend = args.backend.open()?;
+    println!("backend: {} ({})", backend.name, backend.adapter);
+    if matches!(args.suite, Suite::Reference | Suite::Profile) {
+        println!("MLP layout: {:?}", options.layout);
+    }
+    match args.suite {
+        Suite::Reference => reference::table(&backend, &options),
+        Suite::Profile => profile::run(
+            &backend,
+            &options.configs,
+            options.layout,
+            options.max_warmup_s,
+            options.steps,
+        ),
+        Suite::Losses => suites::losses(&backend, options.warmup, options.steps),
+        Suite::Sampled => suites::sampled(&backend, options.warmup, options.steps),
+        Suite::Parse => unreachable!("handled above"),
+    }
+}
