@@ -30,64 +30,101 @@ pub struct Interactions {
 /// `user_id:token item_id:token rating:float timestamp:float`. `rating` is optional (1 when
 /// absent). Errors name the file and line.
 pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
-    let file = File::open(path).map_err(|source| DataError::Io {
+    let io = |source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let mut lines = BufReader::new(file).lines();
-    let header = match lines.next() {
-        Some(h) => h.map_err(|source| DataError::Io {
+    };
+    let mut lines = BufReader::new(File::open(path).map_err(io)?).lines();
+    let Some(header) = lines.next() else {
+        return Err(DataError::File {
             path: path.to_path_buf(),
-            source,
-        })?,
-        None => {
-            return Err(DataError::File {
-                path: path.to_path_buf(),
-                message: "empty file, expected a header like \"user_id:token\\titem_id:token\\trating:float\"".into(),
-            });
-        }
+            message: "empty file, expected a header like \"user_id:token\\titem_id:token\\trating:float\"".into(),
+        });
     };
-    let columns: Vec<&str> = header.trim_end_matches('\r').split('\t').collect();
-    let find = |name: &str| {
-        columns
-            .iter()
-            .position(|c| c.split(':').next() == Some(name))
-    };
-    let (Some(ucol), Some(icol)) = (find("user_id"), find("item_id")) else {
-        return Err(DataError::parse(
-            path,
-            1,
-            format!(
-                "header {columns:?} lacks user_id and item_id columns, expected e.g. \"user_id:token\\titem_id:token\""
-            ),
-        ));
-    };
-    let rcol = find("rating");
+    let columns = Columns::parse(path, &header.map_err(io)?)?;
     let mut out = Interactions::default();
     let (mut user_ix, mut item_ix) = (HashMap::new(), HashMap::new());
     for (n, line) in lines.enumerate() {
-        let line_no = n as u64 + 2;
-        let line = line.map_err(|source| DataError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let line = line.map_err(io)?;
         let line = line.trim_end_matches('\r');
         if line.is_empty() {
             continue;
         }
+        let (user, item, rating) = columns.fields(path, n as u64 + 2, line)?;
+        let user = index(&mut user_ix, &mut out.users, user);
+        let item = index(&mut item_ix, &mut out.items, item);
+        out.events.push(Interaction { user, item, rating });
+    }
+    if out.events.is_empty() {
+        return Err(DataError::File {
+            path: path.to_path_buf(),
+            message: "no interactions after the header".into(),
+        });
+    }
+    Ok(out)
+}
+
+/// The dense index of `key`, given it one if it is new.
+fn index(map: &mut HashMap<String, u32>, names: &mut Vec<String>, key: &str) -> u32 {
+    *map.entry(key.to_string()).or_insert_with(|| {
+        names.push(key.to_string());
+        (names.len() - 1) as u32
+    })
+}
+
+/// Where a `.inter` file keeps its fields.
+struct Columns {
+    count: usize,
+    user: usize,
+    item: usize,
+    rating: Option<usize>,
+}
+
+impl Columns {
+    fn parse(path: &Path, header: &str) -> Result<Self, DataError> {
+        let columns: Vec<&str> = header.trim_end_matches('\r').split('\t').collect();
+        let find = |name: &str| {
+            columns
+                .iter()
+                .position(|c| c.split(':').next() == Some(name))
+        };
+        let (Some(user), Some(item)) = (find("user_id"), find("item_id")) else {
+            return Err(DataError::parse(
+                path,
+                1,
+                format!(
+                    "header {columns:?} lacks user_id and item_id columns, expected e.g. \"user_id:token\\titem_id:token\""
+                ),
+            ));
+        };
+        Ok(Self {
+            count: columns.len(),
+            user,
+            item,
+            rating: find("rating"),
+        })
+    }
+
+    /// The user, item and rating of line `line_no`.
+    fn fields<'a>(
+        &self,
+        path: &Path,
+        line_no: u64,
+        line: &'a str,
+    ) -> Result<(&'a str, &'a str, f32), DataError> {
         let fields: Vec<&str> = line.split('\t').collect();
-        if fields.len() != columns.len() {
+        if fields.len() != self.count {
             return Err(DataError::parse(
                 path,
                 line_no,
                 format!(
                     "{} tab-separated fields, expected {} as in the header",
                     fields.len(),
-                    columns.len()
+                    self.count
                 ),
             ));
         }
-        let rating = match rcol {
+        let rating = match self.rating {
             Some(c) => fields[c]
                 .parse::<f32>()
                 .ok()
@@ -101,23 +138,8 @@ pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
                 })?,
             None => 1.0,
         };
-        let index = |map: &mut HashMap<String, u32>, names: &mut Vec<String>, key: &str| {
-            *map.entry(key.to_string()).or_insert_with(|| {
-                names.push(key.to_string());
-                (names.len() - 1) as u32
-            })
-        };
-        let user = index(&mut user_ix, &mut out.users, fields[ucol]);
-        let item = index(&mut item_ix, &mut out.items, fields[icol]);
-        out.events.push(Interaction { user, item, rating });
+        Ok((fields[self.user], fields[self.item], rating))
     }
-    if out.events.is_empty() {
-        return Err(DataError::File {
-            path: path.to_path_buf(),
-            message: "no interactions after the header".into(),
-        });
-    }
-    Ok(out)
 }
 
 impl Interactions {

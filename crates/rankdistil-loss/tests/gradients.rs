@@ -33,7 +33,8 @@ fn case() -> Case {
 
 type LossFn = Box<dyn Fn(Tensor<2>, &Case, &Device) -> Tensor<1>>;
 
-fn losses() -> Vec<(&'static str, LossFn)> {
+/// RankDistil: coupled (host and device orders), decoupled and pairwise.
+fn rankdistil_losses() -> Vec<(&'static str, LossFn)> {
     let coupled = |samples: usize, k: usize, tau: f64| -> LossFn {
         Box::new(move |s, c: &Case, d| {
             let loss = CoupledRankDistilConfig::new()
@@ -80,6 +81,12 @@ fn losses() -> Vec<(&'static str, LossFn)> {
                     .forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
             }),
         ),
+    ]
+}
+
+/// The baselines RankDistil is compared with.
+fn baseline_losses() -> Vec<(&'static str, LossFn)> {
+    vec![
         (
             "softmax_kd",
             Box::new(|s, c, d| {
@@ -123,6 +130,12 @@ fn losses() -> Vec<(&'static str, LossFn)> {
                 )
             }),
         ),
+    ]
+}
+
+/// The label losses and the mixed objective.
+fn label_losses() -> Vec<(&'static str, LossFn)> {
+    vec![
         (
             "softmax_ce",
             Box::new(|s, c, d| {
@@ -202,7 +215,11 @@ fn autodiff_matches_central_differences() {
     let plain = device();
     let ad = plain.clone().autodiff();
     let eps = 1e-2f32;
-    for (name, loss) in losses() {
+    let all = rankdistil_losses()
+        .into_iter()
+        .chain(baseline_losses())
+        .chain(label_losses());
+    for (name, loss) in all {
         let s = t2(&c.student, B, N, &ad).require_grad();
         let value = loss(s.clone(), &c, &ad);
         let grads = value.backward();

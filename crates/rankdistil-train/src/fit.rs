@@ -104,12 +104,17 @@ pub struct Fitted<M> {
     pub seconds: f64,
 }
 
-/// The optimizer, step count and best epoch as the loop carries them.
-struct Progress<M> {
+/// A run in progress: what it trains, how, and where it stands.
+struct Fitting<'a, T: Task> {
+    task: &'a mut T,
+    settings: &'a FitSettings,
+    record: &'a FitRecord<'a>,
+    backend: &'a Backend,
     optim: ModuleOptimizer,
+    /// Optimisation steps taken so far.
     step: u64,
-    first_epoch: usize,
-    best: Option<(BestEpoch, M)>,
+    /// The best epoch so far, and its inference model.
+    best: Option<(BestEpoch, T::Model)>,
     last_checkpoint: Instant,
 }
 
@@ -124,58 +129,28 @@ pub fn fit<T: Task>(
     let device = backend.training_device();
     device.seed(settings.seed);
     let mut model = task.init_model(&device);
-    let mut run = Progress {
+    let mut run = Fitting {
+        task,
+        settings,
+        record,
+        backend,
         optim: optimizer(settings),
         step: 0,
-        first_epoch: 1,
         best: None,
         last_checkpoint: Instant::now(),
     };
+    let mut last = 0;
     if let Some(dir) = record.dir.filter(|_| record.resume) {
-        model = resume(task, model, &mut run, dir, record.label)?;
+        (model, last) = run.resume(model, dir)?;
     }
-    let mut last = run.first_epoch.saturating_sub(1);
-    for epoch in run.first_epoch..=settings.epochs {
+    for epoch in last + 1..=settings.epochs {
         let epoch_start = Instant::now();
-        if let Some(seed) = task.epoch_device_seed(epoch) {
+        if let Some(seed) = run.task.epoch_device_seed(epoch) {
             device.seed(seed);
         }
         let train_loss;
-        (model, train_loss) = train_epoch(task, model, &mut run, settings, record, epoch, backend)?;
-        let (valid, improved) = if task.validates() {
-            let inference = model.valid();
-            let valid = task.validate(&inference);
-            let improved = note_epoch(&mut run, epoch, &valid, inference);
-            (Some(valid), improved)
-        } else {
-            (None, false)
-        };
-        log_epoch(
-            record,
-            settings,
-            epoch,
-            train_loss,
-            valid.as_ref(),
-            improved,
-            epoch_start,
-        );
-        if let Some(dir) = record.dir {
-            MetricsLog::of(dir).append(&json!({
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "valid": valid.map(|v| v.values).unwrap_or_default(),
-                "seconds": epoch_start.elapsed().as_secs_f64(),
-                "backend": backend.name,
-                "adapter": backend.adapter,
-            }))?;
-            if improved && let Some((_, best)) = &run.best {
-                save_model(best, &dir.join(MODEL_FILE))?;
-            }
-            if run.last_checkpoint.elapsed() >= settings.checkpoint_every {
-                save_checkpoint(task, &model, &run, dir, settings.seed, epoch)?;
-                run.last_checkpoint = Instant::now();
-            }
-        }
+        (model, train_loss) = run.train_epoch(model, epoch)?;
+        run.close_epoch(&model, epoch, train_loss, epoch_start)?;
         last = epoch;
         if let (Some(p), Some((best, _))) = (settings.patience, &run.best)
             && epoch - best.epoch >= p
@@ -183,14 +158,10 @@ pub fn fit<T: Task>(
             break;
         }
     }
-    if record.progress {
-        eprintln!(
-            "{} trained in {:.1}s",
-            record.label,
-            started.elapsed().as_secs_f64()
-        );
-    }
     let seconds = started.elapsed().as_secs_f64();
+    if record.progress {
+        eprintln!("{} trained in {seconds:.1}s", record.label);
+    }
     Ok(match run.best {
         Some((best, model)) => Fitted {
             model,
@@ -199,7 +170,7 @@ pub fn fit<T: Task>(
             seconds,
         },
         None => Fitted {
-            model: task.complete(model).valid(),
+            model: run.task.complete(model).valid(),
             epoch: last,
             valid: None,
             seconds,
@@ -215,165 +186,185 @@ fn optimizer(settings: &FitSettings) -> ModuleOptimizer {
     adam.init()
 }
 
-/// One epoch of steps; returns the model and the epoch's mean loss.
-fn train_epoch<T: Task>(
-    task: &mut T,
-    mut model: T::Model,
-    run: &mut Progress<T::Model>,
-    settings: &FitSettings,
-    record: &FitRecord,
-    epoch: usize,
-    backend: &Backend,
-) -> anyhow::Result<(T::Model, f64)> {
-    let batches = task.batches(epoch);
-    let count = batches.len();
-    let bar = if record.progress {
-        crate::progress::bar(
-            count as u64,
-            format!("{} epoch {epoch}", record.label),
-            "batches",
-        )
-    } else {
-        indicatif::ProgressBar::hidden()
-    };
-    // Summed on the device and read once per epoch: a read per step would stall a GPU.
-    let mut loss_sum = Tensor::<1>::zeros([1], &backend.training_device());
-    for (in_epoch, batch) in batches.into_iter().enumerate() {
-        let (loss, grads) = task.step(&model, batch, run.step)?;
-        if !backend.is_gpu {
-            // On the CPU a scalar read is free, so every step is checked.
-            let v = loss.clone().into_scalar::<f32>();
-            if !v.is_finite() {
-                bail!(
-                    "{}: the loss became {v} at epoch {epoch}, step {} (global step {}); stopped with the last good checkpoint in place. Lower the learning rate or check the data",
-                    record.label,
-                    in_epoch + 1,
-                    run.step
-                );
+impl<T: Task> Fitting<'_, T> {
+    /// One epoch of steps; returns the model and the epoch's mean loss.
+    fn train_epoch(
+        &mut self,
+        mut model: T::Model,
+        epoch: usize,
+    ) -> anyhow::Result<(T::Model, f64)> {
+        let (record, backend) = (self.record, self.backend);
+        let batches = self.task.batches(epoch);
+        let count = batches.len();
+        let bar = if record.progress {
+            let label = format!("{} epoch {epoch}", record.label);
+            crate::progress::bar(count as u64, label, "batches")
+        } else {
+            indicatif::ProgressBar::hidden()
+        };
+        // Summed on the device and read once per epoch: a read per step would stall a GPU.
+        let mut loss_sum = Tensor::<1>::zeros([1], &backend.training_device());
+        for (in_epoch, batch) in batches.into_iter().enumerate() {
+            let (loss, grads) = self.task.step(&model, batch, self.step)?;
+            if !backend.is_gpu {
+                // On the CPU a scalar read is free, so every step is checked.
+                let v = loss.clone().into_scalar::<f32>();
+                if !v.is_finite() {
+                    bail!(
+                        "{}: the loss became {v} at epoch {epoch}, step {} (global step {}); stopped with the last good checkpoint in place. Lower the learning rate or check the data",
+                        record.label,
+                        in_epoch + 1,
+                        self.step
+                    );
+                }
             }
+            loss_sum = loss_sum + loss;
+            model = self.optim.step(self.settings.learning_rate, model, grads);
+            self.step += 1;
+            bar.inc(1);
         }
-        loss_sum = loss_sum + loss;
-        model = run.optim.step(settings.learning_rate, model, grads);
-        run.step += 1;
-        bar.inc(1);
+        bar.finish_and_clear();
+        let mean = loss_sum.into_scalar::<f32>() as f64 / count.max(1) as f64;
+        if !mean.is_finite() {
+            bail!(
+                "{}: the training loss became {mean} during epoch {epoch}; stopped with the last good checkpoint in place. Lower the learning rate or check the data for extreme values",
+                record.label
+            );
+        }
+        Ok((model, mean))
     }
-    bar.finish_and_clear();
-    let mean = loss_sum.into_scalar::<f32>() as f64 / count.max(1) as f64;
-    if !mean.is_finite() {
-        bail!(
-            "{}: the training loss became {mean} during epoch {epoch}; stopped with the last good checkpoint in place. Lower the learning rate or check the data for extreme values",
-            record.label
+
+    /// After an epoch: validation and the best epoch, the log line, the metrics log, the best
+    /// model and the checkpoint.
+    fn close_epoch(
+        &mut self,
+        model: &T::Model,
+        epoch: usize,
+        train_loss: f64,
+        started: Instant,
+    ) -> anyhow::Result<()> {
+        let (valid, improved) = if self.task.validates() {
+            let inference = model.valid();
+            let valid = self.task.validate(&inference);
+            let improved = self.note(epoch, &valid, inference);
+            (Some(valid), improved)
+        } else {
+            (None, false)
+        };
+        self.log(epoch, train_loss, valid.as_ref(), improved, started);
+        let Some(dir) = self.record.dir else {
+            return Ok(());
+        };
+        MetricsLog::of(dir).append(&json!({
+            "epoch": epoch,
+            "train_loss": train_loss,
+            "valid": valid.map(|v| v.values).unwrap_or_default(),
+            "seconds": started.elapsed().as_secs_f64(),
+            "backend": self.backend.name,
+            "adapter": self.backend.adapter,
+        }))?;
+        if improved && let Some((_, best)) = &self.best {
+            save_model(best, &dir.join(MODEL_FILE))?;
+        }
+        if self.last_checkpoint.elapsed() >= self.settings.checkpoint_every {
+            self.save_checkpoint(model, dir, epoch)?;
+            self.last_checkpoint = Instant::now();
+        }
+        Ok(())
+    }
+
+    /// Takes the epoch's model as the best when its validation metric improved; returns
+    /// whether it did.
+    fn note(&mut self, epoch: usize, valid: &MetricSummary, inference: T::Model) -> bool {
+        let metric = valid.get(SELECT_BY).unwrap_or(0.0);
+        let improved = self.best.as_ref().is_none_or(|(b, _)| metric > b.metric);
+        if improved {
+            let best = BestEpoch {
+                epoch,
+                metric,
+                valid: valid.clone(),
+            };
+            self.best = Some((best, inference));
+        }
+        improved
+    }
+
+    fn log(
+        &self,
+        epoch: usize,
+        train_loss: f64,
+        valid: Option<&MetricSummary>,
+        improved: bool,
+        started: Instant,
+    ) {
+        if !self.record.progress {
+            return;
+        }
+        let valid = valid
+            .map(|v| {
+                let target = v.get(SELECT_BY).unwrap_or(0.0);
+                let star = if improved { " *" } else { "" };
+                format!(", valid {SELECT_BY} {target:.4}{star}")
+            })
+            .unwrap_or_default();
+        eprintln!(
+            "{} epoch {epoch}/{}: loss {train_loss:.4}{valid} ({:.1}s)",
+            self.record.label,
+            self.settings.epochs,
+            started.elapsed().as_secs_f64()
         );
     }
-    Ok((model, mean))
-}
 
-/// Takes the epoch's model as the best when its validation metric improved; returns whether
-/// it did.
-fn note_epoch<M>(run: &mut Progress<M>, epoch: usize, valid: &MetricSummary, inference: M) -> bool {
-    let metric = valid.get(SELECT_BY).unwrap_or(0.0);
-    let improved = run.best.as_ref().is_none_or(|(b, _)| metric > b.metric);
-    if improved {
-        let best = BestEpoch {
+    fn save_checkpoint(&self, model: &T::Model, dir: &Path, epoch: usize) -> anyhow::Result<()> {
+        let state = TrainState {
             epoch,
-            metric,
-            valid: valid.clone(),
+            step: self.step,
+            seed: self.settings.seed,
+            best: self.best.as_ref().map(|(b, _)| b.clone()),
         };
-        run.best = Some((best, inference));
+        let model_bytes = to_bytes(&self.task.complete(model.clone()))?;
+        let optim_bytes = self
+            .optim
+            .into_bytes()
+            .map_err(|e| anyhow::anyhow!("cannot encode the optimizer state: {e:?}"))?;
+        let extra = self.task.extra_parts()?;
+        let mut parts: Vec<(&str, &[u8])> =
+            vec![("model.bpk", &model_bytes), ("optim.bpk", &optim_bytes)];
+        parts.extend(extra.iter().map(|(name, bytes)| (*name, &bytes[..])));
+        Checkpoint::of(dir).save(&state, &parts)
     }
-    improved
-}
 
-fn log_epoch(
-    record: &FitRecord,
-    settings: &FitSettings,
-    epoch: usize,
-    train_loss: f64,
-    valid: Option<&MetricSummary>,
-    improved: bool,
-    started: Instant,
-) {
-    if !record.progress {
-        return;
-    }
-    let valid = valid
-        .map(|v| {
-            let target = v.get(SELECT_BY).unwrap_or(0.0);
-            let star = if improved { " *" } else { "" };
-            format!(", valid {SELECT_BY} {target:.4}{star}")
-        })
-        .unwrap_or_default();
-    eprintln!(
-        "{} epoch {epoch}/{}: loss {train_loss:.4}{valid} ({:.1}s)",
-        record.label,
-        settings.epochs,
-        started.elapsed().as_secs_f64()
-    );
-}
-
-fn save_checkpoint<T: Task>(
-    task: &T,
-    model: &T::Model,
-    run: &Progress<T::Model>,
-    dir: &Path,
-    seed: u64,
-    epoch: usize,
-) -> anyhow::Result<()> {
-    let state = TrainState {
-        epoch,
-        step: run.step,
-        seed,
-        best: run.best.as_ref().map(|(b, _)| b.clone()),
-    };
-    let model_bytes = to_bytes(&task.complete(model.clone()))?;
-    let optim_bytes = run
-        .optim
-        .into_bytes()
-        .map_err(|e| anyhow::anyhow!("cannot encode the optimizer state: {e:?}"))?;
-    let extra = task.extra_parts()?;
-    let mut parts: Vec<(&str, &[u8])> =
-        vec![("model.bpk", &model_bytes), ("optim.bpk", &optim_bytes)];
-    parts.extend(extra.iter().map(|(name, bytes)| (*name, &bytes[..])));
-    Checkpoint::of(dir).save(&state, &parts)
-}
-
-/// Restores the model, optimizer, step and best epoch of `dir`'s last complete checkpoint.
-fn resume<T: Task>(
-    task: &mut T,
-    fresh: T::Model,
-    run: &mut Progress<T::Model>,
-    dir: &Path,
-    label: &str,
-) -> anyhow::Result<T::Model> {
-    let checkpoint = Checkpoint::of(dir);
-    let Some(state) = checkpoint.state()? else {
-        return Ok(fresh);
-    };
-    let describe = || format!("the model {label} trains");
-    let template = fresh.valid();
-    let model = load_into(&checkpoint.part(state.epoch, "model.bpk"), fresh, describe)?;
-    let optim_bytes = checkpoint.read_part(&state, "optim.bpk")?;
-    let optim = std::mem::replace(&mut run.optim, AdamConfig::new().init());
-    run.optim = optim
-        .from_bytes(burn::tensor::Bytes::from_bytes_vec(optim_bytes))
-        .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e:?}", dir.display()))?;
-    task.restore_extra(&model, &|name| checkpoint.part(state.epoch, name))?;
-    if let Some(best) = &state.best {
-        let weights = load_into(&dir.join(MODEL_FILE), template, describe)?;
-        run.best = Some((best.clone(), weights));
-    }
-    MetricsLog::of(dir).truncate(state.epoch)?;
-    eprintln!(
-        "{label}: resuming after epoch {} (step {}{})",
-        state.epoch,
-        state.step,
-        state
-            .best
-            .as_ref()
+    /// Restores the model, optimizer, step and best epoch of `dir`'s last complete
+    /// checkpoint; returns the model and the epoch it completed (0 without a checkpoint).
+    fn resume(&mut self, fresh: T::Model, dir: &Path) -> anyhow::Result<(T::Model, usize)> {
+        let checkpoint = Checkpoint::of(dir);
+        let Some(state) = checkpoint.state()? else {
+            return Ok((fresh, 0));
+        };
+        let label = self.record.label;
+        let describe = || format!("the model {label} trains");
+        let template = fresh.valid();
+        let model = load_into(&checkpoint.part(state.epoch, "model.bpk"), fresh, describe)?;
+        let optim_bytes = checkpoint.read_part(&state, "optim.bpk")?;
+        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
+        self.optim = optim
+            .from_bytes(burn::tensor::Bytes::from_bytes_vec(optim_bytes))
+            .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e:?}", dir.display()))?;
+        self.task
+            .restore_extra(&model, &|name| checkpoint.part(state.epoch, name))?;
+        if let Some(best) = &state.best {
+            let weights = load_into(&dir.join(MODEL_FILE), template, describe)?;
+            self.best = Some((best.clone(), weights));
+        }
+        MetricsLog::of(dir).truncate(state.epoch)?;
+        let best = (state.best.as_ref())
             .map(|b| format!(", best epoch {}", b.epoch))
-            .unwrap_or_default()
-    );
-    run.first_epoch = state.epoch + 1;
-    run.step = state.step;
-    Ok(model)
+            .unwrap_or_default();
+        eprintln!(
+            "{label}: resuming after epoch {} (step {}{best})",
+            state.epoch, state.step
+        );
+        self.step = state.step;
+        Ok((model, state.epoch))
+    }
 }

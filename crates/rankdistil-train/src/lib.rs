@@ -5,7 +5,7 @@
 //! - [`catalog`] trains catalog scorers over 10³–10⁶ items with sampled RankDistil.
 //! - [`fit`] is the training loop both share; [`store`] the files both write.
 //! - [`backend`] opens the device; [`memory`] keeps buffers under the GPU's limit.
-//! - [`bench`] and [`parity`] measure speed and cross-backend agreement.
+//! - [`bench`](mod@bench) and [`parity`] measure speed and cross-backend agreement.
 
 pub mod backend;
 pub mod bench;

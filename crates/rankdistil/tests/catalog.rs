@@ -1,12 +1,13 @@
 //! `rankdistil catalog` end to end on a small synthetic catalog.
 
+use std::path::Path;
 use std::process::Command;
 
 mod common;
 use common::{fails, ok, rankdistil, stderr, stdout};
 
 /// `rankdistil catalog --config c.toml --backend ndarray --out <out> <extra>` in `dir`.
-fn catalog(dir: &std::path::Path, out: &str, extra: &[&str]) -> std::process::Output {
+fn catalog(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     let args = [
         "catalog",
         "--config",
@@ -92,7 +93,12 @@ fn trains_a_teacher_writes_its_top_p_cache_and_distils_students() {
             && d.join("cat/teacher/catalog-teacher.json").exists()
     );
 
-    // A separate cache from the saved teacher, then students from it without re-training it.
+    reuse_the_teacher_through_its_cache(d, &cache);
+}
+
+/// A separate cache from the saved teacher, then students from it without re-training it; a
+/// damaged cache is refused.
+fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
     let run = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_rankdistil"))
             .current_dir(d)
@@ -251,6 +257,23 @@ fn students_are_saved_exported_and_serve_recommendations() {
     assert_eq!(ids.len(), 400);
     assert_eq!(ids[..3], ["i0", "i1", "i2"]);
 
+    export_in_both_formats(d, &items);
+    let (tsv, recs) = recommend_for_three_users(d);
+    serve_heldout_and_burnpack_alike(d, &tsv, &recs);
+    numpy_reproduces_the_recommendations(d);
+    bad_serving_inputs_are_clear_errors(d, &items);
+}
+
+/// A user's recommended items and scores, best first.
+fn items_of(recs: &[(String, usize, String, f32)], user: &str) -> Vec<(String, f32)> {
+    recs.iter()
+        .filter(|r| r.0 == user)
+        .map(|r| (r.2.clone(), r.3))
+        .collect()
+}
+
+/// Both formats export the student with its item ids and a catalog `config.json`.
+fn export_in_both_formats(d: &Path, items: &str) {
     for format in ["safetensors", "burnpack"] {
         let o = ok(rankdistil(
             d,
@@ -281,7 +304,10 @@ fn students_are_saved_exported_and_serve_recommendations() {
             items
         );
     }
+}
 
+/// Top 10 for three users: one with a history, two without; none gets an item they have.
+fn recommend_for_three_users(d: &Path) -> (String, Vec<(String, usize, String, f32)>) {
     // alice has three positives; bob only a low rating (no history, but i5 is his); carol only
     // an item the catalog lacks.
     std::fs::write(
@@ -321,12 +347,7 @@ fn students_are_saved_exported_and_serve_recommendations() {
     );
     let tsv = std::fs::read_to_string(d.join("recs.tsv")).unwrap();
     let recs = recommendations(&tsv);
-    let of = |user: &str| -> Vec<(String, f32)> {
-        recs.iter()
-            .filter(|r| r.0 == user)
-            .map(|r| (r.2.clone(), r.3))
-            .collect()
-    };
+    let of = |user: &str| items_of(&recs, user);
     for user in ["alice", "bob", "carol"] {
         let list = of(user);
         assert_eq!(list.len(), 10, "{user}");
@@ -348,6 +369,11 @@ fn students_are_saved_exported_and_serve_recommendations() {
     assert!(of("bob").iter().all(|(i, _)| i != "i5"));
     assert_ne!(of("alice"), of("carol"), "a history changes the list");
 
+    (tsv, recs)
+}
+
+/// The burnpack export serves the same list, and held-out positives are measured.
+fn serve_heldout_and_burnpack_alike(d: &Path, tsv: &str, recs: &[(String, usize, String, f32)]) {
     // The burnpack export serves the same list.
     let o = ok(rankdistil(
         d,
@@ -369,8 +395,8 @@ fn students_are_saved_exported_and_serve_recommendations() {
     // positive and zed is not in the data, so two users count.
     let heldout = format!(
         "user_id:token\titem_id:token\trating:float\nalice\t{}\t5\nbob\t{}\t4\ncarol\ti7\t1\nzed\ti9\t5\n",
-        of("alice")[0].0,
-        of("bob")[1].0
+        items_of(recs, "alice")[0].0,
+        items_of(recs, "bob")[1].0
     );
     std::fs::write(d.join("heldout.inter"), heldout).unwrap();
     let o = ok(rankdistil(
@@ -400,7 +426,10 @@ fn students_are_saved_exported_and_serve_recommendations() {
         stderr(&o)
     );
     assert_eq!(std::fs::read_to_string(d.join("recs2.tsv")).unwrap(), tsv);
+}
 
+/// `scripts/recommend_with_numpy.py` recomputes the lists from the export alone.
+fn numpy_reproduces_the_recommendations(d: &Path) {
     // numpy reproduces it from the export alone.
     let script = format!(
         "{}/../../scripts/recommend_with_numpy.py",
@@ -437,8 +466,10 @@ fn students_are_saved_exported_and_serve_recommendations() {
         );
         eprintln!("skipping the numpy round trip: python3 lacks numpy or safetensors");
     }
+}
 
-    // Bad inputs: missing files, the wrong kind of export each way, and damaged item ids.
+/// Missing files, the wrong kind of export each way, and damaged item ids.
+fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
     let o = rankdistil(
         d,
         &[

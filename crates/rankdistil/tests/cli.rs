@@ -66,6 +66,13 @@ fn train_eval_and_distill_end_to_end() {
     std::fs::write(d.join("teacher.toml"), TEACHER).unwrap();
     std::fs::write(d.join("student.toml"), STUDENT).unwrap();
 
+    train_a_teacher_once(d);
+    evaluate_and_distill(d);
+    plot_both(d);
+}
+
+/// `train` writes every file of its run, and refuses to overwrite it.
+fn train_a_teacher_once(d: &Path) {
     let o = rankdistil(
         d,
         &[
@@ -113,7 +120,10 @@ fn train_eval_and_distill_end_to_end() {
         "an existing run must not be overwritten"
     );
     assert!(stderr(&o).contains("already holds a run"), "{}", stderr(&o));
+}
 
+/// `eval` tables the teacher beside a random scorer; `distill` trains a student from it.
+fn evaluate_and_distill(d: &Path) {
     let o = rankdistil(
         d,
         &[
@@ -157,7 +167,10 @@ fn train_eval_and_distill_end_to_end() {
         serde_json::from_str(&std::fs::read_to_string(d.join("runs/s/run.json")).unwrap()).unwrap();
     assert_eq!(meta["role"], "student");
     assert_eq!(meta["method"], "coupled");
+}
 
+/// `plot` draws both runs' curves into one SVG.
+fn plot_both(d: &Path) {
     let o = ok(rankdistil(
         d,
         &[

@@ -84,6 +84,13 @@ fn round_trip(model_keys: &str) {
     let d = dir.path();
     trained_with(d, model_keys);
     export_both(d);
+    check_export_config(d, !model_keys.is_empty());
+    score_both_formats_alike(d);
+    numpy_reproduces_the_scores(d);
+}
+
+/// The safetensors export's `config.json` says what a server needs.
+fn check_export_config(d: &Path, layer_norm: bool) {
     let config: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(d.join("st/config.json")).unwrap()).unwrap();
     assert_eq!(config["input_dim"], 6);
@@ -91,7 +98,6 @@ fn round_trip(model_keys: &str) {
     assert_eq!(config["normalization"]["kind"], "log1p_zscore");
     assert!(config["catalog_size"].is_null());
     assert!(config["metrics"]["valid"]["values"]["ndcg@10"].is_number());
-    let layer_norm = !model_keys.is_empty();
     assert_eq!(config["architecture"]["layer_norm"], layer_norm);
     if layer_norm {
         assert_eq!(config["layer_norm_epsilon"], 1e-5);
@@ -104,7 +110,10 @@ fn round_trip(model_keys: &str) {
     } else {
         assert!(config.get("layer_norm_epsilon").is_none());
     }
+}
 
+/// `score` gives the same run from both export formats, on two backends.
+fn score_both_formats_alike(d: &Path) {
     ok(rankdistil(
         d,
         &[
@@ -145,7 +154,10 @@ fn round_trip(model_keys: &str) {
             "{a:?} vs {b:?}"
         );
     }
+}
 
+/// `scripts/score_with_numpy.py` scores the export as `score` did.
+fn numpy_reproduces_the_scores(d: &Path) {
     // The manifest dir as cargo gives it at run time: a test binary built in another
     // checkout of the same target dir would carry that checkout's path.
     let script = format!(

@@ -55,31 +55,8 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
     }
 }
 
-#[test]
-fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
-
-    let full = bin()
-        .current_dir(d)
-        .args([
-            "train",
-            "--config",
-            "t.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "full",
-        ])
-        .output()
-        .unwrap();
-    assert!(
-        full.status.success(),
-        "{}",
-        String::from_utf8_lossy(&full.stderr)
-    );
-
+/// Starts `train` into `killed` and kills it with SIGKILL once its third epoch is logged.
+fn kill_during_epoch_4(d: &Path) {
     let mut child = bin()
         .current_dir(d)
         .args([
@@ -117,6 +94,34 @@ fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
         !d.join("killed/run.json").exists(),
         "the killed run never finished"
     );
+}
+
+#[test]
+fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
+
+    let full = bin()
+        .current_dir(d)
+        .args([
+            "train",
+            "--config",
+            "t.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "full",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        full.status.success(),
+        "{}",
+        String::from_utf8_lossy(&full.stderr)
+    );
+
+    kill_during_epoch_4(d);
     let state = std::fs::read_to_string(d.join("killed/checkpoint/state.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     let epoch = state["epoch"].as_u64().unwrap();

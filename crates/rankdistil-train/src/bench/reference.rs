@@ -5,7 +5,7 @@ use std::time::Instant;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use rankdistil_models::{ItemLayout, MlpScorerConfig};
+use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::{BenchOptions, FEATURES};
@@ -69,7 +69,7 @@ pub fn reference_step(
         lists_per_chunk(b, n, h.max(FEATURES), backend.buffer_budget)?,
     );
     let micro_batches = parts.len();
-    let mut step = |model: rankdistil_models::MlpScorer| {
+    let mut step = |model: MlpScorer| {
         if parts.len() == 1 {
             let loss =
                 loss_fn.forward_device_order(model.forward(x.clone()), t.clone(), mask.clone());
@@ -93,30 +93,8 @@ pub fn reference_step(
         (optim.step(1e-3, model, accumulator.grads()), total)
     };
     let warm_start = Instant::now();
-    for _ in 0..warmup {
-        let (m, l) = step(model);
-        model = m;
-        l.into_scalar::<f32>();
-    }
-    if backend.is_gpu {
-        // Blocks of 5 steps until two in a row agree within 10%.
-        let mut previous = f64::INFINITY;
-        while warm_start.elapsed().as_secs_f64() < max_warmup_s {
-            let t = Instant::now();
-            let mut l = Tensor::<1>::zeros([1], &device);
-            for _ in 0..5 {
-                let (m, loss) = step(model);
-                model = m;
-                l = loss;
-            }
-            l.into_scalar::<f32>();
-            let block = t.elapsed().as_secs_f64();
-            if (block - previous).abs() <= 0.1 * previous {
-                break;
-            }
-            previous = block;
-        }
-    }
+    let until_settled = backend.is_gpu.then_some(max_warmup_s);
+    model = warm_up(model, &mut step, warmup, until_settled);
     let warmup_s = warm_start.elapsed().as_secs_f64();
     let started = Instant::now();
     let mut last = Tensor::<1>::zeros([1], &device);
@@ -136,4 +114,41 @@ pub fn reference_step(
         loss,
         micro_batches,
     })
+}
+
+/// `warmup` untimed steps; then, given `until_settled`, blocks of 5 steps until two in a row
+/// agree within 10% (kernel compilation and autotuning run on a GPU's first use of a shape),
+/// for at most that many seconds in all.
+fn warm_up(
+    mut model: MlpScorer,
+    step: &mut impl FnMut(MlpScorer) -> (MlpScorer, Tensor<1>),
+    warmup: usize,
+    until_settled: Option<f64>,
+) -> MlpScorer {
+    let started = Instant::now();
+    for _ in 0..warmup {
+        let (m, l) = step(model);
+        model = m;
+        l.into_scalar::<f32>();
+    }
+    let Some(max_s) = until_settled else {
+        return model;
+    };
+    let mut previous = f64::INFINITY;
+    while started.elapsed().as_secs_f64() < max_s {
+        let t = Instant::now();
+        let mut last = None;
+        for _ in 0..5 {
+            let (m, loss) = step(model);
+            model = m;
+            last = Some(loss);
+        }
+        last.map(|l| l.into_scalar::<f32>());
+        let block = t.elapsed().as_secs_f64();
+        if (block - previous).abs() <= 0.1 * previous {
+            break;
+        }
+        previous = block;
+    }
+    model
 }

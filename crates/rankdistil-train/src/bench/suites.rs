@@ -5,9 +5,13 @@ use std::time::Instant;
 
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
-use burn::tensor::Distribution;
-use rankdistil_loss::{DistillConfig, HostTargets, ObjectiveConfig};
-use rankdistil_models::MlpScorerConfig;
+use burn::tensor::{Distribution, TensorData};
+use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rankdistil_loss::{
+    Candidates, CoupledRankDistilConfig, DistillConfig, HostTargets, ObjectiveConfig,
+    SampledRankDistil, SampledRankDistilConfig, distinct_uniform,
+};
+use rankdistil_models::{MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::FEATURES;
@@ -44,7 +48,7 @@ pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<
             labels: &labels,
             teacher: Some(&teacher),
         };
-        let mut run = |model: rankdistil_models::MlpScorer, i: u64| {
+        let mut run = |model: MlpScorer, i: u64| {
             objective.reseed(i);
             let loss = objective.forward(model.forward(x.clone()), &targets);
             let grads = GradientsParams::from_grads(loss.backward(), &model);
@@ -57,117 +61,152 @@ pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<
     Ok(())
 }
 
+/// The catalog-size suite's shapes: B queries, F query features, D embedding width, the
+/// teacher's top p, m negatives, top k.
+const B: usize = 64;
+const F: usize = 64;
+const D: usize = 32;
+const P: usize = 100;
+const M: usize = 100;
+const K: usize = 10;
+
+/// One catalog of the suite: a fixed item table, each query's teacher top p, and the loss.
+struct Catalog {
+    l: usize,
+    table: Vec<f32>,
+    tops: Vec<Vec<u32>>,
+    teacher_top: Vec<f32>,
+    loss: SampledRankDistil,
+}
+
+impl Catalog {
+    fn new(l: usize) -> Self {
+        let mut rng = StdRng::seed_from_u64(l as u64);
+        let table: Vec<f32> = (0..l * D).map(|_| rng.random::<f32>() - 0.5).collect();
+        // The teacher's top-p per query (as a teacher top-p cache would hold them).
+        let tops = (0..B)
+            .map(|_| distinct_uniform(l, P, &Default::default(), &mut rng))
+            .collect();
+        let teacher_top = (0..B)
+            .flat_map(|_| (0..P + M).map(|j| -(j as f32)))
+            .collect();
+        let loss = SampledRankDistilConfig::new()
+            .with_k(K)
+            .with_p(P)
+            .with_m(M)
+            .init();
+        Self {
+            l,
+            table,
+            tops,
+            teacher_top,
+            loss,
+        }
+    }
+
+    fn candidates(&self, step: u64) -> Vec<Candidates> {
+        self.loss.reseed(step);
+        self.tops
+            .iter()
+            .map(|t| self.loss.candidates(t, self.l))
+            .collect()
+    }
+}
+
 /// A query tower (64 → 64 → 32) scored by dot product against a fixed item table `[L, 32]`.
 /// The sampled step gathers only the `p + m` candidates' rows; the full step scores all L.
 pub fn sampled(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> {
-    use rand::{RngExt, SeedableRng, rngs::StdRng};
-    use rankdistil_loss::{CoupledRankDistilConfig, SampledRankDistilConfig};
-
-    let (b, f, d, p, m, k) = (64usize, 64usize, 32usize, 100usize, 100usize, 10usize);
     let device = backend.training_device();
     device.seed(5);
-    let queries = Tensor::<3>::random([b, 1, f], Distribution::Normal(0.0, 1.0), &device);
+    let queries = Tensor::<3>::random([B, 1, F], Distribution::Normal(0.0, 1.0), &device);
     println!(
-        "query tower 64→64→32 · item table [L, 32], B={b}, k={k}; sampled: p={p}, m={m}; {steps} steps\n\n| L | sampled loss alone ms/step | sampled step ms/step | full-catalog ms/step |\n|---|---|---|---|"
+        "query tower 64→64→32 · item table [L, 32], B={B}, k={K}; sampled: p={P}, m={M}; {steps} steps\n\n| L | sampled loss alone ms/step | sampled step ms/step | full-catalog ms/step |\n|---|---|---|---|"
     );
     for l in [1_000usize, 10_000, 100_000, 1_000_000] {
-        let mut rng = StdRng::seed_from_u64(l as u64);
-        let table: Vec<f32> = (0..l * d).map(|_| rng.random::<f32>() - 0.5).collect();
-        // The teacher's top-p per query (as a teacher top-p cache would hold them).
-        let tops: Vec<Vec<u32>> = (0..b)
-            .map(|_| rankdistil_loss::distinct_uniform(l, p, &Default::default(), &mut rng))
-            .collect();
-        let teacher_top: Vec<f32> = (0..b)
-            .flat_map(|_| (0..p + m).map(|j| -(j as f32)))
-            .collect();
-        let loss = SampledRankDistilConfig::new()
-            .with_k(k)
-            .with_p(p)
-            .with_m(m)
-            .init();
-        let mut tower = MlpScorerConfig::new(f, vec![64, d]).init(&device);
-        let mut optim = AdamConfig::new().init();
-        let mut step = |tower: rankdistil_models::MlpScorer, i: u64| {
-            loss.reseed(i);
-            let cands: Vec<_> = tops.iter().map(|t| loss.candidates(t, l)).collect();
-            let rows: Vec<f32> = cands
-                .iter()
-                .flat_map(|c| {
-                    c.items.iter().flat_map(|&it| {
-                        table[it as usize * d..(it as usize + 1) * d]
-                            .iter()
-                            .copied()
-                    })
-                })
-                .collect();
-            let items =
-                Tensor::<3>::from_data(burn::tensor::TensorData::new(rows, [b, p + m, d]), &device);
-            let q = tower.forward_embedding(queries.clone()); // [B, 1, D]
-            let scores = (items * q).sum_dim(2).squeeze_dim::<2>(2); // [B, p + m]
-            let value = loss.forward(scores, &teacher_top, &cands);
-            let grads = GradientsParams::from_grads(value.backward(), &tower);
-            (optim.step(1e-3, tower, grads), value)
-        };
-        let sampled_ms = time_steps(&mut tower, &mut step, warmup, steps);
-
-        // The loss alone: draw the negatives, then forward and backward on given candidate
-        // scores; no item table is read.
-        let scores = Tensor::<2>::random([b, p + m], Distribution::Normal(0.0, 1.0), &device);
-        let loss_only = |i: u64| {
-            loss.reseed(i);
-            let cands: Vec<_> = tops.iter().map(|t| loss.candidates(t, l)).collect();
-            let s = scores.clone().require_grad();
-            let value = loss.forward(s.clone(), &teacher_top, &cands);
-            let grads = value.backward();
-            s.grad(&grads)
-                .expect("scores take part")
-                .sum()
-                .into_scalar::<f32>()
-        };
-        (0..warmup as u64).for_each(|i| {
-            loss_only(i);
-        });
-        let t = Instant::now();
-        (0..steps as u64).for_each(|i| {
-            loss_only(i);
-        });
-        let loss_ms = t.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64;
-
-        // The full-catalog loss: score all L items, coupled RankDistil on the teacher's order.
+        let catalog = Catalog::new(l);
+        let sampled_ms = sampled_step_ms(&catalog, &queries, warmup, steps);
+        let loss_ms = loss_alone_ms(&catalog, &device, warmup, steps);
         let full_steps = if l >= 1_000_000 { 2.min(steps) } else { steps };
-        let table_t = Tensor::<2>::from_data(
-            burn::tensor::TensorData::new(table.clone(), [l, d]),
-            &device,
-        )
-        .transpose(); // [D, L]
-        let teacher_full = Tensor::<2>::random([b, l], Distribution::Normal(0.0, 1.0), &device);
-        let mask = Tensor::<2, Bool>::full([b, l], true, &device);
-        let coupled = CoupledRankDistilConfig::new()
-            .with_k(k)
-            .with_samples(0)
-            .init();
-        let mut tower = MlpScorerConfig::new(f, vec![64, d]).init(&device);
-        let mut optim = AdamConfig::new().init();
-        let mut full = |tower: rankdistil_models::MlpScorer, _i: u64| {
-            let q = tower.forward_embedding(queries.clone()).reshape([b, d]); // [B, D]
-            let scores = q.matmul(table_t.clone()); // [B, L]
-            let value = coupled.forward_device_order(scores, teacher_full.clone(), mask.clone());
-            let grads = GradientsParams::from_grads(value.backward(), &tower);
-            (optim.step(1e-3, tower, grads), value)
-        };
-        let full_ms = time_steps(&mut tower, &mut full, warmup.min(1), full_steps);
+        let full_ms = full_catalog_ms(&catalog, &queries, warmup.min(1), full_steps);
         println!("| {l} | {loss_ms:.2} | {sampled_ms:.2} | {full_ms:.1} |");
     }
     Ok(())
 }
 
+/// The sampled step: gather the candidates' rows, score them, the loss, Adam on the tower.
+fn sampled_step_ms(catalog: &Catalog, queries: &Tensor<3>, warmup: usize, steps: usize) -> f64 {
+    let device = queries.device();
+    let mut tower = MlpScorerConfig::new(F, vec![64, D]).init(&device);
+    let mut optim = AdamConfig::new().init();
+    let mut step = |tower: MlpScorer, i: u64| {
+        let cands = catalog.candidates(i);
+        let rows: Vec<f32> = cands
+            .iter()
+            .flat_map(|c| c.items.iter())
+            .flat_map(|&it| catalog.table[it as usize * D..(it as usize + 1) * D].iter())
+            .copied()
+            .collect();
+        let items = Tensor::<3>::from_data(TensorData::new(rows, [B, P + M, D]), &device);
+        let q = tower.forward_embedding(queries.clone()); // [B, 1, D]
+        let scores = (items * q).sum_dim(2).squeeze_dim::<2>(2); // [B, p + m]
+        let value = catalog.loss.forward(scores, &catalog.teacher_top, &cands);
+        let grads = GradientsParams::from_grads(value.backward(), &tower);
+        (optim.step(1e-3, tower, grads), value)
+    };
+    time_steps(&mut tower, &mut step, warmup, steps)
+}
+
+/// The loss alone: draw the negatives, then forward and backward on given candidate scores;
+/// no item table is read.
+fn loss_alone_ms(catalog: &Catalog, device: &Device, warmup: usize, steps: usize) -> f64 {
+    let scores = Tensor::<2>::random([B, P + M], Distribution::Normal(0.0, 1.0), device);
+    let loss_only = |i: u64| {
+        let cands = catalog.candidates(i);
+        let s = scores.clone().require_grad();
+        let value = catalog
+            .loss
+            .forward(s.clone(), &catalog.teacher_top, &cands);
+        let grads = value.backward();
+        let grad = s.grad(&grads).expect("scores take part");
+        grad.sum().into_scalar::<f32>()
+    };
+    (0..warmup as u64).for_each(|i| {
+        loss_only(i);
+    });
+    let t = Instant::now();
+    (0..steps as u64).for_each(|i| {
+        loss_only(i);
+    });
+    t.elapsed().as_secs_f64() * 1e3 / steps.max(1) as f64
+}
+
+/// The full-catalog loss: score all L items, coupled RankDistil on the teacher's order.
+fn full_catalog_ms(catalog: &Catalog, queries: &Tensor<3>, warmup: usize, steps: usize) -> f64 {
+    let (device, l) = (queries.device(), catalog.l);
+    let table = TensorData::new(catalog.table.clone(), [l, D]);
+    let table_t = Tensor::<2>::from_data(table, &device).transpose(); // [D, L]
+    let teacher_full = Tensor::<2>::random([B, l], Distribution::Normal(0.0, 1.0), &device);
+    let mask = Tensor::<2, Bool>::full([B, l], true, &device);
+    let coupled = CoupledRankDistilConfig::new()
+        .with_k(K)
+        .with_samples(0)
+        .init();
+    let mut tower = MlpScorerConfig::new(F, vec![64, D]).init(&device);
+    let mut optim = AdamConfig::new().init();
+    let mut full = |tower: MlpScorer, _i: u64| {
+        let q = tower.forward_embedding(queries.clone()).reshape([B, D]); // [B, D]
+        let scores = q.matmul(table_t.clone()); // [B, L]
+        let value = coupled.forward_device_order(scores, teacher_full.clone(), mask.clone());
+        let grads = GradientsParams::from_grads(value.backward(), &tower);
+        (optim.step(1e-3, tower, grads), value)
+    };
+    time_steps(&mut tower, &mut full, warmup, steps)
+}
+
 /// Mean milliseconds per step after `warmup` untimed steps.
 fn time_steps(
-    model: &mut rankdistil_models::MlpScorer,
-    step: &mut impl FnMut(
-        rankdistil_models::MlpScorer,
-        u64,
-    ) -> (rankdistil_models::MlpScorer, Tensor<1>),
+    model: &mut MlpScorer,
+    step: &mut impl FnMut(MlpScorer, u64) -> (MlpScorer, Tensor<1>),
     warmup: usize,
     steps: usize,
 ) -> f64 {

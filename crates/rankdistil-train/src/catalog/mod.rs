@@ -6,6 +6,7 @@ pub mod config;
 pub mod data;
 pub mod export;
 pub mod model_dir;
+pub mod recommend;
 pub mod row_adam;
 pub mod rows;
 pub mod run;

@@ -259,7 +259,8 @@ impl Checked for DistillRunConfig {
     fn check(&self) -> Result<(), String> {
         self.data.as_ref().map_or(Ok(()), DataConfig::check)?;
         self.model.check("model")?;
-        self.train.check("train")
+        self.train.check("train")?;
+        self.loss.check().map_err(|e| format!("[loss] {e}"))
     }
 }
 
@@ -282,12 +283,14 @@ fn default_seeds() -> Vec<u64> {
     vec![1, 2, 3]
 }
 
-/// Two `[[loss]]` tables of one method would fill one table row twice.
+/// Each `[[loss]]` table, and no method twice: two would fill one table row.
 fn check_methods(losses: &[ObjectiveConfig], table: &str) -> Result<(), String> {
     if losses.is_empty() {
         return Err(format!("[[{table}]]: no loss to compare"));
     }
     for (i, a) in losses.iter().enumerate() {
+        a.check()
+            .map_err(|e| format!("[[{table}]] {}: {e}", a.name()))?;
         if losses[..i].iter().any(|b| b.name() == a.name()) {
             return Err(format!(
                 "[[{table}]]: method {} appears twice; compare one configuration per method",
@@ -341,6 +344,7 @@ impl Checked for QuickstartConfig {
         self.data.check()?;
         self.teacher.check("teacher")?;
         self.student.check("student")?;
+        self.distill.check().map_err(|e| format!("[distill] {e}"))?;
         check_methods(&self.compare.loss, "compare.loss")?;
         if self.compare.seeds.is_empty() {
             return Err("[compare] seeds is empty".into());
@@ -389,5 +393,28 @@ mod tests {
             seen += 1;
         }
         assert!(seen >= 13, "only {seen} run configs in {}", dir.display());
+    }
+
+    #[test]
+    fn a_loss_setting_out_of_range_names_its_table_and_key() {
+        let distill = "[model]\nhidden = [4]\n[loss]\nmethod = \"coupled\"\nk = 0\n";
+        let err = crate::settings::parse::<DistillRunConfig>(distill).unwrap_err();
+        assert_eq!(err, "[loss] k = 0, expected k >= 1");
+        let compare = "[model]\nhidden = [4]\n[[loss]]\nmethod = \"rd\"\nlambda = -1\n";
+        let err = crate::settings::parse::<CompareConfig>(compare).unwrap_err();
+        assert_eq!(
+            err,
+            "[[loss]] rd: lambda = -1, expected a finite number > 0"
+        );
+    }
+
+    #[test]
+    fn the_old_comparison_form_is_refused_with_what_to_write() {
+        let old = "methods = [\"coupled\"]\n[model]\nhidden = [4]\n[loss]\nmethod = \"coupled\"\n";
+        let err = crate::settings::parse::<CompareConfig>(old).unwrap_err();
+        assert!(
+            err.starts_with("`methods`, a shared [loss] table and [overrides.*] are gone"),
+            "{err}"
+        );
     }
 }

@@ -8,5 +8,6 @@ pub mod export;
 pub mod quickstart;
 pub mod run_dir;
 pub mod scoring;
+pub mod serve;
 pub mod teacher;
 pub mod training;

@@ -32,47 +32,16 @@ pub fn run_quickstart(
     backend: &Backend,
 ) -> anyhow::Result<QuickstartReport> {
     let teacher_dir = out.join("teacher");
-    let splits = load_splits(&cfg.data, cfg.teacher.train.seed, None)?;
-    let d_input = splits.train.num_features;
-    let (teacher_params, student_params) = (
-        cfg.teacher.model.scorer(d_input).num_params(),
-        cfg.student.model.scorer(d_input).num_params(),
-    );
-    eprintln!(
-        "quickstart: {} ({} / {} / {} train/valid/test queries); teacher {teacher_params} parameters, student {student_params} ({:.0}x smaller)",
-        splits.source,
-        splits.train.num_queries(),
-        splits.valid.num_queries(),
-        splits.test.as_ref().map_or(0, |t| t.num_queries()),
-        teacher_params as f64 / student_params as f64
-    );
-    create_run_dir(&teacher_dir, config_text, &splits.normalizer)?;
-    let label_objective = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
-    ListRun {
-        label: "teacher",
-        splits: &splits,
-        teacher: None,
-        model: &cfg.teacher.model,
-        train: &cfg.teacher.train,
-        objective: &label_objective,
-        record: Some(RunRecord {
-            dir: &teacher_dir,
-            resume: false,
-            role: "teacher",
-            method: LabelLossKind::SoftmaxCe.name(),
-            data: &cfg.data,
-        }),
-        progress: true,
-    }
-    .run(backend)?;
+    train_teacher(cfg, config_text, &teacher_dir, backend)?;
     // Students learn from the saved teacher, as `distill` would.
     let (seed, batch) = (cfg.teacher.train.seed, cfg.teacher.train.eval_batch_size);
     let teacher = TeacherScores::load(&teacher_dir, None, backend, seed, batch)?;
     let test = teacher.splits.test.as_ref();
     let test = test.ok_or_else(|| anyhow::anyhow!("the quickstart's data has no test split"))?;
     let mut rows = vec![("teacher".to_string(), teacher.test_metrics.clone())];
+    let label_only = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
     for (name, objective) in [
-        ("label-only student", &label_objective),
+        ("label-only student", &label_only),
         ("RankDistil student", &cfg.distill),
     ] {
         let student = ListRun {
@@ -108,4 +77,47 @@ pub fn run_quickstart(
         test_queries: test.num_queries(),
         teacher_dir,
     })
+}
+
+/// The teacher, from labels, saved as a `train` run would be.
+fn train_teacher(
+    cfg: &QuickstartConfig,
+    config_text: &str,
+    dir: &Path,
+    backend: &Backend,
+) -> anyhow::Result<()> {
+    let splits = load_splits(&cfg.data, cfg.teacher.train.seed, None)?;
+    let d_input = splits.train.num_features;
+    let (teacher_params, student_params) = (
+        cfg.teacher.model.scorer(d_input).num_params(),
+        cfg.student.model.scorer(d_input).num_params(),
+    );
+    eprintln!(
+        "quickstart: {} ({} / {} / {} train/valid/test queries); teacher {teacher_params} parameters, student {student_params} ({:.0}x smaller)",
+        splits.source,
+        splits.train.num_queries(),
+        splits.valid.num_queries(),
+        splits.test.as_ref().map_or(0, |t| t.num_queries()),
+        teacher_params as f64 / student_params as f64
+    );
+    create_run_dir(dir, config_text, &splits.normalizer)?;
+    let label_only = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
+    ListRun {
+        label: "teacher",
+        splits: &splits,
+        teacher: None,
+        model: &cfg.teacher.model,
+        train: &cfg.teacher.train,
+        objective: &label_only,
+        record: Some(RunRecord {
+            dir,
+            resume: false,
+            role: "teacher",
+            method: LabelLossKind::SoftmaxCe.name(),
+            data: &cfg.data,
+        }),
+        progress: true,
+    }
+    .run(backend)?;
+    Ok(())
 }

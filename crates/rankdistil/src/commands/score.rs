@@ -1,12 +1,8 @@
-use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
-use rankdistil_data::{LetorOptions, LetorReader, RankingDataset};
-use rankdistil_metrics::rank_order;
-
 use rankdistil_train::list::export::load_export;
-use rankdistil_train::list::scoring::score_dataset;
+use rankdistil_train::list::serve::{ScoreRequest, score_letor};
 use rankdistil_train::store::output::Output;
 
 use crate::commands::args::BackendArg;
@@ -36,53 +32,21 @@ pub struct ScoreArgs {
 pub fn run(args: ScoreArgs) -> anyhow::Result<()> {
     let backend = args.backend.open()?;
     let (model, config) = load_export(&args.model, &backend.device)?;
-    let mut reader = LetorReader::open(
-        &args.data,
-        LetorOptions {
-            num_features: Some(config.input_dim),
-        },
-    )?;
+    let request = ScoreRequest {
+        export: &args.model,
+        model: &model,
+        config: &config,
+        tag: &args.tag,
+        batch_queries: args.batch_queries,
+    };
     let mut sink = Output::open(args.out.as_deref())?;
-    let (mut queries, mut rows) = (0usize, 0usize);
-    loop {
-        let mut batch = RankingDataset::new(config.input_dim);
-        while batch.num_queries() < args.batch_queries.max(1) {
-            let next = reader.next_query().map_err(|e| {
-                anyhow::anyhow!(
-                    "{e} (the model in {} takes {} features)",
-                    args.model.display(),
-                    config.input_dim
-                )
-            })?;
-            let Some(q) = next else { break };
-            batch.push_query(q.qid, &q.features, &q.labels, q.doc_ids)?;
-        }
-        if batch.num_queries() == 0 {
-            break;
-        }
-        config.normalization.apply(&mut batch);
-        let scores = score_dataset(&model, &batch, &backend, batch.num_queries());
-        for q in 0..batch.num_queries() {
-            let (a, b) = (batch.offsets[q], batch.offsets[q + 1]);
-            for (rank, &i) in rank_order(&scores[a..b]).iter().enumerate() {
-                writeln!(
-                    sink,
-                    "{} Q0 {} {} {} {}",
-                    batch.qids[q],
-                    batch.doc_ids[a + i],
-                    rank + 1,
-                    scores[a + i],
-                    args.tag
-                )?;
-            }
-        }
-        queries += batch.num_queries();
-        rows += batch.num_rows();
-    }
+    let scored = score_letor(&request, &args.data, &mut sink, &backend)?;
     sink.finish()?;
     if let Some(out) = &args.out {
         eprintln!(
-            "scored {queries} queries, {rows} documents into {}",
+            "scored {} queries, {} documents into {}",
+            scored.queries,
+            scored.rows,
             out.display()
         );
     }
