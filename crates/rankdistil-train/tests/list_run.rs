@@ -1,0 +1,121 @@
+//! The list pipeline as a library: a teacher from labels and a student from its scores, in
+//! memory and into a run directory, without the CLI.
+
+use rankdistil_data::SyntheticConfig;
+use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+use rankdistil_train::backend::Backend;
+use rankdistil_train::list::config::{DataConfig, DistillRunConfig, ModelConfig, TrainConfig};
+use rankdistil_train::list::data::load_splits;
+use rankdistil_train::list::run_dir::{create_run_dir, load_meta};
+use rankdistil_train::list::scoring::score_dataset;
+use rankdistil_train::list::training::{ListRun, RunRecord, SplitScores};
+use rankdistil_train::settings;
+
+fn data() -> DataConfig {
+    DataConfig {
+        synthetic: Some(SyntheticConfig {
+            queries: 60,
+            min_items: 10,
+            max_items: 30,
+            features: 6,
+            ..SyntheticConfig::default()
+        }),
+        ..DataConfig::default()
+    }
+}
+
+#[test]
+fn a_teacher_and_a_distilled_student_train_through_the_library() {
+    let backend = Backend::cpu();
+    let data = data();
+    let splits = load_splits(&data, 1, None).unwrap();
+    let train = TrainConfig {
+        epochs: 3,
+        batch_size: 8,
+        learning_rate: 0.01,
+        seed: 2,
+        ..TrainConfig::default()
+    };
+    let teacher_model = ModelConfig {
+        hidden: vec![16],
+        activation: Default::default(),
+        dropout: 0.0,
+        layer_norm: false,
+    };
+    let dir = tempfile::tempdir().unwrap();
+    create_run_dir(dir.path(), "# a test run\n", &splits.normalizer).unwrap();
+    let label = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
+    let teacher = ListRun {
+        label: "teacher",
+        splits: &splits,
+        teacher: None,
+        model: &teacher_model,
+        train: &train,
+        objective: &label,
+        record: Some(RunRecord {
+            dir: dir.path(),
+            resume: false,
+            role: "teacher",
+            method: "softmax_ce",
+            data: &data,
+        }),
+        progress: false,
+    }
+    .run(&backend)
+    .unwrap();
+    let meta = load_meta(dir.path()).unwrap();
+    assert_eq!(meta.best_epoch, teacher.best_epoch);
+    assert_eq!(meta.test, teacher.test);
+    assert!((1..=3).contains(&teacher.best_epoch));
+
+    // The student reads the teacher's scores on each split, as `distill` does.
+    let score = |d| score_dataset(&teacher.model, d, &backend, 16);
+    let (t_train, t_valid) = (score(&splits.train), score(&splits.valid));
+    let t_test = score(splits.test.as_ref().unwrap());
+    let student: DistillRunConfig = settings::parse(
+        "[model]\nhidden = [4]\n[train]\nepochs = 2\nbatch_size = 8\n[loss]\nmethod = \"coupled\"\nk = 5\nsamples = 2\n",
+    )
+    .unwrap();
+    let outcome = ListRun {
+        label: "student",
+        splits: &splits,
+        teacher: Some(SplitScores {
+            train: &t_train,
+            valid: &t_valid,
+            test: Some(&t_test),
+        }),
+        model: &student.model,
+        train: &student.train,
+        objective: &student.loss,
+        record: None,
+        progress: false,
+    }
+    .run(&backend)
+    .unwrap();
+    let test = outcome.test.expect("synthetic data has a test split");
+    let overlap = test.get("overlap@10").expect("agreement with the teacher");
+    assert!((0.0..=1.0).contains(&overlap), "{overlap}");
+    assert!(test.get("ndcg@10").unwrap() > 0.0);
+}
+
+#[test]
+fn a_student_without_teacher_scores_is_refused() {
+    let backend = Backend::cpu();
+    let splits = load_splits(&data(), 1, None).unwrap();
+    let student: DistillRunConfig =
+        settings::parse("[model]\nhidden = [4]\n[loss]\nmethod = \"mse\"\n").unwrap();
+    let err = ListRun {
+        label: "student",
+        splits: &splits,
+        teacher: None,
+        model: &student.model,
+        train: &student.train,
+        objective: &student.loss,
+        record: None,
+        progress: false,
+    }
+    .run(&backend)
+    .err()
+    .expect("a distillation method needs a teacher");
+    assert_eq!(err.to_string(), "method mse needs teacher scores");
+}
