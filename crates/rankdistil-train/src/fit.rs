@@ -47,9 +47,13 @@ pub trait Task {
     ) -> anyhow::Result<(Tensor<1>, GradientsParams)>;
     /// Whether the run validates after each epoch and keeps its best epoch; without, its model
     /// is the last epoch's.
-    fn validates(&self) -> bool;
-    /// Validation metrics of the inference copy after an epoch.
-    fn validate(&self, inference: &Self::Model) -> MetricSummary;
+    fn validates(&self) -> bool {
+        false
+    }
+    /// Validation metrics of the inference copy after an epoch, when [`Self::validates`].
+    fn validate(&self, _inference: &Self::Model) -> MetricSummary {
+        MetricSummary::default()
+    }
     /// The whole model, with any state the step keeps outside it folded back in.
     fn complete(&self, model: Self::Model) -> Self::Model {
         model

@@ -33,6 +33,21 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rankdistil"))
 }
 
+/// `rankdistil train` of `t.toml` into `out`, in `d`.
+fn train(d: &Path, out: &str) -> Command {
+    let mut command = bin();
+    command.current_dir(d).args([
+        "train",
+        "--config",
+        "t.toml",
+        "--backend",
+        "ndarray",
+        "--out",
+        out,
+    ]);
+    command
+}
+
 fn metrics(run: &Path) -> serde_json::Value {
     let meta: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("run.json")).unwrap()).unwrap();
@@ -57,17 +72,7 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
 
 /// Starts `train` into `killed` and kills it with SIGKILL once its third epoch is logged.
 fn kill_during_epoch_4(d: &Path) {
-    let mut child = bin()
-        .current_dir(d)
-        .args([
-            "train",
-            "--config",
-            "t.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "killed",
-        ])
+    let mut child = train(d, "killed")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -102,19 +107,7 @@ fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
     let d = dir.path();
     std::fs::write(d.join("t.toml"), CONFIG).unwrap();
 
-    let full = bin()
-        .current_dir(d)
-        .args([
-            "train",
-            "--config",
-            "t.toml",
-            "--backend",
-            "ndarray",
-            "--out",
-            "full",
-        ])
-        .output()
-        .unwrap();
+    let full = train(d, "full").output().unwrap();
     assert!(
         full.status.success(),
         "{}",

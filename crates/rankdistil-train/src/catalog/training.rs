@@ -15,7 +15,6 @@ use rankdistil_loss::{
     Draw, Popularity, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe,
     SoftmaxKd, SoftmaxKdConfig,
 };
-use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
@@ -245,14 +244,6 @@ impl Task for CatalogTask<'_> {
             tables.step(context.stage.train.learning_rate, &grads, rows);
         }
         Ok((detached, GradientsParams::from_grads(grads, model)))
-    }
-
-    fn validates(&self) -> bool {
-        false
-    }
-
-    fn validate(&self, _inference: &CatalogScorer) -> MetricSummary {
-        unreachable!("catalog runs are evaluated over the whole catalog once trained")
     }
 
     fn complete(&self, model: CatalogScorer) -> CatalogScorer {
