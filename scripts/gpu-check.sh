@@ -4,8 +4,8 @@
 #   scripts/gpu-check.sh [path/to/rankdistil or rankdistil.xz]
 #
 # Build the release binary elsewhere (cargo build --release), copy it (xz-compressed is fine)
-# together with Debian's libvulkan1 .deb in .gl/ (see README, "GPU"), then run this once. It:
-#   1. runs the quickstart on the GPU,
+# together with Debian's libvulkan1 .deb in .gl/ (see docs/GUIDE.md, "Backends"), then run this once. It:
+#   1. runs the quickstart on the GPU with empty kernel and autotune caches,
 #   2. checks backend parity (same batch and weights: loss to 1e-4, gradients to 1e-3),
 #   3. runs `rankdistil bench` (once per MLP layout in LAYOUTS) and the PyTorch reference step
 #      on the same GPU,
@@ -13,7 +13,9 @@
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
 #
 #   5. with KERNELS=1, times every GPU kernel of the 256 × 128, 512 step (CubeCL's profiler)
-#      and prints the per-kernel summary.
+#      and prints the per-kernel summary,
+#   6. runs the quickstart on the GPU again, with the caches the first run filled,
+#   7. and on the CPU (flex), so the summary shows cold, warm and CPU times side by side.
 #
 # Environment: BACKEND (wgpu), STEPS (20), LAYOUTS ("lists rows": `bench --layout`, [B, N, F] as the
 # trainer runs it or flattened to [B·N, F] as PyTorch does), SKIP_QUICKSTART=1, SKIP_PROFILE=1,
@@ -80,7 +82,9 @@ if [ "${SKIP_QUICKSTART:-0}" = 1 ]; then
 elif t=$(allot "${QS_TIMEOUT:-300}"); [ "$t" = 0 ]; then
   over_budget; qs_rc=-1
 else
-  timeout "$t" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
+  # A fresh kernel and autotune cache, so this run is the cold one.
+  rm -rf "$runs/kernel-cache"
+  RANKDISTIL_CACHE_DIR="$runs/kernel-cache" timeout "$t" "$bin" quickstart --backend "$backend" --out "$runs/quickstart-$(date +%s)" > "$out/quickstart.txt" 2> "$out/quickstart.err"
   qs_rc=$?
   tail -22 "$out/quickstart.txt"; [ $qs_rc -eq 0 ] || tail -5 "$out/quickstart.err"
 fi
@@ -126,6 +130,20 @@ if [ "${KERNELS:-0}" = 1 ]; then
   fi
 fi
 
+# The same quickstart again: kernels and autotune results now come from the cache.
+quickstart_again() { # name, backend, cache dir
+  local start=$(date +%s) t
+  if [ "${SKIP_QUICKSTART:-0}" = 1 ] || [ "$qs_rc" != 0 ]; then echo "skipped"; echo -1 > "$out/$1.s"; return; fi
+  if t=$(allot "${QS_TIMEOUT:-300}"); [ "$t" = 0 ]; then over_budget; echo -1 > "$out/$1.s"; return; fi
+  if RANKDISTIL_CACHE_DIR="$3" timeout "$t" "$bin" quickstart --backend "$2" --out "$runs/$1-$(date +%s)" > "$out/$1.txt" 2> "$out/$1.err"; then
+    echo $(( $(date +%s) - start )) > "$out/$1.s"; tail -3 "$out/$1.txt"
+  else echo -1 > "$out/$1.s"; tail -5 "$out/$1.err"; fi
+}
+echo "== 6. quickstart on the GPU again (warm kernel and autotune caches)"
+quickstart_again quickstart-warm "$backend" "$runs/kernel-cache"
+echo "== 7. quickstart on the CPU (flex), for comparison"
+quickstart_again quickstart-cpu flex "$runs/kernel-cache"
+
 echo "== summary"
 python3 - "$out" "$qs_rc" "$qs_s" "$parity_rc" $layouts <<'PY'
 import re, sys
@@ -148,7 +166,13 @@ for line in open(f"{out}/bench-torch.txt"):
         torch[tuple(map(int, m.groups()[:3]))] = float(m.group(4))
 parity = [l for l in open(f"{out}/parity.txt").read().splitlines() if l.startswith("parity")]
 qs = "skipped" if qs_rc == -1 else ("ok" if qs_rc == 0 else "FAILED")
-print(f"quickstart on the GPU: {qs} in {qs_s}s")
+print(f"quickstart on the GPU: {qs} in {qs_s}s (cold caches)")
+for name, what in [("quickstart-warm", "on the GPU again (warm caches)"), ("quickstart-cpu", "on the CPU (flex)")]:
+    try:
+        s = int(open(f"{out}/{name}.s").read())
+    except (OSError, ValueError):
+        s = -1
+    print(f"quickstart {what}: " + (f"{s}s" if s >= 0 else "skipped or failed"))
 if parity_rc == -1:
     print("parity: skipped (budget)")
 for line in parity or ["parity: no output"]:

@@ -6,8 +6,52 @@ use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 
 use crate::dataset::RankingDataset;
 
-/// Marks a padded slot in [`ListBatch::rows`].
+/// Marks a padded slot in [`ListBatch::rows`], and a padded list in [`ListBatch::queries`].
 pub const PAD: usize = usize::MAX;
+
+/// How far a batch is padded beyond its real lists and items.
+///
+/// On a GPU every distinct `[B, N]` shape costs a kernel compilation and an autotune run, so
+/// list lengths round up to a power of two and a short last batch is filled with empty lists:
+/// an epoch then sees a handful of shapes. Empty lists and padded slots never count in a loss
+/// or a metric. On the CPU nothing is padded beyond the longest list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Padding {
+    /// Round the list length up to a power of two, at least this (0: no rounding).
+    pub min_bucket: usize,
+    /// Fill the batch with empty lists up to this many (0: no filling).
+    pub lists: usize,
+}
+
+impl Padding {
+    /// Only up to the longest list.
+    pub const NONE: Padding = Padding {
+        min_bucket: 0,
+        lists: 0,
+    };
+
+    /// Power-of-two list lengths from 32, and batches of exactly `lists` lists.
+    pub fn buckets(lists: usize) -> Self {
+        Self {
+            min_bucket: 32,
+            lists,
+        }
+    }
+
+    /// The padded length of lists whose longest has `longest` items.
+    pub fn list_len(&self, longest: usize) -> usize {
+        let longest = longest.max(1);
+        match self.min_bucket {
+            0 => longest,
+            min => longest.next_power_of_two().max(min),
+        }
+    }
+
+    /// The padded number of lists of a batch of `lists`.
+    pub fn batch_size(&self, lists: usize) -> usize {
+        lists.max(self.lists)
+    }
+}
 
 /// One padded batch, on the host.
 #[derive(Debug, Clone)]
@@ -30,20 +74,18 @@ pub struct ListBatch {
 impl ListBatch {
     /// Builds a batch from `(query, rows of that query)` pairs, padding to the longest list.
     pub fn from_rows(data: &RankingDataset, lists: &[(usize, Vec<usize>)]) -> Self {
-        Self::from_rows_padded(data, lists, 1)
+        Self::from_rows_padded(data, lists, Padding::NONE)
     }
 
-    /// Like [`Self::from_rows`], with the list length rounded up to a multiple of `multiple`.
-    /// On a GPU this bounds the number of distinct shapes, and so of kernel compilations and
-    /// autotune runs.
+    /// Like [`Self::from_rows`], padded further as `padding` says.
     pub fn from_rows_padded(
         data: &RankingDataset,
         lists: &[(usize, Vec<usize>)],
-        multiple: usize,
+        padding: Padding,
     ) -> Self {
-        let b = lists.len();
-        let longest = lists.iter().map(|(_, r)| r.len()).max().unwrap_or(0).max(1);
-        let n = longest.div_ceil(multiple.max(1)) * multiple.max(1);
+        let b = padding.batch_size(lists.len());
+        let longest = lists.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
+        let n = padding.list_len(longest);
         let f = data.num_features;
         let mut features = vec![0.0; b * n * f];
         let mut labels = vec![0.0; b * n];
@@ -67,8 +109,18 @@ impl ListBatch {
             labels,
             mask,
             rows: rows_out,
-            queries: lists.iter().map(|(q, _)| *q).collect(),
+            queries: (lists.iter().map(|(q, _)| *q))
+                .chain(std::iter::repeat(PAD))
+                .take(b)
+                .collect(),
         }
+    }
+
+    /// How many of the lists have a real item: the ones a loss averages over.
+    pub fn nonempty_lists(&self, range: std::ops::Range<usize>) -> usize {
+        range
+            .filter(|&i| self.mask[i * self.list_len..(i + 1) * self.list_len].contains(&true))
+            .count()
     }
 
     /// The lists in `range`, as a batch of their own (same list length).

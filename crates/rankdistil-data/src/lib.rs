@@ -12,7 +12,7 @@ mod letor;
 mod normalize;
 pub mod synthetic;
 
-pub use batch::{BatchPlan, ListBatch, PAD};
+pub use batch::{BatchPlan, ListBatch, PAD, Padding};
 pub use cache::{CacheStatus, cache_path, read_letor_cached};
 pub use dataset::{QueryView, RankingDataset};
 pub use error::DataError;

@@ -1,5 +1,7 @@
+use std::collections::BTreeSet;
+
 use rankdistil_data::{
-    BatchPlan, FeatureNormalizer, ListBatch, NormalizationKind, PAD, RankingDataset,
+    BatchPlan, FeatureNormalizer, ListBatch, NormalizationKind, PAD, Padding, RankingDataset,
     SyntheticConfig, generate,
 };
 
@@ -115,4 +117,45 @@ fn synthetic_data_is_seeded_and_graded() {
         counts[0] > counts[4] * 5,
         "most items are irrelevant: {counts:?}"
     );
+}
+
+/// The `[B, N]` shapes one training epoch of `data` produces under `padding`.
+fn epoch_shapes(data: &RankingDataset, padding: Padding) -> BTreeSet<(usize, usize)> {
+    BatchPlan::training(16, None)
+        .epoch(data, 1, 1)
+        .iter()
+        .map(|lists| {
+            let batch = ListBatch::from_rows_padded(data, lists, padding);
+            (batch.batch_size, batch.list_len)
+        })
+        .collect()
+}
+
+#[test]
+fn gpu_padding_bounds_the_shapes_of_an_epoch() {
+    // The quickstart's data: 800 queries of 20 to 300 items, 50 batches of 16, the last short.
+    let data = generate(&SyntheticConfig {
+        queries: 800,
+        min_items: 20,
+        max_items: 300,
+        ..SyntheticConfig::default()
+    });
+    let exact = epoch_shapes(&data, Padding::NONE);
+    let bucketed = epoch_shapes(&data, Padding::buckets(16));
+    assert!(exact.len() >= 20, "{} shapes unpadded", exact.len());
+    // Lengths 32, 64, 128, 256 and 512 at most, and one batch size.
+    assert!(bucketed.len() <= 5, "{bucketed:?}");
+    assert!(
+        bucketed
+            .iter()
+            .all(|&(b, n)| b == 16 && n.is_power_of_two() && n >= 32)
+    );
+
+    // Padded lists and slots are empty: a loss sees the same lists and items.
+    let lists = &BatchPlan::training(16, None).epoch(&data, 1, 1)[0][..3];
+    let batch = ListBatch::from_rows_padded(&data, lists, Padding::buckets(16));
+    assert_eq!(batch.nonempty_lists(0..16), 3);
+    assert_eq!(batch.queries[3..], [PAD; 13]);
+    let real: usize = lists.iter().map(|(_, r)| r.len()).sum();
+    assert_eq!(batch.mask.iter().filter(|&&m| m).count(), real);
 }

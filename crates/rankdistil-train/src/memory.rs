@@ -1,20 +1,43 @@
-//! Keeping every device buffer under wgpu's 4 GiB per-buffer limit.
+//! Keeping every device buffer under the adapter's largest buffer.
 //!
-//! Burn's wgpu runtime fails at run time on any buffer (or memory-pool page) of 4 GiB or more,
-//! which an MLP step reaches at 512 lists × 200 items × hidden 1024. Training therefore splits a
-//! batch into micro-batches whose widest activation stays under a budget and accumulates their
-//! gradients; scoring splits evaluation batches the same way. A single list too wide for the
-//! budget is refused before training starts, with the largest size that fits.
+//! Burn's wgpu runtime fails at run time on any buffer (or memory-pool page) past the adapter's
+//! limit, and a 4 GiB one failed on an H100 whatever it reported. CubeCL sizes a pool page
+//! after the largest allocation it serves (plus a megabyte of slack), so the budget for one
+//! buffer is a share of the adapter's limit. Training splits a batch into micro-batches whose
+//! widest buffer stays under it and accumulates their gradients; scoring splits evaluation
+//! batches the same way. A single list too wide for the budget is refused before training
+//! starts, with the largest size that fits.
 
 use anyhow::bail;
+use rankdistil_models::ItemLayout;
 
-/// wgpu's per-buffer ceiling.
+/// wgpu's per-buffer ceiling, whatever the adapter reports.
 pub const WGPU_BUFFER_LIMIT: u64 = 4 << 30;
 
-/// The default budget for one activation on a GPU. Memory-pool pages are sized from the
-/// largest allocation and can be several times it, so the budget sits well under the ceiling.
+/// The budget for one activation on a GPU whose limits are not known.
 pub const DEFAULT_GPU_BUDGET: u64 = 384 << 20;
 const _: () = assert!(DEFAULT_GPU_BUDGET < WGPU_BUFFER_LIMIT);
+
+/// The budget for one buffer on an adapter whose largest buffer is `max_buffer` bytes: half of
+/// it (and of wgpu's ceiling), so the page that holds it, its slack and a neighbour fit.
+/// An adapter that states no limit (0) gets [`DEFAULT_GPU_BUDGET`].
+pub fn gpu_budget(max_buffer: u64) -> u64 {
+    match max_buffer {
+        0 => DEFAULT_GPU_BUDGET,
+        limit => limit.min(WGPU_BUFFER_LIMIT) / 2,
+    }
+}
+
+/// The list length whose `[len, width]` activation is as large as the widest buffer one list
+/// needs through a layer of `width` units. In the `lists` layout Linear multiplies each list
+/// against a broadcast weight, so the backward pass holds a `[width, width]` weight gradient
+/// per list before summing them: the wider of the two counts.
+pub fn effective_len(list_len: usize, width: usize, layout: ItemLayout) -> usize {
+    match layout {
+        ItemLayout::Lists => list_len.max(width),
+        ItemLayout::Rows => list_len,
+    }
+}
 
 /// Bytes of the widest `[B, N, width]` f32 activation of a batch.
 pub fn activation_bytes(lists: usize, list_len: usize, width: usize) -> u64 {
@@ -77,6 +100,21 @@ mod tests {
         );
         assert_eq!(chunks(32, 32), vec![0..32]);
         assert_eq!(chunks(10, 4), vec![0..4, 4..8, 8..10]);
+    }
+
+    #[test]
+    fn the_budget_follows_the_adapter_and_counts_per_list_weight_gradients() {
+        assert_eq!(gpu_budget(u64::MAX), 2 << 30);
+        assert_eq!(gpu_budget(1 << 30), 512 << 20);
+        assert_eq!(gpu_budget(0), DEFAULT_GPU_BUDGET);
+        // 1024 lists × 200 items × 1024 units: one pass in the rows layout under a 4 GiB
+        // limit; in the lists layout each list's [1024, 1024] weight gradient counts.
+        let budget = gpu_budget(WGPU_BUFFER_LIMIT);
+        let rows = effective_len(200, 1024, ItemLayout::Rows);
+        assert_eq!(lists_per_chunk(1024, rows, 1024, budget).unwrap(), 1024);
+        let lists = effective_len(200, 1024, ItemLayout::Lists);
+        assert_eq!(lists, 1024);
+        assert_eq!(lists_per_chunk(1024, lists, 1024, budget).unwrap(), 512);
     }
 
     #[test]

@@ -9,7 +9,7 @@ use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::{BenchOptions, FEATURES};
-use crate::memory::{chunks, lists_per_chunk};
+use crate::memory::{chunks, effective_len, lists_per_chunk};
 
 /// Times the reference step at every configuration and prints one table row each.
 pub fn table(backend: &Backend, options: &BenchOptions) -> anyhow::Result<()> {
@@ -64,10 +64,9 @@ pub fn reference_step(
         .with_k(10)
         .with_samples(0)
         .init();
-    let parts = chunks(
-        b,
-        lists_per_chunk(b, n, h.max(FEATURES), backend.buffer_budget)?,
-    );
+    let width = h.max(FEATURES);
+    let len = effective_len(n, width, layout);
+    let parts = chunks(b, lists_per_chunk(b, len, width, backend.buffer_budget)?);
     let micro_batches = parts.len();
     let mut step = |model: MlpScorer| {
         if parts.len() == 1 {

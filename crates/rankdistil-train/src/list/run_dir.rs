@@ -35,6 +35,9 @@ pub struct RunMeta {
     pub normalizer: FeatureNormalizer,
     pub backend: String,
     pub adapter: String,
+    /// Where the GPU's compiled kernels and autotune results persist; `None` on the CPU.
+    #[serde(default)]
+    pub kernel_cache: Option<PathBuf>,
     pub best_epoch: usize,
     pub valid: MetricSummary,
     pub test: Option<MetricSummary>,

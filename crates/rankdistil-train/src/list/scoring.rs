@@ -28,7 +28,7 @@ pub fn score_dataset(
     .unwrap_or(1)
     .min(batch_size.max(1));
     for lists in BatchPlan::evaluation(lists_per_batch).epoch(data, 0, 0) {
-        let batch = ListBatch::from_rows_padded(data, &lists, backend.list_multiple());
+        let batch = ListBatch::from_rows_padded(data, &lists, backend.padding(lists_per_batch));
         let scores = model.forward(batch.features_tensor(device)); // [B, N]
         let scores = scores
             .into_data()

@@ -17,7 +17,7 @@ use crate::list::config::{DataConfig, ModelConfig, TrainConfig};
 use crate::list::data::Splits;
 use crate::list::run_dir::{RunMeta, save_meta};
 use crate::list::scoring::{evaluate, score_dataset};
-use crate::memory::{chunks, lists_per_chunk};
+use crate::memory::{chunks, effective_len, lists_per_chunk};
 
 /// A teacher's scores on every split, one per row.
 pub struct SplitScores<'a> {
@@ -123,6 +123,7 @@ impl ListRun<'_> {
             normalizer: self.splits.normalizer.clone(),
             backend: backend.name.into(),
             adapter: backend.adapter.clone(),
+            kernel_cache: backend.kernel_cache.clone(),
             best_epoch,
             valid: valid.clone(),
             test: test.clone(),
@@ -207,7 +208,8 @@ impl Task for ListTask<'_> {
         lists: Self::Batch,
         step: u64,
     ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
-        let batch = ListBatch::from_rows_padded(self.train, &lists, self.backend.list_multiple());
+        let padding = self.backend.padding(self.settings.batch_size);
+        let batch = ListBatch::from_rows_padded(self.train, &lists, padding);
         self.objective.reseed(step);
         accumulate_gradients(
             model,
@@ -233,10 +235,10 @@ impl Task for ListTask<'_> {
     }
 }
 
-/// Forward and backward over `batch`, split into micro-batches whose widest activation fits
+/// Forward and backward over `batch`, split into micro-batches whose widest buffer fits
 /// `budget` bytes, with the gradients accumulated. Each micro-batch's mean loss is weighted by
-/// its share of the lists, so the result equals the whole batch's (exactly when every list
-/// counts toward the loss). Returns the detached loss and the gradients.
+/// its share of the lists with a real item, so the result equals the whole batch's (exactly
+/// when every such list counts toward the loss). Returns the detached loss and the gradients.
 pub fn accumulate_gradients(
     model: &MlpScorer,
     objective: &Objective,
@@ -246,13 +248,15 @@ pub fn accumulate_gradients(
     budget: u64,
     device: &Device,
 ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
-    let per = lists_per_chunk(batch.batch_size, batch.list_len, widest, budget)?;
+    let len = effective_len(batch.list_len, widest, model.layout());
+    let per = lists_per_chunk(batch.batch_size, len, widest, budget)?;
     let parts = chunks(batch.batch_size, per);
     let one_piece = parts.len() == 1;
+    let counted = batch.nonempty_lists(0..batch.batch_size).max(1) as f64;
     let mut accumulator = GradientsAccumulator::new();
     let mut total: Option<Tensor<1>> = None;
     for range in parts {
-        let weight = range.len() as f64 / batch.batch_size as f64;
+        let weight = batch.nonempty_lists(range.clone()) as f64 / counted;
         let part = if one_piece {
             batch.clone()
         } else {
