@@ -8,7 +8,8 @@ use std::path::Path;
 
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 
-use crate::error::DataError;
+use crate::error::{DataError, quoted};
+use crate::host_memory;
 
 /// One rating event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -34,26 +35,29 @@ pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
         path: path.to_path_buf(),
         source,
     };
-    let mut lines = BufReader::new(File::open(path).map_err(io)?).lines();
-    let Some(header) = lines.next() else {
+    let mut lines = Lines::new(BufReader::new(File::open(path).map_err(io)?), path);
+    let Some((_, header)) = lines.next_line()? else {
         return Err(DataError::File {
             path: path.to_path_buf(),
             message: "empty file, expected a header like \"user_id:token\\titem_id:token\\trating:float\"".into(),
         });
     };
-    let columns = Columns::parse(path, &header.map_err(io)?)?;
+    let columns = Columns::parse(path, &header)?;
     let mut out = Interactions::default();
     let (mut user_ix, mut item_ix) = (HashMap::new(), HashMap::new());
-    for (n, line) in lines.enumerate() {
-        let line = line.map_err(io)?;
-        let line = line.trim_end_matches('\r');
+    while let Some((line_no, line)) = lines.next_line()? {
         if line.is_empty() {
             continue;
         }
-        let (user, item, rating) = columns.fields(path, n as u64 + 2, line)?;
-        let user = index(&mut user_ix, &mut out.users, user);
-        let item = index(&mut item_ix, &mut out.items, item);
+        let (user, item, rating) = columns.fields(path, line_no, &line)?;
+        let at = |e: String| DataError::parse(path, line_no, e);
+        let user = index(&mut user_ix, &mut out.users, user).map_err(at)?;
+        let item = index(&mut item_ix, &mut out.items, item).map_err(at)?;
         out.events.push(Interaction { user, item, rating });
+        if out.events.len().is_multiple_of(1 << 20) {
+            let bytes = out.events.len() as u128 * 2 * size_of::<Interaction>() as u128;
+            host_memory::check("the interactions read so far", bytes).map_err(at)?;
+        }
     }
     if out.events.is_empty() {
         return Err(DataError::File {
@@ -64,12 +68,64 @@ pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
     Ok(out)
 }
 
+/// A file's lines as text, each numbered; invalid UTF-8 is an error naming its line.
+struct Lines<'a, R> {
+    input: R,
+    path: &'a Path,
+    line_no: u64,
+    buf: Vec<u8>,
+}
+
+impl<'a, R: BufRead> Lines<'a, R> {
+    fn new(input: R, path: &'a Path) -> Self {
+        Self {
+            input,
+            path,
+            line_no: 0,
+            buf: Vec::new(),
+        }
+    }
+
+    /// The next line without its line ending, and its number.
+    fn next_line(&mut self) -> Result<Option<(u64, String)>, DataError> {
+        self.buf.clear();
+        let n = (self.input.read_until(b'\n', &mut self.buf)).map_err(|source| DataError::Io {
+            path: self.path.to_path_buf(),
+            source,
+        })?;
+        if n == 0 {
+            return Ok(None);
+        }
+        self.line_no += 1;
+        let text = std::str::from_utf8(&self.buf).map_err(|e| {
+            DataError::parse(
+                self.path,
+                self.line_no,
+                format!(
+                    "invalid UTF-8 at byte {}, expected text",
+                    e.valid_up_to() + 1
+                ),
+            )
+        })?;
+        let text = text.trim_end_matches('\n').trim_end_matches('\r');
+        Ok(Some((self.line_no, text.to_string())))
+    }
+}
+
 /// The dense index of `key`, given it one if it is new.
-fn index(map: &mut HashMap<String, u32>, names: &mut Vec<String>, key: &str) -> u32 {
-    *map.entry(key.to_string()).or_insert_with(|| {
-        names.push(key.to_string());
-        (names.len() - 1) as u32
-    })
+fn index(
+    map: &mut HashMap<String, u32>,
+    names: &mut Vec<String>,
+    key: &str,
+) -> Result<u32, String> {
+    if let Some(&i) = map.get(key) {
+        return Ok(i);
+    }
+    let i = u32::try_from(names.len())
+        .map_err(|_| format!("more than {} distinct ids, expected fewer", u32::MAX))?;
+    map.insert(key.to_string(), i);
+    names.push(key.to_string());
+    Ok(i)
 }
 
 /// Where a `.inter` file keeps its fields.
@@ -93,7 +149,8 @@ impl Columns {
                 path,
                 1,
                 format!(
-                    "header {columns:?} lacks user_id and item_id columns, expected e.g. \"user_id:token\\titem_id:token\""
+                    "header \"{}\" lacks user_id and item_id columns, expected e.g. \"user_id:token\\titem_id:token\"",
+                    quoted(header)
                 ),
             ));
         };
@@ -133,7 +190,7 @@ impl Columns {
                     DataError::parse(
                         path,
                         line_no,
-                        format!("rating \"{}\" is not a finite number", fields[c]),
+                        format!("rating \"{}\" is not a finite number", quoted(fields[c])),
                     )
                 })?,
             None => 1.0,
@@ -187,9 +244,10 @@ impl Interactions {
         match unknown.first() {
             None => Ok(aligned),
             Some(first) => Err(DataError::Invalid(format!(
-                "{} items of the data are not in the model's catalog of {} (first: \"{first}\")",
+                "{} items of the data are not in the model's catalog of {} (first: \"{}\")",
                 unknown.len(),
-                catalog.len()
+                catalog.len(),
+                quoted(first)
             ))),
         }
     }

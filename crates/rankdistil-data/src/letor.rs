@@ -13,7 +13,15 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
 use crate::dataset::RankingDataset;
-use crate::error::DataError;
+use crate::error::{DataError, quoted};
+use crate::host_memory;
+
+/// The most features a file may have: an index past it is an error, not an allocation of
+/// gigabytes for a row.
+pub const MAX_FEATURES: usize = 1 << 20;
+
+/// The largest relevance grade whose gain `2^y − 1` is finite in f32.
+pub const MAX_LABEL: f32 = 127.0;
 
 /// How to read a LETOR file.
 #[derive(Debug, Clone, Copy, Default)]
@@ -80,7 +88,12 @@ impl LetorReader<BufReader<File>> {
 }
 
 impl<R: BufRead> LetorReader<R> {
+    /// A reader of `input`; a configured width past [`MAX_FEATURES`] is read as that cap, and
+    /// any index past it is an error.
     pub fn new(input: R, path: impl AsRef<Path>, options: LetorOptions) -> Self {
+        let options = LetorOptions {
+            num_features: options.num_features.map(|f| f.min(MAX_FEATURES)),
+        };
         Self {
             input,
             path: path.as_ref().to_path_buf(),
@@ -150,6 +163,9 @@ impl<R: BufRead> LetorReader<R> {
         }
         let width = self.width;
         query.width = width;
+        let bytes = rows.len() as u128 * width as u128 * 4;
+        host_memory::check(&format!("qid {}", quoted(&query.qid)), bytes)
+            .map_err(|e| DataError::parse(&self.path, rows[0].line, e))?;
         query.features = vec![0.0; rows.len() * width];
         for (r, row) in rows.into_iter().enumerate() {
             for (i, v) in row.values {
@@ -221,21 +237,13 @@ fn parse_row(
     let err = |m: String| DataError::parse(path, line, m);
     let mut tokens = data.split_ascii_whitespace();
     let label_tok = tokens.next().expect("a trimmed non-empty line has a token");
-    let label: f32 = label_tok.parse().map_err(|_| {
-        err(format!(
-            "invalid label \"{label_tok}\", expected a number (the relevance grade)"
-        ))
-    })?;
-    if !label.is_finite() || label < 0.0 {
-        return Err(err(format!(
-            "label {label_tok} is not a finite number >= 0, expected a relevance grade"
-        )));
-    }
+    let label = parse_label(label_tok).map_err(err)?;
     let qid = match tokens.next() {
         Some(t) if t.starts_with("qid:") && t.len() > 4 => t[4..].to_string(),
         Some(t) => {
             return Err(err(format!(
-                "found \"{t}\" after the label, expected \"qid:<id>\""
+                "found \"{}\" after the label, expected \"qid:<id>\"",
+                quoted(t)
             )));
         }
         None => {
@@ -244,38 +252,32 @@ fn parse_row(
             ));
         }
     };
-    let mut values = Vec::with_capacity(max_features.unwrap_or(64));
+    let mut values = Vec::with_capacity(max_features.unwrap_or(64).min(1024));
     for tok in tokens {
         let Some((idx, val)) = tok.split_once(':') else {
             return Err(err(format!(
-                "found \"{tok}\", expected a feature \"index:value\""
+                "found \"{}\", expected a feature \"index:value\"",
+                quoted(tok)
             )));
         };
         let idx: usize = idx.parse().map_err(|_| {
             err(format!(
-                "invalid feature index \"{idx}\" in \"{tok}\", expected an integer >= 1"
+                "invalid feature index \"{}\" in \"{}\", expected an integer >= 1",
+                quoted(idx),
+                quoted(tok)
             ))
         })?;
-        if idx == 0 {
-            return Err(err(format!(
-                "feature index 0 in \"{tok}\", expected indices starting at 1"
-            )));
-        }
-        if let Some(max) = max_features
-            && idx > max
-        {
-            return Err(err(format!(
-                "feature index {idx} exceeds the configured {max} features"
-            )));
-        }
+        check_index(idx, tok, max_features).map_err(err)?;
         let value: f32 = val.parse().map_err(|_| {
             err(format!(
-                "invalid value \"{val}\" for feature {idx}, expected a number"
+                "invalid value \"{}\" for feature {idx}, expected a number",
+                quoted(val)
             ))
         })?;
         if !value.is_finite() {
             return Err(err(format!(
-                "value \"{val}\" for feature {idx} is not finite, expected a finite number"
+                "value \"{}\" for feature {idx} is not finite, expected a finite number",
+                quoted(val)
             )));
         }
         if stamp.len() < idx {
@@ -297,6 +299,49 @@ fn parse_row(
         values,
         doc_id,
     })
+}
+
+/// A relevance grade: a finite number from 0 to [`MAX_LABEL`].
+fn parse_label(tok: &str) -> Result<f32, String> {
+    let label: f32 = tok.parse().map_err(|_| {
+        format!(
+            "invalid label \"{}\", expected a number (the relevance grade)",
+            quoted(tok)
+        )
+    })?;
+    if !label.is_finite() || label < 0.0 {
+        return Err(format!(
+            "label {} is not a finite number >= 0, expected a relevance grade",
+            quoted(tok)
+        ));
+    }
+    if label > MAX_LABEL {
+        return Err(format!(
+            "label {} is too large: its gain 2^label - 1 overflows; expected a relevance grade of at most {MAX_LABEL}",
+            quoted(tok)
+        ));
+    }
+    Ok(label)
+}
+
+/// A feature index must start at 1 and stay within the configured features, or within
+/// [`MAX_FEATURES`] when the width is inferred.
+fn check_index(idx: usize, tok: &str, max_features: Option<usize>) -> Result<(), String> {
+    if idx == 0 {
+        return Err(format!(
+            "feature index 0 in \"{}\", expected indices starting at 1",
+            quoted(tok)
+        ));
+    }
+    match max_features {
+        Some(max) if idx > max => Err(format!(
+            "feature index {idx} exceeds the configured {max} features"
+        )),
+        None if idx > MAX_FEATURES => Err(format!(
+            "feature index {idx} is past the {MAX_FEATURES} features rankdistil reads at most"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `docid = X` (or `docid=X`) in a LETOR comment.
@@ -321,6 +366,10 @@ pub fn read_letor(
 pub fn read_all<R: BufRead>(reader: &mut LetorReader<R>) -> Result<RankingDataset, DataError> {
     let mut data = RankingDataset::new(reader.width());
     while let Some(q) = reader.next_query()? {
+        let rows = (data.num_rows() + q.labels.len()) as u128;
+        let bytes = rows * q.width.max(data.num_features) as u128 * 4;
+        host_memory::check("the features read so far", bytes)
+            .map_err(|e| DataError::parse(reader.path(), q.lines[0], e))?;
         if q.width > data.num_features {
             data.widen(q.width);
         }

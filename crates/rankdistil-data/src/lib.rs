@@ -7,6 +7,7 @@ mod batch;
 mod cache;
 mod dataset;
 mod error;
+pub mod host_memory;
 mod interactions;
 mod letor;
 mod normalize;
@@ -15,10 +16,13 @@ pub mod synthetic;
 pub use batch::{BatchPlan, ListBatch, PAD, Padding};
 pub use cache::{CacheStatus, cache_path, read_letor_cached};
 pub use dataset::{QueryView, RankingDataset};
-pub use error::DataError;
+pub use error::{DataError, QUOTE_CHARS, quoted};
 pub use interactions::{
     ImplicitSplit, Interaction, Interactions, read_recbole_inter, synthetic_catalog,
 };
-pub use letor::{LetorOptions, LetorQuery, LetorReader, read_all, read_letor, write_letor};
+pub use letor::{
+    LetorOptions, LetorQuery, LetorReader, MAX_FEATURES, MAX_LABEL, read_all, read_letor,
+    write_letor,
+};
 pub use normalize::{FeatureNormalizer, NormalizationKind};
 pub use synthetic::{SyntheticConfig, generate};

@@ -57,7 +57,17 @@ impl SyntheticConfig {
                 self.noise
             ));
         }
-        Ok(())
+        // Features, labels and row ids of every item, plus the planted utility's weights.
+        let items = self.queries as u128 * self.max_items as u128;
+        let bytes = items * (self.features as u128 + 4) * 4
+            + self.features as u128 * self.hidden as u128 * 8;
+        crate::host_memory::check(
+            &format!(
+                "{} queries of up to {} items with {} features",
+                self.queries, self.max_items, self.features
+            ),
+            bytes,
+        )
     }
 }
 

@@ -15,7 +15,7 @@
 
 use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use toml::{Table, Value};
 
 use crate::coupled::CoupledRankDistilConfig;
 use crate::decoupled::DecoupledRankDistilConfig;
@@ -28,9 +28,6 @@ use crate::rd::RankingDistillationConfig;
 use crate::sampled::SampledRankDistilConfig;
 use crate::softmax_kd::SoftmaxKdConfig;
 use crate::targets::DistillTerm;
-
-/// A config table as serde sees it.
-type Table = Map<String, Value>;
 
 /// A distillation loss and its settings, tagged by `method`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -188,7 +185,7 @@ impl TryFrom<Table> for ObjectiveConfig {
         let alpha = take(&mut table, "alpha")?.unwrap_or(0.0);
         let label_loss = take(&mut table, "label_loss")?.unwrap_or_default();
         let seed = take(&mut table, "seed")?.unwrap_or(0);
-        let distill = serde_json::from_value(Value::Object(table)).map_err(|e| e.to_string())?;
+        let distill = Value::Table(table).try_into().map_err(message)?;
         Ok(Self {
             distill,
             alpha,
@@ -203,7 +200,7 @@ impl From<ObjectiveConfig> for Table {
         let mut table = to_table(&config.distill);
         table.insert("alpha".into(), config.alpha.into());
         table.insert("label_loss".into(), config.label_loss.name().into());
-        table.insert("seed".into(), config.seed.into());
+        table.insert("seed".into(), Value::Integer(config.seed as i64));
         table
     }
 }
@@ -254,13 +251,18 @@ impl From<SampledObjectiveConfig> for Table {
 fn take<T: DeserializeOwned>(table: &mut Table, key: &str) -> Result<Option<T>, String> {
     table
         .remove(key)
-        .map(|v| serde_json::from_value(v).map_err(|e| format!("{key}: {e}")))
+        .map(|v| v.try_into().map_err(|e| format!("{key}: {}", message(e))))
         .transpose()
 }
 
+/// A deserialization error's message alone, without the input it quotes.
+fn message(e: toml::de::Error) -> String {
+    e.message().to_string()
+}
+
 fn to_table(value: &impl Serialize) -> Table {
-    match serde_json::to_value(value) {
-        Ok(Value::Object(table)) => table,
+    match Value::try_from(value) {
+        Ok(Value::Table(table)) => table,
         other => unreachable!("a loss config serializes as a table, not {other:?}"),
     }
 }
@@ -308,7 +310,7 @@ fn fill<C: Serialize + DeserializeOwned>(given: Table, defaults: C) -> Result<C,
         }
         table.insert(key, value);
     }
-    serde_json::from_value(Value::Object(table)).map_err(|e| e.to_string())
+    Value::Table(table).try_into().map_err(message)
 }
 
 #[cfg(test)]
@@ -316,13 +318,13 @@ mod tests {
     use super::*;
 
     fn parse(text: &str) -> Result<ObjectiveConfig, String> {
-        let table: Table = serde_json::from_str(text).map_err(|e| e.to_string())?;
+        let table: Table = toml::from_str(text).map_err(|e| e.to_string())?;
         ObjectiveConfig::try_from(table)
     }
 
     #[test]
     fn a_table_takes_its_methods_keys_and_defaults_the_rest() {
-        let config = parse(r#"{"method": "coupled", "k": 3, "alpha": 0.25, "seed": 4}"#).unwrap();
+        let config = parse("method = \"coupled\"\nk = 3\nalpha = 0.25\nseed = 4").unwrap();
         let DistillConfig::Coupled(coupled) = &config.distill else {
             panic!("{config:?}");
         };
@@ -333,21 +335,21 @@ mod tests {
 
     #[test]
     fn a_key_the_method_lacks_is_an_error_listing_its_keys() {
-        let err = parse(r#"{"method": "decoupled", "k": 3}"#).unwrap_err();
+        let err = parse("method = \"decoupled\"\nk = 3").unwrap_err();
         assert!(
             err.starts_with("unknown field `k`, expected one of"),
             "{err}"
         );
         assert!(err.contains("`p`") && err.contains("`lambda`"), "{err}");
-        let err = parse(r#"{"method": "mse", "temperature": 2}"#).unwrap_err();
+        let err = parse("method = \"mse\"\ntemperature = 2").unwrap_err();
         assert!(err.contains("unknown field `temperature`"), "{err}");
-        let err = parse(r#"{"method": "coupling"}"#).unwrap_err();
+        let err = parse("method = \"coupling\"").unwrap_err();
         assert!(err.contains("unknown variant `coupling`"), "{err}");
     }
 
     #[test]
     fn a_config_round_trips_through_its_table() {
-        let config = parse(r#"{"method": "rd", "k": 5, "rd_alpha": 0.5}"#).unwrap();
+        let config = parse("method = \"rd\"\nk = 5\nrd_alpha = 0.5").unwrap();
         let again = ObjectiveConfig::try_from(Table::from(config.clone())).unwrap();
         let (DistillConfig::Rd(a), DistillConfig::Rd(b)) = (&config.distill, &again.distill) else {
             panic!("{again:?}");
@@ -357,14 +359,14 @@ mod tests {
 
     #[test]
     fn out_of_range_settings_name_their_key() {
-        let config = parse(r#"{"method": "coupled", "k": 0}"#).unwrap();
+        let config = parse("method = \"coupled\"\nk = 0").unwrap();
         assert_eq!(config.check().unwrap_err(), "k = 0, expected k >= 1");
-        let config = parse(r#"{"method": "softmax_kd", "temperature": -1}"#).unwrap();
+        let config = parse("method = \"softmax_kd\"\ntemperature = -1.0").unwrap();
         assert_eq!(
             config.check().unwrap_err(),
             "temperature = -1, expected a finite number > 0"
         );
-        let config = parse(r#"{"method": "mse", "alpha": 2}"#).unwrap();
+        let config = parse("method = \"mse\"\nalpha = 2.0").unwrap();
         assert_eq!(
             config.check().unwrap_err(),
             "alpha = 2, expected 0 <= alpha <= 1"

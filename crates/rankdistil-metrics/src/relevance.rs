@@ -64,7 +64,8 @@ impl TopN {
     pub fn new(n: usize) -> Self {
         Self {
             n,
-            best: BinaryHeap::with_capacity(n + 1),
+            // Grows as items arrive: `n` may be far past the items there are.
+            best: BinaryHeap::with_capacity(n.saturating_add(1).min(1 << 12)),
         }
     }
 

@@ -37,14 +37,17 @@ impl CatalogScorerConfig {
         }
     }
 
-    /// Trainable parameters.
+    /// Trainable parameters (saturating: a size past `usize` is one no machine holds).
     pub fn num_params(&self) -> usize {
         let bag = *self.hidden.first().unwrap_or(&self.dim);
         let mut widths = vec![bag];
         widths.extend(self.hidden.iter().skip(1));
         widths.push(self.dim);
-        let tower: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
-        self.num_items * (bag + self.dim + 1) + tower
+        let tower = (widths.windows(2))
+            .map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1]))
+            .fold(0usize, usize::saturating_add);
+        let tables = bag.saturating_add(self.dim).saturating_add(1);
+        self.num_items.saturating_mul(tables).saturating_add(tower)
     }
 }
 

@@ -81,18 +81,22 @@ impl MlpScorerConfig {
         }
     }
 
-    /// Trainable parameters of the network this config builds.
+    /// Trainable parameters of the network this config builds (saturating: a size past
+    /// `usize` is one no machine holds).
     pub fn num_params(&self) -> usize {
         let mut widths = vec![self.d_input];
         widths.extend(&self.hidden);
         widths.push(1);
-        let linear: usize = widths.windows(2).map(|w| w[0] * w[1] + w[1]).sum();
-        let norms: usize = if self.layer_norm {
-            self.hidden.iter().map(|h| 2 * h).sum()
-        } else {
-            0
+        let linear = (widths.windows(2))
+            .map(|w| w[0].saturating_mul(w[1]).saturating_add(w[1]))
+            .fold(0usize, usize::saturating_add);
+        let norms = match self.layer_norm {
+            true => (self.hidden.iter())
+                .map(|h| h.saturating_mul(2))
+                .fold(0usize, usize::saturating_add),
+            false => 0,
         };
-        linear + norms
+        linear.saturating_add(norms)
     }
 }
 

@@ -9,6 +9,7 @@
 //! starts, with the largest size that fits.
 
 use anyhow::bail;
+use rankdistil_data::host_memory;
 use rankdistil_models::ItemLayout;
 
 /// wgpu's per-buffer ceiling, whatever the adapter reports.
@@ -36,6 +37,33 @@ pub fn effective_len(list_len: usize, width: usize, layout: ItemLayout) -> usize
     match layout {
         ItemLayout::Lists => list_len.max(width),
         ItemLayout::Rows => list_len,
+    }
+}
+
+/// What a run will hold in host memory, by the setting that makes it large: checked before
+/// anything starts, so a size the machine cannot hold is refused with its key instead of
+/// aborting in an allocation.
+#[derive(Debug, Default)]
+pub struct Footprint {
+    parts: Vec<(String, u128)>,
+}
+
+impl Footprint {
+    /// Adds `bytes` that `what` (a config key and its value) costs.
+    pub fn add(&mut self, what: impl Into<String>, bytes: u128) -> &mut Self {
+        self.parts.push((what.into(), bytes));
+        self
+    }
+
+    /// Refuses a part, or the whole, that does not fit the machine, naming the largest part.
+    pub fn check(&self) -> anyhow::Result<()> {
+        let Some((what, largest)) = self.parts.iter().max_by_key(|(_, b)| *b) else {
+            return Ok(());
+        };
+        let total: u128 = self.parts.iter().map(|(_, b)| b).sum();
+        host_memory::check(what, *largest)
+            .and_then(|()| host_memory::check(&format!("the run (mostly {what})"), total))
+            .map_err(|e| anyhow::anyhow!("{e}"))
     }
 }
 

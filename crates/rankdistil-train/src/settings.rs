@@ -27,19 +27,28 @@ pub fn load<T: Checked>(path: &Path) -> anyhow::Result<T> {
     parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
-/// Parses and checks a TOML config's text.
+/// Parses and checks a TOML config's text. A parse error is one line: where, and what.
 pub fn parse<T: Checked>(text: &str) -> Result<T, String> {
     let config: T = toml::from_str(text).map_err(|e| {
         let old = toml::from_str::<toml::Table>(text)
             .ok()
             .and_then(|t| T::old_form(&t));
-        match old {
-            Some(hint) => hint,
-            None => e.to_string(),
+        match (old, e.span()) {
+            (Some(hint), _) => hint,
+            (None, Some(span)) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                format!("line {line}: {}", one_line(e.message()))
+            }
+            (None, None) => one_line(e.message()),
         }
     })?;
     config.check()?;
     Ok(config)
+}
+
+/// `text` with its line breaks as spaces.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// `Ok` for a finite number above 0, else the error naming `key`.

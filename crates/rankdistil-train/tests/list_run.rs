@@ -6,7 +6,7 @@ use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
 use rankdistil_train::backend::Backend;
 use rankdistil_train::list::config::{DataConfig, DistillRunConfig, ModelConfig, TrainConfig};
 use rankdistil_train::list::data::load_splits;
-use rankdistil_train::list::run_dir::{create_run_dir, load_meta};
+use rankdistil_train::list::run_dir::load_meta;
 use rankdistil_train::list::scoring::score_dataset;
 use rankdistil_train::list::training::{ListRun, RunRecord, SplitScores};
 use rankdistil_train::settings;
@@ -43,7 +43,6 @@ fn a_teacher_and_a_distilled_student_train_through_the_library() {
         layer_norm: false,
     };
     let dir = tempfile::tempdir().unwrap();
-    create_run_dir(dir.path(), "# a test run\n", &splits.normalizer).unwrap();
     let label = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
     let teacher = ListRun {
         label: "teacher",
@@ -55,6 +54,7 @@ fn a_teacher_and_a_distilled_student_train_through_the_library() {
         record: Some(RunRecord {
             dir: dir.path(),
             resume: false,
+            config_text: "# a test run\n",
             role: "teacher",
             method: "softmax_ce",
             data: &data,

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use rankdistil_data::host_memory;
 use rankdistil_loss::SampledObjectiveConfig;
 use rankdistil_models::CatalogScorerConfig;
 use serde::{Deserialize, Serialize};
@@ -19,6 +20,32 @@ pub struct SyntheticCatalog {
     pub dim: usize,
     #[serde(default)]
     pub seed: u64,
+}
+
+impl SyntheticCatalog {
+    fn check(&self) -> Result<(), String> {
+        if self.users == 0 || self.items == 0 || self.per_user == 0 || self.dim == 0 {
+            return Err(
+                "[data.synthetic] users, items, per_user and dim must be at least 1".into(),
+            );
+        }
+        if self.items > u32::MAX as usize || self.users > u32::MAX as usize {
+            return Err(format!(
+                "[data.synthetic] users = {}, items = {}: expected at most {} of each",
+                self.users,
+                self.items,
+                u32::MAX
+            ));
+        }
+        // Item vectors and ids, and each user's vector and interactions.
+        let items = self.items as u128 * (self.dim as u128 * 4 + 24);
+        let users = self.users as u128 * (self.per_user as u128 * 12 + 24 + self.dim as u128 * 4);
+        let what = format!(
+            "[data.synthetic] users = {}, items = {}, dim = {}",
+            self.users, self.items, self.dim
+        );
+        host_memory::check(&what, items + users)
+    }
 }
 
 fn d_dim() -> usize {
@@ -170,12 +197,8 @@ impl CatalogData {
                     .into(),
             );
         }
-        if let Some(s) = &self.synthetic
-            && (s.users == 0 || s.items == 0 || s.per_user == 0 || s.dim == 0)
-        {
-            return Err(
-                "[data.synthetic] users, items, per_user and dim must be at least 1".into(),
-            );
+        if let Some(s) = &self.synthetic {
+            s.check()?;
         }
         if !(0.0..1.0).contains(&self.holdout) {
             return Err(format!(

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
+use rankdistil_data::host_memory;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
@@ -107,15 +108,18 @@ pub fn load(
             path.display()
         );
     }
-    let items_path = dir.join(&config.items);
-    let items_text = std::fs::read_to_string(&items_path)
-        .with_context(|| format!("{}: cannot read the item ids", items_path.display()))?;
-    let ids = model_dir::read_item_ids(&items_path, &items_text, config.catalog_size)?;
     let architecture = CatalogModel {
         dim: config.dim,
         hidden: config.hidden.clone(),
         dropout: 0.0,
     };
+    let params = architecture.scorer(config.catalog_size).num_params() as u128;
+    host_memory::check("the model it describes", params * 4)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let items_path = dir.join(&config.items);
+    let items_text = std::fs::read_to_string(&items_path)
+        .with_context(|| format!("{}: cannot read the item ids", items_path.display()))?;
+    let ids = model_dir::read_item_ids(&items_path, &items_text, config.catalog_size)?;
     let model = architecture.scorer(config.catalog_size).init(device);
     let model = read_weights(model, &dir.join(&config.weights), config.format, &path)?;
     Ok((model, config, ids))

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod footprint;
 pub mod model_dir;
 pub mod recommend;
 pub mod row_adam;

@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
+use rankdistil_data::host_memory;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
@@ -79,8 +80,19 @@ pub fn load_meta(dir: &Path) -> anyhow::Result<CatalogModelMeta> {
     };
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
-    serde_json::from_str(&text)
-        .with_context(|| format!("{}: malformed catalog model metadata", path.display()))
+    let meta: CatalogModelMeta = serde_json::from_str(&text)
+        .with_context(|| format!("{}: malformed catalog model metadata", path.display()))?;
+    let model = &meta.model;
+    if model.dim == 0 || meta.num_items == 0 || model.hidden.contains(&0) {
+        bail!(
+            "{}: num_items, dim and every hidden width must be at least 1",
+            path.display()
+        );
+    }
+    let params = model.scorer(meta.num_items).num_params() as u128;
+    host_memory::check("the model it describes", params * 4)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    Ok(meta)
 }
 
 pub fn load(dir: &Path, device: &Device) -> anyhow::Result<(CatalogScorer, CatalogModelMeta)> {

@@ -8,11 +8,13 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
+use rankdistil_data::host_memory;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
 use crate::catalog::config::{CatalogMethod, CatalogModel, CatalogRunConfig, CatalogStage};
 use crate::catalog::data::{CatalogSplit, load_split};
+use crate::catalog::footprint;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
 use crate::catalog::scoring::{evaluate_catalog, evaluate_popularity, score_users};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
@@ -52,28 +54,21 @@ pub struct CatalogReport {
 
 impl CatalogPlan<'_> {
     pub fn run(&self, backend: &Backend) -> anyhow::Result<CatalogReport> {
-        self.prepare_out()?;
-        let reused = self.reused_teacher();
-        let catalog = match &reused {
-            Some(dir) => Some(model_dir::load_item_ids(
-                dir,
-                model_dir::load_meta(dir)?.num_items,
-            )?),
-            None => None,
-        };
-        let data = load_split(&self.config.data, catalog.as_deref())?;
+        let data = self.load_data()?;
         let split = &data.split;
-        eprintln!(
-            "catalog: {} users, {} items, {} training and {} held-out positives; {} users evaluated",
-            data.num_users,
-            split.num_items,
-            split.train.iter().map(Vec::len).sum::<usize>(),
-            split.test.iter().map(Vec::len).sum::<usize>(),
-            split.evaluable().len()
-        );
-        self.check_softmax_kd_fits(&data)?;
-        let (teacher, (t_ndcg, t_recall, eval_s)) =
-            self.teacher(reused.as_deref(), &data, backend)?;
+        let reused = self.reused_teacher();
+        let reused = (reused.as_deref())
+            .map(|dir| self.load_teacher(dir, &data, backend))
+            .transpose()?;
+        // Everything the run reads is checked: only now is anything written.
+        self.prepare_out()?;
+        let (teacher, (t_ndcg, t_recall, eval_s)) = match reused {
+            Some(teacher) => {
+                let evaluated = evaluate_catalog(&teacher, split, backend);
+                (teacher, evaluated)
+            }
+            None => self.train_teacher(&data, backend)?,
+        };
         eprintln!(
             "catalog: teacher NDCG@10 {t_ndcg:.4}, Recall@20 {t_recall:.4} (full-catalog evaluation in {eval_s:.2}s)"
         );
@@ -102,6 +97,34 @@ impl CatalogPlan<'_> {
             num_items: split.num_items,
             teacher_eval_seconds: eval_s,
         })
+    }
+
+    /// The data, in a reused teacher's item order, checked against the teacher, a given cache
+    /// and the machine's memory.
+    fn load_data(&self) -> anyhow::Result<CatalogSplit> {
+        let catalog = match self.reused_teacher() {
+            Some(dir) => {
+                let num_items = model_dir::load_meta(&dir)?.num_items;
+                Some(model_dir::load_item_ids(&dir, num_items)?)
+            }
+            None => None,
+        };
+        let data = load_split(&self.config.data, catalog.as_deref())?;
+        let split = &data.split;
+        eprintln!(
+            "catalog: {} users, {} items, {} training and {} held-out positives; {} users evaluated",
+            data.num_users,
+            split.num_items,
+            split.train.iter().map(Vec::len).sum::<usize>(),
+            split.test.iter().map(Vec::len).sum::<usize>(),
+            split.evaluable().len()
+        );
+        self.check_softmax_kd_fits(&data)?;
+        footprint::check(self.config, split.train.len(), split.num_items)?;
+        if let Some(path) = self.cache {
+            self.read_cache(path, &data)?;
+        }
+        Ok(data)
     }
 
     /// Checks that `out` continues the same run, or starts a new one with its config.
@@ -172,29 +195,40 @@ impl CatalogPlan<'_> {
         Ok(())
     }
 
-    /// The teacher and its full-catalog (NDCG@10, Recall@20, seconds).
-    fn teacher(
+    /// A saved teacher: one given, or the run's own when resuming, which must still have the
+    /// config's architecture.
+    fn load_teacher(
         &self,
-        reused: Option<&Path>,
+        dir: &Path,
+        data: &CatalogSplit,
+        backend: &Backend,
+    ) -> anyhow::Result<CatalogScorer> {
+        let own = self.teacher.is_none();
+        let model = own.then_some(&self.config.teacher.model);
+        let teacher = load_matching(dir, backend, data.split.num_items, model)?;
+        if own {
+            eprintln!("catalog: teacher reused from {}", dir.display());
+        }
+        Ok(teacher)
+    }
+
+    /// A new teacher, saved, and its full-catalog (NDCG@10, Recall@20, seconds).
+    fn train_teacher(
+        &self,
         data: &CatalogSplit,
         backend: &Backend,
     ) -> anyhow::Result<(CatalogScorer, (f64, f64, f64))> {
-        let l = data.split.num_items;
-        if let Some(dir) = reused {
-            // The run's own teacher must still have the config's architecture.
-            let model = self.teacher.is_none().then_some(&self.config.teacher.model);
-            let teacher = load_matching(dir, backend, l, model)?;
-            if self.teacher.is_none() {
-                eprintln!("catalog: teacher reused from {}", dir.display());
-            }
-            let evaluated = evaluate_catalog(&teacher, &data.split, backend);
-            return Ok((teacher, evaluated));
-        }
         let dir = self.out.join("teacher");
         let stage = &self.config.teacher;
         let teacher = train_model(stage, data, Target::Labels, 0, "teacher", &dir, backend)?;
         let evaluated = evaluate_catalog(&teacher, &data.split, backend);
-        let meta = self.meta(&stage.model, l, evaluated, "teacher", None);
+        let meta = self.meta(
+            &stage.model,
+            data.split.num_items,
+            evaluated,
+            "teacher",
+            None,
+        );
         save_model_dir(&dir, &teacher, &meta, &data.item_ids)?;
         Ok((teacher, evaluated))
     }
@@ -248,7 +282,13 @@ impl CatalogPlan<'_> {
                 path
             }
         };
-        let cache = TopPCache::read(&path, l)?;
+        self.read_cache(&path, data)
+    }
+
+    /// Reads a top-p cache, which must serve this run's users and p.
+    fn read_cache(&self, path: &Path, data: &CatalogSplit) -> anyhow::Result<TopPCache> {
+        let (p, l) = (self.config.distill.sampled.p, data.split.num_items);
+        let cache = TopPCache::read(path, l)?;
         let users = data.split.train.len();
         anyhow::ensure!(
             cache.users.len() == users && cache.p >= p,
@@ -446,6 +486,8 @@ impl TeacherCachePlan<'_> {
             meta.num_items,
             split.num_items
         );
+        let bytes = split.train.len() as u128 * self.p.min(split.num_items) as u128 * 8;
+        host_memory::check(&format!("--p {}", self.p), bytes).map_err(|e| anyhow::anyhow!(e))?;
         let started = Instant::now();
         let cache = build_cache(&teacher, &split, self.p, backend);
         let path = match self.out {

@@ -84,6 +84,10 @@ impl TopPCache {
             );
         }
         let mut at = 32;
+        // Each user takes at least its 4-byte count: a header that promises more is damage.
+        if users > (bytes.len() - at) / 4 {
+            return Err(bad());
+        }
         let mut out = Vec::with_capacity(users);
         for _ in 0..users {
             let n = u32::from_le_bytes(bytes.get(at..at + 4).ok_or_else(bad)?.try_into().unwrap())

@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use rankdistil_data::{NormalizationKind, SyntheticConfig};
+use rankdistil_data::{MAX_FEATURES, NormalizationKind, SyntheticConfig};
 use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
 use rankdistil_models::{Activation, ItemLayout, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,13 @@ impl DataConfig {
         }
         if !(0.0..1.0).contains(&self.valid_fraction) || !(0.0..1.0).contains(&self.test_fraction) {
             return Err("[data] valid_fraction and test_fraction must be in [0, 1)".into());
+        }
+        if let Some(f) = self.num_features
+            && !(1..=MAX_FEATURES).contains(&f)
+        {
+            return Err(format!(
+                "[data] num_features = {f}, expected 1 to {MAX_FEATURES}"
+            ));
         }
         Ok(())
     }

@@ -58,6 +58,9 @@ pub fn load_splits(
     {
         d.widen(width);
     }
+    if width == 0 {
+        bail!("{source}: no row has a feature; expected LETOR lines \"rel qid:Q index:value ...\"");
+    }
     if train.num_queries() == 0 || valid.num_queries() == 0 {
         bail!(
             "{source}: need at least one training and one validation query, got {} and {}",

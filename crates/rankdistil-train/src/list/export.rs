@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use rankdistil_data::FeatureNormalizer;
+use rankdistil_data::{FeatureNormalizer, MAX_FEATURES, host_memory};
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{LAYER_NORM_EPSILON, MlpScorer};
 use serde::{Deserialize, Serialize};
@@ -100,6 +100,17 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
     let ExportConfigText { path, text } = file;
     let config: ExportConfig = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a rankdistil export config", path.display()))?;
+    if !(1..=MAX_FEATURES).contains(&config.input_dim) || config.architecture.hidden.contains(&0) {
+        bail!(
+            "{}: input_dim = {} and hidden = {:?}: expected 1 to {MAX_FEATURES} inputs and widths of at least 1",
+            path.display(),
+            config.input_dim,
+            config.architecture.hidden
+        );
+    }
+    let params = config.architecture.scorer(config.input_dim).num_params() as u128;
+    host_memory::check("the model it describes", params * 4)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     if config.normalization.num_features() != config.input_dim {
         bail!(
             "{}: normalization has {} features but input_dim is {}",

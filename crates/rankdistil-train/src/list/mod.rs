@@ -5,6 +5,7 @@ pub mod compare;
 pub mod config;
 pub mod data;
 pub mod export;
+pub mod footprint;
 pub mod quickstart;
 pub mod run_dir;
 pub mod scoring;

@@ -10,7 +10,6 @@ use crate::backend::Backend;
 use crate::list::compare::{Comparison, run_comparison};
 use crate::list::config::{CompareConfig, QuickstartConfig};
 use crate::list::data::load_splits;
-use crate::list::run_dir::create_run_dir;
 use crate::list::scoring::{evaluate, random_scores};
 use crate::list::teacher::TeacherScores;
 use crate::list::training::{ListRun, RunRecord};
@@ -100,7 +99,6 @@ fn train_teacher(
         splits.test.as_ref().map_or(0, |t| t.num_queries()),
         teacher_params as f64 / student_params as f64
     );
-    create_run_dir(dir, config_text, &splits.normalizer)?;
     let label_only = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
     ListRun {
         label: "teacher",
@@ -112,6 +110,7 @@ fn train_teacher(
         record: Some(RunRecord {
             dir,
             resume: false,
+            config_text,
             role: "teacher",
             method: LabelLossKind::SoftmaxCe.name(),
             data: &cfg.data,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use rankdistil_data::FeatureNormalizer;
+use rankdistil_data::{FeatureNormalizer, host_memory};
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
@@ -109,6 +109,12 @@ pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
     meta.data
         .check()
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    meta.model
+        .check("model")
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let params = meta.scorer_config().num_params() as u128;
+    host_memory::check("the model it describes", params * 4)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     Ok(meta)
 }
 
@@ -150,15 +156,6 @@ impl RunTarget {
             config,
             resume,
         })
-    }
-
-    /// A new run's directory with its config and normalisation; a resumed run's normalisation.
-    pub fn prepare(&self, config_text: &str, normalizer: &FeatureNormalizer) -> anyhow::Result<()> {
-        if self.resume {
-            save_normalizer(&self.dir, normalizer)
-        } else {
-            create_run_dir(&self.dir, config_text, normalizer)
-        }
     }
 }
 

@@ -15,7 +15,8 @@ use crate::backend::Backend;
 use crate::fit::{FitRecord, FitSettings, Task, fit};
 use crate::list::config::{DataConfig, ModelConfig, TrainConfig};
 use crate::list::data::Splits;
-use crate::list::run_dir::{RunMeta, save_meta};
+use crate::list::footprint;
+use crate::list::run_dir::{RunMeta, create_run_dir, save_meta, save_normalizer};
 use crate::list::scoring::{evaluate, score_dataset};
 use crate::memory::{chunks, effective_len, lists_per_chunk};
 
@@ -29,7 +30,10 @@ pub struct SplitScores<'a> {
 /// How a run is written to its directory.
 pub struct RunRecord<'a> {
     pub dir: &'a Path,
+    /// Continue the run in `dir` from its last checkpoint; otherwise `dir` must hold no run.
     pub resume: bool,
+    /// The config a new run records as `config.toml`.
+    pub config_text: &'a str,
     /// `teacher` or `student`.
     pub role: &'a str,
     /// The training method `run.json` names.
@@ -68,8 +72,18 @@ impl ListRun<'_> {
         if objective.needs_teacher() && self.teacher.is_none() {
             anyhow::bail!("method {} needs teacher scores", self.objective.name());
         }
-        let scorer = self.model.scorer(self.splits.train.num_features);
+        let d_input = self.splits.train.num_features;
+        let longest = self.splits.train.max_list_len();
+        footprint::check(self.model, self.train, self.objective, d_input, longest)?;
+        let scorer = self.model.scorer(d_input);
         let mut task = ListTask::new(self, scorer.clone(), objective, backend)?;
+        // Everything is checked: only now is anything written.
+        if let Some(r) = &self.record {
+            match r.resume {
+                true => save_normalizer(r.dir, &self.splits.normalizer)?,
+                false => create_run_dir(r.dir, r.config_text, &self.splits.normalizer)?,
+            }
+        }
         let settings = FitSettings {
             epochs: self.train.epochs,
             learning_rate: self.train.learning_rate,

@@ -25,7 +25,6 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let backend = args.run.backend.open()?;
     let (seed, batch) = (cfg.train.seed, cfg.train.eval_batch_size);
     let teacher = TeacherScores::load(&args.teacher, cfg.data.as_ref(), &backend, seed, batch)?;
-    target.prepare(&toml::to_string(&cfg)?, &teacher.meta.normalizer)?;
     let method = cfg.loss.name();
     let student_params = cfg.model.scorer(teacher.meta.d_input).num_params();
     eprintln!(
@@ -50,6 +49,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
         record: Some(RunRecord {
             dir: &target.dir,
             resume: target.resume,
+            config_text: &toml::to_string(&cfg)?,
             role: "student",
             method,
             data: &data,

@@ -32,10 +32,8 @@ pub fn run(args: GenSyntheticArgs) -> anyhow::Result<()> {
         seed: args.seed,
         ..SyntheticConfig::default()
     };
-    anyhow::ensure!(
-        cfg.min_items >= 1 && cfg.min_items <= cfg.max_items,
-        "--min-items must be >= 1 and <= --max-items"
-    );
+    cfg.validate()
+        .map_err(|e| anyhow::anyhow!("gen-synthetic: {e}"))?;
     let data = generate(&cfg);
     let mut file = AtomicFile::create(&args.out)?;
     write_letor(&data, &mut file)

@@ -26,7 +26,6 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         .then(|| load_normalizer(&target.dir))
         .transpose()?;
     let splits = load_splits(&cfg.data, cfg.train.seed, stored.as_ref())?;
-    target.prepare(&toml::to_string(&cfg)?, &splits.normalizer)?;
     let scorer = cfg.model.scorer(splits.train.num_features);
     eprintln!(
         "train: {} on {} ({} train / {} valid queries, {} features), {} parameters, backend {} ({})",
@@ -51,6 +50,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
         record: Some(RunRecord {
             dir: &target.dir,
             resume: target.resume,
+            config_text: &toml::to_string(&cfg)?,
             role: "teacher",
             method: cfg.loss.name(),
             data: &cfg.data,

@@ -1,0 +1,52 @@
+//! What a list run holds in host memory, from its settings and its data's shape.
+
+use rankdistil_loss::{DistillConfig, ObjectiveConfig};
+
+use crate::list::config::{ModelConfig, TrainConfig};
+use crate::memory::Footprint;
+
+/// Weights, gradients, Adam's two moments and the best epoch's copy: bytes per parameter.
+const BYTES_PER_PARAM: u128 = 5 * 4;
+
+/// Refuses a run whose model, batches or sampled orders do not fit the machine.
+/// `longest` is the longest list of the data.
+pub fn check(
+    model: &ModelConfig,
+    train: &TrainConfig,
+    objective: &ObjectiveConfig,
+    d_input: usize,
+    longest: usize,
+) -> anyhow::Result<()> {
+    let scorer = model.scorer(d_input);
+    let list = train.max_list_len.unwrap_or(longest).min(longest) as u128;
+    let batch = train.batch_size.max(train.eval_batch_size) as u128;
+    let widest = model
+        .hidden
+        .iter()
+        .copied()
+        .chain([d_input])
+        .max()
+        .unwrap_or(1) as u128;
+    // Every layer's activation and its gradient, for each list of a batch.
+    let layers = model.hidden.len() as u128 + 1;
+    let mut footprint = Footprint::default();
+    footprint
+        .add(
+            format!("[model] hidden = {:?}", model.hidden),
+            scorer.num_params() as u128 * BYTES_PER_PARAM,
+        )
+        .add(
+            format!(
+                "[train] batch_size = {} with [model] hidden = {:?}",
+                train.batch_size, model.hidden
+            ),
+            batch * list * widest * layers * 2 * 4,
+        );
+    if let DistillConfig::Coupled(coupled) = &objective.distill {
+        // Each sampled order is an index, a validity flag and the gathered scores per slot.
+        let per_slot = 8 + 1 + 4 * 3;
+        let orders = batch * coupled.samples.max(1) as u128 * list * per_slot;
+        footprint.add(format!("[loss] samples = {}", coupled.samples), orders);
+    }
+    footprint.check()
+}
