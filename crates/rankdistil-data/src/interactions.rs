@@ -31,11 +31,19 @@ pub struct Interactions {
 /// `user_id:token item_id:token rating:float timestamp:float`. `rating` is optional (1 when
 /// absent). Errors name the file and line.
 pub fn read_recbole_inter(path: &Path) -> Result<Interactions, DataError> {
-    let io = |source| DataError::Io {
+    let file = File::open(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
-    };
-    let mut lines = Lines::new(BufReader::new(File::open(path).map_err(io)?), path);
+    })?;
+    read_recbole_inter_from(BufReader::new(file), path)
+}
+
+/// [`read_recbole_inter`] of any input; `path` names it in errors.
+pub fn read_recbole_inter_from(
+    input: impl BufRead,
+    path: &Path,
+) -> Result<Interactions, DataError> {
+    let mut lines = Lines::new(input, path);
     let Some((_, header)) = lines.next_line()? else {
         return Err(DataError::File {
             path: path.to_path_buf(),

@@ -18,7 +18,8 @@ pub use cache::{CacheStatus, cache_path, read_letor_cached};
 pub use dataset::{QueryView, RankingDataset};
 pub use error::{DataError, QUOTE_CHARS, quoted};
 pub use interactions::{
-    ImplicitSplit, Interaction, Interactions, read_recbole_inter, synthetic_catalog,
+    ImplicitSplit, Interaction, Interactions, read_recbole_inter, read_recbole_inter_from,
+    synthetic_catalog,
 };
 pub use letor::{
     LetorOptions, LetorQuery, LetorReader, MAX_FEATURES, MAX_LABEL, read_all, read_letor,

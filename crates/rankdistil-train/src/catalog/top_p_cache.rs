@@ -66,6 +66,11 @@ impl TopPCache {
     pub fn read(path: &Path, num_items: usize) -> anyhow::Result<Self> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("{}: cannot read the teacher cache", path.display()))?;
+        Self::from_bytes(&bytes, path, num_items)
+    }
+
+    /// Parses a cache file's `bytes`; `path` names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path, num_items: usize) -> anyhow::Result<Self> {
         let bad = || {
             anyhow::anyhow!(
                 "{}: not a rankdistil teacher top-p cache (truncated or foreign)",
@@ -96,14 +101,19 @@ impl TopPCache {
             let ids_raw = bytes.get(at..at + 4 * n).ok_or_else(bad)?;
             let scores_raw = bytes.get(at + 4 * n..at + 8 * n).ok_or_else(bad)?;
             at += 8 * n;
-            let ids = ids_raw
+            let ids: Vec<u32> = ids_raw
                 .chunks_exact(4)
                 .map(|c| u32::from_le_bytes(c.try_into().unwrap()))
                 .collect();
-            let scores = scores_raw
+            let scores: Vec<f32> = scores_raw
                 .chunks_exact(4)
                 .map(|c| f32::from_le_bytes(c.try_into().unwrap()))
                 .collect();
+            // Items of the catalog, at most p of them, with the finite scores the cache keeps.
+            let fits = n <= p && ids.iter().all(|&i| (i as usize) < num_items);
+            if !fits || scores.iter().any(|s| !s.is_finite()) {
+                return Err(bad());
+            }
             out.push((ids, scores));
         }
         if at != bytes.len() {
