@@ -240,7 +240,7 @@ fn fuzz_files(rng: &mut StdRng, runs: usize, time: Duration) {
     let (export_dir, config, weights, state) = tiny_export();
     let dir = export_dir.path();
     let read = |bytes: &[u8]| export(dir, "config.json", bytes);
-    let tally = fuzz(&[config.clone()], rng, runs / 10, time, &read);
+    let tally = fuzz(std::slice::from_ref(&config), rng, runs / 10, time, &read);
     std::fs::write(dir.join("config.json"), &config).unwrap();
     report("export-config", &tally);
     let read = |bytes: &[u8]| export(dir, "model.safetensors", bytes);

@@ -817,3 +817,78 @@ fn teacher_ndcg(table: &str) -> f64 {
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or_else(|| panic!("a teacher row in {table}"))
 }
+
+/// Starts `args` and kills it with SIGKILL once a stderr line contains `when`.
+fn kill_when(d: &Path, args: &[&str], when: &str) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
+        .current_dir(d)
+        .args(args)
+        .stderr(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    // The pipe stays open until the kill: a closed one would end the run first.
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let seen = lines
+        .by_ref()
+        .map_while(Result::ok)
+        .any(|line| line.contains(when));
+    assert!(seen, "the run never logged {when:?}");
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run must still be going when killed"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    drop(lines);
+}
+
+#[test]
+fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Students long enough to be killed in the middle of one.
+    let config = CONFIG
+        .replace(
+            "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
+            "methods = [\"label_only\", \"sampled\"]\nseeds = [1]",
+        )
+        .replace("epochs = 2\n", "epochs = 60\n");
+    assert!(config.contains("epochs = 60"));
+    std::fs::write(d.join("c.toml"), &config).unwrap();
+    let args = |out: &'static str| {
+        [
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            out,
+        ]
+    };
+    ok(rankdistil(d, &args("whole")));
+    kill_when(d, &args("killed"), "catalog: Sampled seed 1 epoch 2/60");
+    assert!(
+        !d.join("killed/catalog.md").exists(),
+        "the run did not finish"
+    );
+    assert!(
+        !d.join("killed/students/sampled-seed1/catalog-student.json")
+            .exists(),
+        "killed while the sampled student trained"
+    );
+    let o = ok(rankdistil(
+        d,
+        &[&args("killed")[..], &["--resume"]].concat(),
+    ));
+    let err = stderr(&o);
+    assert!(err.contains("catalog: teacher reused from"), "{err}");
+    assert!(
+        err.contains("catalog: LabelOnly seed 1 reused from"),
+        "{err}"
+    );
+    let table = |out: &str| std::fs::read_to_string(d.join(out).join("catalog.md")).unwrap();
+    assert_eq!(table("killed"), table("whole"));
+}
