@@ -40,9 +40,16 @@ impl AtomicFile {
             ));
         }
         let name = path.file_name().unwrap_or_default().to_string_lossy();
-        let tmp = tempfile::Builder::new()
-            .prefix(&format!(".{name}."))
-            .suffix(".tmp")
+        let prefix = format!(".{name}.");
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix).suffix(".tmp");
+        // A temporary file is private (0600), and its mode survives the rename: give it the
+        // mode any created file gets, 0666 less the umask, so others can read what is served.
+        #[cfg(unix)]
+        builder.permissions(
+            <std::fs::Permissions as std::os::unix::fs::PermissionsExt>::from_mode(0o666),
+        );
+        let tmp = builder
             .tempfile_in(directory_of(path))
             .map_err(at(path, "cannot create a temporary file beside it"))?;
         Ok(Self {
@@ -121,6 +128,20 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, ["out.txt"]);
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn files_get_the_mode_a_plain_create_gives() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        File::create(dir.path().join("plain")).unwrap();
+        write_atomic(&dir.path().join("atomic"), b"x").unwrap();
+        assert_eq!(
+            mode(&dir.path().join("atomic")),
+            mode(&dir.path().join("plain"))
+        );
     }
 
     #[test]
