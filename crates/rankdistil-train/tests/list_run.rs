@@ -81,7 +81,7 @@ fn a_teacher_and_a_distilled_student_train_through_the_library() {
         splits: &splits,
         teacher: Some(SplitScores {
             train: &t_train,
-            valid: &t_valid,
+            valid: Some(&t_valid),
             test: Some(&t_test),
         }),
         model: &student.model,

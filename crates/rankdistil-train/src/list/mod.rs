@@ -11,4 +11,5 @@ pub mod run_dir;
 pub mod scoring;
 pub mod serve;
 pub mod teacher;
+pub mod teacher_file;
 pub mod training;

@@ -23,7 +23,8 @@ use crate::memory::{chunks, effective_len, lists_per_chunk};
 /// A teacher's scores on every split, one per row.
 pub struct SplitScores<'a> {
     pub train: &'a [f32],
-    pub valid: &'a [f32],
+    /// Validation and test scores feed the agreement metrics only, and may be missing.
+    pub valid: Option<&'a [f32]>,
     pub test: Option<&'a [f32]>,
 }
 
@@ -245,7 +246,7 @@ impl Task for ListTask<'_> {
     fn validate(&self, inference: &MlpScorer) -> MetricSummary {
         let batch_size = self.settings.eval_batch_size;
         let scores = score_dataset(inference, self.valid, self.backend, batch_size);
-        evaluate(self.valid, &scores, self.teacher.map(|t| t.valid))
+        evaluate(self.valid, &scores, self.teacher.and_then(|t| t.valid))
     }
 }
 

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rankdistil_train::backend::{self, Backend, BackendChoice, BackendError};
+use rankdistil_train::list::config::DataConfig;
 use rankdistil_train::list::run_dir::RunTarget;
+use rankdistil_train::list::teacher::{TeacherFiles, TeacherScores};
 
 /// `--backend`.
 #[derive(Debug, Args)]
@@ -41,5 +43,58 @@ impl RunArgs {
     /// Where the run goes and which config it reads.
     pub fn target(&self) -> anyhow::Result<RunTarget> {
         RunTarget::resolve(self.out.as_deref(), self.config.as_deref(), self.resume)
+    }
+}
+
+/// Where a student's teacher comes from: a teacher run, or the scores an outside teacher
+/// wrote.
+#[derive(Debug, Args)]
+pub struct TeacherArgs {
+    /// The teacher's run directory.
+    #[arg(
+        long,
+        required_unless_present = "teacher_scores",
+        conflicts_with = "teacher_scores"
+    )]
+    pub teacher: Option<PathBuf>,
+    /// An outside teacher's scores of the training file (and the validation queries split
+    /// from it): a TREC run (`qid Q0 docid rank score tag`) or one score per LETOR line.
+    #[arg(long)]
+    pub teacher_scores: Option<PathBuf>,
+    /// Its scores of the `[data] valid` file, for agreement metrics during training.
+    #[arg(long, requires = "teacher_scores")]
+    pub teacher_valid_scores: Option<PathBuf>,
+    /// Its scores of the `[data] test` file, for agreement metrics on test.
+    #[arg(long, requires = "teacher_scores")]
+    pub teacher_test_scores: Option<PathBuf>,
+}
+
+impl TeacherArgs {
+    /// The teacher's scores of `data` (a student config's `[data]`, required for an outside
+    /// teacher; a run's own data otherwise).
+    pub fn load(
+        &self,
+        data: Option<&DataConfig>,
+        backend: &Backend,
+        seed: u64,
+        batch: usize,
+    ) -> anyhow::Result<TeacherScores> {
+        match (&self.teacher, &self.teacher_scores) {
+            (Some(run), _) => TeacherScores::load(run, data, backend, seed, batch),
+            (None, Some(train)) => {
+                let data = data.ok_or_else(|| {
+                    anyhow::anyhow!(
+                        "--teacher-scores reads scores of the config's data: give it a [data] table"
+                    )
+                })?;
+                let files = TeacherFiles {
+                    train: train.clone(),
+                    valid: self.teacher_valid_scores.clone(),
+                    test: self.teacher_test_scores.clone(),
+                };
+                TeacherScores::from_files(&files, data, seed)
+            }
+            (None, None) => anyhow::bail!("give --teacher <run> or --teacher-scores <file>"),
+        }
     }
 }

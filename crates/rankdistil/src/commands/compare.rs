@@ -3,18 +3,16 @@ use std::path::PathBuf;
 use clap::Args;
 use rankdistil_train::list::compare::run_comparison;
 use rankdistil_train::list::config::CompareConfig;
-use rankdistil_train::list::teacher::TeacherScores;
 use rankdistil_train::settings;
 use rankdistil_train::store::atomic::write_atomic;
 
-use crate::commands::args::BackendArg;
+use crate::commands::args::{BackendArg, TeacherArgs};
 
 /// Train one student per method over several seeds and tabulate the test metrics.
 #[derive(Debug, Args)]
 pub struct CompareArgs {
-    /// The teacher's run directory.
-    #[arg(long)]
-    pub teacher: PathBuf,
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
     /// A comparison config, e.g. configs/compare.toml.
     #[arg(long)]
     pub config: PathBuf,
@@ -30,7 +28,9 @@ pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let out = args.out.unwrap_or_else(|| PathBuf::from("runs/compare"));
     let backend = args.backend.open()?;
     let (seed, batch) = (cfg.train.seed, cfg.train.eval_batch_size);
-    let teacher = TeacherScores::load(&args.teacher, cfg.data.as_ref(), &backend, seed, batch)?;
+    let teacher = args
+        .teacher
+        .load(cfg.data.as_ref(), &backend, seed, batch)?;
     eprintln!(
         "compare: {} methods x {} seeds on {}, backend {} ({})",
         cfg.loss.len(),

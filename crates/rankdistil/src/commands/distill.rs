@@ -1,20 +1,16 @@
-use std::path::PathBuf;
-
 use clap::Args;
 use rankdistil_train::list::config::DistillRunConfig;
-use rankdistil_train::list::teacher::TeacherScores;
 use rankdistil_train::list::training::{ListRun, RunRecord};
 use rankdistil_train::report::table;
 use rankdistil_train::settings;
 
-use crate::commands::args::RunArgs;
+use crate::commands::args::{RunArgs, TeacherArgs};
 
-/// Distil a student from a trained teacher run.
+/// Distil a student from a teacher: a teacher run, or an outside teacher's scores.
 #[derive(Debug, Args)]
 pub struct DistillArgs {
-    /// The teacher's run directory.
-    #[arg(long)]
-    pub teacher: PathBuf,
+    #[command(flatten)]
+    pub teacher: TeacherArgs,
     #[command(flatten)]
     pub run: RunArgs,
 }
@@ -24,21 +20,22 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let cfg: DistillRunConfig = settings::load(&target.config)?;
     let backend = args.run.backend.open()?;
     let (seed, batch) = (cfg.train.seed, cfg.train.eval_batch_size);
-    let teacher = TeacherScores::load(&args.teacher, cfg.data.as_ref(), &backend, seed, batch)?;
+    let teacher = args
+        .teacher
+        .load(cfg.data.as_ref(), &backend, seed, batch)?;
     let method = cfg.loss.name();
-    let student_params = cfg.model.scorer(teacher.meta.d_input).num_params();
+    let student_params = cfg
+        .model
+        .scorer(teacher.splits.train.num_features)
+        .num_params();
+    let size = match teacher.num_params {
+        Some(n) => format!("{n} parameters, {:.0}x", n as f64 / student_params as f64),
+        None => "an outside teacher".into(),
+    };
     eprintln!(
-        "distill: {method} student ({student_params} parameters) from {} ({} parameters, {:.0}x), backend {} ({})",
-        args.teacher.display(),
-        teacher.meta.num_params,
-        teacher.meta.num_params as f64 / student_params as f64,
-        backend.name,
-        backend.adapter
+        "distill: {method} student ({student_params} parameters) from {} ({size}), backend {} ({})",
+        teacher.source, backend.name, backend.adapter
     );
-    let data = cfg
-        .data
-        .clone()
-        .unwrap_or_else(|| teacher.meta.data.clone());
     let outcome = ListRun {
         label: "distill",
         splits: &teacher.splits,
@@ -52,7 +49,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             config_text: &toml::to_string(&cfg)?,
             role: "student",
             method,
-            data: &data,
+            data: &teacher.data,
         }),
         progress: true,
     }
