@@ -58,6 +58,12 @@ pub fn export(
     out: &Path,
     device: &Device,
 ) -> anyhow::Result<(CatalogModelMeta, std::path::PathBuf)> {
+    if format == ExportFormat::Onnx {
+        bail!(
+            "{}: --format onnx exports list scorers; a catalog model exports as safetensors or burnpack (its query tower and item table as tensors)",
+            dir.display()
+        );
+    }
     let (model, meta) = model_dir::load(dir, device)?;
     let ids = model_dir::load_item_ids(dir, meta.num_items)?;
     let weights = write_weights(&model, dir, format, out)?;

@@ -11,9 +11,11 @@ use rankdistil_models::{LAYER_NORM_EPSILON, MlpScorer};
 use serde::{Deserialize, Serialize};
 
 use crate::list::config::ModelConfig;
+use crate::list::onnx;
 use crate::list::run_dir::RunMeta;
+use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
-    ExportConfigText, ExportFormat, read_weights, write_config, write_weights,
+    ExportConfigText, ExportFormat, read_weights, save_safetensors, write_config, write_weights,
 };
 
 /// `config.json` of an export.
@@ -52,6 +54,27 @@ const FORWARD: &str = "x = normalize(features); for each hidden layer i: x = act
 
 const FORWARD_LAYER_NORM: &str = "x = normalize(features); for each hidden layer i: z = x @ hidden.{i}.weight + hidden.{i}.bias; x = activation((z - mean(z)) / sqrt(var(z) + layer_norm_epsilon) * norms.{i}.gamma + norms.{i}.beta), mean and biased var over the last axis; score = x @ output.weight + output.bias (weights are [in, out])";
 
+const FORWARD_ONNX: &str = "scores = model.onnx(features): input \"features\" [N, input_dim] raw feature values (the normalization is in the graph), output \"scores\" [N]";
+
+/// Writes the ONNX graph of `model` into `out`; returns its file.
+fn write_onnx(
+    model: &MlpScorer,
+    run: &Path,
+    meta: &RunMeta,
+    out: &Path,
+) -> anyhow::Result<PathBuf> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    // The graph reads the weights by their export names, from safetensors in memory.
+    let scratch = tempfile::NamedTempFile::new_in(out)
+        .with_context(|| format!("{}: cannot create a scratch file", out.display()))?;
+    save_safetensors(model, run, scratch.path())?;
+    let weights = std::fs::read(scratch.path())?;
+    let bytes = onnx::model_bytes(&meta.model, &meta.normalizer, &weights)?;
+    let path = out.join(ExportFormat::Onnx.file());
+    write_atomic(&path, &bytes)?;
+    Ok(path)
+}
+
 /// Writes the run's best model and its `config.json` into `out`.
 pub fn export(
     run: &Path,
@@ -60,19 +83,22 @@ pub fn export(
     format: ExportFormat,
     out: &Path,
 ) -> anyhow::Result<PathBuf> {
-    let weights = write_weights(model, run, format, out)?;
+    let weights = match format {
+        ExportFormat::Onnx => write_onnx(model, run, meta, out)?,
+        _ => write_weights(model, run, format, out)?,
+    };
     let layer_norm = meta.model.layer_norm;
+    let forward = match (format, layer_norm) {
+        (ExportFormat::Onnx, _) => FORWARD_ONNX,
+        (_, true) => FORWARD_LAYER_NORM,
+        (_, false) => FORWARD,
+    };
     let config = ExportConfig {
         format,
         weights: format.file().into(),
         input_dim: meta.d_input,
         architecture: meta.model.clone(),
-        forward: if layer_norm {
-            FORWARD_LAYER_NORM
-        } else {
-            FORWARD
-        }
-        .into(),
+        forward: forward.into(),
         layer_norm_epsilon: layer_norm.then_some(LAYER_NORM_EPSILON),
         normalization: meta.normalizer.clone(),
         catalog_size: None,

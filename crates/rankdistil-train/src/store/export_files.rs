@@ -21,6 +21,8 @@ pub const CATALOG_KIND: &str = "catalog";
 pub enum ExportFormat {
     Safetensors,
     Burnpack,
+    /// An ONNX graph with the normalisation in it, for serving engines (list scorers only).
+    Onnx,
 }
 
 impl ExportFormat {
@@ -28,6 +30,7 @@ impl ExportFormat {
         match self {
             ExportFormat::Safetensors => "model.safetensors",
             ExportFormat::Burnpack => "model.bpk",
+            ExportFormat::Onnx => "model.onnx",
         }
     }
 }
@@ -47,17 +50,23 @@ pub fn write_weights<M: Module>(
         ExportFormat::Safetensors => {
             // The store opens a path itself: it writes the temporary file, which then commits.
             let file = AtomicFile::create(&weights)?;
-            let mut store = SafetensorsStore::from_file(file.temporary_path())
-                .overwrite(true)
-                .metadata("producer", "rankdistil")
-                .metadata("run", run.display().to_string());
-            model.save_into(&mut store).map_err(|e| {
-                anyhow::anyhow!("{}: cannot write safetensors: {e}", weights.display())
-            })?;
+            save_safetensors(model, run, file.temporary_path())?;
             file.commit()?;
         }
+        ExportFormat::Onnx => bail!("ONNX exports are written from a list scorer's graph"),
     }
     Ok(weights)
+}
+
+/// Writes `model`'s weights as safetensors at `path`, naming `run` in its metadata.
+pub fn save_safetensors<M: Module>(model: &M, run: &Path, path: &Path) -> anyhow::Result<()> {
+    let mut store = SafetensorsStore::from_file(path)
+        .overwrite(true)
+        .metadata("producer", "rankdistil")
+        .metadata("run", run.display().to_string());
+    model
+        .save_into(&mut store)
+        .map_err(|e| anyhow::anyhow!("{}: cannot write safetensors: {e}", path.display()))
 }
 
 /// Reads weights written by [`write_weights`] into `model`, which must match them exactly;
@@ -73,6 +82,10 @@ pub fn read_weights<M: Module>(
             format!("as described in {}", config.display())
         }),
         ExportFormat::Safetensors => read_safetensors(model, weights, config),
+        ExportFormat::Onnx => bail!(
+            "{}: an ONNX export, which onnxruntime serves (scripts/score_with_onnxruntime.py); rankdistil reads safetensors and burnpack exports",
+            config.display()
+        ),
     }
 }
 

@@ -7,7 +7,7 @@ use rankdistil_train::settings;
 
 use crate::commands::args::RunArgs;
 
-/// Train and compare catalog rankers (MovieLens-100k or a synthetic catalog); every model is
+/// Train and compare catalog rankers on any RecBole `.inter` file or a synthetic catalog; every model is
 /// saved for `export` and `recommend`.
 #[derive(Debug, Args)]
 pub struct CatalogArgs {

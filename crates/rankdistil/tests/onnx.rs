@@ -1,0 +1,146 @@
+//! ONNX exports scored by onnxruntime alone match `rankdistil score` to 1e-5, for a plain
+//! model, a layer-norm GELU model and a `log1p_zscore` model.
+
+use std::path::Path;
+use std::process::Command;
+
+mod common;
+use common::*;
+
+/// Whether python3 has onnxruntime; under `RANKDISTIL_REQUIRE_ONNXRUNTIME` it must.
+fn has_onnxruntime() -> bool {
+    let has = Command::new("python3")
+        .args(["-c", "import numpy, onnxruntime"])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        assert!(
+            std::env::var_os("RANKDISTIL_REQUIRE_ONNXRUNTIME").is_none(),
+            "onnxruntime is required here (pip install onnxruntime)"
+        );
+        eprintln!("skipping: python3 lacks onnxruntime");
+    }
+    has
+}
+
+/// Trains a run with `normalization` and `model` keys on synthetic data, exports it as ONNX and
+/// safetensors, and checks onnxruntime's scores of the data against `score`'s.
+fn onnx_matches_score(normalization: &str, model: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let data = [
+        "gen-synthetic",
+        "--out",
+        "data.txt",
+        "--queries",
+        "12",
+        "--features",
+        "6",
+        "--max-items",
+        "30",
+    ];
+    ok(rankdistil(d, &data));
+    let config = format!(
+        "[data]\ntrain = \"data.txt\"\nnormalization = \"{normalization}\"\n[model]\nhidden = [8, 4]\n{model}\n[train]\nepochs = 2\nbatch_size = 4\n"
+    );
+    std::fs::write(d.join("t.toml"), config).unwrap();
+    ok(rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "t.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            "run",
+        ],
+    ));
+    for (format, out) in [("onnx", "onnx"), ("safetensors", "st")] {
+        ok(rankdistil(
+            d,
+            &["export", "--run", "run", "--format", format, "--out", out],
+        ));
+    }
+    let config: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(d.join("onnx/config.json")).unwrap())
+            .unwrap();
+    assert_eq!(config["format"], "onnx");
+    assert_eq!(config["weights"], "model.onnx");
+    let score = [
+        "score",
+        "--model",
+        "st",
+        "--data",
+        "data.txt",
+        "--out",
+        "st.trec",
+        "--backend",
+        "ndarray",
+    ];
+    ok(rankdistil(d, &score));
+    // `score` serves safetensors and burnpack; an ONNX export goes to onnxruntime.
+    let refused = [
+        "score",
+        "--model",
+        "onnx",
+        "--data",
+        "data.txt",
+        "--backend",
+        "ndarray",
+    ];
+    fails(
+        &rankdistil(d, &refused),
+        "an ONNX export, which onnxruntime serves",
+    );
+    onnxruntime_matches(d);
+}
+
+/// `scripts/score_with_onnxruntime.py` scores `d/onnx` as `d/st.trec` says, when it can run.
+fn onnxruntime_matches(d: &Path) {
+    if !has_onnxruntime() {
+        return;
+    }
+    let script = format!(
+        "{}/../../scripts/score_with_onnxruntime.py",
+        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
+    );
+    let o = Command::new("python3")
+        .current_dir(d)
+        .args([script.as_str(), "onnx", "data.txt", "--compare", "st.trec"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        o.status.success(),
+        "{out}{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(out.contains("worst difference"), "{out}");
+}
+
+#[test]
+fn a_plain_model_in_onnx_scores_as_rankdistil_does() {
+    onnx_matches_score("zscore", "activation = \"relu\"");
+}
+
+#[test]
+fn a_layer_norm_gelu_model_in_onnx_scores_as_rankdistil_does() {
+    onnx_matches_score("zscore", "activation = \"gelu\"\nlayer_norm = true");
+}
+
+#[test]
+fn a_log1p_zscore_model_in_onnx_scores_as_rankdistil_does() {
+    onnx_matches_score("log1p_zscore", "activation = \"tanh\"");
+}
+
+#[test]
+fn a_catalog_model_is_not_exported_as_onnx() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("model")).unwrap();
+    std::fs::write(d.join("model/catalog-student.json"), "{}").unwrap();
+    let args = ["export", "--run", "model", "--format", "onnx", "--out", "e"];
+    fails(&rankdistil(d, &args), "--format onnx exports list scorers");
+    assert!(!Path::new(&d.join("e")).exists());
+}
