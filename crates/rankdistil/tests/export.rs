@@ -299,6 +299,30 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
         "{err}"
     );
     assert!(!err.contains("panicked"), "{err}");
+
+    // Found by scripts/fuzz.sh: Burn's dropout panics on a probability of 1.
+    cfg["architecture"]["dropout"] = serde_json::json!(1.0);
+    std::fs::write(d.join("bp2/config.json"), cfg.to_string()).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "bp2",
+            "--data",
+            "data.txt",
+            "--backend",
+            "ndarray",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "config.json: [architecture] hidden widths must be >= 1 and dropout in [0, 1)"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

@@ -89,6 +89,13 @@ pub fn load_meta(dir: &Path) -> anyhow::Result<CatalogModelMeta> {
             path.display()
         );
     }
+    if !(0.0..1.0).contains(&model.dropout) {
+        bail!(
+            "{}: model.dropout = {}: expected a number in [0, 1)",
+            path.display(),
+            model.dropout
+        );
+    }
     let params = model.scorer(meta.num_items).num_params() as u128;
     host_memory::check("the model it describes", params * 4)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;

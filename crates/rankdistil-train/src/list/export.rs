@@ -126,14 +126,17 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
     let ExportConfigText { path, text } = file;
     let config: ExportConfig = serde_json::from_str(&text)
         .with_context(|| format!("{}: not a rankdistil export config", path.display()))?;
-    if !(1..=MAX_FEATURES).contains(&config.input_dim) || config.architecture.hidden.contains(&0) {
+    if !(1..=MAX_FEATURES).contains(&config.input_dim) {
         bail!(
-            "{}: input_dim = {} and hidden = {:?}: expected 1 to {MAX_FEATURES} inputs and widths of at least 1",
+            "{}: input_dim = {}: expected 1 to {MAX_FEATURES} inputs",
             path.display(),
-            config.input_dim,
-            config.architecture.hidden
+            config.input_dim
         );
     }
+    config
+        .architecture
+        .check("architecture")
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let params = config.architecture.scorer(config.input_dim).num_params() as u128;
     host_memory::check("the model it describes", params * 4)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
