@@ -293,6 +293,7 @@ fn tiny_export() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, Vec<u8>) {
         role: "teacher",
         method: "softmax_ce",
         data: &data,
+        teacher: None,
     };
     let outcome = ListRun {
         label: "fuzz",

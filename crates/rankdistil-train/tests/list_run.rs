@@ -58,6 +58,7 @@ fn a_teacher_and_a_distilled_student_train_through_the_library() {
             role: "teacher",
             method: "softmax_ce",
             data: &data,
+            teacher: None,
         }),
         progress: false,
     }

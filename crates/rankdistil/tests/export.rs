@@ -268,8 +268,14 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
         err.contains("model.bpk") && err.contains("not a readable burnpack checkpoint"),
         "{err}"
     );
+}
 
-    // A checkpoint of another architecture in a run directory.
+#[test]
+fn an_export_config_that_does_not_fit_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    trained(d);
+    // Weights of another architecture than config.json records.
     ok(rankdistil(
         d,
         &[

@@ -133,6 +133,12 @@ fn a_teachers_run_file_gives_the_student_its_run_gives() {
     let no_test = student(d, &["--teacher-scores", "train.trec"], "no-test");
     assert_eq!(no_test["ndcg@10"], from_run["ndcg@10"]);
     assert!(no_test.get("overlap@10").is_none() && from_run.get("overlap@10").is_some());
+    // Each student's run.json names its teacher.
+    for (out, teacher) in [("from-run", "t"), ("from-trec", "train.trec")] {
+        let meta = std::fs::read_to_string(d.join(out).join("run.json")).unwrap();
+        let meta: serde_json::Value = serde_json::from_str(&meta).unwrap();
+        assert_eq!(meta["teacher"], teacher, "{out}");
+    }
 }
 
 #[test]

@@ -114,6 +114,7 @@ fn train_teacher(
             role: "teacher",
             method: LabelLossKind::SoftmaxCe.name(),
             data: &cfg.data,
+            teacher: None,
         }),
         progress: true,
     }

@@ -44,6 +44,9 @@ pub struct RunMeta {
     pub data_source: String,
     /// The data the run used; `distill` reuses a teacher's.
     pub data: DataConfig,
+    /// A student's teacher: its run directory, or the outside teacher's score file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub teacher: Option<String>,
 }
 
 impl RunMeta {

@@ -41,6 +41,8 @@ pub struct RunRecord<'a> {
     pub method: &'a str,
     /// The data `run.json` records, which a student of this run reuses.
     pub data: &'a DataConfig,
+    /// Where a student's teacher scores came from (a run, or an outside teacher's file).
+    pub teacher: Option<&'a str>,
 }
 
 /// One list-ranking run.
@@ -144,6 +146,7 @@ impl ListRun<'_> {
             test: test.clone(),
             data_source: self.splits.source.clone(),
             data: record.data.clone(),
+            teacher: record.teacher.map(str::to_string),
         }
     }
 }

@@ -50,6 +50,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             role: "student",
             method,
             data: &teacher.data,
+            teacher: Some(&teacher.source),
         }),
         progress: true,
     }

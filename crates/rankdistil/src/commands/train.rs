@@ -54,6 +54,7 @@ pub fn run(args: TrainArgs) -> anyhow::Result<()> {
             role: "teacher",
             method: cfg.loss.name(),
             data: &cfg.data,
+            teacher: None,
         }),
         progress: true,
     }
