@@ -7,7 +7,7 @@ runs (`qid Q0 docid rank score tag`) that `rankdistil distill --teacher-scores` 
 
     scripts/teacher_lightgbm.py --train datasets/mslr/train.txt --test datasets/mslr/test.txt --out runs/lgbm
     rankdistil distill --teacher-scores runs/lgbm/train.trec --teacher-test-scores runs/lgbm/test.trec \\
-        --config configs/distill-coupled.toml --out runs/mslr-lgbm-coupled
+        --config configs/distill-mslr-lightgbm.toml --out runs/mslr-lgbm-coupled
 
 Documents are named as rankdistil names them: a line's `# docid = X`, else its line number.
 Needs numpy and lightgbm (pip install numpy lightgbm); not scikit-learn.
