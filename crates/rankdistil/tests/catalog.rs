@@ -4,7 +4,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::{fails, ok, rankdistil, stderr, stdout};
+use common::{fails, ok, python_has, python_script, rankdistil, stderr, stdout};
 
 /// `rankdistil catalog --config c.toml --backend ndarray --out <out> <extra>` in `dir`.
 fn catalog(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
@@ -430,42 +430,19 @@ fn serve_heldout_and_burnpack_alike(d: &Path, tsv: &str, recs: &[(String, usize,
 
 /// `scripts/recommend_with_numpy.py` recomputes the lists from the export alone.
 fn numpy_reproduces_the_recommendations(d: &Path) {
-    // numpy reproduces it from the export alone.
-    let script = format!(
-        "{}/../../scripts/recommend_with_numpy.py",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
-    );
-    let has_numpy = Command::new("python3")
-        .args(["-c", "import numpy, safetensors"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if has_numpy {
-        let o = Command::new("python3")
-            .current_dir(d)
-            .args([
-                script.as_str(),
-                "safetensors",
-                "new.inter",
-                "--top",
-                "10",
-                "--compare",
-                "recs.tsv",
-            ])
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}{}", stdout(&o), stderr(&o));
-        assert!(
-            stdout(&o).contains("30 recommendations match"),
-            "{}",
-            stdout(&o)
-        );
-    } else {
-        assert!(
-            std::env::var_os("RANKDISTIL_REQUIRE_NUMPY").is_none(),
-            "numpy and safetensors are required here (pip install numpy safetensors)"
-        );
-        eprintln!("skipping the numpy round trip: python3 lacks numpy or safetensors");
+    if !python_has("numpy, safetensors", "RANKDISTIL_REQUIRE_NUMPY") {
+        return;
     }
+    let args = [
+        "safetensors",
+        "new.inter",
+        "--top",
+        "10",
+        "--compare",
+        "recs.tsv",
+    ];
+    let out = python_script(d, "recommend_with_numpy.py", &args);
+    assert!(out.contains("30 recommendations match"), "{out}");
 }
 
 /// Missing files, the wrong kind of export each way, and damaged item ids.

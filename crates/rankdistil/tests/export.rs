@@ -4,7 +4,6 @@ use std::path::Path;
 
 mod common;
 use common::*;
-use std::process::Command;
 
 /// A trained run in `dir/run` on 6-feature synthetic data in `dir/data.txt`.
 fn trained(dir: &Path) {
@@ -158,35 +157,11 @@ fn score_both_formats_alike(d: &Path) {
 
 /// `scripts/score_with_numpy.py` scores the export as `score` did.
 fn numpy_reproduces_the_scores(d: &Path) {
-    // The manifest dir as cargo gives it at run time: a test binary built in another
-    // checkout of the same target dir would carry that checkout's path.
-    let script = format!(
-        "{}/../../scripts/score_with_numpy.py",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
-    );
-    let has_numpy = Command::new("python3")
-        .args(["-c", "import numpy, safetensors"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has_numpy {
-        assert!(
-            std::env::var_os("RANKDISTIL_REQUIRE_NUMPY").is_none(),
-            "numpy and safetensors are required here (pip install numpy safetensors)"
-        );
-        eprintln!("skipping the numpy round trip: python3 lacks numpy or safetensors");
+    if !python_has("numpy, safetensors", "RANKDISTIL_REQUIRE_NUMPY") {
         return;
     }
-    let o = Command::new("python3")
-        .current_dir(d)
-        .args([script.as_str(), "st", "data.txt", "--compare", "st.trec"])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args = ["st", "data.txt", "--compare", "st.trec"];
+    let out = python_script(d, "score_with_numpy.py", &args);
     assert!(out.contains("worst difference"), "{out}");
 }
 

@@ -2,26 +2,9 @@
 //! model, a layer-norm GELU model and a `log1p_zscore` model.
 
 use std::path::Path;
-use std::process::Command;
 
 mod common;
 use common::*;
-
-/// Whether python3 has onnxruntime; under `RANKDISTIL_REQUIRE_ONNXRUNTIME` it must.
-fn has_onnxruntime() -> bool {
-    let has = Command::new("python3")
-        .args(["-c", "import numpy, onnxruntime"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has {
-        assert!(
-            std::env::var_os("RANKDISTIL_REQUIRE_ONNXRUNTIME").is_none(),
-            "onnxruntime is required here (pip install onnxruntime)"
-        );
-        eprintln!("skipping: python3 lacks onnxruntime");
-    }
-    has
-}
 
 /// Trains a run with `normalization` and `model` keys on synthetic data, exports it as ONNX and
 /// safetensors, and checks onnxruntime's scores of the data against `score`'s.
@@ -98,24 +81,11 @@ fn onnx_matches_score(normalization: &str, model: &str) {
 
 /// `scripts/score_with_onnxruntime.py` scores `d/onnx` as `d/st.trec` says, when it can run.
 fn onnxruntime_matches(d: &Path) {
-    if !has_onnxruntime() {
+    if !python_has("numpy, onnxruntime", "RANKDISTIL_REQUIRE_ONNXRUNTIME") {
         return;
     }
-    let script = format!(
-        "{}/../../scripts/score_with_onnxruntime.py",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
-    );
-    let o = Command::new("python3")
-        .current_dir(d)
-        .args([script.as_str(), "onnx", "data.txt", "--compare", "st.trec"])
-        .output()
-        .unwrap();
-    let out = String::from_utf8_lossy(&o.stdout);
-    assert!(
-        o.status.success(),
-        "{out}{}",
-        String::from_utf8_lossy(&o.stderr)
-    );
+    let args = ["onnx", "data.txt", "--compare", "st.trec"];
+    let out = python_script(d, "score_with_onnxruntime.py", &args);
     assert!(out.contains("worst difference"), "{out}");
 }
 

@@ -218,22 +218,6 @@ fn bad_score_files_name_the_file_and_line() {
     }
 }
 
-/// Whether python3 can import `modules`; when `require` is set in the environment it must.
-pub fn python_has(modules: &str, require: &str) -> bool {
-    let has = std::process::Command::new("python3")
-        .args(["-c", &format!("import {modules}")])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !has {
-        assert!(
-            std::env::var_os(require).is_none(),
-            "python3 lacks {modules}, which {require} requires (pip install {modules})"
-        );
-        eprintln!("skipping: python3 lacks {modules}");
-    }
-    has
-}
-
 #[test]
 fn a_student_distils_from_a_lightgbm_teacher() {
     if !python_has("numpy, lightgbm", "RANKDISTIL_REQUIRE_LIGHTGBM") {
@@ -242,24 +226,15 @@ fn a_student_distils_from_a_lightgbm_teacher() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     teacher_and_its_runs(d);
-    let script = format!(
-        "{}/../../scripts/teacher_lightgbm.py",
-        std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets CARGO_MANIFEST_DIR")
-    );
-    let o = std::process::Command::new("python3")
-        .current_dir(d)
-        .args([
-            &script,
-            "--train",
-            "train.txt",
-            "--test",
-            "test.txt",
-            "--out",
-            "lgbm",
-        ])
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let args = [
+        "--train",
+        "train.txt",
+        "--test",
+        "test.txt",
+        "--out",
+        "lgbm",
+    ];
+    python_script(d, "teacher_lightgbm.py", &args);
     let trec = [
         "--teacher-scores",
         "lgbm/train.trec",

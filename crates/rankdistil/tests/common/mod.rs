@@ -34,3 +34,36 @@ pub fn fails(o: &Output, needle: &str) -> String {
     assert!(!err.contains("panicked"), "{err}");
     err
 }
+
+/// Whether python3 can import `modules` (`"numpy, onnxruntime"`); when the environment sets
+/// `require` (as CI does), it must.
+pub fn python_has(modules: &str, require: &str) -> bool {
+    let has = Command::new("python3")
+        .args(["-c", &format!("import {modules}")])
+        .status()
+        .is_ok_and(|s| s.success());
+    if !has {
+        assert!(
+            std::env::var_os(require).is_none(),
+            "python3 lacks {modules}, which {require} requires (pip install {modules})"
+        );
+        eprintln!("skipping: python3 lacks {modules}");
+    }
+    has
+}
+
+/// Runs `scripts/<script>` with python3 in `dir`; asserts it succeeds and returns its stdout.
+pub fn python_script(dir: &Path, script: &str, args: &[&str]) -> String {
+    // The manifest dir as cargo gives it at run time: a test binary built in another
+    // checkout of the same target dir would carry that checkout's path.
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets it");
+    let path = format!("{manifest}/../../scripts/{script}");
+    let o = Command::new("python3")
+        .current_dir(dir)
+        .arg(&path)
+        .args(args)
+        .output()
+        .expect("python3 runs");
+    assert!(o.status.success(), "{script}: {}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
