@@ -88,12 +88,15 @@ def main():
     if cfg["format"] != "safetensors":
         sys.exit("score_with_numpy.py reads safetensors exports (rankdistil export --format safetensors)")
     weights = load_file(f"{args.export_dir}/{cfg['weights']}")
+    write_run(args, score_queries(cfg, weights, args.data), "numpy")
+
+
+def score_queries(cfg, weights, data):
+    """Yields (qid, doc ids, scores) per query of `data`, as the export's MLP scores them."""
     hidden = cfg["architecture"]["hidden"]
     act = ACTIVATIONS[cfg["architecture"]["activation"]]
     eps = cfg.get("layer_norm_epsilon") if cfg["architecture"].get("layer_norm") else None
-
-    lines, scores = [], {}
-    for qid, x, ids in read_letor(args.data, cfg["input_dim"]):
+    for qid, x, ids in read_letor(data, cfg["input_dim"]):
         h = normalize(x, cfg["normalization"])
         for i in range(len(hidden)):
             z = h @ weights[f"hidden.{i}.weight"] + weights[f"hidden.{i}.bias"]
@@ -101,6 +104,14 @@ def main():
                 z = layer_norm(z, weights[f"norms.{i}.gamma"], weights[f"norms.{i}.beta"], eps)
             h = act(z)
         s = (h @ weights["output.weight"] + weights["output.bias"])[:, 0]
+        yield qid, ids, s
+
+
+def write_run(args, scored, engine):
+    """Writes the TREC run of `scored`, (qid, doc ids, scores) per query, to --out or stdout;
+    with --compare, checks every score against a `rankdistil score` run to 1e-5."""
+    lines, scores = [], {}
+    for qid, ids, s in scored:
         order = sorted(range(len(s)), key=lambda j: (-s[j], j))
         for rank, j in enumerate(order, 1):
             lines.append(f"{qid} Q0 {ids[j]} {rank} {s[j]:.7g} {args.tag}")
@@ -118,15 +129,14 @@ def main():
             qid, _, doc, _, score, _ = line.split()
             mine = scores.get((qid, doc))
             if mine is None:
-                sys.exit(f"{args.compare}: ({qid}, {doc}) was not scored by numpy")
+                sys.exit(f"{args.compare}: ({qid}, {doc}) was not scored by {engine}")
             worst = max(worst, abs(mine - float(score)) / max(1.0, abs(float(score))))
             n += 1
         if n != len(scores):
-            sys.exit(f"{args.compare}: {n} scores, numpy produced {len(scores)}")
-        print(f"numpy vs rankdistil score: {n} scores, worst difference {worst:.2e} (limit 1e-5)")
+            sys.exit(f"{args.compare}: {n} scores, {engine} produced {len(scores)}")
+        print(f"{engine} vs rankdistil score: {n} scores, worst difference {worst:.2e} (limit 1e-5)")
         if worst > 1e-5:
             sys.exit(1)
-
 
 if __name__ == "__main__":
     main()

@@ -17,7 +17,7 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from score_with_numpy import read_letor  # noqa: E402  (the same LETOR reading)
+from score_with_numpy import read_letor, write_run  # noqa: E402  (the same reading and run)
 
 
 def main():
@@ -34,35 +34,11 @@ def main():
         sys.exit("score_with_onnxruntime.py reads ONNX exports (rankdistil export --format onnx)")
     session = ort.InferenceSession(f"{args.export_dir}/{cfg['weights']}", providers=["CPUExecutionProvider"])
 
-    lines, scores = [], {}
-    for qid, x, ids in read_letor(args.data, cfg["input_dim"]):
-        s = session.run(["scores"], {"features": x.astype(np.float32)})[0]
-        order = sorted(range(len(s)), key=lambda j: (-s[j], j))
-        for rank, j in enumerate(order, 1):
-            lines.append(f"{qid} Q0 {ids[j]} {rank} {s[j]:.7g} {args.tag}")
-            scores[(qid, ids[j])] = float(s[j])
+    def scored():
+        for qid, x, ids in read_letor(args.data, cfg["input_dim"]):
+            yield qid, ids, session.run(["scores"], {"features": x.astype(np.float32)})[0]
 
-    text = "\n".join(lines) + "\n"
-    if args.out:
-        open(args.out, "w").write(text)
-    elif not args.compare:
-        sys.stdout.write(text)
-
-    if args.compare:
-        worst, n = 0.0, 0
-        for line in open(args.compare):
-            qid, _, doc, _, score, _ = line.split()
-            mine = scores.get((qid, doc))
-            if mine is None:
-                sys.exit(f"{args.compare}: ({qid}, {doc}) was not scored by onnxruntime")
-            worst = max(worst, abs(mine - float(score)) / max(1.0, abs(float(score))))
-            n += 1
-        if n != len(scores):
-            sys.exit(f"{args.compare}: {n} scores, onnxruntime produced {len(scores)}")
-        print(f"onnxruntime vs rankdistil score: {n} scores, worst difference {worst:.2e} (limit 1e-5)")
-        if worst > 1e-5:
-            sys.exit(1)
-
+    write_run(args, scored(), "onnxruntime")
 
 if __name__ == "__main__":
     main()

@@ -178,18 +178,30 @@ impl Graph {
         let f = normalizer.num_features();
         let mut x = x.to_string();
         if normalizer.kind == NormalizationKind::Log1pZscore {
-            // sign(x) · ln(1 + |x|)
-            let one = self.constant("one", &[], vec![1.0]);
             let sign = self.op("Sign", &[&x], vec![]);
             let abs = self.op("Abs", &[&x], vec![]);
-            let shifted = self.op("Add", &[&abs, &one], vec![]);
-            let log = self.op("Log", &[&shifted], vec![]);
+            let log = self.ln_1p(&abs);
             x = self.op("Mul", &[&sign, &log], vec![]);
         }
         let mean = self.constant("normalization.mean", &[f], normalizer.mean.clone());
         let std = self.constant("normalization.std", &[f], normalizer.std.clone());
         let centred = self.op("Sub", &[&x, &mean], vec![]);
         self.op("Div", &[&centred, &std], vec![])
+    }
+
+    /// `ln(1 + u)` to f32's precision for small `u`, as the trainer's `ln_1p` (ONNX has no
+    /// Log1p): Kahan's `ln(w) · u / (w − 1)` with `w = 1 + u`, or `u` where `w − 1` rounds
+    /// to 0. A plain `Log(1 + u)` loses digits that a small feature std then magnifies.
+    fn ln_1p(&mut self, u: &str) -> String {
+        let one = self.constant("one", &[], vec![1.0]);
+        let zero = self.constant("zero", &[], vec![0.0]);
+        let w = self.op("Add", &[u, &one], vec![]);
+        let d = self.op("Sub", &[&w, &one], vec![]);
+        let log = self.op("Log", &[&w], vec![]);
+        let scaled = self.op("Mul", &[&log, u], vec![]);
+        let ratio = self.op("Div", &[&scaled, &d], vec![]);
+        let rounded = self.op("Equal", &[&d, &zero], vec![]);
+        self.op("Where", &[&rounded, u, &ratio], vec![])
     }
 
     /// GELU as the trainer computes it: `x/2 · (1 + erf(x/√2))`.
