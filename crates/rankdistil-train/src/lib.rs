@@ -13,6 +13,7 @@ pub mod catalog;
 pub mod fit;
 pub mod list;
 pub mod memory;
+pub mod onnx;
 pub mod parity;
 pub mod process;
 pub mod progress;
