@@ -43,24 +43,11 @@ def read_inter(path):
     return users, events
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("export_dir")
-    ap.add_argument("data")
-    ap.add_argument("--top", type=int, default=20)
-    ap.add_argument("--out")
-    ap.add_argument("--compare")
-    args = ap.parse_args()
-
-    config = json.load(open(f"{args.export_dir}/config.json", encoding="utf-8"))
-    if config.get("kind") != "catalog":
-        sys.exit(f"{args.export_dir}/config.json: not a catalog export")
-    w = load_file(f"{args.export_dir}/{config['weights']}")
-    ids = open(f"{args.export_dir}/{config['items']}", encoding="utf-8").read().splitlines()
+def histories(config, ids, data):
+    """(users, each user's history indices (positives), each user's known indices) of `data`,
+    over the catalog `ids`; items the catalog does not know are skipped."""
     index = {item: j for j, item in enumerate(ids)}
-    tower = sum(1 for k in w if k.startswith("tower.") and k.endswith(".weight"))
-
-    users, events = read_inter(args.data)
+    users, events = read_inter(data)
     history = {user: set() for user in users}
     seen = {user: set() for user in users}
     for user, item, rating in events:
@@ -69,31 +56,28 @@ def main():
         seen[user].add(index[item])
         if rating >= config["positives_min_rating"]:
             history[user].add(index[item])
+    return users, {u: sorted(h) for u, h in history.items()}, seen
 
-    lines = ["user_id\trank\titem_id\tscore"]
-    table, bias = w["items.weight"], w["bias.weight"][:, 0]
-    for user in users:
-        h = sorted(history[user])
-        q = w["history.weight"][h].mean(axis=0) if h else np.zeros(w["history.weight"].shape[1], np.float32)
-        for layer in range(tower):
-            q = q @ w[f"tower.{layer}.weight"] + w[f"tower.{layer}.bias"]
-            if layer + 1 < tower:
-                q = np.maximum(q, 0.0)
-        scores = (table @ q + bias).astype(np.float32)
-        scores[sorted(seen[user])] = -np.inf
-        order = sorted(range(len(ids)), key=lambda j: (-scores[j], j))[: args.top]
-        for rank, j in enumerate(order, 1):
-            if not np.isfinite(scores[j]):
-                break
-            lines.append(f"{user}\t{rank}\t{ids[j]}\t{scores[j]}")
 
+def top_items(user, scores, seen, ids, top):
+    """The `top` lines of `user`'s list, never an item they have."""
+    scores = scores.astype(np.float32)
+    scores[sorted(seen)] = -np.inf
+    order = sorted(range(len(ids)), key=lambda j: (-scores[j], j))[:top]
+    return [f"{user}\t{rank}\t{ids[j]}\t{scores[j]}" for rank, j in enumerate(order, 1) if np.isfinite(scores[j])]
+
+
+def write_and_compare(lines, args, engine):
+    """Writes the lists to --out (or stdout without --compare); with --compare, checks a
+    `rankdistil recommend` output line by line: the same items in order, scores to 1e-4."""
+    lines = ["user_id\trank\titem_id\tscore"] + lines
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write("\n".join(lines) + "\n")
     if args.compare:
         theirs = open(args.compare, encoding="utf-8").read().splitlines()
         if len(theirs) != len(lines):
-            sys.exit(f"{args.compare}: {len(theirs)} lines, numpy made {len(lines)}")
+            sys.exit(f"{args.compare}: {len(theirs)} lines, {engine} made {len(lines)}")
         worst = 0.0
         for n, (a, b) in enumerate(zip(lines[1:], theirs[1:]), 2):
             ua, ra, ia, sa = a.split("\t")
@@ -101,11 +85,42 @@ def main():
             diff = abs(float(sa) - float(sb))
             worst = max(worst, diff)
             if (ua, ra) != (ub, rb) or diff > 1e-4 or (ia != ib and diff > 1e-6):
-                sys.exit(f"{args.compare}:{n}: numpy has {a!r}, rankdistil {b!r}")
+                sys.exit(f"{args.compare}:{n}: {engine} has {a!r}, rankdistil {b!r}")
         print(f"{len(lines) - 1} recommendations match; worst score difference {worst:.2e}")
     elif not args.out:
         sys.stdout.write("\n".join(lines) + "\n")
 
+
+def arguments(doc):
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
+    ap.add_argument("export_dir")
+    ap.add_argument("data")
+    ap.add_argument("--top", type=int, default=20)
+    ap.add_argument("--out")
+    ap.add_argument("--compare")
+    return ap.parse_args()
+
+
+def main():
+    args = arguments(__doc__)
+    config = json.load(open(f"{args.export_dir}/config.json", encoding="utf-8"))
+    if config.get("kind") != "catalog" or config["format"] != "safetensors":
+        sys.exit(f"{args.export_dir}/config.json: not a safetensors catalog export")
+    w = load_file(f"{args.export_dir}/{config['weights']}")
+    ids = open(f"{args.export_dir}/{config['items']}", encoding="utf-8").read().splitlines()
+    tower = sum(1 for k in w if k.startswith("tower.") and k.endswith(".weight"))
+    users, history, seen = histories(config, ids, args.data)
+    table, bias = w["items.weight"], w["bias.weight"][:, 0]
+    lines = []
+    for user in users:
+        h = history[user]
+        q = w["history.weight"][h].mean(axis=0) if h else np.zeros(w["history.weight"].shape[1], np.float32)
+        for layer in range(tower):
+            q = q @ w[f"tower.{layer}.weight"] + w[f"tower.{layer}.bias"]
+            if layer + 1 < tower:
+                q = np.maximum(q, 0.0)
+        lines += top_items(user, table @ q + bias, seen[user], ids, args.top)
+    write_and_compare(lines, args, "numpy")
 
 if __name__ == "__main__":
     main()

@@ -42,6 +42,8 @@ input_dropout = 0.3
 
 [student.model]
 dim = 4
+# Two tower layers, so exports carry the relu between them.
+hidden = [6, 5]
 
 [student.train]
 epochs = 2
@@ -257,10 +259,11 @@ fn students_are_saved_exported_and_serve_recommendations() {
     assert_eq!(ids.len(), 400);
     assert_eq!(ids[..3], ["i0", "i1", "i2"]);
 
-    export_in_both_formats(d, &items);
+    export_in_every_format(d, &items);
     let (tsv, recs) = recommend_for_three_users(d);
     serve_heldout_and_burnpack_alike(d, &tsv, &recs);
     numpy_reproduces_the_recommendations(d);
+    onnxruntime_reproduces_the_recommendations(d);
     bad_serving_inputs_are_clear_errors(d, &items);
 }
 
@@ -272,9 +275,10 @@ fn items_of(recs: &[(String, usize, String, f32)], user: &str) -> Vec<(String, f
         .collect()
 }
 
-/// Both formats export the student with its item ids and a catalog `config.json`.
-fn export_in_both_formats(d: &Path, items: &str) {
-    for format in ["safetensors", "burnpack"] {
+/// Every format exports the student with its item ids and a catalog `config.json`; ONNX's
+/// with the item table beside the query tower.
+fn export_in_every_format(d: &Path, items: &str) {
+    for format in ["safetensors", "burnpack", "onnx"] {
         let o = ok(rankdistil(
             d,
             &[
@@ -299,6 +303,11 @@ fn export_in_both_formats(d: &Path, items: &str) {
         assert_eq!(config["kind"], "catalog");
         assert_eq!(config["catalog_size"], 400);
         assert_eq!(config["positives_min_rating"], 4.0);
+        if format == "onnx" {
+            assert_eq!(config["item_table"], "items.safetensors");
+            assert!(d.join("onnx/items.safetensors").is_file());
+            assert!(stdout(&o).contains("items.safetensors"), "{}", stdout(&o));
+        }
         assert_eq!(
             std::fs::read_to_string(d.join(format).join("items.txt")).unwrap(),
             items
@@ -426,6 +435,25 @@ fn serve_heldout_and_burnpack_alike(d: &Path, tsv: &str, recs: &[(String, usize,
         stderr(&o)
     );
     assert_eq!(std::fs::read_to_string(d.join("recs2.tsv")).unwrap(), tsv);
+}
+
+/// `scripts/recommend_with_onnxruntime.py` recomputes the lists from the ONNX query tower and
+/// the item table; `recommend` itself sends ONNX exports there.
+fn onnxruntime_reproduces_the_recommendations(d: &Path) {
+    let args = ["recommend", "--model", "onnx", "--data", "new.inter"];
+    fails(
+        &rankdistil(d, &args),
+        "an ONNX export, which onnxruntime serves",
+    );
+    if !python_has(
+        "numpy, onnxruntime, safetensors",
+        "RANKDISTIL_REQUIRE_ONNXRUNTIME",
+    ) {
+        return;
+    }
+    let args = ["onnx", "new.inter", "--top", "10", "--compare", "recs.tsv"];
+    let out = python_script(d, "recommend_with_onnxruntime.py", &args);
+    assert!(out.contains("30 recommendations match"), "{out}");
 }
 
 /// `scripts/recommend_with_numpy.py` recomputes the lists from the export alone.

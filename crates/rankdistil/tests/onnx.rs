@@ -103,14 +103,3 @@ fn a_layer_norm_gelu_model_in_onnx_scores_as_rankdistil_does() {
 fn a_log1p_zscore_model_in_onnx_scores_as_rankdistil_does() {
     onnx_matches_score("log1p_zscore", "activation = \"tanh\"");
 }
-
-#[test]
-fn a_catalog_model_is_not_exported_as_onnx() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::create_dir(d.join("model")).unwrap();
-    std::fs::write(d.join("model/catalog-student.json"), "{}").unwrap();
-    let args = ["export", "--run", "model", "--format", "onnx", "--out", "e"];
-    fails(&rankdistil(d, &args), "--format onnx exports list scorers");
-    assert!(!Path::new(&d.join("e")).exists());
-}

@@ -2,7 +2,7 @@
 //! order) and a `config.json` that says how the weights turn a user's history into scores over
 //! the catalog, so `rankdistil recommend` or numpy can serve them.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
@@ -12,12 +12,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::CatalogModel;
 use crate::catalog::model_dir::{self, CatalogModelMeta, ITEMS_FILE};
+use crate::catalog::onnx::{self, ITEM_TABLE_FILE};
 use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
-    CATALOG_KIND, ExportConfigText, ExportFormat, read_weights, write_config, write_weights,
+    CATALOG_KIND, ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config,
+    write_weights,
 };
 
 const FORWARD: &str = "q = mean of history.weight[h] over the user's history items h (positives, rating >= positives_min_rating; a zero vector for none); for each tower layer i: q = q @ tower.{i}.weight + tower.{i}.bias, with relu between layers but not after the last (weights are [in, out]); score[j] = q . items.weight[j] + bias.weight[j, 0] for every catalog item j, whose id is line j + 1 of the items file";
+
+const FORWARD_ONNX: &str = "q = model.onnx(history, mask): input \"history\" int64 [B, H] catalog indices (line j + 1 of the items file is index j; any index in padded slots), input \"mask\" float [B, H] (1 for a history item, 0 for padding), output \"query\" [B, D]; score[j] = q . items.weight[j] + bias.weight[j, 0] with both tensors in the item table file";
 
 /// `config.json` of a catalog export.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -29,6 +33,10 @@ pub struct CatalogExportConfig {
     pub weights: String,
     /// The item ids, one per line in catalog order, relative to the export directory.
     pub items: String,
+    /// An ONNX export's item table (`items.weight` `[L, D]`, `bias.weight` `[L, 1]`), which
+    /// scores the query the graph returns.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub item_table: Option<String>,
     pub catalog_size: usize,
     /// D, the query and item embedding width.
     pub dim: usize,
@@ -58,15 +66,12 @@ pub fn export(
     out: &Path,
     device: &Device,
 ) -> anyhow::Result<(CatalogModelMeta, std::path::PathBuf)> {
-    if format == ExportFormat::Onnx {
-        bail!(
-            "{}: --format onnx exports list scorers; a catalog model exports as safetensors or burnpack (its query tower and item table as tensors)",
-            dir.display()
-        );
-    }
     let (model, meta) = model_dir::load(dir, device)?;
     let ids = model_dir::load_item_ids(dir, meta.num_items)?;
-    let weights = write_weights(&model, dir, format, out)?;
+    let (weights, item_table) = match format {
+        ExportFormat::Onnx => write_onnx(&model, &meta, dir, out)?,
+        _ => (write_weights(&model, dir, format, out)?, None),
+    };
     let mut items = ids.join("\n");
     items.push('\n');
     write_atomic(&out.join(ITEMS_FILE), items.as_bytes())?;
@@ -75,10 +80,14 @@ pub fn export(
         format,
         weights: format.file().into(),
         items: ITEMS_FILE.into(),
+        item_table,
         catalog_size: meta.num_items,
         dim: meta.model.dim,
         hidden: meta.model.hidden.clone(),
-        forward: FORWARD.into(),
+        forward: match format {
+            ExportFormat::Onnx => FORWARD_ONNX.into(),
+            _ => FORWARD.into(),
+        },
         positives_min_rating: meta.data.min_rating,
         role: meta.role.clone(),
         method: meta.method.clone(),
@@ -90,6 +99,24 @@ pub fn export(
     };
     write_config(out, &config)?;
     Ok((meta, weights))
+}
+
+/// Writes the query tower as `model.onnx` and the item table beside it; returns the model's
+/// file and the table's name.
+fn write_onnx(
+    model: &CatalogScorer,
+    meta: &CatalogModelMeta,
+    dir: &Path,
+    out: &Path,
+) -> anyhow::Result<(PathBuf, Option<String>)> {
+    let weights = safetensors_bytes(model, dir, out)?;
+    let tower_layers = meta.model.hidden.len().max(1);
+    let files = onnx::export_bytes(tower_layers, &weights)
+        .with_context(|| format!("{}: cannot export as ONNX", dir.display()))?;
+    let path = out.join(ExportFormat::Onnx.file());
+    write_atomic(&path, &files.tower)?;
+    write_atomic(&out.join(ITEM_TABLE_FILE), &files.item_table)?;
+    Ok((path, Some(ITEM_TABLE_FILE.into())))
 }
 
 /// Loads a catalog export onto `device`: the scorer, its config and its item ids.
@@ -108,6 +135,12 @@ pub fn load(
     }
     let config: CatalogExportConfig = serde_json::from_str(&file.text)
         .with_context(|| format!("{}: malformed catalog export config", path.display()))?;
+    if config.format == ExportFormat::Onnx {
+        bail!(
+            "{}: an ONNX export, which onnxruntime serves (scripts/recommend_with_onnxruntime.py); `recommend` reads safetensors and burnpack exports",
+            path.display()
+        );
+    }
     if config.dim == 0 || config.catalog_size == 0 || config.hidden.contains(&0) {
         bail!(
             "{}: catalog_size, dim and every hidden width must be at least 1",

@@ -7,6 +7,7 @@ pub mod data;
 pub mod export;
 pub mod footprint;
 pub mod model_dir;
+pub mod onnx;
 pub mod recommend;
 pub mod row_adam;
 pub mod rows;

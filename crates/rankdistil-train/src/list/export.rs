@@ -15,7 +15,7 @@ use crate::list::onnx;
 use crate::list::run_dir::RunMeta;
 use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
-    ExportConfigText, ExportFormat, read_weights, save_safetensors, write_config, write_weights,
+    ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config, write_weights,
 };
 
 /// `config.json` of an export.
@@ -63,12 +63,8 @@ fn write_onnx(
     meta: &RunMeta,
     out: &Path,
 ) -> anyhow::Result<PathBuf> {
-    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
-    // The graph reads the weights by their export names, from safetensors in memory.
-    let scratch = tempfile::NamedTempFile::new_in(out)
-        .with_context(|| format!("{}: cannot create a scratch file", out.display()))?;
-    save_safetensors(model, run, scratch.path())?;
-    let weights = std::fs::read(scratch.path())?;
+    // The graph reads the weights by their export names.
+    let weights = safetensors_bytes(model, run, out)?;
     let bytes = onnx::model_bytes(&meta.model, &meta.normalizer, &weights)?;
     let path = out.join(ExportFormat::Onnx.file());
     write_atomic(&path, &bytes)?;

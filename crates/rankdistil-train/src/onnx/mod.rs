@@ -1,5 +1,5 @@
 //! ONNX graphs of trained scorers, for the serving engines that run them (onnxruntime, Vespa,
-//! Triton): a [`Graph`] builder over the weights an export writes, assembled into a model of
+//! Triton): a `Graph` builder over the weights an export writes, assembled into a model of
 //! opset [`OPSET`]. `list::onnx` builds a list scorer's graph, `catalog::onnx` a catalog
 //! scorer's query tower.
 

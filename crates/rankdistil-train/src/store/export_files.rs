@@ -53,9 +53,19 @@ pub fn write_weights<M: Module>(
             save_safetensors(model, run, file.temporary_path())?;
             file.commit()?;
         }
-        ExportFormat::Onnx => bail!("ONNX exports are written from a list scorer's graph"),
+        ExportFormat::Onnx => bail!("ONNX exports are written from a scorer's graph"),
     }
     Ok(weights)
+}
+
+/// `model`'s weights as safetensors bytes (named as a safetensors export names them), through
+/// a scratch file in `out`, since the store writes to paths only.
+pub fn safetensors_bytes<M: Module>(model: &M, run: &Path, out: &Path) -> anyhow::Result<Vec<u8>> {
+    std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
+    let scratch = tempfile::NamedTempFile::new_in(out)
+        .with_context(|| format!("{}: cannot create a scratch file", out.display()))?;
+    save_safetensors(model, run, scratch.path())?;
+    Ok(std::fs::read(scratch.path())?)
 }
 
 /// Writes `model`'s weights as safetensors at `path`, naming `run` in its metadata.
@@ -83,7 +93,7 @@ pub fn read_weights<M: Module>(
         }),
         ExportFormat::Safetensors => read_safetensors(model, weights, config),
         ExportFormat::Onnx => bail!(
-            "{}: an ONNX export, which onnxruntime serves (scripts/score_with_onnxruntime.py); rankdistil reads safetensors and burnpack exports",
+            "{}: an ONNX export, which onnxruntime serves (scripts/score_with_onnxruntime.py or scripts/recommend_with_onnxruntime.py); rankdistil reads safetensors and burnpack exports",
             config.display()
         ),
     }

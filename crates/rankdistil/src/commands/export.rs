@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use clap::Args;
 use rankdistil_train::backend::Backend;
 use rankdistil_train::catalog::model_dir::{self, ITEMS_FILE, STUDENT_META, TEACHER_META};
+use rankdistil_train::catalog::onnx::ITEM_TABLE_FILE;
 use rankdistil_train::list::run_dir::{META_FILE, load_meta, load_model};
 use rankdistil_train::store::export_files::{EXPORT_CONFIG, ExportFormat};
 
@@ -30,16 +31,20 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
             &args.out,
             &cpu.device,
         )?;
+        let mut files = vec![weights];
+        if args.format == ExportFormat::Onnx {
+            files.push(args.out.join(ITEM_TABLE_FILE));
+        }
+        files.extend([ITEMS_FILE, EXPORT_CONFIG].map(|f| args.out.join(f)));
+        let files: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
         println!(
-            "exported {} (catalog {}{}, {} items, dim {}) to {}, {} and {}",
+            "exported {} (catalog {}{}, {} items, dim {}) to {}",
             args.run.display(),
             meta.role,
             meta.method.map(|m| format!(" {m}")).unwrap_or_default(),
             meta.num_items,
             meta.model.dim,
-            weights.display(),
-            args.out.join(ITEMS_FILE).display(),
-            args.out.join(EXPORT_CONFIG).display()
+            files.join(", ")
         );
         return Ok(());
     }
