@@ -75,14 +75,19 @@ ACTIVATIONS = {
 }
 
 
-def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+def arguments(doc, tag):
+    """The scoring scripts' command line; `tag` is the run's last column."""
+    ap = argparse.ArgumentParser(description=doc.splitlines()[0])
     ap.add_argument("export_dir")
     ap.add_argument("data")
     ap.add_argument("--out", help="TREC run file to write (default: stdout)")
     ap.add_argument("--compare", help="a `rankdistil score` run file to check against (1e-5)")
-    ap.add_argument("--tag", default="numpy")
-    args = ap.parse_args()
+    ap.add_argument("--tag", default=tag)
+    return ap.parse_args()
+
+
+def main():
+    args = arguments(__doc__, "numpy")
 
     cfg = json.load(open(f"{args.export_dir}/config.json"))
     if cfg["format"] != "safetensors":

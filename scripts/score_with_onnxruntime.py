@@ -8,7 +8,6 @@ scores [N]. The script writes `qid Q0 docid rank score tag`; with --compare it c
 score against a `rankdistil score` run of a safetensors export of the same run to 1e-5 and exits
 non-zero on any difference, so CI can prove the graph serves what Rust trained.
 """
-import argparse
 import json
 import os
 import sys
@@ -17,17 +16,11 @@ import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from score_with_numpy import read_letor, write_run  # noqa: E402  (the same reading and run)
+from score_with_numpy import arguments, read_letor, write_run  # noqa: E402  (the same reading and run)
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("export_dir")
-    ap.add_argument("data")
-    ap.add_argument("--out", help="TREC run file to write (default: stdout)")
-    ap.add_argument("--compare", help="a `rankdistil score` run file to check against (1e-5)")
-    ap.add_argument("--tag", default="onnxruntime")
-    args = ap.parse_args()
+    args = arguments(__doc__, "onnxruntime")
 
     cfg = json.load(open(f"{args.export_dir}/config.json"))
     if cfg["format"] != "onnx":
