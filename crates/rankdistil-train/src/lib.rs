@@ -20,3 +20,4 @@ pub mod progress;
 pub mod report;
 pub mod settings;
 pub mod store;
+pub mod study;

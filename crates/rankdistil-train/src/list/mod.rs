@@ -6,6 +6,7 @@ pub mod config;
 pub mod data;
 pub mod export;
 pub mod footprint;
+pub mod label_run;
 pub mod onnx;
 pub mod quickstart;
 pub mod run_dir;

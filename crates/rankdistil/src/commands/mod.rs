@@ -13,5 +13,6 @@ pub mod plot;
 pub mod quickstart;
 pub mod recommend;
 pub mod score;
+pub mod study;
 pub mod teacher_cache;
 pub mod train;

@@ -1,0 +1,174 @@
+//! A study's TOML: the teacher, the students' architecture and training, the tuning budget
+//! every method shares, each method's own knobs, the final seeds and the size sweep.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use rankdistil_loss::ObjectiveConfig;
+use serde::{Deserialize, Serialize};
+
+use crate::list::config::{ModelConfig, TrainConfig};
+use crate::settings::Checked;
+
+/// Knobs a trial may set outside the loss table, for every method.
+pub const TRAINING_KNOBS: [&str; 2] = ["learning_rate", "dropout"];
+
+/// `rankdistil study` over list data (LETOR or synthetic).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListStudyConfig {
+    /// The teacher's `train` config; the study trains it into `<out>/teacher`, or reuses the
+    /// run there. Its data is the students' data.
+    pub teacher: PathBuf,
+    /// Every student's architecture (the sweep changes its hidden widths).
+    pub model: ModelConfig,
+    /// Every student's training settings, before a trial's knobs.
+    pub train: TrainConfig,
+    pub tuning: Tuning,
+    /// The seeds the chosen settings run on, for the tables and the tests.
+    pub seeds: Vec<u64>,
+    /// The method whose gains the study measures, against label-only and the best baseline.
+    #[serde(default = "default_subject")]
+    pub subject: String,
+    /// One table per compared method.
+    pub method: Vec<MethodSearch>,
+    #[serde(default)]
+    pub sweep: Option<Sweep>,
+    /// Resamples of the paired bootstrap.
+    #[serde(default = "default_resamples")]
+    pub bootstrap: usize,
+}
+
+fn default_subject() -> String {
+    "coupled".into()
+}
+
+fn default_resamples() -> usize {
+    10_000
+}
+
+/// The tuning budget, the same for every method.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tuning {
+    /// Trials per method: settings drawn without repeats from the method's grid.
+    pub trials: usize,
+    /// Seeds the draw and every tuning run.
+    pub seed: u64,
+}
+
+/// A compared method: its `[loss]` table (fixed keys) and the grid its trials draw from.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MethodSearch {
+    /// A `[loss]` table as `distill` reads it: `method` and any keys the search leaves fixed.
+    pub loss: toml::Table,
+    /// Each knob's candidate values: the loss's own keys, `alpha`, and [`TRAINING_KNOBS`].
+    pub search: BTreeMap<String, Vec<toml::Value>>,
+}
+
+impl MethodSearch {
+    /// The method's name (`loss.method`).
+    pub fn name(&self) -> &str {
+        self.loss
+            .get("method")
+            .and_then(toml::Value::as_str)
+            .unwrap_or("?")
+    }
+
+    /// The loss with a trial's loss knobs set.
+    pub fn objective(
+        &self,
+        knobs: &BTreeMap<String, toml::Value>,
+    ) -> Result<ObjectiveConfig, String> {
+        let mut table = self.loss.clone();
+        for (key, value) in knobs {
+            if !TRAINING_KNOBS.contains(&key.as_str()) {
+                table.insert(key.clone(), value.clone());
+            }
+        }
+        let objective: ObjectiveConfig = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        objective.check()?;
+        Ok(objective)
+    }
+}
+
+/// The student-size sweep: the chosen settings of the subject, label-only and the best
+/// baseline at each size.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// Hidden widths of each student size.
+    pub hidden: Vec<Vec<usize>>,
+    /// Seeds per size; the study's `seeds` when absent.
+    #[serde(default)]
+    pub seeds: Option<Vec<u64>>,
+}
+
+impl Checked for ListStudyConfig {
+    fn check(&self) -> Result<(), String> {
+        self.model.check("model")?;
+        self.train.check("train")?;
+        if self.tuning.trials == 0 || self.seeds.is_empty() || self.bootstrap < 100 {
+            return Err(
+                "[tuning] trials and `seeds` need at least one entry, and bootstrap at least 100 resamples"
+                    .into(),
+            );
+        }
+        for (i, method) in self.method.iter().enumerate() {
+            check_method(method, i)?;
+            if self.method[..i].iter().any(|m| m.name() == method.name()) {
+                return Err(format!("[[method]] {}: appears twice", method.name()));
+            }
+        }
+        for required in ["label_only", self.subject.as_str()] {
+            if !self.method.iter().any(|m| m.name() == required) {
+                return Err(format!(
+                    "[[method]]: the study compares {} with label_only; both need a [[method]] table",
+                    self.subject
+                ));
+            }
+        }
+        if let Some(sweep) = &self.sweep {
+            let empty = sweep.hidden.is_empty() || sweep.seeds.as_ref().is_some_and(Vec::is_empty);
+            if empty || sweep.hidden.iter().any(|h| h.contains(&0)) {
+                return Err(
+                    "[sweep] hidden needs sizes of widths >= 1, and seeds (if given) an entry"
+                        .into(),
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Every value of every knob must make a loss (or training setting) the method accepts.
+fn check_method(method: &MethodSearch, index: usize) -> Result<(), String> {
+    let name = method.name().to_string();
+    let at = |e: String| format!("[[method]] {} ({name}): {e}", index + 1);
+    method.objective(&BTreeMap::new()).map_err(at)?;
+    if method.search.is_empty() || method.search.values().any(Vec::is_empty) {
+        return Err(at(
+            "search needs at least one knob, each with a value".into()
+        ));
+    }
+    for (key, values) in &method.search {
+        for value in values {
+            let knob = BTreeMap::from([(key.clone(), value.clone())]);
+            let ok = match key.as_str() {
+                "learning_rate" => value.as_float().is_some_and(|v| v > 0.0 && v.is_finite()),
+                "dropout" => value.as_float().is_some_and(|v| (0.0..1.0).contains(&v)),
+                _ => method.objective(&knob).map(drop).is_ok(),
+            };
+            if !ok {
+                let why = method.objective(&knob).err().unwrap_or_else(|| {
+                    "expected a number (learning_rate > 0, dropout in [0, 1))".into()
+                });
+                return Err(at(format!("search.{key} = {value}: {why}")));
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! A study over list data: the teacher, every method's tuning trials (validation only), the
+//! chosen settings on the final seeds (test), the paired tests and the size sweep.
+
+use std::path::Path;
+
+use anyhow::Context;
+use rankdistil_data::RankingDataset;
+use rankdistil_metrics::{IdcgZero, ndcg_at};
+
+use crate::backend::Backend;
+use crate::list::config::{ModelConfig, TeacherRunConfig, TrainConfig};
+use crate::list::label_run::train_from_labels;
+use crate::list::run_dir::{META_FILE, load_meta};
+use crate::list::scoring::{evaluate, score_dataset};
+use crate::list::teacher::TeacherScores;
+use crate::list::training::ListRun;
+use crate::settings;
+use crate::study::book::{Book, Phase, StudyRun};
+use crate::study::config::{ListStudyConfig, MethodSearch};
+use crate::study::report::{Findings, TeacherSummary};
+use crate::study::search::{Knobs, describe, draw};
+
+/// Where the teacher's run goes inside the study's directory.
+const TEACHER_DIR: &str = "teacher";
+
+/// A list study and where it writes.
+pub struct ListStudy<'a> {
+    pub config: &'a ListStudyConfig,
+    pub out: &'a Path,
+    pub resume: bool,
+}
+
+/// What the students train and are tested on.
+struct Setting<'a> {
+    teacher: &'a TeacherScores,
+    test: &'a RankingDataset,
+    backend: &'a Backend,
+}
+
+impl ListStudy<'_> {
+    /// Runs what the study's record lacks and returns its findings.
+    pub fn run(&self, backend: &Backend) -> anyhow::Result<Findings> {
+        let config_text = toml::to_string(self.config)?;
+        let mut book = Book::open(self.out, &config_text, self.resume)?;
+        let (mut teacher, teacher_summary) = self.teacher(backend)?;
+        // Only the study reads the test split: tuning and training never see it.
+        let test = teacher.splits.test.take().with_context(|| {
+            format!(
+                "{}: the study needs a test split ([data] test, or synthetic data)",
+                self.config.teacher.display()
+            )
+        })?;
+        let setting = Setting {
+            teacher: &teacher,
+            test: &test,
+            backend,
+        };
+        let mut chosen = Vec::new();
+        for method in &self.config.method {
+            chosen.push((method, self.tune(&mut book, &setting, method)?));
+        }
+        for (method, knobs) in &chosen {
+            for &seed in &self.config.seeds {
+                self.ensure(
+                    &mut book,
+                    &setting,
+                    (method, knobs),
+                    seed,
+                    None,
+                    Phase::Final,
+                )?;
+            }
+        }
+        let findings = Findings::new(self.config, &book, teacher_summary, &chosen);
+        if let Some(sweep) = &self.config.sweep {
+            let seeds = sweep.seeds.as_ref().unwrap_or(&self.config.seeds);
+            for size in &sweep.hidden {
+                for (method, knobs) in findings.sweep_methods(&chosen) {
+                    for &seed in seeds {
+                        let size = Some(size.as_slice());
+                        self.ensure(
+                            &mut book,
+                            &setting,
+                            (method, knobs),
+                            seed,
+                            size,
+                            Phase::Sweep,
+                        )?;
+                    }
+                }
+            }
+        }
+        let findings = Findings::new(self.config, &book, findings.teacher, &chosen);
+        book.summary = findings.json();
+        book.save()?;
+        Ok(findings)
+    }
+
+    /// The teacher's run in the study's directory: trained (or continued) unless finished.
+    fn teacher(&self, backend: &Backend) -> anyhow::Result<(TeacherScores, TeacherSummary)> {
+        let cfg: TeacherRunConfig = settings::load(&self.config.teacher)?;
+        let dir = self.out.join(TEACHER_DIR);
+        let mut seconds = None;
+        if !dir.join(META_FILE).exists() {
+            let started = std::time::Instant::now();
+            let resume = dir.join(crate::store::checkpoint::CHECKPOINT_DIR).exists();
+            train_from_labels(&cfg, &dir, resume, true, backend)?;
+            seconds = Some(started.elapsed().as_secs_f64());
+        }
+        let meta = load_meta(&dir)?;
+        let batch = self.config.train.eval_batch_size;
+        let scores = TeacherScores::load(&dir, None, backend, cfg.train.seed, batch)?;
+        let summary = TeacherSummary {
+            params: meta.num_params,
+            best_epoch: meta.best_epoch,
+            epochs: cfg.train.epochs,
+            patience: cfg.train.patience,
+            valid_ndcg10: meta.valid.get("ndcg@10").unwrap_or(f64::NAN),
+            test: scores.test_metrics.clone().map(|m| m.values),
+            seconds,
+        };
+        Ok((scores, summary))
+    }
+
+    /// Every trial of `method`; returns the knobs of the best validation NDCG@10.
+    fn tune(
+        &self,
+        book: &mut Book,
+        setting: &Setting,
+        method: &MethodSearch,
+    ) -> anyhow::Result<Knobs> {
+        let tuning = &self.config.tuning;
+        let mut best: Option<(f64, Knobs)> = None;
+        for knobs in draw(&method.search, tuning.trials, tuning.seed) {
+            let run = self.ensure(
+                book,
+                setting,
+                (method, &knobs),
+                tuning.seed,
+                None,
+                Phase::Tune,
+            )?;
+            if best
+                .as_ref()
+                .is_none_or(|(score, _)| run.valid_ndcg10 > *score)
+            {
+                best = Some((run.valid_ndcg10, knobs));
+            }
+        }
+        let (score, knobs) = best.expect("a search has at least one trial");
+        eprintln!(
+            "study: {} chose {} (valid ndcg@10 {score:.4})",
+            method.name(),
+            describe(&knobs)
+        );
+        Ok(knobs)
+    }
+
+    /// The recorded run of these settings, trained now if the record lacks it.
+    fn ensure(
+        &self,
+        book: &mut Book,
+        setting: &Setting,
+        (method, knobs): (&MethodSearch, &Knobs),
+        seed: u64,
+        size: Option<&[usize]>,
+        phase: Phase,
+    ) -> anyhow::Result<StudyRun> {
+        if let Some(run) = book.find(phase, method.name(), knobs, seed, size) {
+            return Ok(run.clone());
+        }
+        let run = self.student(setting, (method, knobs), seed, size, phase)?;
+        eprintln!(
+            "study: {phase:?} {} seed {seed} {}{}: valid ndcg@10 {:.4}{} ({:.1}s)",
+            method.name(),
+            describe(knobs),
+            size.map(|s| format!(" hidden {s:?}")).unwrap_or_default(),
+            run.valid_ndcg10,
+            run.test
+                .as_ref()
+                .and_then(|t| t.get("ndcg@10"))
+                .map(|v| format!(", test {v:.4}"))
+                .unwrap_or_default(),
+            run.seconds
+        );
+        book.add(run.clone())?;
+        Ok(run)
+    }
+
+    /// Trains one student and measures it: validation always, test unless tuning.
+    fn student(
+        &self,
+        setting: &Setting,
+        (method, knobs): (&MethodSearch, &Knobs),
+        seed: u64,
+        size: Option<&[usize]>,
+        phase: Phase,
+    ) -> anyhow::Result<StudyRun> {
+        let mut objective = method.objective(knobs).map_err(anyhow::Error::msg)?;
+        objective.seed = seed;
+        let (model, train) = self.stage(knobs, seed, size);
+        let teacher = setting.teacher;
+        let outcome = ListRun {
+            label: method.name(),
+            splits: &teacher.splits,
+            teacher: Some(teacher.scores()),
+            model: &model,
+            train: &train,
+            objective: &objective,
+            record: None,
+            progress: false,
+        }
+        .run(setting.backend)?;
+        let (test, test_per_unit) = match phase {
+            Phase::Tune => (None, None),
+            _ => {
+                let scores = score_dataset(
+                    &outcome.model,
+                    setting.test,
+                    setting.backend,
+                    train.eval_batch_size,
+                );
+                let summary = evaluate(setting.test, &scores, teacher.test.as_deref());
+                let per_query =
+                    (phase == Phase::Final).then(|| per_query_ndcg10(setting.test, &scores));
+                (Some(summary.values), per_query)
+            }
+        };
+        Ok(StudyRun {
+            phase,
+            method: method.name().into(),
+            knobs: knobs.clone(),
+            seed,
+            size: size.map(<[usize]>::to_vec),
+            params: model.scorer(teacher.splits.train.num_features).num_params(),
+            valid_ndcg10: outcome.valid.get("ndcg@10").unwrap_or(f64::NAN),
+            test,
+            test_per_unit,
+            seconds: outcome.seconds,
+        })
+    }
+
+    /// The student's architecture and training settings for a trial's knobs.
+    fn stage(
+        &self,
+        knobs: &Knobs,
+        seed: u64,
+        size: Option<&[usize]>,
+    ) -> (ModelConfig, TrainConfig) {
+        let number = |key| knobs.get(key).and_then(toml::Value::as_float);
+        let mut model = self.config.model.clone();
+        if let Some(hidden) = size {
+            model.hidden = hidden.to_vec();
+        }
+        if let Some(dropout) = number("dropout") {
+            model.dropout = dropout;
+        }
+        let mut train = self.config.train.clone();
+        train.seed = seed;
+        if let Some(rate) = number("learning_rate") {
+            train.learning_rate = rate;
+        }
+        (model, train)
+    }
+}
+
+/// NDCG@10 of each query (0 for a query without a relevant item, as the tables count it).
+fn per_query_ndcg10(data: &RankingDataset, scores: &[f32]) -> Vec<f64> {
+    (0..data.num_queries())
+        .map(|q| {
+            let (a, b) = (data.offsets[q], data.offsets[q + 1]);
+            ndcg_at(&scores[a..b], &data.labels[a..b], 10, IdcgZero::Zero).unwrap_or(0.0)
+        })
+        .collect()
+}
