@@ -172,3 +172,32 @@ fn check_method(method: &MethodSearch, index: usize) -> Result<(), String> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::list::config::TeacherRunConfig;
+    use crate::settings::load;
+
+    /// Every shipped study config loads, and so does the teacher config it names.
+    #[test]
+    fn every_shipped_study_config_loads() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/study");
+        let mut studies = 0;
+        for entry in std::fs::read_dir(&dir).expect("configs/study/") {
+            let path = entry.expect("a directory entry").path();
+            if path.to_string_lossy().ends_with("-teacher.toml") {
+                continue;
+            }
+            let study: ListStudyConfig = load(&path).unwrap_or_else(|e| panic!("{e:#}"));
+            let teacher = Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../..")
+                .join(&study.teacher);
+            load::<TeacherRunConfig>(&teacher).unwrap_or_else(|e| panic!("{e:#}"));
+            studies += 1;
+        }
+        assert!(studies >= 1);
+    }
+}
