@@ -280,14 +280,28 @@ impl ImplicitSplit {
                 per_user[e.user as usize].push(e.item);
             }
         }
+        for items in &mut per_user {
+            items.sort_unstable();
+            items.dedup();
+        }
+        Self::held_out(data.items.len(), per_user, holdout, seed)
+    }
+
+    /// The training positives split again the same way, `share` of each user's held out: a
+    /// validation split that never touches the test items.
+    pub fn validation(&self, share: f64, seed: u64) -> Self {
+        Self::held_out(self.num_items, self.train.clone(), share, seed)
+    }
+
+    /// Holds out `share` of each user's sorted, distinct `items` (rounded, at least one when
+    /// the user has two or more), seeded.
+    fn held_out(num_items: usize, per_user: Vec<Vec<u32>>, share: f64, seed: u64) -> Self {
         let mut rng = StdRng::seed_from_u64(seed);
         let (mut train, mut test) = (Vec::new(), Vec::new());
         for mut items in per_user {
-            items.sort_unstable();
-            items.dedup();
             items.shuffle(&mut rng);
             let held = if items.len() >= 2 {
-                ((items.len() as f64 * holdout).round() as usize).clamp(1, items.len() - 1)
+                ((items.len() as f64 * share).round() as usize).clamp(1, items.len() - 1)
             } else {
                 0
             };
@@ -298,7 +312,7 @@ impl ImplicitSplit {
             test.push(te);
         }
         Self {
-            num_items: data.items.len(),
+            num_items,
             train,
             test,
         }

@@ -125,13 +125,15 @@ impl SampledRankDistil {
     }
 
     /// Draws one query's candidates from its teacher top-p ids (in teacher order) in a catalog
-    /// of `catalog` items. Rejection sampling keeps the draw `O(m)` for `m ≪ L`.
-    pub fn candidates(&self, top: &[u32], catalog: usize) -> Candidates {
+    /// of `catalog` items; negatives are never one of the top items nor one of `known`, the
+    /// user's own positives, which the teacher ranks high but a top-p of unseen items leaves
+    /// out. Rejection sampling keeps the draw `O(m)` for `m ≪ L`.
+    pub fn candidates(&self, top: &[u32], known: &[u32], catalog: usize) -> Candidates {
         let p = top.len().min(self.p);
-        let others = catalog.saturating_sub(p);
+        let excluded: HashSet<u32> = top[..p].iter().chain(known).copied().collect();
+        let others = catalog.saturating_sub(excluded.len());
         let m = self.m.min(others);
         let mut rng = self.rng.lock().expect("rng lock");
-        let excluded: HashSet<u32> = top[..p].iter().copied().collect();
         let mut items = top[..p].to_vec();
         items.extend(distinct_uniform(catalog, m, &excluded, &mut *rng));
         let negative_shift = if self.logq_correction && m > 0 {
@@ -148,23 +150,24 @@ impl SampledRankDistil {
 
     /// [`Self::candidates`], with a share [`popular_negatives`](SampledRankDistilConfig::popular_negatives) of
     /// the m negatives drawn by training popularity, with replacement, and never from the top
-    /// items (a draw that lands there is drawn again). The proposal outside the top is
-    /// `Q(j)/(1 − Q(top))`, `Q(j) = (1 − α)/L + α·n_j/N`; an item drawn c_j times is one
-    /// negative shifted by `log c_j − log(m·Q(j)/(1 − Q(top)))`.
+    /// items or `known` (a draw that lands there is drawn again). The proposal outside them is
+    /// `Q(j)/(1 − Q(excluded))`, `Q(j) = (1 − α)/L + α·n_j/N`; an item drawn c_j times is one
+    /// negative shifted by `log c_j − log(m·Q(j)/(1 − Q(excluded)))`.
     pub fn candidates_by_popularity(
         &self,
         top: &[u32],
+        known: &[u32],
         catalog: usize,
         popularity: &Popularity,
     ) -> Candidates {
         let p = top.len().min(self.p);
-        if self.popular_negatives == 0.0 || popularity.total() == 0 || catalog <= p {
-            return self.candidates(top, catalog);
+        let excluded: HashSet<u32> = top[..p].iter().chain(known).copied().collect();
+        if self.popular_negatives == 0.0 || popularity.total() == 0 || catalog <= excluded.len() {
+            return self.candidates(top, known, catalog);
         }
         let mut rng = self.rng.lock().expect("rng lock");
-        let excluded: HashSet<u32> = top[..p].iter().copied().collect();
         let q = |j: u32| popularity.proposal(j, self.popular_negatives, catalog);
-        let q_top: f64 = top[..p].iter().map(|&j| q(j)).sum();
+        let q_excluded: f64 = excluded.iter().map(|&j| q(j)).sum();
         let mut counts: std::collections::HashMap<u32, u32> = Default::default();
         let mut items = top[..p].to_vec();
         for _ in 0..self.m {
@@ -185,7 +188,7 @@ impl SampledRankDistil {
             .iter()
             .map(|j| {
                 if self.logq_correction {
-                    ((counts[j] as f64).ln() - (m * q(*j) / (1.0 - q_top)).ln()) as f32
+                    ((counts[j] as f64).ln() - (m * q(*j) / (1.0 - q_excluded)).ln()) as f32
                 } else {
                     0.0
                 }

@@ -52,7 +52,7 @@ fn with_every_other_item_as_a_negative_it_equals_the_coupled_loss() {
             .with_m(l - p)
             .with_seed(seed)
             .init();
-        let cand = sampled.candidates(&top_p(&t, p), l);
+        let cand = sampled.candidates(&top_p(&t, p), &[], l);
         assert_eq!(cand.items.len(), l);
         assert!(
             cand.negative_shifts.iter().all(|&d| d == 0.0),
@@ -89,7 +89,7 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
     let draws = 20_000;
     let values: Vec<f64> = (0..draws)
         .map(|_| {
-            let cand = sampled.candidates(&top, l);
+            let cand = sampled.candidates(&top, &[], l);
             shifted_negative_sum(&s, &cand.items[p..], &cand.negative_shifts)
         })
         .collect();
@@ -103,7 +103,7 @@ fn the_corrected_negative_sum_estimates_the_full_denominator_without_bias() {
         .init();
     assert!(
         plain
-            .candidates(&top, l)
+            .candidates(&top, &[], l)
             .negative_shifts
             .iter()
             .all(|&d| d == 0.0)
@@ -120,7 +120,7 @@ fn negatives_are_distinct_and_never_top_items_whatever_the_catalog_size() {
             .with_seed(l as u64)
             .init();
         let top: Vec<u32> = vec![3, 17, 0, 42, 9];
-        let cand = sampled.candidates(&top, l);
+        let cand = sampled.candidates(&top, &[], l);
         assert_eq!(&cand.items[..5], &top[..]);
         let neg: HashSet<u32> = cand.items[5..].iter().copied().collect();
         assert_eq!(neg.len(), m.min(l - 5), "distinct negatives");
@@ -153,7 +153,7 @@ fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
         let draws = 20_000;
         let values: Vec<f64> = (0..draws)
             .map(|_| {
-                let cand = sampled.candidates_by_popularity(&top, l, &popularity);
+                let cand = sampled.candidates_by_popularity(&top, &[], l, &popularity);
                 assert_eq!(&cand.items[..p], &top[..]);
                 assert!(cand.items[p..].iter().all(|i| !top.contains(i)));
                 assert_eq!(cand.negative_shifts.len(), cand.items.len() - p);
@@ -162,4 +162,48 @@ fn popularity_mixed_negatives_estimate_the_non_top_sum_without_bias() {
             .collect();
         assert_unbiased(&values, full, &format!("popular share {popular}"));
     }
+}
+
+/// A user's own positives are neither top items (the cache holds unseen ones) nor negatives:
+/// the draws estimate the sum over the items outside both, uniform or popularity-mixed.
+#[test]
+fn known_positives_are_never_drawn_and_the_sum_over_the_rest_stays_unbiased() {
+    let (l, p, m) = (150, 5, 8);
+    let (s, t) = catalog(l, 21);
+    let top = top_p(&t, p);
+    // The user's own items: 12 items outside the top, some of them popular.
+    let known: Vec<u32> = (0..l as u32)
+        .filter(|i| !top.contains(i))
+        .step_by(11)
+        .take(12)
+        .collect();
+    let excluded: Vec<u32> = top.iter().chain(&known).copied().collect();
+    let full = non_top_exp_sum(&s, &excluded);
+    let popularity = Popularity::new((0..300u32).map(|k| (k * k) % 23), l);
+    for popular in [0.0, 0.5] {
+        let sampled = SampledRankDistilConfig::new()
+            .with_k(p)
+            .with_p(p)
+            .with_m(m)
+            .with_popular_negatives(popular)
+            .with_seed(8)
+            .init();
+        let values: Vec<f64> = (0..20_000)
+            .map(|_| {
+                let cand = sampled.candidates_by_popularity(&top, &known, l, &popularity);
+                assert_eq!(&cand.items[..p], &top[..]);
+                assert!(cand.items[p..].iter().all(|i| !excluded.contains(i)));
+                shifted_negative_sum(&s, &cand.items[p..], &cand.negative_shifts)
+            })
+            .collect();
+        assert_unbiased(&values, full, &format!("popular share {popular}"));
+    }
+    let uniform = SampledRankDistilConfig::new()
+        .with_k(p)
+        .with_p(p)
+        .with_m(m)
+        .init();
+    let want = ((l - p - known.len()) as f64 / m as f64).ln() as f32;
+    let cand = uniform.candidates(&top, &known, l);
+    assert!(cand.negative_shifts.iter().all(|d| (d - want).abs() < 1e-6));
 }

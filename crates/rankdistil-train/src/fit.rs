@@ -248,7 +248,8 @@ impl<T: Task> Fitting<'_, T> {
         started: Instant,
     ) -> anyhow::Result<()> {
         let (valid, improved) = if self.task.validates() {
-            let inference = model.valid();
+            // With the state the step keeps outside the model (row-sparse tables) folded in.
+            let inference = self.task.complete(model.clone()).valid();
             let valid = self.task.validate(&inference);
             let improved = self.note(epoch, &valid, inference);
             (Some(valid), improved)

@@ -39,6 +39,7 @@ fn train(stage: &CatalogStage, split: &ImplicitSplit, dir: &std::path::Path) -> 
         name: "resume test",
         dir,
         checkpoint_every: Duration::ZERO,
+        validation: None,
     }
     .run(&Backend::cpu())
     .expect("training runs")

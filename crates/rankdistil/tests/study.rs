@@ -145,3 +145,136 @@ fn a_bad_knob_names_the_method_and_value() {
     fails(&study(d, &[]), "search.beta = 1:");
     assert!(!d.join("s").exists(), "a refused study creates nothing");
 }
+
+const CATALOG_STUDY: &str = r#"
+seeds = [1, 2]
+patience = 2
+[data.synthetic]
+users = 60
+items = 200
+per_user = 12
+dim = 4
+seed = 2
+[teacher.model]
+dim = 16
+[teacher.train]
+epochs = 12
+batch_size = 16
+learning_rate = 0.01
+[student.model]
+dim = 4
+[student.train]
+epochs = 2
+batch_size = 16
+learning_rate = 0.01
+[distill]
+k = 5
+[tuning]
+trials = 2
+seed = 3
+[sweep]
+dim = [2]
+seeds = [1]
+[[method]]
+method = "label_only"
+search = { learning_rate = [0.005, 0.02] }
+[[method]]
+method = "sampled"
+search = { p = [10, 20], m = [20], alpha = [0.0, 0.5], negatives = [30] }
+[[method]]
+method = "softmax_kd"
+search = { teacher_temperature = [0.5, 2.0], alpha = [0.3] }
+"#;
+
+#[test]
+fn a_catalog_study_validates_on_training_positives_and_tests_per_user() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("study.toml"), CATALOG_STUDY).unwrap();
+    let out = stdout(&ok(study(d, &[])));
+    let book = record(d);
+    let runs = book["runs"].as_array().unwrap();
+    let phase = |p: &str| runs.iter().filter(|r| r["phase"] == p).count();
+    // 2 trials and 2 final seeds per method; the sweep runs label-only, the best baseline and
+    // sampled at one size and seed.
+    assert_eq!((phase("tune"), phase("final"), phase("sweep")), (6, 6, 3));
+    for run in runs.iter().filter(|r| r["phase"] == "tune") {
+        assert!(run["test"].is_null() && run["valid_ndcg10"].as_f64().unwrap().is_finite());
+    }
+    let summary = &book["summary"];
+    assert_eq!(summary["units"], "users");
+    // Both teachers are recorded: the tuning one early-stopped on validation.
+    let teacher = &summary["teacher"];
+    assert!(teacher["best_epoch"].as_u64().unwrap() <= 12);
+    assert!(
+        d.join("s/teacher-tuning/catalog-teacher.json").exists()
+            && d.join("s/teacher/catalog-teacher.json").exists()
+    );
+    // Each row's test NDCG@10 is the mean over seeds of its per-user values, and its validation
+    // score is its chosen trial's.
+    for row in summary["rows"].as_array().unwrap() {
+        let finals: Vec<&serde_json::Value> = runs
+            .iter()
+            .filter(|r| r["phase"] == "final" && r["method"] == row["method"])
+            .collect();
+        let per_user: f64 = finals
+            .iter()
+            .map(|r| {
+                let units = r["test_per_unit"].as_array().unwrap();
+                units.iter().map(|u| u.as_f64().unwrap()).sum::<f64>() / units.len() as f64
+            })
+            .sum::<f64>()
+            / finals.len() as f64;
+        let mean = row["test"]["ndcg@10"][0].as_f64().unwrap();
+        assert!((per_user - mean).abs() < 1e-9, "{per_user} vs {mean}");
+        let overlap = row["test"]["overlap@10"][0].as_f64().unwrap();
+        assert!((0.0..=1.0).contains(&overlap));
+        let chosen = runs
+            .iter()
+            .find(|r| {
+                r["phase"] == "tune" && r["method"] == row["method"] && r["knobs"] == row["chosen"]
+            })
+            .unwrap();
+        assert_eq!(row["valid_ndcg10"][0], chosen["valid_ndcg10"]);
+    }
+    let tests = summary["tests"].as_array().unwrap();
+    assert_eq!(tests.len(), 2, "against label-only and the best baseline");
+    assert_eq!(tests[0]["against"], "label_only");
+    assert!(
+        out.contains("| sampled |") && out.contains("over 60 users"),
+        "{out}"
+    );
+    let resumed = ok(study(d, &["--resume"]));
+    assert!(
+        !stderr(&resumed).contains("study: Tune"),
+        "{}",
+        stderr(&resumed)
+    );
+    assert_eq!(record(d)["runs"], book["runs"]);
+}
+
+#[test]
+fn a_catalog_trial_the_method_cannot_run_is_refused_before_anything_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let bad = CATALOG_STUDY.replace(
+        "alpha = [0.0, 0.5], negatives = [30]",
+        "alpha = [0.5], negatives = [0]",
+    );
+    std::fs::write(d.join("study.toml"), bad).unwrap();
+    let err = fails(
+        &study(d, &[]),
+        "study.toml: [[method]] 2 (sampled): alpha=0.5 m=20 negatives=0 p=",
+    );
+    assert!(
+        err.contains(": alpha = 0.5 mixes in the sampled label softmax: it needs negatives > 0"),
+        "{err}"
+    );
+    let bad = CATALOG_STUDY.replace("alpha = [0.3]", "beta = [0.3]");
+    std::fs::write(d.join("study.toml"), bad).unwrap();
+    fails(
+        &study(d, &[]),
+        "study.toml: [[method]] 3 (softmax_kd): beta=0.3 teacher_temperature=0.5: unknown field `beta`, expected `teacher_temperature` or `alpha`",
+    );
+    assert!(!d.join("s").exists(), "a refused study creates nothing");
+}

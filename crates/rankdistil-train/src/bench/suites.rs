@@ -108,7 +108,7 @@ impl Catalog {
         self.loss.reseed(step);
         self.tops
             .iter()
-            .map(|t| self.loss.candidates(t, self.l))
+            .map(|t| self.loss.candidates(t, &[], self.l))
             .collect()
     }
 }

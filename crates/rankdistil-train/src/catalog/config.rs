@@ -160,12 +160,52 @@ pub struct CatalogRunConfig {
     /// `[distill]`: sampled RankDistil (k, p, m, samples, temperatures, popular_negatives),
     /// mixed with weight `alpha` with the student's sampled label softmax.
     pub distill: SampledObjectiveConfig,
+    /// `[softmax_kd]`: the whole-catalog softmax KD baseline's temperature and label mix.
+    #[serde(default)]
+    pub softmax_kd: CatalogSoftmaxKd,
     pub methods: Vec<CatalogMethod>,
     pub seeds: Vec<u64>,
 }
 
+/// Softmax KD over the whole catalog, mixed with weight `alpha` with the full label softmax:
+/// `(1 − α)·KD(τ_t) + α·label`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CatalogSoftmaxKd {
+    /// τ_t, which softens (above 1) or sharpens the teacher's softmax.
+    #[serde(default = "d_one")]
+    pub teacher_temperature: f64,
+    #[serde(default)]
+    pub alpha: f64,
+}
+
+fn d_one() -> f64 {
+    1.0
+}
+
+impl Default for CatalogSoftmaxKd {
+    fn default() -> Self {
+        Self {
+            teacher_temperature: 1.0,
+            alpha: 0.0,
+        }
+    }
+}
+
+impl CatalogSoftmaxKd {
+    pub fn check(&self) -> Result<(), String> {
+        let t = self.teacher_temperature;
+        if !(t > 0.0 && t.is_finite()) {
+            return Err(format!(
+                "[softmax_kd] teacher_temperature = {t}, expected a finite number > 0"
+            ));
+        }
+        share("[softmax_kd] alpha", self.alpha)
+    }
+}
+
 impl CatalogStage {
-    fn check(&self, name: &str) -> Result<(), String> {
+    pub fn check(&self, name: &str) -> Result<(), String> {
         let (t, model) = (&self.train, &self.model);
         let learning_rate_ok = t.learning_rate > 0.0 && t.learning_rate.is_finite();
         if t.epochs == 0 || t.batch_size == 0 || model.dim == 0 || !learning_rate_ok {
@@ -190,7 +230,7 @@ impl CatalogStage {
 }
 
 impl CatalogData {
-    fn check(&self) -> Result<(), String> {
+    pub fn check(&self) -> Result<(), String> {
         if self.inter.is_some() == self.synthetic.is_some() {
             return Err(
                 "[data] needs exactly one of `inter = \"<file.inter>\"` and a [data.synthetic] table"
@@ -213,6 +253,7 @@ impl CatalogData {
 impl Checked for CatalogRunConfig {
     fn check(&self) -> Result<(), String> {
         self.distill.check().map_err(|e| format!("[distill] {e}"))?;
+        self.softmax_kd.check()?;
         if self.distill.alpha > 0.0 && self.student.train.negatives == 0 {
             return Err(format!(
                 "[distill] alpha = {} mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives (1000, say)",

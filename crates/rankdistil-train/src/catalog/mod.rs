@@ -16,3 +16,4 @@ pub mod scoring;
 pub mod sparse;
 pub mod top_p_cache;
 pub mod training;
+pub mod user_metrics;

@@ -32,6 +32,12 @@ pub struct CatalogModelMeta {
     /// The student's training method (`label_only`, `sampled`, `softmax_kd`).
     pub method: Option<String>,
     pub seed: Option<u64>,
+    /// The epoch kept: the best on validation, or the last.
+    #[serde(default)]
+    pub epoch: Option<usize>,
+    /// Seconds it trained.
+    #[serde(default)]
+    pub seconds: Option<f64>,
 }
 
 /// Writes `model`, its metadata and the item ids into `dir`.

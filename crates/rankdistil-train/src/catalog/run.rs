@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use rankdistil_data::host_memory;
+use rankdistil_loss::SoftmaxKdConfig;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
@@ -250,6 +251,8 @@ impl CatalogPlan<'_> {
             role: role.into(),
             method: student.map(|(m, _)| m.key().into()),
             seed: student.map(|(_, s)| s),
+            epoch: None,
+            seconds: None,
         }
     }
 
@@ -326,7 +329,13 @@ impl CatalogPlan<'_> {
                 loss: self.config.distill.sampled.clone().with_seed(seed).init(),
                 alpha: self.config.distill.alpha,
             },
-            CatalogMethod::SoftmaxKd => Target::SoftmaxKd(full),
+            CatalogMethod::SoftmaxKd => Target::SoftmaxKd {
+                scores: full,
+                loss: SoftmaxKdConfig::new()
+                    .with_teacher_temperature(self.config.softmax_kd.teacher_temperature)
+                    .init(),
+                alpha: self.config.softmax_kd.alpha,
+            },
         };
         let stage = &self.config.student;
         let student = train_model(stage, data, target, seed, &name, &dir, backend)?;
@@ -360,6 +369,7 @@ fn train_model(
         name,
         dir,
         checkpoint_every: CHECKPOINT_EVERY,
+        validation: None,
     }
     .run(backend)
 }

@@ -13,8 +13,9 @@ use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::{
     Draw, Popularity, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe,
-    SoftmaxKd, SoftmaxKdConfig,
+    SoftmaxKd,
 };
+use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
@@ -22,10 +23,11 @@ use crate::catalog::config::CatalogStage;
 use crate::catalog::rows::{
     denoised, distinct, gathered_histories, label_rows, label_targets, local,
 };
+use crate::catalog::scoring::evaluate_catalog;
 use crate::catalog::scoring::padded;
 use crate::catalog::sparse::{SparseTables, TouchedRows};
 use crate::catalog::top_p_cache::TopPCache;
-use crate::fit::{FitRecord, FitSettings, Task, fit};
+use crate::fit::{FitRecord, FitSettings, Fitted, Task, fit};
 
 /// What a catalog scorer learns from.
 pub enum Target<'a> {
@@ -38,8 +40,13 @@ pub enum Target<'a> {
         loss: SampledRankDistil,
         alpha: f64,
     },
-    /// Softmax KD against the teacher's scores over the whole catalog, `[users × L]`.
-    SoftmaxKd(&'a [f32]),
+    /// Softmax KD against the teacher's scores over the whole catalog (`[users × L]`), mixed
+    /// with weight `alpha` with the full label softmax: `(1 − α)·KD + α·label`.
+    SoftmaxKd {
+        scores: &'a [f32],
+        loss: SoftmaxKd,
+        alpha: f64,
+    },
 }
 
 /// One catalog model to train.
@@ -54,6 +61,17 @@ pub struct CatalogTraining<'a> {
     pub dir: &'a Path,
     /// The least time between checkpoints ([`CHECKPOINT_EVERY`] in a catalog run).
     pub checkpoint_every: Duration,
+    /// Validate after each epoch, keep the best and stop early; `None` trains every epoch.
+    pub validation: Option<CatalogValidation<'a>>,
+}
+
+/// Early stopping on held-out positives: full-catalog NDCG@10 of `split.test`, with the
+/// training items of `split.train` (the model's own) excluded.
+pub struct CatalogValidation<'a> {
+    pub split: &'a ImplicitSplit,
+    /// Epochs without a better NDCG@10 before training stops.
+    pub patience: usize,
+    pub backend: &'a Backend,
 }
 
 /// A catalog model's checkpoints are written at most this often: at 10⁶ items one holds
@@ -63,6 +81,11 @@ pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 impl CatalogTraining<'_> {
     /// Trains the model, continuing from its folder's checkpoint when there is one.
     pub fn run(self, backend: &Backend) -> anyhow::Result<CatalogScorer> {
+        Ok(self.fit(backend)?.model)
+    }
+
+    /// [`Self::run`], with the epoch it kept and its validation metrics.
+    pub fn fit(self, backend: &Backend) -> anyhow::Result<Fitted<CatalogScorer>> {
         std::fs::create_dir_all(self.dir)
             .with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let label = format!("catalog: {}", self.name);
@@ -71,7 +94,7 @@ impl CatalogTraining<'_> {
             learning_rate: self.stage.train.learning_rate,
             weight_decay: 0.0,
             seed: self.seed,
-            patience: None,
+            patience: self.validation.as_ref().map(|v| v.patience),
             checkpoint_every: self.checkpoint_every,
         };
         let record = FitRecord {
@@ -81,7 +104,7 @@ impl CatalogTraining<'_> {
             progress: true,
         };
         let mut task = CatalogTask::new(self, backend);
-        Ok(fit(&mut task, &settings, &record, backend)?.model)
+        fit(&mut task, &settings, &record, backend)
     }
 }
 
@@ -94,7 +117,6 @@ struct StepContext<'a> {
     sampled_ce: Option<SampledSoftmaxCe>,
     popularity: Option<Popularity>,
     softmax_ce: SoftmaxCe,
-    softmax_kd: SoftmaxKd,
     device: Device,
 }
 
@@ -108,6 +130,7 @@ struct CatalogTask<'a> {
     sparse: Option<SparseTables>,
     /// The epoch's stream: its shuffle, input dropout and draws.
     rng: StdRng,
+    validation: Option<CatalogValidation<'a>>,
 }
 
 impl<'a> CatalogTask<'a> {
@@ -118,13 +141,14 @@ impl<'a> CatalogTask<'a> {
             target,
             seed,
             name,
+            validation,
             ..
         } = training;
         let l = split.num_items;
         let label_term = match &target {
             Target::Labels => true,
             Target::Sampled { alpha, .. } => *alpha > 0.0,
-            Target::SoftmaxKd(_) => false,
+            Target::SoftmaxKd { .. } => false,
         };
         let sampled_ce = (label_term && stage.train.negatives > 0).then(|| {
             SampledSoftmaxCeConfig::new(stage.train.negatives)
@@ -148,7 +172,6 @@ impl<'a> CatalogTask<'a> {
             sampled_ce,
             popularity,
             softmax_ce: SoftmaxCe::new(),
-            softmax_kd: SoftmaxKdConfig::new().init(),
             device: backend.training_device(),
         };
         Self {
@@ -157,6 +180,7 @@ impl<'a> CatalogTask<'a> {
             users,
             sparse: None,
             rng: StdRng::seed_from_u64(seed),
+            validation,
         }
     }
 
@@ -236,7 +260,18 @@ impl Task for CatalogTask<'_> {
                 };
                 sampled_distill_loss(context, &distill, model, tables, &batch, rng)
             }
-            Target::SoftmaxKd(full) => (softmax_kd_loss(context, model, &batch, full), None),
+            Target::SoftmaxKd {
+                scores,
+                loss,
+                alpha,
+            } => {
+                let kd = SoftmaxKdTerm {
+                    scores,
+                    loss,
+                    alpha: *alpha,
+                };
+                (softmax_kd_loss(context, &kd, model, &batch), None)
+            }
         };
         let detached = loss.clone().detach();
         let grads = loss.backward();
@@ -244,6 +279,22 @@ impl Task for CatalogTask<'_> {
             tables.step(context.stage.train.learning_rate, &grads, rows);
         }
         Ok((detached, GradientsParams::from_grads(grads, model)))
+    }
+
+    fn validates(&self) -> bool {
+        self.validation.is_some()
+    }
+
+    fn validate(&self, inference: &CatalogScorer) -> MetricSummary {
+        let Some(v) = &self.validation else {
+            return MetricSummary::default();
+        };
+        let (ndcg, recall, _) = evaluate_catalog(inference, v.split, v.backend);
+        let users = v.split.evaluable().len();
+        MetricSummary {
+            values: [("ndcg@10".into(), ndcg), ("recall@20".into(), recall)].into(),
+            counts: [("ndcg@10".into(), users), ("recall@20".into(), users)].into(),
+        }
     }
 
     fn complete(&self, model: CatalogScorer) -> CatalogScorer {
@@ -293,15 +344,21 @@ fn full_label_loss(
         device,
     );
     let scores = model.score_range(model.query(ids, mask), 0..l); // [B, L]
+    let labels = history_labels(batch, split, device);
+    let all = Tensor::<2, Bool>::full([b, l], true, device);
+    context.softmax_ce.forward(scores, labels, all)
+}
+
+/// `[B, L]`: 1 at each user's training items.
+fn history_labels(batch: &[usize], split: &ImplicitSplit, device: &Device) -> Tensor<2> {
+    let (b, l) = (batch.len(), split.num_items);
     let mut labels = vec![0f32; b * l];
     for (i, &u) in batch.iter().enumerate() {
         split.train[u]
             .iter()
             .for_each(|&it| labels[i * l + it as usize] = 1.0);
     }
-    let labels = Tensor::<2>::from_data(TensorData::new(labels, [b, l]), device);
-    let all = Tensor::<2, Bool>::full([b, l], true, device);
-    context.softmax_ce.forward(scores, labels, all)
+    Tensor::<2>::from_data(TensorData::new(labels, [b, l]), device)
 }
 
 /// The sampled label softmax: one candidate set for the whole batch, every user's items and
@@ -361,11 +418,12 @@ fn sampled_distill_loss(
         .filter(|_| distill.loss.popular_negatives > 0.0);
     let cands: Vec<_> = batch
         .iter()
-        .map(|&u| match popularity {
-            Some(pop) => distill
-                .loss
-                .candidates_by_popularity(&distill.cache.users[u].0, l, pop),
-            None => distill.loss.candidates(&distill.cache.users[u].0, l),
+        .map(|&u| {
+            let (top, known) = (&distill.cache.users[u].0, &split.train[u]);
+            match popularity {
+                Some(pop) => distill.loss.candidates_by_popularity(top, known, l, pop),
+                None => distill.loss.candidates(top, known, l),
+            }
         })
         .collect();
     // The label term's draw, when mixed in: its rows (the users' items and the draw) join the
@@ -442,23 +500,37 @@ fn candidate_slots(
     (ids, teacher)
 }
 
-/// Softmax KD against the teacher's scores over the whole catalog.
+/// Softmax KD's inputs beside the step's.
+struct SoftmaxKdTerm<'a> {
+    scores: &'a [f32],
+    loss: &'a SoftmaxKd,
+    alpha: f64,
+}
+
+/// Softmax KD against the teacher's scores over the whole catalog, mixed with the full label
+/// softmax on the same scores when `alpha > 0`.
 fn softmax_kd_loss(
     context: &StepContext,
+    kd: &SoftmaxKdTerm,
     model: &CatalogScorer,
     batch: &[usize],
-    full: &[f32],
 ) -> Tensor<1> {
     let (split, device) = (context.split, &context.device);
     let (b, l) = (batch.len(), split.num_items);
     let lists: Vec<&[u32]> = batch.iter().map(|&u| split.train[u].as_slice()).collect();
     let (ids, mask) = padded(&lists, device);
-    let scores = model.score_range(model.query(ids, mask), 0..l);
+    let scores = model.score_range(model.query(ids, mask), 0..l); // [B, L]
     let t: Vec<f32> = batch
         .iter()
-        .flat_map(|&u| full[u * l..(u + 1) * l].iter().copied())
+        .flat_map(|&u| kd.scores[u * l..(u + 1) * l].iter().copied())
         .collect();
     let t = Tensor::<2>::from_data(TensorData::new(t, [b, l]), device);
     let all = Tensor::<2, Bool>::full([b, l], true, device);
-    context.softmax_kd.forward(scores, t, all)
+    let loss = kd.loss.forward(scores.clone(), t, all.clone());
+    if kd.alpha == 0.0 {
+        return loss;
+    }
+    let labels = history_labels(batch, split, device);
+    let label = context.softmax_ce.forward(scores, labels, all);
+    loss * (1.0 - kd.alpha) + label * kd.alpha
 }

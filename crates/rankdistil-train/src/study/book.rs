@@ -35,13 +35,20 @@ pub struct StudyRun {
     /// The sweep's hidden widths; `None` for the study's own architecture.
     pub size: Option<Vec<usize>>,
     pub params: usize,
-    /// Validation NDCG@10 of the best epoch, which chooses settings.
+    /// Validation NDCG@10 of the best epoch, which chooses settings; NaN (`null` in the file)
+    /// for a run without validation.
+    #[serde(deserialize_with = "nan_if_null")]
     pub valid_ndcg10: f64,
     /// Test metrics (not of tuning runs, which never see the test split).
     pub test: Option<BTreeMap<String, f64>>,
     /// Test NDCG@10 per query or user, for the paired tests (final runs).
     pub test_per_unit: Option<Vec<f64>>,
     pub seconds: f64,
+}
+
+/// JSON has no NaN: serde_json writes it as `null`, and this reads it back.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
 impl StudyRun {

@@ -8,6 +8,7 @@ use rankdistil_data::RankingDataset;
 use rankdistil_metrics::{IdcgZero, ndcg_at};
 
 use crate::backend::Backend;
+use crate::list::compare::COMPARE_COLUMNS;
 use crate::list::config::{ModelConfig, TeacherRunConfig, TrainConfig};
 use crate::list::label_run::train_from_labels;
 use crate::list::run_dir::{META_FILE, load_meta};
@@ -17,7 +18,7 @@ use crate::list::training::ListRun;
 use crate::settings;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::config::{ListStudyConfig, MethodSearch};
-use crate::study::report::{Findings, TeacherSummary};
+use crate::study::report::{Findings, Protocol, TeacherSummary};
 use crate::study::search::{Knobs, describe, draw};
 
 /// Where the teacher's run goes inside the study's directory.
@@ -71,11 +72,18 @@ impl ListStudy<'_> {
                 )?;
             }
         }
-        let findings = Findings::new(self.config, &book, teacher_summary, &chosen);
+        let named: Vec<(String, Knobs)> = (chosen.iter())
+            .map(|(m, k)| (m.name().to_string(), k.clone()))
+            .collect();
+        let protocol = self.protocol();
+        let findings = Findings::new(&protocol, &book, teacher_summary, &named);
         if let Some(sweep) = &self.config.sweep {
             let seeds = sweep.seeds.as_ref().unwrap_or(&self.config.seeds);
             for size in &sweep.hidden {
-                for (method, knobs) in findings.sweep_methods(&chosen) {
+                for (name, knobs) in findings.sweep_methods(&named) {
+                    let method = (self.config.method.iter())
+                        .find(|m| m.name() == name)
+                        .expect("a chosen method is configured");
                     for &seed in seeds {
                         let size = Some(size.as_slice());
                         self.ensure(
@@ -90,10 +98,21 @@ impl ListStudy<'_> {
                 }
             }
         }
-        let findings = Findings::new(self.config, &book, findings.teacher, &chosen);
+        let findings = Findings::new(&protocol, &book, findings.teacher, &named);
         book.summary = findings.json();
         book.save()?;
         Ok(findings)
+    }
+
+    fn protocol(&self) -> Protocol<'_> {
+        Protocol {
+            seeds: &self.config.seeds,
+            subject: &self.config.subject,
+            bootstrap: self.config.bootstrap,
+            seed: self.config.tuning.seed,
+            columns: &COMPARE_COLUMNS,
+            units: "queries",
+        }
     }
 
     /// The teacher's run in the study's directory: trained (or continued) unless finished.

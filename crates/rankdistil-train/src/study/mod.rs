@@ -5,6 +5,8 @@
 //! interrupted study resume without redoing finished runs.
 
 pub mod book;
+pub mod catalog;
+pub mod catalog_config;
 pub mod config;
 pub mod list;
 pub mod report;

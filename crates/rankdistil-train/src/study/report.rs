@@ -6,12 +6,25 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::list::compare::COMPARE_COLUMNS;
 use crate::report::mean_std;
 use crate::study::book::{Book, Phase, StudyRun};
-use crate::study::config::{ListStudyConfig, MethodSearch};
 use crate::study::search::{Knobs, describe};
 use crate::study::significance::{Difference, paired_bootstrap, unit_means};
+
+/// What every study shares: how its findings are derived from its record.
+pub struct Protocol<'a> {
+    pub seeds: &'a [u64],
+    /// The method whose gains are tested.
+    pub subject: &'a str,
+    /// Resamples of the paired bootstrap.
+    pub bootstrap: usize,
+    /// Seeds the bootstrap.
+    pub seed: u64,
+    /// The test metrics of the table, in order.
+    pub columns: &'a [&'a str],
+    /// What the tests pair: "queries" or "users".
+    pub units: &'a str,
+}
 
 /// The teacher the students learn from.
 #[derive(Debug, Clone, Serialize)]
@@ -63,6 +76,8 @@ pub struct SweepSeries {
 #[derive(Debug, Clone, Serialize)]
 pub struct Findings {
     pub teacher: TeacherSummary,
+    pub columns: Vec<String>,
+    pub units: String,
     pub subject: String,
     pub seeds: Vec<u64>,
     pub rows: Vec<MethodRow>,
@@ -74,16 +89,16 @@ pub struct Findings {
 
 impl Findings {
     pub fn new(
-        config: &ListStudyConfig,
+        protocol: &Protocol,
         book: &Book,
         teacher: TeacherSummary,
-        chosen: &[(&MethodSearch, Knobs)],
+        chosen: &[(String, Knobs)],
     ) -> Self {
         let rows: Vec<MethodRow> = chosen
             .iter()
-            .map(|(method, knobs)| method_row(book, method.name(), knobs, &config.seeds))
+            .map(|(method, knobs)| method_row(book, method, knobs, protocol))
             .collect();
-        let subject = config.subject.clone();
+        let subject = protocol.subject.to_string();
         let baseline = rows
             .iter()
             .filter(|r| r.method != subject && r.method != "label_only")
@@ -100,8 +115,8 @@ impl Findings {
                     let difference = paired_bootstrap(
                         &a.per_unit,
                         &b.per_unit,
-                        config.bootstrap,
-                        config.tuning.seed,
+                        protocol.bootstrap,
+                        protocol.seed,
                     );
                     let winner = difference.winner(&subject, &other).to_string();
                     PairedTest {
@@ -114,8 +129,10 @@ impl Findings {
             .collect();
         let mut findings = Self {
             teacher,
+            columns: protocol.columns.iter().map(|c| c.to_string()).collect(),
+            units: protocol.units.into(),
             subject,
-            seeds: config.seeds.clone(),
+            seeds: protocol.seeds.to_vec(),
             rows,
             baseline,
             tests,
@@ -125,17 +142,11 @@ impl Findings {
         findings
     }
 
-    /// The methods the size sweep runs: label-only, the best baseline and the subject.
-    pub fn sweep_methods<'a>(
-        &self,
-        chosen: &'a [(&'a MethodSearch, Knobs)],
-    ) -> Vec<(&'a MethodSearch, &'a Knobs)> {
+    /// The methods the size sweep runs, with their chosen knobs: label-only, the best
+    /// baseline and the subject.
+    pub fn sweep_methods<'a>(&self, chosen: &'a [(String, Knobs)]) -> Vec<&'a (String, Knobs)> {
         let wanted = self.sweep_names();
-        chosen
-            .iter()
-            .filter(|(m, _)| wanted.iter().any(|w| w == m.name()))
-            .map(|(m, k)| (*m, k))
-            .collect()
+        chosen.iter().filter(|(m, _)| wanted.contains(m)).collect()
     }
 
     fn sweep_names(&self) -> Vec<String> {
@@ -207,8 +218,8 @@ impl Findings {
         for test in &self.tests {
             let d = &test.difference;
             out += &format!(
-                "- {} − {}: NDCG@10 {:+.4}, 95% interval [{:+.4}, {:+.4}] over {} units: **{}**\n",
-                self.subject, test.against, d.mean, d.low, d.high, d.units, test.winner
+                "- {} − {}: NDCG@10 {:+.4}, 95% interval [{:+.4}, {:+.4}] over {} {}: **{}**\n",
+                self.subject, test.against, d.mean, d.low, d.high, d.units, self.units, test.winner
             );
         }
         out += &self.sweep_table();
@@ -218,16 +229,15 @@ impl Findings {
     fn table(&self) -> String {
         let mut out = format!(
             "| method | {} | valid ndcg@10 | chosen (of {} trials) | tuning + final time |\n|---|{}---|---|---|\n",
-            COMPARE_COLUMNS.join(" | "),
+            self.columns.join(" | "),
             self.rows.first().map_or(0, |r| r.trials),
-            "---|".repeat(COMPARE_COLUMNS.len())
+            "---|".repeat(self.columns.len())
         );
         for row in &self.rows {
-            let cells: Vec<String> = COMPARE_COLUMNS
-                .iter()
+            let cells: Vec<String> = (self.columns.iter())
                 .map(|c| {
                     row.test
-                        .get(*c)
+                        .get(c)
                         .map_or("–".into(), |(m, s)| format!("{m:.4} ± {s:.4}"))
                 })
                 .collect();
@@ -262,17 +272,17 @@ impl Findings {
 }
 
 /// The row of `method` at its chosen `knobs`.
-fn method_row(book: &Book, method: &str, knobs: &Knobs, seeds: &[u64]) -> MethodRow {
+fn method_row(book: &Book, method: &str, knobs: &Knobs, protocol: &Protocol) -> MethodRow {
     let mine = |phase: Phase| {
         book.runs
             .iter()
             .filter(move |r| r.method == method && r.phase == phase)
     };
     let finals: Vec<&StudyRun> = mine(Phase::Final)
-        .filter(|r| &r.knobs == knobs && r.size.is_none() && seeds.contains(&r.seed))
+        .filter(|r| &r.knobs == knobs && r.size.is_none() && protocol.seeds.contains(&r.seed))
         .collect();
     let mut test = BTreeMap::new();
-    for column in COMPARE_COLUMNS {
+    for &column in protocol.columns {
         let values: Vec<f64> = finals
             .iter()
             .filter_map(|r| r.test.as_ref()?.get(column).copied())
@@ -281,7 +291,19 @@ fn method_row(book: &Book, method: &str, knobs: &Knobs, seeds: &[u64]) -> Method
             test.insert(column.to_string(), mean_std(&values));
         }
     }
-    let valid: Vec<f64> = finals.iter().map(|r| r.valid_ndcg10).collect();
+    // A catalog study's final runs train on every training positive, so only its tuning
+    // trial of the chosen knobs has a validation score.
+    let mut valid: Vec<f64> = (finals.iter())
+        .map(|r| r.valid_ndcg10)
+        .filter(|v| v.is_finite())
+        .collect();
+    if valid.is_empty() {
+        valid.extend(
+            mine(Phase::Tune)
+                .filter(|r| &r.knobs == knobs)
+                .map(|r| r.valid_ndcg10),
+        );
+    }
     let per_run: Vec<Vec<f64>> = finals
         .iter()
         .filter_map(|r| r.test_per_unit.clone())

@@ -3,10 +3,13 @@
 
 use std::path::PathBuf;
 
+use anyhow::Context;
 use clap::Args;
 use plotters::prelude::*;
 use rankdistil_train::settings;
 use rankdistil_train::store::atomic::write_atomic;
+use rankdistil_train::study::catalog::CatalogStudy;
+use rankdistil_train::study::catalog_config::CatalogStudyConfig;
 use rankdistil_train::study::config::ListStudyConfig;
 use rankdistil_train::study::list::ListStudy;
 use rankdistil_train::study::report::SweepSeries;
@@ -31,7 +34,6 @@ pub struct StudyArgs {
 }
 
 pub fn run(args: StudyArgs) -> anyhow::Result<()> {
-    let config: ListStudyConfig = settings::load(&args.config)?;
     let out = args.out.clone().unwrap_or_else(|| {
         let stem = args
             .config
@@ -42,12 +44,23 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
     });
     let backend = args.backend.open()?;
     let started = std::time::Instant::now();
-    let findings = ListStudy {
-        config: &config,
-        out: &out,
-        resume: args.resume,
-    }
-    .run(&backend)?;
+    let findings = if is_catalog_study(&args.config)? {
+        let config: CatalogStudyConfig = settings::load(&args.config)?;
+        let study = CatalogStudy {
+            config: &config,
+            out: &out,
+            resume: args.resume,
+        };
+        study.run(&backend)?
+    } else {
+        let config: ListStudyConfig = settings::load(&args.config)?;
+        let study = ListStudy {
+            config: &config,
+            out: &out,
+            resume: args.resume,
+        };
+        study.run(&backend)?
+    };
     let markdown = findings.markdown();
     write_atomic(&out.join("study.md"), markdown.as_bytes())?;
     let plotted = findings.sweep.iter().any(|s| s.points.len() > 1);
@@ -61,6 +74,18 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
         if plotted { " and sweep.svg" } else { "" }
     );
     Ok(())
+}
+
+/// A catalog study has a `[data]` table; a list study names a teacher config instead.
+fn is_catalog_study(path: &std::path::Path) -> anyhow::Result<bool> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("{}: cannot read the config", path.display()))?;
+    let table: toml::Table = match toml::from_str(&text) {
+        Ok(table) => table,
+        // Either loader reports the parse error with its line.
+        Err(_) => return Ok(false),
+    };
+    Ok(table.contains_key("data"))
 }
 
 /// Test NDCG@10 against student parameters (log scale), one line per method, drawn in

@@ -1,0 +1,439 @@
+//! A study over a catalog: two teachers (one on the training positives less a validation
+//! share, trained until validation stops improving; one on all of them, for as many epochs),
+//! every method's tuning trials against the first, the chosen settings on the final seeds
+//! against the second (tested per user), the paired tests and the embedding-size sweep.
+
+use std::path::Path;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use rankdistil_data::ImplicitSplit;
+use rankdistil_loss::SoftmaxKdConfig;
+use rankdistil_models::CatalogScorer;
+
+use crate::backend::Backend;
+use crate::catalog::config::{CatalogMethod, CatalogStage};
+use crate::catalog::data::{CatalogSplit, load_split};
+use crate::catalog::model_dir::{self, CatalogModelMeta};
+use crate::catalog::scoring::{evaluate_catalog, score_users};
+use crate::catalog::top_p_cache::{TopPCache, build_cache};
+use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, CatalogValidation, Target};
+use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics};
+use crate::study::book::{Book, Phase, StudyRun};
+use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
+use crate::study::report::{Findings, Protocol, TeacherSummary};
+use crate::study::search::{Knobs, describe};
+
+/// The most host memory softmax KD's whole-catalog teacher scores may take.
+const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
+/// Seeds the validation split apart from the test split.
+const VALIDATION_SEED: u64 = 0x5eed_7a11;
+
+/// A catalog study and where it writes.
+pub struct CatalogStudy<'a> {
+    pub config: &'a CatalogStudyConfig,
+    pub out: &'a Path,
+    pub resume: bool,
+}
+
+/// A split with its teacher and what students read from it.
+struct Stage<'a> {
+    split: &'a ImplicitSplit,
+    /// The teacher's top-p unseen items per user, for sampled RankDistil.
+    cache: TopPCache,
+    /// The teacher's scores over the whole catalog, `[users × L]`, for softmax KD.
+    full: Vec<f32>,
+    /// The teacher's top 20 per evaluable user, for overlap@10.
+    heads: Vec<Vec<u32>>,
+}
+
+/// One student run: its method and knobs, its size (the study's own when `None`), why it
+/// runs, and its seed.
+struct Spec<'k> {
+    method: CatalogMethod,
+    knobs: &'k Knobs,
+    dim: Option<usize>,
+    phase: Phase,
+    seed: u64,
+}
+
+impl<'k> Spec<'k> {
+    fn new(method: CatalogMethod, knobs: &'k Knobs, phase: Phase, seed: u64) -> Self {
+        Self {
+            method,
+            knobs,
+            dim: None,
+            phase,
+            seed,
+        }
+    }
+}
+
+/// The two teachers' story, for the report.
+struct Teachers {
+    summary: TeacherSummary,
+    tuning: CatalogScorer,
+    last: CatalogScorer,
+}
+
+impl CatalogStudy<'_> {
+    /// Runs what the study's record lacks and returns its findings.
+    pub fn run(&self, backend: &Backend) -> anyhow::Result<Findings> {
+        let config = self.config;
+        let data = load_split(&config.data, None)?;
+        let tuning_split = data.split.validation(config.validation, VALIDATION_SEED);
+        self.check_fits(&data)?;
+        let mut book = Book::open(self.out, &toml::to_string(config)?, self.resume)?;
+        eprintln!(
+            "study: {} users, {} items; {} training positives ({} of them held out to validate on), {} test positives",
+            data.num_users,
+            data.split.num_items,
+            data.split.train.iter().map(Vec::len).sum::<usize>(),
+            tuning_split.test.iter().map(Vec::len).sum::<usize>(),
+            data.split.test.iter().map(Vec::len).sum::<usize>(),
+        );
+        let teachers = self.teachers(&data, &tuning_split, backend)?;
+        let tuning = self.stage(&tuning_split, teachers.tuning, backend);
+        let last = self.stage(&data.split, teachers.last, backend);
+        let mut chosen = Vec::new();
+        for search in &config.method {
+            let mut best: Option<(f64, Knobs)> = None;
+            for knobs in config.trials(search) {
+                let spec = Spec::new(search.method, &knobs, Phase::Tune, config.tuning.seed);
+                let run = self.ensure(&mut book, &tuning, &spec, backend)?;
+                if best
+                    .as_ref()
+                    .is_none_or(|(score, _)| run.valid_ndcg10 > *score)
+                {
+                    best = Some((run.valid_ndcg10, knobs));
+                }
+            }
+            let (score, knobs) = best.expect("a search has at least one trial");
+            eprintln!(
+                "study: {} chose {} (valid ndcg@10 {score:.4})",
+                search.method.key(),
+                describe(&knobs)
+            );
+            chosen.push((search.method.key().to_string(), knobs));
+        }
+        for (name, knobs) in &chosen {
+            for &seed in &config.seeds {
+                let spec = Spec::new(method(name), knobs, Phase::Final, seed);
+                self.ensure(&mut book, &last, &spec, backend)?;
+            }
+        }
+        let protocol = self.protocol();
+        let findings = Findings::new(&protocol, &book, teachers.summary, &chosen);
+        if let Some(sweep) = &config.sweep {
+            let seeds = sweep.seeds.as_ref().unwrap_or(&config.seeds);
+            for &dim in &sweep.dim {
+                for (name, knobs) in findings.sweep_methods(&chosen) {
+                    for &seed in seeds {
+                        let spec = Spec {
+                            dim: Some(dim),
+                            ..Spec::new(method(name), knobs, Phase::Sweep, seed)
+                        };
+                        self.ensure(&mut book, &last, &spec, backend)?;
+                    }
+                }
+            }
+        }
+        let findings = Findings::new(&protocol, &book, findings.teacher, &chosen);
+        book.summary = findings.json();
+        book.save()?;
+        Ok(findings)
+    }
+
+    fn protocol(&self) -> Protocol<'_> {
+        Protocol {
+            seeds: &self.config.seeds,
+            subject: self.config.subject.key(),
+            bootstrap: self.config.bootstrap,
+            seed: self.config.tuning.seed,
+            columns: &USER_COLUMNS,
+            units: "users",
+        }
+    }
+
+    /// Softmax KD keeps the teacher's scores over the whole catalog for every user.
+    fn check_fits(&self, data: &CatalogSplit) -> anyhow::Result<()> {
+        let (users, l) = (data.split.train.len(), data.split.num_items);
+        let bytes = users as u128 * l as u128 * 4;
+        let kd = self
+            .config
+            .method
+            .iter()
+            .any(|m| m.method == CatalogMethod::SoftmaxKd);
+        if kd && bytes > MAX_FULL_SCORES_BYTES {
+            bail!(
+                "softmax_kd needs the teacher's scores over all {l} items for all {users} users, {:.1} GiB (at most {} GiB): drop its [[method]] table",
+                bytes as f64 / (1u64 << 30) as f64,
+                MAX_FULL_SCORES_BYTES >> 30
+            );
+        }
+        Ok(())
+    }
+
+    /// The tuning teacher (validated, early-stopped) and the final one (all training
+    /// positives, as many epochs), each trained unless its folder is finished.
+    fn teachers(
+        &self,
+        data: &CatalogSplit,
+        tuning_split: &ImplicitSplit,
+        backend: &Backend,
+    ) -> anyhow::Result<Teachers> {
+        let stage = &self.config.teacher;
+        let validation = CatalogValidation {
+            split: tuning_split,
+            patience: self.config.patience,
+            backend,
+        };
+        let (tuning, tuning_meta) = self.teacher(
+            "teacher-tuning",
+            stage,
+            tuning_split,
+            Some(validation),
+            data,
+            backend,
+        )?;
+        let best_epoch = tuning_meta.epoch.unwrap_or(stage.train.epochs);
+        let mut last_stage = stage.clone();
+        last_stage.train.epochs = best_epoch;
+        let (last, last_meta) =
+            self.teacher("teacher", &last_stage, &data.split, None, data, backend)?;
+        let heads = user_heads(&last, &data.split, backend);
+        let test = means(&user_metrics(&heads, &data.split, None));
+        eprintln!(
+            "study: teacher: best epoch {best_epoch} on validation (NDCG@10 {:.4}); retrained on all training positives: test NDCG@10 {:.4}",
+            tuning_meta.ndcg_at_10, test["ndcg@10"]
+        );
+        let seconds = tuning_meta
+            .seconds
+            .zip(last_meta.seconds)
+            .map(|(a, b)| a + b);
+        let summary = TeacherSummary {
+            params: stage.model.scorer(data.split.num_items).num_params(),
+            best_epoch,
+            epochs: stage.train.epochs,
+            patience: Some(self.config.patience),
+            valid_ndcg10: tuning_meta.ndcg_at_10,
+            test: Some(test),
+            seconds,
+        };
+        Ok(Teachers {
+            summary,
+            tuning,
+            last,
+        })
+    }
+
+    /// One teacher in `out/<name>`: read back when finished, else trained (or continued).
+    fn teacher(
+        &self,
+        name: &str,
+        stage: &CatalogStage,
+        split: &ImplicitSplit,
+        validation: Option<CatalogValidation>,
+        data: &CatalogSplit,
+        backend: &Backend,
+    ) -> anyhow::Result<(CatalogScorer, CatalogModelMeta)> {
+        let dir = self.out.join(name);
+        if model_dir::meta_path(&dir).is_some() {
+            let (model, meta) = model_dir::load(&dir, &backend.device)?;
+            anyhow::ensure!(
+                meta.model == stage.model && meta.num_items == split.num_items,
+                "{}: holds another teacher than the study's; remove it or choose another --out",
+                dir.display()
+            );
+            eprintln!("study: {name} reused from {}", dir.display());
+            return Ok((model, meta));
+        }
+        let started = Instant::now();
+        let fitted = CatalogTraining {
+            stage,
+            split,
+            target: Target::Labels,
+            seed: self.config.tuning.seed,
+            name,
+            dir: &dir,
+            checkpoint_every: CHECKPOINT_EVERY,
+            validation,
+        }
+        .fit(backend)?;
+        let (ndcg, recall, _) = match &fitted.valid {
+            Some(v) => (
+                v.get("ndcg@10").unwrap_or(0.0),
+                v.get("recall@20").unwrap_or(0.0),
+                0.0,
+            ),
+            None => evaluate_catalog(&fitted.model, split, backend),
+        };
+        let meta = CatalogModelMeta {
+            data: self.config.data.clone(),
+            model: stage.model.clone(),
+            num_items: split.num_items,
+            ndcg_at_10: ndcg,
+            recall_at_20: recall,
+            role: "teacher".into(),
+            method: None,
+            seed: None,
+            epoch: Some(fitted.epoch),
+            seconds: Some(started.elapsed().as_secs_f64()),
+        };
+        model_dir::save(&dir, &fitted.model, &meta, &data.item_ids)?;
+        let checkpoint = dir.join(crate::store::checkpoint::CHECKPOINT_DIR);
+        if checkpoint.exists() {
+            std::fs::remove_dir_all(&checkpoint)
+                .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
+        }
+        Ok((fitted.model, meta))
+    }
+
+    /// What students of `split` read from its teacher.
+    fn stage<'s>(
+        &self,
+        split: &'s ImplicitSplit,
+        teacher: CatalogScorer,
+        backend: &Backend,
+    ) -> Stage<'s> {
+        let p = self.config.largest_p().max(1);
+        let cache = build_cache(&teacher, split, p, backend);
+        let kd = self
+            .config
+            .method
+            .iter()
+            .any(|m| m.method == CatalogMethod::SoftmaxKd);
+        let full = if kd {
+            let all: Vec<usize> = (0..split.train.len()).collect();
+            score_users(&teacher, split, &all, backend, false)
+        } else {
+            Vec::new()
+        };
+        let heads = user_heads(&teacher, split, backend);
+        Stage {
+            split,
+            cache,
+            full,
+            heads,
+        }
+    }
+
+    /// The recorded run of these settings, trained now if the record lacks it.
+    fn ensure(
+        &self,
+        book: &mut Book,
+        stage: &Stage,
+        spec: &Spec,
+        backend: &Backend,
+    ) -> anyhow::Result<StudyRun> {
+        let &Spec {
+            method,
+            knobs,
+            dim,
+            phase,
+            seed,
+        } = spec;
+        let size = dim.map(|d| vec![d]);
+        if let Some(run) = book.find(phase, method.key(), knobs, seed, size.as_deref()) {
+            return Ok(run.clone());
+        }
+        let trial = self
+            .config
+            .trial(method, knobs, dim)
+            .map_err(anyhow::Error::msg)?;
+        let started = Instant::now();
+        let student = self.student(stage, method, &trial, seed, backend)?;
+        let seconds = started.elapsed().as_secs_f64();
+        let (valid_ndcg10, test, test_per_unit) = match phase {
+            Phase::Tune => (
+                evaluate_catalog(&student, stage.split, backend).0,
+                None,
+                None,
+            ),
+            _ => {
+                let heads = user_heads(&student, stage.split, backend);
+                let per_user = user_metrics(&heads, stage.split, Some(&stage.heads));
+                let per_unit = (phase == Phase::Final).then(|| per_user["ndcg@10"].clone());
+                (f64::NAN, Some(means(&per_user)), per_unit)
+            }
+        };
+        let run = StudyRun {
+            phase,
+            method: method.key().into(),
+            knobs: knobs.clone(),
+            seed,
+            size,
+            params: trial.stage.model.scorer(stage.split.num_items).num_params(),
+            valid_ndcg10,
+            test,
+            test_per_unit,
+            seconds,
+        };
+        eprintln!(
+            "study: {phase:?} {} seed {seed} {}{}: {} ({seconds:.1}s)",
+            method.key(),
+            describe(knobs),
+            dim.map(|d| format!(" dim {d}")).unwrap_or_default(),
+            match &run.test {
+                Some(t) => format!("test ndcg@10 {:.4}", t["ndcg@10"]),
+                None => format!("valid ndcg@10 {valid_ndcg10:.4}"),
+            },
+        );
+        book.add(run.clone())?;
+        Ok(run)
+    }
+
+    /// Trains one student in a scratch folder inside the study's, removed afterwards.
+    fn student(
+        &self,
+        stage: &Stage,
+        method: CatalogMethod,
+        trial: &CatalogTrial,
+        seed: u64,
+        backend: &Backend,
+    ) -> anyhow::Result<CatalogScorer> {
+        let scratch = tempfile::Builder::new()
+            .prefix(".student-")
+            .tempdir_in(self.out)
+            .with_context(|| format!("{}: cannot create a scratch folder", self.out.display()))?;
+        let target = match method {
+            CatalogMethod::LabelOnly => Target::Labels,
+            CatalogMethod::Sampled => Target::Sampled {
+                cache: &stage.cache,
+                loss: trial.distill.sampled.clone().with_seed(seed).init(),
+                alpha: trial.distill.alpha,
+            },
+            CatalogMethod::SoftmaxKd => Target::SoftmaxKd {
+                scores: &stage.full,
+                loss: SoftmaxKdConfig::new()
+                    .with_teacher_temperature(trial.softmax_kd.teacher_temperature)
+                    .init(),
+                alpha: trial.softmax_kd.alpha,
+            },
+        };
+        let name = format!("{} seed {seed}", method.key());
+        CatalogTraining {
+            stage: &trial.stage,
+            split: stage.split,
+            target,
+            seed,
+            name: &name,
+            dir: scratch.path(),
+            checkpoint_every: CHECKPOINT_EVERY,
+            validation: None,
+        }
+        .run(backend)
+    }
+}
+
+/// The method a chosen row names.
+fn method(name: &str) -> CatalogMethod {
+    [
+        CatalogMethod::LabelOnly,
+        CatalogMethod::Sampled,
+        CatalogMethod::SoftmaxKd,
+    ]
+    .into_iter()
+    .find(|m| m.key() == name)
+    .expect("rows are named by their method's key")
+}
