@@ -75,6 +75,23 @@ fn the_movielens_protocol_holds_out_a_fifth_of_each_users_positives() {
 }
 
 #[test]
+fn a_validation_split_comes_from_the_training_positives_alone() {
+    let d = synthetic_catalog(50, 300, 20, 8, 3);
+    let split = ImplicitSplit::from_ratings(&d, 4.0, 0.2, 1);
+    let tuning = split.validation(0.25, 7);
+    assert_eq!(tuning, split.validation(0.25, 7), "seeded");
+    for u in 0..50 {
+        // 16 training positives: 4 validate, 12 train; the test items are in neither.
+        assert_eq!((tuning.train[u].len(), tuning.test[u].len()), (12, 4));
+        let mut all = [tuning.train[u].clone(), tuning.test[u].clone()].concat();
+        all.sort_unstable();
+        assert_eq!(all, split.train[u]);
+        assert!(tuning.train[u].is_sorted() && tuning.test[u].is_sorted());
+    }
+    assert_eq!(tuning.num_items, split.num_items);
+}
+
+#[test]
 fn synthetic_catalogs_scale_to_a_million_items() {
     let d = synthetic_catalog(20, 1_000_000, 15, 8, 1);
     assert_eq!(d.items.len(), 1_000_000);
