@@ -14,10 +14,10 @@ use clap::ValueEnum;
 )]
 #[serde(rename_all = "snake_case")]
 pub enum BackendChoice {
-    /// A physical GPU through wgpu if there is one, else the CPU (ndarray).
+    /// A physical GPU through wgpu if there is one, else the CPU (flex).
     #[default]
     Auto,
-    /// burn-ndarray on the CPU.
+    /// burn-ndarray on the CPU (deprecated in Burn 0.22, gone in 0.23; flex is faster).
     Ndarray,
     /// burn-flex, the pure-Rust CPU backend that succeeds ndarray.
     Flex,
@@ -137,9 +137,9 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
                 adapter: a.clone(),
             },
             None => Decision::Cpu {
-                flex: false,
+                flex: true,
                 fallback_reason: Some(format!(
-                    "no physical GPU: {}; using the CPU backend (ndarray)",
+                    "no physical GPU: {}; using the CPU backend (flex)",
                     describe(adapters)
                 )),
             },
@@ -151,7 +151,7 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
                 adapter: a,
             }),
             None => Err(BackendError(format!(
-                "--backend {} needs a physical GPU{}, but {}. Use --backend auto or ndarray to run on the CPU",
+                "--backend {} needs a physical GPU{}, but {}. Use --backend auto or flex to run on the CPU",
                 if want_vulkan { "vulkan" } else { "wgpu" },
                 if want_vulkan {
                     " with a Vulkan driver"
@@ -221,7 +221,7 @@ mod tests {
         )];
         match decide(BackendChoice::Auto, &seen).unwrap() {
             Decision::Cpu {
-                flex: false,
+                flex: true,
                 fallback_reason: Some(reason),
             } => {
                 assert!(reason.contains("no physical GPU"), "{reason}");
@@ -229,7 +229,7 @@ mod tests {
                     reason.contains("llvmpipe (LLVM 15.0.6, 256 bits) (software, Vulkan)"),
                     "{reason}"
                 );
-                assert!(reason.contains("ndarray"), "{reason}");
+                assert!(reason.contains("(flex)"), "{reason}");
                 assert!(!reason.contains('\n'), "one line");
             }
             other => panic!("expected the CPU fallback, got {other:?}"),
