@@ -34,8 +34,10 @@ measure() {
     local column=$1 b=$2 n=$3 h=$4 line
     case $column in
         flex | ndarray)
+            # Its table row: | B | N | H | micro-batches | steps/s | ...
             line=$("$bin" bench --backend "$column" --configs "$b,$n,$h" --steps "$steps" 2>/dev/null |
-                grep -Eo '[0-9.]+ steps/s' | head -1) ;;
+                awk -F'|' -v b="$b" -v n="$n" -v h="$h" \
+                    '$2 + 0 == b && $3 + 0 == n && $4 + 0 == h { print $6 + 0 " steps/s" }') ;;
         torch) line=$("$py" "$here/torch_reference.py" cpu "$b" "$n" "$h" "$steps" | grep -Eo '[0-9.]+ steps/s') ;;
         tf | tfr) line=$("$py" "$here/tfr_reference.py" "$column" "$b" "$n" "$h" "$steps" 2>/dev/null |
             grep -Eo '[0-9.]+ steps/s') ;;
@@ -47,7 +49,6 @@ measure() {
 for round in $(seq "$rounds"); do
     for config in "${configs[@]}"; do
         for column in tfr flex torch tf ndarray; do
-            # Fewer timed steps at the large shape keep a round near a minute per column.
             read -r b n h <<<"$config"
             measure "$column" "$b" "$n" "$h" | tee -a "$results" >&2
         done
