@@ -66,6 +66,25 @@ fn record(d: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(d.join("s/study.json")).unwrap()).unwrap()
 }
 
+/// A table row's test NDCG@10 is the mean over its final seeds of the per-unit (query or user)
+/// values the paired tests use.
+fn assert_row_is_the_mean_of_its_units(runs: &[serde_json::Value], row: &serde_json::Value) {
+    let finals: Vec<&serde_json::Value> = runs
+        .iter()
+        .filter(|r| r["phase"] == "final" && r["method"] == row["method"])
+        .collect();
+    let per_unit: f64 = finals
+        .iter()
+        .map(|r| {
+            let units = r["test_per_unit"].as_array().unwrap();
+            units.iter().map(|u| u.as_f64().unwrap()).sum::<f64>() / units.len() as f64
+        })
+        .sum::<f64>()
+        / finals.len() as f64;
+    let mean = row["test"]["ndcg@10"][0].as_f64().unwrap();
+    assert!((per_unit - mean).abs() < 1e-9, "{per_unit} vs {mean}");
+}
+
 #[test]
 fn a_study_tunes_tests_sweeps_and_resumes_without_retraining() {
     let dir = tempfile::tempdir().unwrap();
@@ -85,20 +104,7 @@ fn a_study_tunes_tests_sweeps_and_resumes_without_retraining() {
     );
     // The table's test NDCG@10 is the mean of the per-query values it tests on.
     for row in book["summary"]["rows"].as_array().unwrap() {
-        let finals: Vec<&serde_json::Value> = runs
-            .iter()
-            .filter(|r| r["phase"] == "final" && r["method"] == row["method"])
-            .collect();
-        let per_query: f64 = finals
-            .iter()
-            .map(|r| {
-                let units = r["test_per_unit"].as_array().unwrap();
-                units.iter().map(|u| u.as_f64().unwrap()).sum::<f64>() / units.len() as f64
-            })
-            .sum::<f64>()
-            / finals.len() as f64;
-        let mean = row["test"]["ndcg@10"][0].as_f64().unwrap();
-        assert!((per_query - mean).abs() < 1e-9, "{per_query} vs {mean}");
+        assert_row_is_the_mean_of_its_units(runs, row);
     }
     let tests = book["summary"]["tests"].as_array().unwrap();
     assert_eq!(tests.len(), 1, "no baseline beyond label-only here");
@@ -213,20 +219,7 @@ fn a_catalog_study_validates_on_training_positives_and_tests_per_user() {
     // Each row's test NDCG@10 is the mean over seeds of its per-user values, and its validation
     // score is its chosen trial's.
     for row in summary["rows"].as_array().unwrap() {
-        let finals: Vec<&serde_json::Value> = runs
-            .iter()
-            .filter(|r| r["phase"] == "final" && r["method"] == row["method"])
-            .collect();
-        let per_user: f64 = finals
-            .iter()
-            .map(|r| {
-                let units = r["test_per_unit"].as_array().unwrap();
-                units.iter().map(|u| u.as_f64().unwrap()).sum::<f64>() / units.len() as f64
-            })
-            .sum::<f64>()
-            / finals.len() as f64;
-        let mean = row["test"]["ndcg@10"][0].as_f64().unwrap();
-        assert!((per_user - mean).abs() < 1e-9, "{per_user} vs {mean}");
+        assert_row_is_the_mean_of_its_units(runs, row);
         let overlap = row["test"]["overlap@10"][0].as_f64().unwrap();
         assert!((0.0..=1.0).contains(&overlap));
         let chosen = runs

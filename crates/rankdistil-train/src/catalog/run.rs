@@ -375,7 +375,7 @@ fn train_model(
 }
 
 /// Saves a finished model's folder; its checkpoints are then of no further use.
-fn save_model_dir(
+pub fn save_model_dir(
     dir: &Path,
     model: &CatalogScorer,
     meta: &CatalogModelMeta,

@@ -15,6 +15,7 @@ use crate::backend::Backend;
 use crate::catalog::config::{CatalogMethod, CatalogStage};
 use crate::catalog::data::{CatalogSplit, load_split};
 use crate::catalog::model_dir::{self, CatalogModelMeta};
+use crate::catalog::run::save_model_dir;
 use crate::catalog::scoring::{evaluate_catalog, score_users};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
 use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, CatalogValidation, Target};
@@ -22,7 +23,7 @@ use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
-use crate::study::search::{Knobs, describe};
+use crate::study::search::{Knobs, choose, describe};
 
 /// The most host memory softmax KD's whole-catalog teacher scores may take.
 const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
@@ -97,23 +98,12 @@ impl CatalogStudy<'_> {
         let last = self.stage(&data.split, teachers.last, backend);
         let mut chosen = Vec::new();
         for search in &config.method {
-            let mut best: Option<(f64, Knobs)> = None;
-            for knobs in config.trials(search) {
-                let spec = Spec::new(search.method, &knobs, Phase::Tune, config.tuning.seed);
-                let run = self.ensure(&mut book, &tuning, &spec, backend)?;
-                if best
-                    .as_ref()
-                    .is_none_or(|(score, _)| run.valid_ndcg10 > *score)
-                {
-                    best = Some((run.valid_ndcg10, knobs));
-                }
-            }
-            let (score, knobs) = best.expect("a search has at least one trial");
-            eprintln!(
-                "study: {} chose {} (valid ndcg@10 {score:.4})",
-                search.method.key(),
-                describe(&knobs)
-            );
+            let knobs = choose(search.method.key(), config.trials(search), |knobs| {
+                let spec = Spec::new(search.method, knobs, Phase::Tune, config.tuning.seed);
+                Ok(self
+                    .ensure(&mut book, &tuning, &spec, backend)?
+                    .valid_ndcg10)
+            })?;
             chosen.push((search.method.key().to_string(), knobs));
         }
         for (name, knobs) in &chosen {
@@ -280,12 +270,7 @@ impl CatalogStudy<'_> {
             epoch: Some(fitted.epoch),
             seconds: Some(started.elapsed().as_secs_f64()),
         };
-        model_dir::save(&dir, &fitted.model, &meta, &data.item_ids)?;
-        let checkpoint = dir.join(crate::store::checkpoint::CHECKPOINT_DIR);
-        if checkpoint.exists() {
-            std::fs::remove_dir_all(&checkpoint)
-                .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
-        }
+        save_model_dir(&dir, &fitted.model, &meta, &data.item_ids)?;
         Ok((fitted.model, meta))
     }
 

@@ -19,7 +19,7 @@ use crate::settings;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::config::{ListStudyConfig, MethodSearch};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
-use crate::study::search::{Knobs, describe, draw};
+use crate::study::search::{Knobs, choose, describe, draw};
 
 /// Where the teacher's run goes inside the study's directory.
 const TEACHER_DIR: &str = "teacher";
@@ -149,30 +149,12 @@ impl ListStudy<'_> {
         method: &MethodSearch,
     ) -> anyhow::Result<Knobs> {
         let tuning = &self.config.tuning;
-        let mut best: Option<(f64, Knobs)> = None;
-        for knobs in draw(&method.search, tuning.trials, tuning.seed) {
-            let run = self.ensure(
-                book,
-                setting,
-                (method, &knobs),
-                tuning.seed,
-                None,
-                Phase::Tune,
-            )?;
-            if best
-                .as_ref()
-                .is_none_or(|(score, _)| run.valid_ndcg10 > *score)
-            {
-                best = Some((run.valid_ndcg10, knobs));
-            }
-        }
-        let (score, knobs) = best.expect("a search has at least one trial");
-        eprintln!(
-            "study: {} chose {} (valid ndcg@10 {score:.4})",
-            method.name(),
-            describe(&knobs)
-        );
-        Ok(knobs)
+        let trials = draw(&method.search, tuning.trials, tuning.seed);
+        choose(method.name(), trials, |knobs| {
+            let seed = tuning.seed;
+            let run = self.ensure(book, setting, (method, knobs), seed, None, Phase::Tune)?;
+            Ok(run.valid_ndcg10)
+        })
     }
 
     /// The recorded run of these settings, trained now if the record lacks it.

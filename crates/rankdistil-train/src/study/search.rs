@@ -39,6 +39,28 @@ fn point(search: &BTreeMap<String, Vec<toml::Value>>, mut index: usize) -> Knobs
     knobs
 }
 
+/// Scores every trial with `score` (its validation NDCG@10) and returns the best one's knobs,
+/// the first on a tie, saying which `method` chose what.
+pub fn choose(
+    method: &str,
+    trials: Vec<Knobs>,
+    mut score: impl FnMut(&Knobs) -> anyhow::Result<f64>,
+) -> anyhow::Result<Knobs> {
+    let mut best: Option<(f64, Knobs)> = None;
+    for knobs in trials {
+        let value = score(&knobs)?;
+        if best.as_ref().is_none_or(|(top, _)| value > *top) {
+            best = Some((value, knobs));
+        }
+    }
+    let (value, knobs) = best.expect("a search has at least one trial");
+    eprintln!(
+        "study: {method} chose {} (valid ndcg@10 {value:.4})",
+        describe(&knobs)
+    );
+    Ok(knobs)
+}
+
 /// `k=10 alpha=0.1`: a trial's knobs in one line.
 pub fn describe(knobs: &Knobs) -> String {
     let parts: Vec<String> = knobs.iter().map(|(k, v)| format!("{k}={v}")).collect();
