@@ -6,6 +6,23 @@ use crate::memory::Footprint;
 /// Weights, gradients and Adam's two moments, and the saved copy: bytes per parameter.
 const BYTES_PER_PARAM: u128 = 5 * 4;
 
+/// The most host memory softmax KD's whole-catalog teacher scores may take.
+const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
+
+/// Softmax KD keeps the teacher's scores over all `items` for all `users` in memory: refused,
+/// with what it would take, past [`MAX_FULL_SCORES_BYTES`].
+pub fn check_full_scores(users: usize, items: usize) -> Result<(), String> {
+    let bytes = users as u128 * items as u128 * 4;
+    if bytes <= MAX_FULL_SCORES_BYTES {
+        return Ok(());
+    }
+    Err(format!(
+        "softmax_kd needs the teacher's scores over all {items} items for all {users} users, {:.1} GiB (at most {} GiB)",
+        bytes as f64 / (1u64 << 30) as f64,
+        MAX_FULL_SCORES_BYTES >> 30
+    ))
+}
+
 /// Refuses a run whose models, cache, batches or orders do not fit the machine, for `users`
 /// users over `items` items.
 pub fn check(config: &CatalogRunConfig, users: usize, items: usize) -> anyhow::Result<()> {

@@ -26,8 +26,6 @@ use crate::store::checkpoint::CHECKPOINT_DIR;
 
 /// The resolved config a catalog run keeps, so `resume` can check it continues the same run.
 pub const RUN_CONFIG: &str = "config.toml";
-/// The most host memory softmax KD's whole-catalog teacher scores may take.
-const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
 /// The results table of a run.
 pub const TABLE_FILE: &str = "catalog.md";
 
@@ -182,18 +180,16 @@ impl CatalogPlan<'_> {
 
     /// Softmax KD keeps the teacher's scores over the whole catalog for every user in memory.
     fn check_softmax_kd_fits(&self, data: &CatalogSplit) -> anyhow::Result<()> {
-        let (users, l) = (data.split.train.len(), data.split.num_items);
-        let bytes = users as u128 * l as u128 * 4;
-        if self.config.methods.contains(&CatalogMethod::SoftmaxKd) && bytes > MAX_FULL_SCORES_BYTES
-        {
-            bail!(
-                "{}: softmax_kd needs the teacher's scores over all {l} items for all {users} users, {:.1} GiB (at most {} GiB); drop it from methods and use sampled, whose cost does not grow with the catalog",
-                self.config_path.display(),
-                bytes as f64 / (1u64 << 30) as f64,
-                MAX_FULL_SCORES_BYTES >> 30
-            );
+        if !self.config.methods.contains(&CatalogMethod::SoftmaxKd) {
+            return Ok(());
         }
-        Ok(())
+        let (users, l) = (data.split.train.len(), data.split.num_items);
+        footprint::check_full_scores(users, l).map_err(|e| {
+            anyhow::anyhow!(
+                "{}: {e}; drop it from methods and use sampled, whose cost does not grow with the catalog",
+                self.config_path.display()
+            )
+        })
     }
 
     /// A saved teacher: one given, or the run's own when resuming, which must still have the

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::SoftmaxKdConfig;
 use rankdistil_models::CatalogScorer;
@@ -14,6 +14,7 @@ use rankdistil_models::CatalogScorer;
 use crate::backend::Backend;
 use crate::catalog::config::{CatalogMethod, CatalogStage};
 use crate::catalog::data::{CatalogSplit, load_split};
+use crate::catalog::footprint;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
 use crate::catalog::run::save_model_dir;
 use crate::catalog::scoring::{evaluate_catalog, score_users};
@@ -25,8 +26,6 @@ use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
 use crate::study::search::{Knobs, choose, describe};
 
-/// The most host memory softmax KD's whole-catalog teacher scores may take.
-const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
 /// Seeds the validation split apart from the test split.
 const VALIDATION_SEED: u64 = 0x5eed_7a11;
 
@@ -147,21 +146,13 @@ impl CatalogStudy<'_> {
 
     /// Softmax KD keeps the teacher's scores over the whole catalog for every user.
     fn check_fits(&self, data: &CatalogSplit) -> anyhow::Result<()> {
-        let (users, l) = (data.split.train.len(), data.split.num_items);
-        let bytes = users as u128 * l as u128 * 4;
-        let kd = self
-            .config
-            .method
-            .iter()
-            .any(|m| m.method == CatalogMethod::SoftmaxKd);
-        if kd && bytes > MAX_FULL_SCORES_BYTES {
-            bail!(
-                "softmax_kd needs the teacher's scores over all {l} items for all {users} users, {:.1} GiB (at most {} GiB): drop its [[method]] table",
-                bytes as f64 / (1u64 << 30) as f64,
-                MAX_FULL_SCORES_BYTES >> 30
-            );
+        let kd = (self.config.method.iter()).any(|m| m.method == CatalogMethod::SoftmaxKd);
+        if !kd {
+            return Ok(());
         }
-        Ok(())
+        let (users, l) = (data.split.train.len(), data.split.num_items);
+        footprint::check_full_scores(users, l)
+            .map_err(|e| anyhow::anyhow!("{e}: drop its [[method]] table"))
     }
 
     /// The tuning teacher (validated, early-stopped) and the final one (all training
