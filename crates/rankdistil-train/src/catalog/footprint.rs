@@ -10,7 +10,7 @@ const BYTES_PER_PARAM: u128 = 5 * 4;
 const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
 
 /// Softmax KD keeps the teacher's scores over all `items` for all `users` in memory: refused,
-/// with what it would take, past [`MAX_FULL_SCORES_BYTES`].
+/// with what it would take, past 4 GiB.
 pub fn check_full_scores(users: usize, items: usize) -> Result<(), String> {
     let bytes = users as u128 * items as u128 * 4;
     if bytes <= MAX_FULL_SCORES_BYTES {
