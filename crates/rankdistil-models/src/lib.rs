@@ -3,6 +3,7 @@
 //! large item sets. Teachers and students differ only in their configs.
 
 mod catalog;
+mod dense;
 mod mlp;
 
 pub use catalog::{CatalogScorer, CatalogScorerConfig};

@@ -103,12 +103,12 @@ impl MlpScorerConfig {
 /// A per-item MLP scorer.
 #[derive(Module, Debug)]
 pub struct MlpScorer {
-    hidden: Vec<Linear>,
-    norms: Vec<LayerNorm>,
-    output: Linear,
-    dropout: Dropout,
+    pub(crate) hidden: Vec<Linear>,
+    pub(crate) norms: Vec<LayerNorm>,
+    pub(crate) output: Linear,
+    pub(crate) dropout: Dropout,
     #[module(skip)]
-    activation: Activation,
+    pub(crate) activation: Activation,
     relu: Relu,
     gelu: Gelu,
     tanh: Tanh,

@@ -29,6 +29,9 @@ pub struct Backend {
     pub buffer_budget: u64,
     /// Where compiled kernels and autotune results persist across runs, on a GPU.
     pub kernel_cache: Option<PathBuf>,
+    /// Whether training steps run the MLP scorer on `rankdistil-cpu`'s hand-written kernel
+    /// (flex), rather than through Burn's autodiff.
+    pub cpu_kernel: bool,
 }
 
 impl Backend {
@@ -56,6 +59,7 @@ impl Backend {
             is_gpu: false,
             buffer_budget: u64::MAX,
             kernel_cache: None,
+            cpu_kernel: false,
         }
     }
 }
@@ -79,6 +83,7 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
                 Ok(Backend {
                     device: Device::flex(),
                     name: "flex",
+                    cpu_kernel: true,
                     ..Backend::cpu()
                 })
             } else {
@@ -110,6 +115,7 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
                 adapter: adapter.name,
                 is_gpu: true,
                 kernel_cache,
+                cpu_kernel: false,
             })
         }
     }

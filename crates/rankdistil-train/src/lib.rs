@@ -19,5 +19,6 @@ pub mod process;
 pub mod progress;
 pub mod report;
 pub mod settings;
+pub mod step_gradients;
 pub mod store;
 pub mod study;

@@ -72,6 +72,14 @@ pub fn activation_bytes(lists: usize, list_len: usize, width: usize) -> u64 {
     lists as u64 * list_len as u64 * width as u64 * 4
 }
 
+/// What sizes a step's micro-batches: the widest activation per item, and the byte budget of
+/// one buffer.
+#[derive(Debug, Clone, Copy)]
+pub struct Sizing {
+    pub widest: usize,
+    pub budget: u64,
+}
+
 /// How many lists of `list_len` items fit in one micro-batch when the widest layer has
 /// `width` units and one activation may take `budget` bytes. Errors when not even one list fits.
 pub fn lists_per_chunk(

@@ -2,14 +2,16 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, GradientsParams};
+use burn::optim::AdamConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
+use rankdistil_cpu::Workspace;
 use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::{BenchOptions, FEATURES};
 use crate::memory::{chunks, effective_len, lists_per_chunk};
+use crate::step_gradients::{Features, StepGradients};
 
 /// Times the reference step at every configuration and prints one table row each.
 pub fn table(backend: &Backend, options: &BenchOptions) -> anyhow::Result<()> {
@@ -68,37 +70,44 @@ pub fn reference_step(
     let len = effective_len(n, width, layout);
     let parts = chunks(b, lists_per_chunk(b, len, width, backend.buffer_budget)?);
     let micro_batches = parts.len();
-    let mut step = |model: MlpScorer| {
-        if parts.len() == 1 {
-            let loss =
-                loss_fn.forward_device_order(model.forward(x.clone()), t.clone(), mask.clone());
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
-            return (optim.step(1e-3, model, grads), loss.detach());
-        }
-        let mut accumulator = burn::optim::GradientsAccumulator::new();
-        let mut total = Tensor::<1>::zeros([1], &device);
+    // The trainer's batches start on the host; the kernel reads them there.
+    let host = (x.to_data().convert::<f32>().try_into_vec::<f32>())
+        .map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
+    let mut workspace = backend.cpu_kernel.then(Workspace::new);
+    let mut step = |model: MlpScorer| -> anyhow::Result<(MlpScorer, Tensor<1>)> {
+        let mut gradients = StepGradients::new(&model, workspace.as_mut());
+        let mut total: Option<Tensor<1>> = None;
         for r in &parts {
+            let one = parts.len() == 1;
             let w = r.len() as f64 / b as f64;
-            let xs = x.clone().slice([r.clone(), 0..n, 0..FEATURES]);
-            let s = model.forward(xs); // [b, N]
-            let loss = loss_fn.forward_device_order(
-                s,
-                t.clone().slice([r.clone(), 0..n]),
-                mask.clone().slice([r.clone(), 0..n]),
-            ) * w;
-            total = total + loss.clone().detach();
-            accumulator.accumulate(&model, GradientsParams::from_grads(loss.backward(), &model));
+            let part = |t: &Tensor<2>| t.clone().slice([r.clone(), 0..n]);
+            let features = Features {
+                host: &host[r.start * n * FEATURES..r.end * n * FEATURES],
+                dims: [r.len(), n, FEATURES],
+                uploaded: Some(x.clone().slice([r.clone(), 0..n, 0..FEATURES])),
+            };
+            let loss = gradients.add(&model, features, &device, |s| {
+                let loss = loss_fn.forward_device_order(
+                    s,
+                    part(&t),
+                    mask.clone().slice([r.clone(), 0..n]),
+                );
+                if one { loss } else { loss * w }
+            })?;
+            total = Some(total.map_or(loss.clone(), |sum| sum + loss));
         }
-        (optim.step(1e-3, model, accumulator.grads()), total)
+        let grads = gradients.finish(&model, &device);
+        let total = total.ok_or_else(|| anyhow::anyhow!("a step with no lists"))?;
+        Ok((optim.step(1e-3, model, grads), total))
     };
     let warm_start = Instant::now();
     let until_settled = backend.is_gpu.then_some(max_warmup_s);
-    model = warm_up(model, &mut step, warmup, until_settled);
+    model = warm_up(model, &mut step, warmup, until_settled)?;
     let warmup_s = warm_start.elapsed().as_secs_f64();
     let started = Instant::now();
     let mut last = Tensor::<1>::zeros([1], &device);
     for _ in 0..steps {
-        let (m, l) = step(model);
+        let (m, l) = step(model)?;
         model = m;
         last = l;
     }
@@ -120,25 +129,25 @@ pub fn reference_step(
 /// for at most that many seconds in all.
 fn warm_up(
     mut model: MlpScorer,
-    step: &mut impl FnMut(MlpScorer) -> (MlpScorer, Tensor<1>),
+    step: &mut impl FnMut(MlpScorer) -> anyhow::Result<(MlpScorer, Tensor<1>)>,
     warmup: usize,
     until_settled: Option<f64>,
-) -> MlpScorer {
+) -> anyhow::Result<MlpScorer> {
     let started = Instant::now();
     for _ in 0..warmup {
-        let (m, l) = step(model);
+        let (m, l) = step(model)?;
         model = m;
         l.into_scalar::<f32>();
     }
     let Some(max_s) = until_settled else {
-        return model;
+        return Ok(model);
     };
     let mut previous = f64::INFINITY;
     while started.elapsed().as_secs_f64() < max_s {
         let t = Instant::now();
         let mut last = None;
         for _ in 0..5 {
-            let (m, loss) = step(model);
+            let (m, loss) = step(model)?;
             model = m;
             last = Some(loss);
         }
@@ -149,5 +158,5 @@ fn warm_up(
         }
         previous = block;
     }
-    model
+    Ok(model)
 }

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
-use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
+use rankdistil_cpu::Workspace;
 use rankdistil_data::{BatchPlan, ListBatch, RankingDataset};
 use rankdistil_loss::{HostTargets, Objective, ObjectiveConfig};
 use rankdistil_metrics::MetricSummary;
@@ -18,7 +19,8 @@ use crate::list::data::Splits;
 use crate::list::footprint;
 use crate::list::run_dir::{RunMeta, create_run_dir, save_meta, save_normalizer};
 use crate::list::scoring::{evaluate, score_dataset};
-use crate::memory::{chunks, effective_len, lists_per_chunk};
+use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
+use crate::step_gradients::{Features, StepGradients};
 
 /// A teacher's scores on every split, one per row.
 pub struct SplitScores<'a> {
@@ -163,6 +165,8 @@ struct ListTask<'a> {
     device: Device,
     /// The widest activation, for micro-batching under the buffer budget.
     widest: usize,
+    /// The CPU kernel's buffers, where the backend runs it.
+    kernel: Option<Workspace>,
 }
 
 impl<'a> ListTask<'a> {
@@ -193,6 +197,7 @@ impl<'a> ListTask<'a> {
             backend,
             device: backend.training_device(),
             widest,
+            kernel: backend.cpu_kernel.then(Workspace::new),
         })
     }
 }
@@ -236,9 +241,12 @@ impl Task for ListTask<'_> {
             self.teacher
                 .filter(|_| self.objective.needs_teacher())
                 .map(|t| t.train),
-            self.widest,
-            self.backend.buffer_budget,
+            Sizing {
+                widest: self.widest,
+                budget: self.backend.buffer_budget,
+            },
             &self.device,
+            self.kernel.as_mut(),
         )
     }
 
@@ -256,22 +264,25 @@ impl Task for ListTask<'_> {
 /// Forward and backward over `batch`, split into micro-batches whose widest buffer fits
 /// `budget` bytes, with the gradients accumulated. Each micro-batch's mean loss is weighted by
 /// its share of the lists with a real item, so the result equals the whole batch's (exactly
-/// when every such list counts toward the loss). Returns the detached loss and the gradients.
+/// when every such list counts toward the loss). With a kernel `workspace`, the MLP runs on
+/// the hand-written CPU kernel where it covers the scorer. Returns the detached loss and the
+/// gradients.
 pub fn accumulate_gradients(
     model: &MlpScorer,
     objective: &Objective,
     batch: &ListBatch,
     teacher: Option<&[f32]>,
-    widest: usize,
-    budget: u64,
+    sizing: Sizing,
     device: &Device,
+    workspace: Option<&mut Workspace>,
 ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+    let Sizing { widest, budget } = sizing;
     let len = effective_len(batch.list_len, widest, model.layout());
     let per = lists_per_chunk(batch.batch_size, len, widest, budget)?;
     let parts = chunks(batch.batch_size, per);
     let one_piece = parts.len() == 1;
     let counted = batch.nonempty_lists(0..batch.batch_size).max(1) as f64;
-    let mut accumulator = GradientsAccumulator::new();
+    let mut gradients = StepGradients::new(model, workspace);
     let mut total: Option<Tensor<1>> = None;
     for range in parts {
         let weight = batch.nonempty_lists(range.clone()) as f64 / counted;
@@ -288,36 +299,41 @@ pub fn accumulate_gradients(
             labels: &part.labels,
             teacher: slot_teacher.as_deref(),
         };
-        let scores = model.forward(part.features_tensor(device)); // [b, N]
-        let mut loss = objective.forward(scores, &targets);
-        if !one_piece {
-            loss = loss * weight;
-        }
-        let detached = loss.clone().detach();
+        let features = Features {
+            host: &part.features,
+            dims: [part.batch_size, part.list_len, part.num_features],
+            uploaded: None,
+        };
+        let loss = gradients.add(model, features, device, |scores| {
+            let loss = objective.forward(scores, &targets);
+            if one_piece { loss } else { loss * weight }
+        })?;
         total = Some(match total {
-            Some(sum) => sum + detached,
-            None => detached,
+            Some(sum) => sum + loss,
+            None => loss,
         });
-        accumulator.accumulate(model, GradientsParams::from_grads(loss.backward(), model));
     }
     let total = total.ok_or_else(|| anyhow::anyhow!("a training batch with no lists"))?;
-    Ok((total, accumulator.grads()))
+    Ok((total, gradients.finish(model, device)))
 }
 
 #[cfg(test)]
 mod tests {
     use burn::module::Module;
-    use rankdistil_data::{BatchPlan, ListBatch, SyntheticConfig, generate};
-    use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, ObjectiveConfig};
-    use rankdistil_models::MlpScorerConfig;
+    use burn::prelude::*;
+    use rankdistil_cpu::Workspace;
+    use rankdistil_data::{BatchPlan, ListBatch, RankingDataset, SyntheticConfig, generate};
+    use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, Objective, ObjectiveConfig};
+    use rankdistil_models::{Activation, MlpScorer, MlpScorerConfig};
 
     use super::accumulate_gradients;
-    use crate::backend::Backend;
+    use crate::memory::Sizing;
     use crate::parity::GradValues;
+    use crate::step_gradients::StepGradients;
 
-    #[test]
-    fn micro_batches_give_the_whole_batch_loss_and_gradients() {
-        let data = generate(&SyntheticConfig {
+    /// Four lists of 30 items with 8 features, a teacher score per row and coupled RankDistil.
+    fn setup() -> (ListBatch, Vec<f32>, Objective) {
+        let data: RankingDataset = generate(&SyntheticConfig {
             queries: 10,
             min_items: 30,
             max_items: 30,
@@ -325,43 +341,99 @@ mod tests {
             ..SyntheticConfig::default()
         });
         let lists = BatchPlan::evaluation(10).epoch(&data, 0, 0);
-        let batch = ListBatch::from_rows(&data, &lists[0]);
-        let device = Backend::cpu().training_device();
-        device.seed(1);
-        let model = MlpScorerConfig::new(8, vec![16]).init(&device);
         let teacher: Vec<f32> = data.features.iter().step_by(8).copied().collect();
         let objective = ObjectiveConfig::new(DistillConfig::Coupled(
             CoupledRankDistilConfig::new().with_samples(0),
         ))
         .init();
-        let run = |budget: u64| {
-            let (loss, grads) = accumulate_gradients(
-                &model,
-                &objective,
-                &batch,
-                Some(&teacher),
-                16,
-                budget,
-                &device,
-            )
-            .unwrap();
-            let mut v = GradValues {
-                grads: &grads,
-                values: Vec::new(),
-            };
-            model.visit(&mut v);
-            (loss.into_scalar::<f32>(), v.values)
+        (ListBatch::from_rows(&data, &lists[0]), teacher, objective)
+    }
+
+    /// The step's loss and flattened gradients under a buffer `budget`.
+    fn step(
+        model: &MlpScorer,
+        workspace: Option<&mut Workspace>,
+        budget: u64,
+        device: &Device,
+    ) -> (f32, Vec<f32>) {
+        let (batch, teacher, objective) = setup();
+        let sizing = Sizing { widest: 16, budget };
+        let (loss, grads) = accumulate_gradients(
+            model,
+            &objective,
+            &batch,
+            Some(&teacher),
+            sizing,
+            device,
+            workspace,
+        )
+        .unwrap();
+        let mut v = GradValues {
+            grads: &grads,
+            values: Vec::new(),
         };
-        let (whole_loss, whole) = run(u64::MAX);
-        // 4 lists × 30 items × 16 units × 4 bytes: three micro-batches of 4, 4 and 2 lists.
-        let (split_loss, split) = run(4 * 30 * 16 * 4);
+        model.visit(&mut v);
+        (loss.into_scalar::<f32>(), v.values)
+    }
+
+    fn assert_close((loss_a, a): &(f32, Vec<f32>), (loss_b, b): &(f32, Vec<f32>)) {
         assert!(
-            (whole_loss - split_loss).abs() <= 1e-5 * whole_loss.abs(),
-            "{whole_loss} vs {split_loss}"
+            (loss_a - loss_b).abs() <= 1e-5 * loss_a.abs(),
+            "{loss_a} vs {loss_b}"
         );
-        assert_eq!(whole.len(), split.len());
-        for (a, b) in whole.iter().zip(&split) {
+        assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(b) {
             assert!((a - b).abs() <= 1e-5 * (1.0 + a.abs()), "{a} vs {b}");
+        }
+    }
+
+    // 4 lists × 30 items × 16 units × 4 bytes: three micro-batches of 4, 4 and 2 lists.
+    const THREE_PARTS: u64 = 4 * 30 * 16 * 4;
+
+    #[test]
+    fn micro_batches_give_the_whole_batch_loss_and_gradients() {
+        #[allow(deprecated)] // the deprecated backend's path is kept as it was
+        let device = Device::ndarray().autodiff();
+        device.seed(1);
+        let model = MlpScorerConfig::new(8, vec![16]).init(&device);
+        let whole = step(&model, None, u64::MAX, &device);
+        assert_close(&whole, &step(&model, None, THREE_PARTS, &device));
+    }
+
+    #[test]
+    fn the_cpu_kernel_gives_autodiff_s_loss_and_gradients() {
+        let device = Device::flex().autodiff();
+        for activation in [Activation::Relu, Activation::Tanh] {
+            device.seed(2);
+            let model = MlpScorerConfig::new(8, vec![16, 12])
+                .with_activation(activation)
+                .init(&device);
+            let autodiff = step(&model, None, u64::MAX, &device);
+            let mut workspace = Workspace::new();
+            for budget in [u64::MAX, THREE_PARTS] {
+                let kernel = step(&model, Some(&mut workspace), budget, &device);
+                assert_close(&autodiff, &kernel);
+            }
+        }
+    }
+
+    #[test]
+    fn scorers_the_kernel_does_not_cover_run_through_autodiff() {
+        let device = Device::flex().autodiff();
+        device.seed(3);
+        let config = || MlpScorerConfig::new(8, vec![16]);
+        let dropout = config().with_dropout(0.1).init(&device);
+        assert!(dropout.to_dense().is_none());
+        let gelu = config().with_activation(Activation::Gelu);
+        for model in [
+            gelu.init(&device),
+            config().with_layer_norm(true).init(&device),
+        ] {
+            let mut workspace = Workspace::new();
+            assert!(!StepGradients::new(&model, Some(&mut workspace)).is_kernel());
+            // The same autodiff graph, so the same values to the last bit.
+            let kernel_offered = step(&model, Some(&mut workspace), u64::MAX, &device);
+            assert_eq!(kernel_offered, step(&model, None, u64::MAX, &device));
         }
     }
 }

@@ -35,6 +35,10 @@ pub struct BenchArgs {
     /// trainer does), `rows` flattens to `[B·N, F]` as PyTorch's `Linear` does.
     #[arg(long, value_enum, default_value_t = Layout::Lists)]
     pub layout: Layout,
+    /// Run the reference step's MLP through Burn's autodiff on flex too, instead of the
+    /// hand-written CPU kernel its training steps use (for a side-by-side).
+    #[arg(long)]
+    pub autodiff: bool,
 }
 
 /// `--layout`, the command-line face of [`ItemLayout`].
@@ -68,8 +72,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         },
         layout: args.layout.into(),
     };
-    let backend = args.backend.open()?;
-    println!("backend: {} ({})", backend.name, backend.adapter);
+    let mut backend = args.backend.open()?;
+    backend.cpu_kernel &= !args.autodiff;
+    let pass = match backend.cpu_kernel {
+        true => "the CPU kernel",
+        false => "Burn autodiff",
+    };
+    println!(
+        "backend: {} ({}), MLP through {pass}",
+        backend.name, backend.adapter
+    );
     if matches!(args.suite, Suite::Reference | Suite::Profile) {
         println!("MLP layout: {:?}", options.layout);
     }
