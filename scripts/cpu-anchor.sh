@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The CPU step beside its anchors, in one sitting: rankdistil (flex, ndarray), PyTorch, TF with
+# The CPU step beside its anchors, in one sitting: rankdistil (flex with its hand-written MLP
+# kernel, flex through Burn's autodiff, ndarray), PyTorch, TF with
 # the same loss in TF ops, and TF-Ranking's CoupledRankDistilLoss. Runs alternate, ROUNDS times,
 # so drift on a noisy machine hits every column alike; the table gives each one's best round and
 # its ratio to TF-Ranking.
@@ -33,9 +34,11 @@ trap 'rm -f "$results"' EXIT
 measure() {
     local column=$1 b=$2 n=$3 h=$4 line
     case $column in
-        flex | ndarray)
+        flex | flex-autodiff | ndarray)
+            local args=(--backend "${column%-autodiff}")
+            [[ $column == flex-autodiff ]] && args+=(--autodiff)
             # Its table row: | B | N | H | micro-batches | steps/s | ...
-            line=$("$bin" bench --backend "$column" --configs "$b,$n,$h" --steps "$steps" 2>/dev/null |
+            line=$("$bin" bench "${args[@]}" --configs "$b,$n,$h" --steps "$steps" 2>/dev/null |
                 awk -F'|' -v b="$b" -v n="$n" -v h="$h" \
                     '$2 + 0 == b && $3 + 0 == n && $4 + 0 == h { print $6 + 0 " steps/s" }') ;;
         torch) line=$("$py" "$here/torch_reference.py" cpu "$b" "$n" "$h" "$steps" | grep -Eo '[0-9.]+ steps/s') ;;
@@ -48,7 +51,7 @@ measure() {
 
 for round in $(seq "$rounds"); do
     for config in "${configs[@]}"; do
-        for column in tfr flex torch tf ndarray; do
+        for column in tfr flex torch tf flex-autodiff ndarray; do
             read -r b n h <<<"$config"
             measure "$column" "$b" "$n" "$h" | tee -a "$results" >&2
         done
@@ -60,13 +63,13 @@ echo
 echo "$(date -u +%F), $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), commit $(git -C "$here/.." rev-parse --short HEAD 2>/dev/null || echo '?')"
 echo "steps/s, best of $rounds rounds of $steps steps (ratio to TF-Ranking)"
 echo
-echo "| B×N, H | rankdistil flex | rankdistil ndarray | PyTorch CPU | TF, same loss | TF-Ranking CoupledRankDistilLoss |"
-echo "|---|---|---|---|---|---|"
+echo "| B×N, H | rankdistil flex | flex, Burn autodiff | rankdistil ndarray | PyTorch CPU | TF, same loss | TF-Ranking CoupledRankDistilLoss |"
+echo "|---|---|---|---|---|---|---|"
 for config in "${configs[@]}"; do
     read -r b n h <<<"$config"
     key="${b}x$n,$h"
     best() { awk -v c="$1" -v k="$key" '$1 == c && $2 == k && $3 > m { m = $3 } END { print m + 0 }' "$results"; }
     tfr=$(best tfr)
     cell() { awk -v v="$1" -v r="$tfr" 'BEGIN { printf "%.2f (%.2f×)", v, (r > 0 ? v / r : 0) }'; }
-    echo "| $b×$n, $h | $(cell "$(best flex)") | $(cell "$(best ndarray)") | $(cell "$(best torch)") | $(cell "$(best tf)") | $(cell "$tfr") |"
+    echo "| $b×$n, $h | $(cell "$(best flex)") | $(cell "$(best flex-autodiff)") | $(cell "$(best ndarray)") | $(cell "$(best torch)") | $(cell "$(best tf)") | $(cell "$tfr") |"
 done

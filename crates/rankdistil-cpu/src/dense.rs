@@ -12,11 +12,23 @@ pub enum Activation {
 }
 
 impl Activation {
-    /// `y ← act(y)`, in place.
-    pub(crate) fn apply(self, y: &mut [f32]) {
+    /// `y ← act(y + bias)`, in place, row by row (`y` is `[rows, bias.len()]`). One pass adds
+    /// the bias and activates, where a bias filled in before the product would be another.
+    pub(crate) fn apply_with_bias(self, y: &mut [f32], bias: &[f32]) {
+        let rows = y.chunks_exact_mut(bias.len());
         match self {
-            Activation::Relu => simd(|| y.iter_mut().for_each(|v| *v = v.max(0.0))),
-            Activation::Tanh => y.iter_mut().for_each(|v| *v = v.tanh()),
+            Activation::Relu => simd(|| {
+                for row in rows {
+                    row.iter_mut()
+                        .zip(bias)
+                        .for_each(|(v, b)| *v = (*v + b).max(0.0));
+                }
+            }),
+            Activation::Tanh => {
+                for row in rows {
+                    row.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).tanh());
+                }
+            }
         }
     }
 

@@ -19,12 +19,9 @@ pub(crate) fn forward(mlp: &DenseMlp, x: &[f32], saved: &mut [&mut [f32]], score
         let (done, rest) = saved.split_at_mut(l);
         let input = done.last().map_or(x, |prev| &prev[..]);
         let out = &mut rest[0][..t * layer.d_out]; // [t, h_l]
-        for row in out.chunks_exact_mut(layer.d_out) {
-            row.copy_from_slice(&layer.bias);
-        }
         let weight = View::row_major(&layer.weight, layer.d_in, layer.d_out);
-        matmul(out, View::row_major(input, t, layer.d_in), weight, true);
-        mlp.activation().apply(out);
+        matmul(out, View::row_major(input, t, layer.d_in), weight, false);
+        mlp.activation().apply_with_bias(out, &layer.bias);
     }
     let output = mlp.output();
     let last = saved.last().map_or(x, |s| &s[..]); // [t, h_L]
