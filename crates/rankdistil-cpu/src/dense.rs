@@ -26,7 +26,9 @@ impl Activation {
             }),
             Activation::Tanh => {
                 for row in rows {
-                    row.iter_mut().zip(bias).for_each(|(v, b)| *v = (*v + b).tanh());
+                    row.iter_mut()
+                        .zip(bias)
+                        .for_each(|(v, b)| *v = (*v + b).tanh());
                 }
             }
         }

@@ -10,6 +10,10 @@ use crate::tile::{self, TILE};
 
 /// Saved activations and per-thread scratch, kept from one step to the next so that a step
 /// allocates nothing once the largest batch has been seen.
+///
+/// The rows split into one part per thread of the rayon pool, and the parts' gradient sums add
+/// up in part order: the same on every run of one machine, different in the last digits where
+/// the number of cores differs.
 #[derive(Debug, Default)]
 pub struct Workspace {
     /// Per hidden layer, `[rows, h_l]` (at least).
