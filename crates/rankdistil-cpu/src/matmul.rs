@@ -124,20 +124,11 @@ mod tests {
 
     #[test]
     fn an_empty_inner_dimension_gives_zeros_or_leaves_the_sum() {
+        let (a, b) = (View::row_major(&[], 2, 0), View::row_major(&[], 0, 2));
         let mut c = vec![3.0; 4];
-        matmul(
-            &mut c,
-            View::row_major(&[], 2, 0),
-            View::row_major(&[], 0, 2),
-            true,
-        );
+        matmul(&mut c, a, b, true);
         assert_eq!(c, [3.0; 4]);
-        matmul(
-            &mut c,
-            View::row_major(&[], 2, 0),
-            View::row_major(&[], 0, 2),
-            false,
-        );
+        matmul(&mut c, a, b, false);
         assert_eq!(c, [0.0; 4]);
     }
 }
