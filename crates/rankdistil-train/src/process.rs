@@ -1,13 +1,15 @@
 //! Process-wide settings the CLI applies once, before any other thread starts.
 
-/// Prepares the process for training: glibc keeps freed tensor buffers for reuse, and
-/// matrixmultiply runs single-threaded inside ndarray's own parallel loop.
+/// Prepares the process for training: glibc keeps freed tensor buffers for reuse,
+/// matrixmultiply runs single-threaded inside ndarray's own parallel loop, and a closed pipe
+/// ends the process quietly.
 ///
 /// # Safety
 ///
 /// Call it first thing in `main`, while no other thread exists: it writes the environment.
 pub unsafe fn prepare() {
     keep_freed_buffers();
+    quiet_on_closed_pipe();
     // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
     // would start threads of its own inside each one, oversubscribing the cores (see
     // docs/BENCHMARKS.md). flex multiplies with gemm, which does not read this.
@@ -34,5 +36,15 @@ fn keep_freed_buffers() {
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 1 << 30);
+    }
+}
+
+/// Rust ignores SIGPIPE, so `rankdistil bench | head` would panic in `println!` once `head`
+/// exits. With the default action restored, the process ends silently, as other Unix tools do.
+fn quiet_on_closed_pipe() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: restoring a signal's default action touches no Rust state.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

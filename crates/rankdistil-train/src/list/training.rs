@@ -331,11 +331,12 @@ mod tests {
     use crate::parity::GradValues;
     use crate::step_gradients::StepGradients;
 
-    /// Four lists of 30 items with 8 features, a teacher score per row and coupled RankDistil.
+    /// Ten lists of 12 to 30 items (so padded slots) with 8 features, a teacher score per row
+    /// and coupled RankDistil.
     fn setup() -> (ListBatch, Vec<f32>, Objective) {
         let data: RankingDataset = generate(&SyntheticConfig {
             queries: 10,
-            min_items: 30,
+            min_items: 12,
             max_items: 30,
             features: 8,
             ..SyntheticConfig::default()
@@ -346,7 +347,10 @@ mod tests {
             CoupledRankDistilConfig::new().with_samples(0),
         ))
         .init();
-        (ListBatch::from_rows(&data, &lists[0]), teacher, objective)
+        let batch = ListBatch::from_rows(&data, &lists[0]);
+        assert_eq!((batch.batch_size, batch.list_len), (10, 30));
+        assert!(batch.mask.iter().any(|&m| !m), "no padded slot");
+        (batch, teacher, objective)
     }
 
     /// The step's loss and flattened gradients under a buffer `budget`.
@@ -387,7 +391,7 @@ mod tests {
         }
     }
 
-    // 4 lists × 30 items × 16 units × 4 bytes: three micro-batches of 4, 4 and 2 lists.
+    // 4 lists × 30 items × 16 units × 4 bytes: micro-batches of 4, 4 and 2 lists.
     const THREE_PARTS: u64 = 4 * 30 * 16 * 4;
 
     #[test]

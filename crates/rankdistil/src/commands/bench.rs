@@ -36,7 +36,8 @@ pub struct BenchArgs {
     #[arg(long, value_enum, default_value_t = Layout::Lists)]
     pub layout: Layout,
     /// Run the reference step's MLP through Burn's autodiff on flex too, instead of the
-    /// hand-written CPU kernel its training steps use (for a side-by-side).
+    /// hand-written CPU kernel its training steps use (for a side-by-side). The profile suite
+    /// always times autodiff's phases.
     #[arg(long)]
     pub autodiff: bool,
 }
@@ -73,17 +74,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         layout: args.layout.into(),
     };
     let mut backend = args.backend.open()?;
-    backend.cpu_kernel &= !args.autodiff;
-    let pass = match backend.cpu_kernel {
-        true => "the CPU kernel",
-        false => "Burn autodiff",
-    };
-    println!(
-        "backend: {} ({}), MLP through {pass}",
-        backend.name, backend.adapter
-    );
+    backend.cpu_kernel &= !args.autodiff && args.suite == Suite::Reference;
+    println!("backend: {} ({})", backend.name, backend.adapter);
     if matches!(args.suite, Suite::Reference | Suite::Profile) {
-        println!("MLP layout: {:?}", options.layout);
+        let pass = match backend.cpu_kernel {
+            true => "rankdistil-cpu's kernel",
+            false => "Burn autodiff",
+        };
+        println!("MLP layout: {:?}, through {pass}", options.layout);
     }
     match args.suite {
         Suite::Reference => reference::table(&backend, &options),
