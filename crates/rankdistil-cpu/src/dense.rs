@@ -192,11 +192,11 @@ impl DenseMlp {
 
     /// Whether `other` has the same layer shapes.
     pub(crate) fn same_shape(&self, other: &DenseMlp) -> bool {
-        let dims = |m: &DenseMlp| {
-            (m.hidden.iter().chain([&m.output]))
-                .map(|l| (l.d_in, l.d_out))
-                .collect::<Vec<_>>()
-        };
-        dims(self) == dims(other)
+        self.shapes().eq(other.shapes())
+    }
+
+    /// `(d_in, d_out)` of every layer, the output last.
+    pub(crate) fn shapes(&self) -> impl Iterator<Item = (usize, usize)> + '_ {
+        (self.hidden.iter().chain([&self.output])).map(|l| (l.d_in, l.d_out))
     }
 }

@@ -66,7 +66,7 @@ impl Workspace {
                 tile::forward(mlp, x, &mut layers, &mut scores[tile]);
             }
         });
-        self.last_forward = Some((rows, shapes(mlp)));
+        self.last_forward = Some((rows, mlp.shapes().collect()));
         Ok(())
     }
 
@@ -80,7 +80,9 @@ impl Workspace {
         grads: &mut DenseMlp,
     ) -> Result<(), KernelError> {
         let rows = d_scores.len();
-        if self.last_forward != Some((rows, shapes(mlp))) {
+        let matches = (self.last_forward.as_ref())
+            .is_some_and(|(r, shapes)| *r == rows && shapes.iter().copied().eq(mlp.shapes()));
+        if !matches {
             return Err(KernelError::NoForward { rows });
         }
         check_len("features", rows * mlp.d_input(), x.len())?;
@@ -156,12 +158,6 @@ fn check_len(what: &'static str, expected: usize, got: usize) -> Result<(), Kern
             got,
         }),
     }
-}
-
-fn shapes(mlp: &DenseMlp) -> Vec<(usize, usize)> {
-    (mlp.hidden().iter().chain([mlp.output()]))
-        .map(|l| (l.d_in, l.d_out))
-        .collect()
 }
 
 /// Contiguous row ranges, one per thread, each a whole number of tiles but the last.
