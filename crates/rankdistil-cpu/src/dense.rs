@@ -34,14 +34,15 @@ impl Activation {
         }
     }
 
-    /// `g ← g · act′` with the derivative taken from the activation's output `y`.
-    pub(crate) fn backprop(self, g: &mut [f32], y: &[f32]) {
+    /// `g ← g · act′` with the derivative taken from the activation's output `y`, times
+    /// `dropout_scale` (`1 / (1 − p)`, 1 without dropout; only ReLU takes dropout).
+    pub(crate) fn backprop(self, g: &mut [f32], y: &[f32], dropout_scale: f32) {
         let pairs = g.iter_mut().zip(y);
         match self {
             // A select, not a branch, so the loop vectorizes.
-            Activation::Relu => {
-                simd(|| pairs.for_each(|(g, &y)| *g = if y > 0.0 { *g } else { 0.0 }))
-            }
+            Activation::Relu => simd(|| {
+                pairs.for_each(|(g, &y)| *g = if y > 0.0 { *g * dropout_scale } else { 0.0 })
+            }),
             Activation::Tanh => simd(|| pairs.for_each(|(g, &y)| *g *= 1.0 - y * y)),
         }
     }
@@ -77,6 +78,8 @@ pub struct DenseMlp {
     hidden: Vec<Dense>,
     output: Dense,
     activation: Activation,
+    /// Dropout after each hidden activation, in training.
+    dropout: f32,
 }
 
 impl DenseMlp {
@@ -122,7 +125,26 @@ impl DenseMlp {
             hidden,
             output,
             activation,
+            dropout: 0.0,
         })
+    }
+
+    /// The same network with dropout `prob` after each hidden activation, as in training.
+    /// Only a ReLU network takes it: the backward pass reads the masks from the zeros.
+    pub fn with_dropout(mut self, prob: f32) -> Result<Self, KernelError> {
+        if !(0.0..1.0).contains(&prob) {
+            return Err(KernelError::Dropout(format!(
+                "probability {prob} is not in [0, 1)"
+            )));
+        }
+        if prob > 0.0 && self.activation != Activation::Relu {
+            return Err(KernelError::Dropout(format!(
+                "only after ReLU, not {:?}",
+                self.activation
+            )));
+        }
+        self.dropout = prob;
+        Ok(self)
     }
 
     /// The same shapes, all zeros: a gradient sum to pass to [`crate::Workspace::backward`].
@@ -133,6 +155,7 @@ impl DenseMlp {
                 .collect(),
             output: Dense::zeros(self.output.d_in, 1),
             activation: self.activation,
+            dropout: self.dropout,
         }
     }
 
@@ -151,6 +174,16 @@ impl DenseMlp {
 
     pub fn activation(&self) -> Activation {
         self.activation
+    }
+
+    /// The dropout probability after each hidden activation (0: none).
+    pub fn dropout(&self) -> f32 {
+        self.dropout
+    }
+
+    /// What the backward pass scales a kept unit's gradient by.
+    pub(crate) fn dropout_scale(&self) -> f32 {
+        1.0 / (1.0 - self.dropout)
     }
 
     /// The widest layer input or output (the tile scratch's width).

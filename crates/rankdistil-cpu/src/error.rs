@@ -11,6 +11,9 @@ pub enum KernelError {
         expected: usize,
         got: usize,
     },
+    /// A dropout the kernel cannot run.
+    #[error("dropout: {0}")]
+    Dropout(String),
     /// A backward pass with no forward of the same rows and network before it.
     #[error("backward over {rows} rows without a forward of the same rows and network")]
     NoForward { rows: usize },

@@ -16,6 +16,7 @@
 //! gives `∂loss/∂scores`, and [`Workspace::backward`] turns that into parameter gradients.
 
 mod dense;
+mod dropout;
 mod error;
 mod matmul;
 mod simd;

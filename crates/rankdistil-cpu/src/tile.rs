@@ -2,18 +2,26 @@
 //! rows of each layer, the scratch, the weights) fits in one core's L2 cache.
 
 use crate::dense::DenseMlp;
+use crate::dropout::{self, MaskKey};
 use crate::matmul::{View, matmul};
 use crate::simd::simd;
 
 /// Rows per tile: a `[TILE, 256]` activation is 256 KiB.
 pub(crate) const TILE: usize = 256;
 
-/// Scores `t` rows, saving each hidden layer's activations for the backward pass.
+/// Scores `t` rows, saving each hidden layer's activations (after dropout, where the network
+/// has it, with masks from `key`) for the backward pass.
 ///
 /// - `x`: `[t, F]`
 /// - `saved[l]`: `[t, h_l]`, written
 /// - `scores`: `[t]`, written
-pub(crate) fn forward(mlp: &DenseMlp, x: &[f32], saved: &mut [&mut [f32]], scores: &mut [f32]) {
+pub(crate) fn forward(
+    mlp: &DenseMlp,
+    x: &[f32],
+    saved: &mut [&mut [f32]],
+    scores: &mut [f32],
+    key: MaskKey,
+) {
     let t = scores.len();
     for (l, layer) in mlp.hidden().iter().enumerate() {
         let (done, rest) = saved.split_at_mut(l);
@@ -22,6 +30,9 @@ pub(crate) fn forward(mlp: &DenseMlp, x: &[f32], saved: &mut [&mut [f32]], score
         let weight = View::row_major(&layer.weight, layer.d_in, layer.d_out);
         matmul(out, View::row_major(input, t, layer.d_in), weight, false);
         mlp.activation().apply_with_bias(out, &layer.bias);
+        if mlp.dropout() > 0.0 {
+            dropout::apply(out, layer.d_out, mlp.dropout(), l, key);
+        }
     }
     let output = mlp.output();
     let last = saved.last().map_or(x, |s| &s[..]); // [t, h_L]
@@ -70,7 +81,7 @@ pub(crate) fn backward(
         }
     });
     mlp.activation()
-        .backprop(&mut g[..t * width], &top[..t * width]);
+        .backprop(&mut g[..t * width], &top[..t * width], mlp.dropout_scale());
     for (l, layer) in mlp.hidden().iter().enumerate().rev() {
         let input = if l == 0 { x } else { saved[l - 1] }; // [t, d_in]
         let g_now = &g[..t * layer.d_out]; // [t, d_out]
@@ -96,8 +107,11 @@ pub(crate) fn backward(
                 weight_t,
                 false,
             );
-            mlp.activation()
-                .backprop(g_below, &saved[l - 1][..t * layer.d_in]);
+            mlp.activation().backprop(
+                g_below,
+                &saved[l - 1][..t * layer.d_in],
+                mlp.dropout_scale(),
+            );
             std::mem::swap(&mut g, &mut spare);
         }
     }

@@ -5,6 +5,7 @@ use std::ops::Range;
 use rayon::prelude::*;
 
 use crate::dense::DenseMlp;
+use crate::dropout::{self, MaskKey};
 use crate::error::KernelError;
 use crate::tile::{self, TILE};
 
@@ -21,6 +22,9 @@ pub struct Workspace {
     /// The rows and layer shapes of the last forward, which a backward must match.
     last_forward: Option<(usize, Vec<(usize, usize)>)>,
     parts: Vec<PartScratch>,
+    /// Dropout masks: the seed of [`Self::reseed`] and the forward passes since.
+    seed: u64,
+    forwards: u64,
 }
 
 /// One thread's tile scratch and gradient sums.
@@ -34,6 +38,13 @@ struct PartScratch {
 impl Workspace {
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Restarts the dropout masks at `seed`: the forward passes after it draw the same masks
+    /// whenever they follow the same seed (a step's, so a resumed run replays).
+    pub fn reseed(&mut self, seed: u64) {
+        self.seed = seed;
+        self.forwards = 0;
     }
 
     /// Scores `x` (`[rows, F]`, row-major) into `scores` (`[rows]`) and saves every hidden
@@ -57,13 +68,19 @@ impl Workspace {
             rest = tail;
         }
         let f = mlp.d_input();
+        let stream = dropout::stream(self.seed, self.forwards);
+        self.forwards += 1;
         (saved.par_iter_mut().zip(score_parts).zip(&ranges)).for_each(|((saved, scores), r)| {
             for tile in tiles(r.len()) {
                 let x = &x[(r.start + tile.start) * f..(r.start + tile.end) * f];
                 let mut layers: Vec<&mut [f32]> = (mlp.hidden().iter().zip(saved.iter_mut()))
                     .map(|(l, s)| &mut s[tile.start * l.d_out..tile.end * l.d_out])
                     .collect();
-                tile::forward(mlp, x, &mut layers, &mut scores[tile]);
+                let key = MaskKey {
+                    stream,
+                    first_row: (r.start + tile.start) as u64,
+                };
+                tile::forward(mlp, x, &mut layers, &mut scores[tile], key);
             }
         });
         self.last_forward = Some((rows, mlp.shapes().collect()));

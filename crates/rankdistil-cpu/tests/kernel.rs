@@ -179,3 +179,79 @@ fn bad_calls_are_refused_with_the_reason() {
         }
     );
 }
+
+/// `mlp` with its parameters replaced by `theta` (laid out as [`params`]).
+fn with_params(mlp: &DenseMlp, theta: &[f32]) -> DenseMlp {
+    let mut offset = 0;
+    let mut take = |l: &Dense| {
+        let w = l.d_in * l.d_out;
+        let layer = Dense {
+            weight: theta[offset..offset + w].to_vec(),
+            bias: theta[offset + w..offset + w + l.d_out].to_vec(),
+            ..l.clone()
+        };
+        offset += w + l.d_out;
+        layer
+    };
+    let hidden = mlp.hidden().iter().map(&mut take).collect();
+    let output = take(mlp.output());
+    (DenseMlp::new(hidden, output, mlp.activation()).unwrap())
+        .with_dropout(mlp.dropout())
+        .unwrap()
+}
+
+#[test]
+fn dropout_gradients_match_finite_differences_under_the_same_masks() {
+    let mlp = network(10, &[6, 9, 7], Activation::Relu)
+        .with_dropout(0.3)
+        .unwrap();
+    let rows = 300;
+    let x = values(11, rows * 6);
+    let c = values(12, rows);
+    let mut workspace = Workspace::new();
+    let weighted = |workspace: &mut Workspace, mlp: &DenseMlp| {
+        workspace.reseed(5);
+        let mut scores = vec![0.0; rows];
+        workspace.forward(mlp, &x, &mut scores).unwrap();
+        (scores.iter().zip(&c))
+            .map(|(s, c)| f64::from(s * c))
+            .sum::<f64>()
+    };
+    weighted(&mut workspace, &mlp);
+    let mut grads = mlp.zeros_like();
+    workspace.backward(&mlp, &x, &c, &mut grads).unwrap();
+    let got = params(&grads);
+    let theta = params(&mlp);
+    // Small enough that few ReLU kinks fall inside a step, large enough for f32 scores.
+    let eps = 1e-4;
+    let mut worst = 0.0f64;
+    for k in 0..theta.len() {
+        let mut up = theta.clone();
+        up[k] += eps;
+        let mut down = theta.clone();
+        down[k] -= eps;
+        let fd = (weighted(&mut workspace, &with_params(&mlp, &up))
+            - weighted(&mut workspace, &with_params(&mlp, &down)))
+            / (2.0 * f64::from(eps));
+        worst = worst.max((f64::from(got[k]) - fd).abs() / (1.0 + fd.abs()));
+    }
+    // Without the mask or the 1/(1 − p) in the backward pass, errors are of order 1.
+    assert!(worst < 2e-2, "worst relative error {worst}");
+    // The masks drop units: the no-dropout network scores differently.
+    let plain = with_params(&mlp, &theta).with_dropout(0.0).unwrap();
+    assert!((weighted(&mut workspace, &plain) - weighted(&mut workspace, &mlp)).abs() > 1e-3);
+}
+
+#[test]
+fn dropout_is_refused_where_the_kernel_cannot_run_it() {
+    let tanh = network(13, &[4, 3], Activation::Tanh);
+    assert_eq!(
+        tanh.with_dropout(0.1).unwrap_err().to_string(),
+        "dropout: only after ReLU, not Tanh"
+    );
+    let relu = network(13, &[4, 3], Activation::Relu);
+    assert_eq!(
+        relu.with_dropout(1.0).unwrap_err().to_string(),
+        "dropout: probability 1 is not in [0, 1)"
+    );
+}
