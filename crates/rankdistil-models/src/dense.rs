@@ -10,19 +10,20 @@ use rankdistil_cpu::{Dense, DenseMlp};
 use crate::mlp::{Activation, MlpScorer};
 
 impl MlpScorer {
-    /// The scorer's weights as a [`DenseMlp`], or `None` for a network the CPU kernel does not
-    /// run: layer norm, GELU, or dropout.
+    /// The scorer's weights as a [`DenseMlp`] with its training dropout, or `None` for a network
+    /// the CPU kernel does not run: layer norm, GELU, or dropout after tanh.
     pub fn to_dense(&self) -> Option<DenseMlp> {
         let activation = match self.activation {
             Activation::Relu => rankdistil_cpu::Activation::Relu,
             Activation::Tanh => rankdistil_cpu::Activation::Tanh,
             Activation::Gelu => return None,
         };
-        if !self.norms.is_empty() || self.dropout.prob > 0.0 {
+        if !self.norms.is_empty() {
             return None;
         }
         let hidden = self.hidden.iter().map(dense).collect();
-        DenseMlp::new(hidden, dense(&self.output), activation).ok()
+        let mlp = DenseMlp::new(hidden, dense(&self.output), activation).ok()?;
+        mlp.with_dropout(self.dropout.prob as f32).ok()
     }
 
     /// `grads`, laid out as [`Self::to_dense`] gave the weights, as the optimizer takes them:

@@ -234,6 +234,10 @@ impl Task for ListTask<'_> {
         let padding = self.backend.padding(self.settings.batch_size);
         let batch = ListBatch::from_rows_padded(self.train, &lists, padding);
         self.objective.reseed(step);
+        if let Some(kernel) = &mut self.kernel {
+            // Dropout masks from (seed, step), so a resumed run draws the same ones.
+            kernel.reseed(self.settings.seed.rotate_left(32) ^ step);
+        }
         accumulate_gradients(
             model,
             &self.objective,
@@ -426,8 +430,8 @@ mod tests {
         let device = Device::flex().autodiff();
         device.seed(3);
         let config = || MlpScorerConfig::new(8, vec![16]);
-        let dropout = config().with_dropout(0.1).init(&device);
-        assert!(dropout.to_dense().is_none());
+        let tanh_dropout = config().with_activation(Activation::Tanh).with_dropout(0.1);
+        assert!(tanh_dropout.init(&device).to_dense().is_none());
         let gelu = config().with_activation(Activation::Gelu);
         for model in [
             gelu.init(&device),
@@ -439,5 +443,24 @@ mod tests {
             let kernel_offered = step(&model, Some(&mut workspace), u64::MAX, &device);
             assert_eq!(kernel_offered, step(&model, None, u64::MAX, &device));
         }
+    }
+
+    #[test]
+    fn kernel_dropout_replays_from_its_seed() {
+        let device = Device::flex().autodiff();
+        device.seed(4);
+        let model = MlpScorerConfig::new(8, vec![16, 16])
+            .with_dropout(0.3)
+            .init(&device);
+        assert_eq!(model.to_dense().map(|m| m.dropout()), Some(0.3));
+        let mut workspace = Workspace::new();
+        let mut at = |seed: u64| {
+            workspace.reseed(seed);
+            step(&model, Some(&mut workspace), THREE_PARTS, &device)
+        };
+        let (first, again, other) = (at(1), at(1), at(2));
+        assert_eq!(first, again);
+        // Other masks, another loss: the masks reach the scores.
+        assert_ne!(first.0, other.0);
     }
 }
