@@ -19,7 +19,7 @@ noise = 0.3
 seed = 5
 
 [model]
-hidden = [64, 64]
+hidden = HIDDEN
 dropout = 0.1
 
 [train]
@@ -33,15 +33,15 @@ fn bin() -> Command {
     Command::new(env!("CARGO_BIN_EXE_rankdistil"))
 }
 
-/// `rankdistil train` of `t.toml` into `out`, in `d`.
-fn train(d: &Path, out: &str) -> Command {
+/// `rankdistil train` of `t.toml` into `out`, in `d`, on `backend`.
+fn train(d: &Path, out: &str, backend: &str) -> Command {
     let mut command = bin();
     command.current_dir(d).args([
         "train",
         "--config",
         "t.toml",
         "--backend",
-        "ndarray",
+        backend,
         "--out",
         out,
     ]);
@@ -71,8 +71,8 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
 }
 
 /// Starts `train` into `killed` and kills it with SIGKILL once its third epoch is logged.
-fn kill_during_epoch_4(d: &Path) {
-    let mut child = train(d, "killed")
+fn kill_during_epoch_4(d: &Path, backend: &str) {
+    let mut child = train(d, "killed", backend)
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()
@@ -101,20 +101,32 @@ fn kill_during_epoch_4(d: &Path) {
     );
 }
 
+// ndarray runs the MLP through Burn's autodiff with Burn's dropout; flex through the CPU kernel
+// with its own masks. Each must replay its own.
 #[test]
-fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
+fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run_on_ndarray() {
+    kill_9_then_resume("ndarray", "[64, 64]");
+}
+
+// Wider, so that the last three epochs outlast the kill's 100 ms on the faster path.
+#[test]
+fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run_on_flex() {
+    kill_9_then_resume("flex", "[256, 256]");
+}
+
+fn kill_9_then_resume(backend: &str, hidden: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
+    std::fs::write(d.join("t.toml"), CONFIG.replace("HIDDEN", hidden)).unwrap();
 
-    let full = train(d, "full").output().unwrap();
+    let full = train(d, "full", backend).output().unwrap();
     assert!(
         full.status.success(),
         "{}",
         String::from_utf8_lossy(&full.stderr)
     );
 
-    kill_during_epoch_4(d);
+    kill_during_epoch_4(d, backend);
     let state = std::fs::read_to_string(d.join("killed/checkpoint/state.json")).unwrap();
     let state: serde_json::Value = serde_json::from_str(&state).unwrap();
     let epoch = state["epoch"].as_u64().unwrap();
@@ -125,14 +137,7 @@ fn kill_9_mid_epoch_then_resume_matches_an_uninterrupted_run() {
 
     let resumed = bin()
         .current_dir(d)
-        .args([
-            "train",
-            "--resume",
-            "--out",
-            "killed",
-            "--backend",
-            "ndarray",
-        ])
+        .args(["train", "--resume", "--out", "killed", "--backend", backend])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&resumed.stderr);
