@@ -71,6 +71,26 @@ fn weighted_sum(mlp: &DenseMlp, theta: &[f64], x: &[f32], c: &[f32]) -> f64 {
     total
 }
 
+/// The largest `|got − fd| / (1 + |fd|)` over the parameters, with `fd` the central difference
+/// of `value` at `theta` with step `eps`.
+fn worst_fd_error(
+    got: &[f32],
+    theta: &[f64],
+    eps: f64,
+    mut value: impl FnMut(&[f64]) -> f64,
+) -> f64 {
+    let mut worst = 0.0f64;
+    for k in 0..theta.len() {
+        let mut up = theta.to_vec();
+        up[k] += eps;
+        let mut down = theta.to_vec();
+        down[k] -= eps;
+        let fd = (value(&up) - value(&down)) / (2.0 * eps);
+        worst = worst.max((f64::from(got[k]) - fd).abs() / (1.0 + fd.abs()));
+    }
+    worst
+}
+
 #[test]
 fn scores_match_a_plain_f64_network() {
     for (widths, rows, activation) in [
@@ -113,17 +133,7 @@ fn gradients_match_central_finite_differences() {
         workspace.backward(&mlp, &x, &c, &mut grads).unwrap();
         let got = params(&grads);
         let theta: Vec<f64> = params(&mlp).iter().map(|&v| v as f64).collect();
-        let eps = 1e-6;
-        let mut worst = 0.0f64;
-        for k in 0..theta.len() {
-            let mut up = theta.clone();
-            up[k] += eps;
-            let mut down = theta.clone();
-            down[k] -= eps;
-            let fd =
-                (weighted_sum(&mlp, &up, &x, &c) - weighted_sum(&mlp, &down, &x, &c)) / (2.0 * eps);
-            worst = worst.max((got[k] as f64 - fd).abs() / (1.0 + fd.abs()));
-        }
+        let worst = worst_fd_error(&got, &theta, 1e-6, |t| weighted_sum(&mlp, t, &x, &c));
         assert!(
             worst < 1e-4,
             "{widths:?}, {rows} rows: worst relative error {worst}"
@@ -221,24 +231,16 @@ fn dropout_gradients_match_finite_differences_under_the_same_masks() {
     let mut grads = mlp.zeros_like();
     workspace.backward(&mlp, &x, &c, &mut grads).unwrap();
     let got = params(&grads);
-    let theta = params(&mlp);
+    let theta: Vec<f64> = params(&mlp).iter().map(|&v| f64::from(v)).collect();
     // Small enough that few ReLU kinks fall inside a step, large enough for f32 scores.
-    let eps = 1e-4;
-    let mut worst = 0.0f64;
-    for k in 0..theta.len() {
-        let mut up = theta.clone();
-        up[k] += eps;
-        let mut down = theta.clone();
-        down[k] -= eps;
-        let fd = (weighted(&mut workspace, &with_params(&mlp, &up))
-            - weighted(&mut workspace, &with_params(&mlp, &down)))
-            / (2.0 * f64::from(eps));
-        worst = worst.max((f64::from(got[k]) - fd).abs() / (1.0 + fd.abs()));
-    }
+    let worst = worst_fd_error(&got, &theta, 1e-4, |t| {
+        let t: Vec<f32> = t.iter().map(|&v| v as f32).collect();
+        weighted(&mut workspace, &with_params(&mlp, &t))
+    });
     // Without the mask or the 1/(1 − p) in the backward pass, errors are of order 1.
     assert!(worst < 2e-2, "worst relative error {worst}");
     // The masks drop units: the no-dropout network scores differently.
-    let plain = with_params(&mlp, &theta).with_dropout(0.0).unwrap();
+    let plain = with_params(&mlp, &params(&mlp)).with_dropout(0.0).unwrap();
     assert!((weighted(&mut workspace, &plain) - weighted(&mut workspace, &mlp)).abs() > 1e-3);
 }
 
