@@ -66,6 +66,12 @@ fn record(d: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(d.join("s/study.json")).unwrap()).unwrap()
 }
 
+/// How many runs the record holds in the tune, final and sweep phases.
+fn runs_per_phase(runs: &[serde_json::Value]) -> (usize, usize, usize) {
+    let phase = |p: &str| runs.iter().filter(|r| r["phase"] == p).count();
+    (phase("tune"), phase("final"), phase("sweep"))
+}
+
 /// A table row's test NDCG@10 is the mean over its final seeds of the per-unit (query or user)
 /// values the paired tests use.
 fn assert_row_is_the_mean_of_its_units(runs: &[serde_json::Value], row: &serde_json::Value) {
@@ -94,9 +100,8 @@ fn a_study_tunes_tests_sweeps_and_resumes_without_retraining() {
     let out = stdout(&ok(study(d, &[])));
     let book = record(d);
     let runs = book["runs"].as_array().unwrap();
-    let phase = |p: &str| runs.iter().filter(|r| r["phase"] == p).count();
     // 2 trials per method, 2 final seeds per method, 1 sweep size x 1 seed for 2 methods.
-    assert_eq!((phase("tune"), phase("final"), phase("sweep")), (4, 4, 2));
+    assert_eq!(runs_per_phase(runs), (4, 4, 2));
     assert!(
         runs.iter()
             .filter(|r| r["phase"] == "tune")
@@ -200,10 +205,9 @@ fn a_catalog_study_validates_on_training_positives_and_tests_per_user() {
     let out = stdout(&ok(study(d, &[])));
     let book = record(d);
     let runs = book["runs"].as_array().unwrap();
-    let phase = |p: &str| runs.iter().filter(|r| r["phase"] == p).count();
     // 2 trials and 2 final seeds per method; the sweep runs label-only, the best baseline and
     // sampled at one size and seed.
-    assert_eq!((phase("tune"), phase("final"), phase("sweep")), (6, 6, 3));
+    assert_eq!(runs_per_phase(runs), (6, 6, 3));
     for run in runs.iter().filter(|r| r["phase"] == "tune") {
         assert!(run["test"].is_null() && run["valid_ndcg10"].as_f64().unwrap().is_finite());
     }
