@@ -6,7 +6,7 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use crate::checks::{at_least_one, or_panic, positive};
 use crate::ordering::{ListOrders, gather_ordered};
-use crate::plackett_luce::{NEG, head_nll, logsumexp, top_k_nll};
+use crate::plackett_luce::{NEG, head_nll, launches_kernels, logsumexp, top_k_nll};
 use crate::reduce::{mean_over, nonempty};
 use crate::teacher_order::OrderedLoss;
 
@@ -119,8 +119,12 @@ impl CoupledRankDistil {
             let tail = logsumexp(x.mask_fill(in_head, NEG), 1); // [B, 1]
             head_nll(head, head_valid, tail)
         } else {
-            // Every item is in the head: the order is a full sort.
-            let order = teacher.argsort_descending(1); // [B, N]
+            // Every item is in the head: the order is a full sort, which a GPU backend has
+            // only as a read-back and a host sort; its arg-top-k of all N runs on the device.
+            let order = match launches_kernels(&teacher.device()) {
+                true => teacher.argtopk(n, 1),
+                false => teacher.argsort_descending(1),
+            }; // [B, N]
             let valid = mask.clone().int().gather(1, order.clone()).equal_elem(1); // [B, N]
             top_k_nll(x.gather(1, order), valid, self.k)
         };
@@ -153,6 +157,16 @@ impl OrderedLoss for CoupledRankDistil {
 
     fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
+        if launches_kernels(&device) {
+            // The same loss in fewer kernels: one gather of every order, the fused NLL, and the
+            // mean as one sum weighted on the host.
+            let (b, s, n) = (orders.batch, orders.samples, orders.len);
+            let x = (student / self.temperature)
+                .gather(1, orders.flat_index_tensor(&device))
+                .reshape([b * s, n]);
+            let nll = top_k_nll(x, orders.valid_rows_tensor(&device), self.k); // [B·S]
+            return (nll * orders.mean_weights_tensor(&device)).sum();
+        }
         let per_list = self
             .per_sample(student, orders)
             .mean_dim(1)

@@ -136,16 +136,50 @@ impl ListOrders {
 
     /// `[B, S, N]`, true for the valid prefix of each order.
     pub fn valid_tensor(&self, device: &Device) -> Tensor<3, Bool> {
+        Tensor::from_data(
+            TensorData::new(self.valid(), [self.batch, self.samples, self.len]),
+            device,
+        )
+    }
+
+    /// `[B·S, N]`, one row per order: [`Self::valid_tensor`] uploaded as rows, since on a GPU a
+    /// reshape that lowers the rank ends a fused kernel.
+    pub fn valid_rows_tensor(&self, device: &Device) -> Tensor<2, Bool> {
+        Tensor::from_data(
+            TensorData::new(self.valid(), [self.batch * self.samples, self.len]),
+            device,
+        )
+    }
+
+    fn valid(&self) -> Vec<bool> {
         let mut data = Vec::with_capacity(self.index.len());
         for &n in &self.counts {
             for _ in 0..self.samples {
                 data.extend((0..self.len).map(|j| j < n));
             }
         }
+        data
+    }
+
+    /// `[B, S·N]` slot indices: each list's `S` orders side by side, for one gather along the
+    /// slots with no expanded copy of the scores.
+    pub fn flat_index_tensor(&self, device: &Device) -> Tensor<2, Int> {
         Tensor::from_data(
-            TensorData::new(data, [self.batch, self.samples, self.len]),
+            TensorData::new(self.index.clone(), [self.batch, self.samples * self.len]),
             device,
         )
+    }
+
+    /// `[B·S]`: each order's weight in the mean over lists with a valid item of the mean over
+    /// their orders, `1 / (S · lists that count)`, and 0 for an empty list. Known on the host,
+    /// so the mean on the device is one weighted sum.
+    pub fn mean_weights_tensor(&self, device: &Device) -> Tensor<1> {
+        let counting = self.counts.iter().filter(|&&n| n > 0).count().max(1);
+        let w = 1.0 / (self.samples.max(1) * counting) as f32;
+        let data: Vec<f32> = (self.counts.iter())
+            .flat_map(|&n| std::iter::repeat_n(if n > 0 { w } else { 0.0 }, self.samples))
+            .collect();
+        Tensor::from_data(TensorData::new(data, [self.batch * self.samples]), device)
     }
 
     /// `[B, N]` in slot space, true for a real item (the mask the orders were built from).

@@ -10,10 +10,14 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 use burn::tensor::DeviceKind;
+use burn::tensor::wgpu::WgpuBackend;
 use rankdistil_data::Padding;
 
 pub use adapters::enumerate_adapters;
-pub use decide::{AdapterKind, AdapterSeen, BackendChoice, BackendError, Decision, decide};
+pub use decide::{
+    AdapterKind, AdapterSeen, BackendChoice, BackendError, Decision, SOFTWARE_GPU_VAR, decide,
+    software_gpu_allowed,
+};
 
 /// An opened device and how to describe it in logs.
 #[derive(Debug, Clone)]
@@ -71,7 +75,7 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
         BackendChoice::Ndarray | BackendChoice::Flex => Vec::new(),
         _ => enumerate_adapters(),
     };
-    match decide(choice, &adapters)? {
+    match decide(choice, &adapters, decide::software_gpu_allowed())? {
         Decision::Cpu {
             flex,
             fallback_reason,
@@ -90,33 +94,36 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
                 Ok(Backend::cpu())
             }
         }
-        Decision::Gpu {
-            vulkan,
-            adapter,
-            integrated,
-        } => {
-            let kind = if integrated {
-                DeviceKind::IntegratedGpu(0)
-            } else {
-                DeviceKind::DiscreteGpu(0)
-            };
-            let kernel_cache = kernel_cache::enable();
-            let mut options = Device::wgpu_options().device_kind(kind);
-            if vulkan {
-                options = options.graphics_api(burn::tensor::wgpu::WgpuBackend::Vulkan);
-            }
-            let device = options
-                .init()
-                .map_err(|e| BackendError(format!("cannot open {adapter} through wgpu: {e}")))?;
-            Ok(Backend {
-                device,
-                name: if vulkan { "vulkan" } else { "wgpu" },
-                buffer_budget: crate::memory::gpu_budget(adapter.max_buffer),
-                adapter: adapter.name,
-                is_gpu: true,
-                kernel_cache,
-                cpu_kernel: false,
-            })
-        }
+        Decision::Gpu { vulkan, adapter } => open_gpu(vulkan, adapter),
     }
+}
+
+/// Opens the wgpu device `decide` chose. A software adapter is opened through GL, with
+/// autotuning at its minimal level: its timings say nothing of a GPU's.
+fn open_gpu(vulkan: bool, adapter: AdapterSeen) -> Result<Backend, BackendError> {
+    let software = adapter.kind == AdapterKind::Software;
+    let kind = match adapter.kind {
+        AdapterKind::IntegratedGpu => DeviceKind::IntegratedGpu(0),
+        AdapterKind::Software => DeviceKind::Cpu,
+        _ => DeviceKind::DiscreteGpu(0),
+    };
+    let kernel_cache = kernel_cache::enable(software);
+    let mut options = Device::wgpu_options().device_kind(kind);
+    if vulkan {
+        options = options.graphics_api(WgpuBackend::Vulkan);
+    } else if software {
+        options = options.graphics_api(WgpuBackend::Gl);
+    }
+    let device = options
+        .init()
+        .map_err(|e| BackendError(format!("cannot open {adapter} through wgpu: {e}")))?;
+    Ok(Backend {
+        device,
+        name: if vulkan { "vulkan" } else { "wgpu" },
+        buffer_budget: crate::memory::gpu_budget(adapter.max_buffer),
+        adapter: adapter.name,
+        is_gpu: true,
+        kernel_cache,
+        cpu_kernel: false,
+    })
 }

@@ -183,9 +183,14 @@ pub fn fit<T: Task>(
 }
 
 fn optimizer(settings: &FitSettings) -> ModuleOptimizer {
+    optimizer_for(settings.weight_decay)
+}
+
+/// Every run's optimizer: Adam, with decoupled weight decay when `weight_decay` > 0.
+pub fn optimizer_for(weight_decay: f64) -> ModuleOptimizer {
     let mut adam = AdamConfig::new();
-    if settings.weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(settings.weight_decay as f32)));
+    if weight_decay > 0.0 {
+        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)));
     }
     adam.init()
 }

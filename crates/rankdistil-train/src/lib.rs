@@ -5,11 +5,13 @@
 //! - [`catalog`] trains catalog scorers over 10³–10⁶ items with sampled RankDistil.
 //! - [`fit`] is the training loop both share; [`store`] the files both write.
 //! - [`backend`] opens the device; [`memory`] keeps buffers under the GPU's limit.
-//! - [`bench`](mod@bench) and [`parity`] measure speed and cross-backend agreement.
+//! - [`bench`](mod@bench) and [`parity`] measure speed and cross-backend agreement;
+//!   [`device_counts`] counts a GPU step's launches, read-backs, submits and compiles.
 
 pub mod backend;
 pub mod bench;
 pub mod catalog;
+pub mod device_counts;
 pub mod fit;
 pub mod list;
 pub mod memory;

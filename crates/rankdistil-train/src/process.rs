@@ -1,8 +1,8 @@
 //! Process-wide settings the CLI applies once, before any other thread starts.
 
 /// Prepares the process for training: glibc keeps freed tensor buffers for reuse,
-/// matrixmultiply runs single-threaded inside ndarray's own parallel loop, and a closed pipe
-/// ends the process quietly.
+/// matrixmultiply runs single-threaded inside ndarray's own parallel loop, a closed pipe
+/// ends the process quietly, and a panic on a driver's thread ends it with one line.
 ///
 /// # Safety
 ///
@@ -10,6 +10,7 @@
 pub unsafe fn prepare() {
     keep_freed_buffers();
     quiet_on_closed_pipe();
+    exit_on_background_panic();
     // ndarray runs the lists of a batched product in parallel on rayon, and matrixmultiply
     // would start threads of its own inside each one, oversubscribing the cores (see
     // docs/BENCHMARKS.md). flex multiplies with gemm, which does not read this.
@@ -47,4 +48,31 @@ fn quiet_on_closed_pipe() {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+}
+
+/// A panic on a thread other than main (a GPU driver's poll thread, such as wgpu's GL backend
+/// failing to take its context lock) would leave main waiting for work that never completes.
+/// Such a panic instead prints one line and ends the process with status 1.
+fn exit_on_background_panic() {
+    let default = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let thread = std::thread::current();
+        if thread.name() == Some("main") {
+            return default(info);
+        }
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        let at = info
+            .location()
+            .map(|l| format!(" ({}:{})", l.file(), l.line()));
+        eprintln!(
+            "error: a background thread of the backend failed{}: {what}",
+            at.unwrap_or_default()
+        );
+        std::process::exit(1);
+    }));
 }

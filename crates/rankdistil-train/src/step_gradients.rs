@@ -39,13 +39,16 @@ impl<'w> StepGradients<'w> {
     /// Starts a step of `model`. With a kernel `workspace` (the backend runs the kernel), the
     /// step runs through it when it covers the scorer, and through autodiff otherwise.
     pub fn new(model: &MlpScorer, workspace: Option<&'w mut Workspace>) -> Self {
-        let pass = match (workspace, model.to_dense()) {
-            (Some(workspace), Some(mlp)) => Pass::Kernel {
+        // The weights are read to the host only for the kernel: on a GPU that read would be a
+        // device sync per parameter in every step.
+        let kernel = workspace.and_then(|w| model.to_dense().map(|mlp| (w, mlp)));
+        let pass = match kernel {
+            Some((workspace, mlp)) => Pass::Kernel {
                 workspace,
                 sums: mlp.zeros_like(),
                 mlp,
             },
-            _ => Pass::Autodiff(GradientsAccumulator::new()),
+            None => Pass::Autodiff(GradientsAccumulator::new()),
         };
         StepGradients { pass }
     }

@@ -3,7 +3,9 @@
 //!
 //! `auto` takes a physical GPU when wgpu finds one and otherwise the CPU, saying why in one
 //! line. It never lands on a software adapter such as llvmpipe. An explicit GPU backend on a
-//! machine without one is an error (exit status 2), never a panic.
+//! machine without one is an error (exit status 2), never a panic, unless
+//! [`SOFTWARE_GPU_VAR`] is set: then `--backend wgpu` opens a software GL adapter (Mesa's
+//! llvmpipe), so CI can run the GPU path's kernels and count them without a GPU.
 
 use std::fmt;
 
@@ -71,13 +73,23 @@ impl fmt::Display for AdapterSeen {
     }
 }
 
+/// The environment variable that lets `--backend wgpu` open a software GL adapter. It is for
+/// CI and for counting kernels, not a user flag: llvmpipe is far slower than the CPU backends.
+pub const SOFTWARE_GPU_VAR: &str = "RANKDISTIL_SOFTWARE_GPU";
+
+/// Whether [`SOFTWARE_GPU_VAR`] is set to `1`.
+pub fn software_gpu_allowed() -> bool {
+    std::env::var_os(SOFTWARE_GPU_VAR).is_some_and(|v| v == "1")
+}
+
 /// Where the run will go, before any device is opened.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
     Gpu {
         vulkan: bool,
+        /// Its kind says which device to open: discrete, integrated, or (only through
+        /// [`SOFTWARE_GPU_VAR`]) a software GL adapter.
         adapter: AdapterSeen,
-        integrated: bool,
     },
     Cpu {
         flex: bool,
@@ -100,8 +112,22 @@ fn describe(adapters: &[AdapterSeen]) -> String {
     }
 }
 
-/// Chooses the backend from the request and the adapters wgpu enumerated.
-pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decision, BackendError> {
+/// A software adapter `--backend wgpu` may open under [`SOFTWARE_GPU_VAR`]: one reached
+/// through GL (wgpu's Vulkan backend on lavapipe crashes in pipeline creation).
+fn software_gl(adapters: &[AdapterSeen]) -> Option<AdapterSeen> {
+    adapters
+        .iter()
+        .find(|a| a.kind == AdapterKind::Software && a.api.eq_ignore_ascii_case("gl"))
+        .cloned()
+}
+
+/// Chooses the backend from the request and the adapters wgpu enumerated; `software_gpu` is
+/// [`software_gpu_allowed`].
+pub fn decide(
+    choice: BackendChoice,
+    adapters: &[AdapterSeen],
+    software_gpu: bool,
+) -> Result<Decision, BackendError> {
     let gpu = adapters
         .iter()
         .find(|a| a.kind == AdapterKind::DiscreteGpu)
@@ -133,7 +159,6 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
         BackendChoice::Auto => Ok(match gpu {
             Some(a) => Decision::Gpu {
                 vulkan: false,
-                integrated: a.kind == AdapterKind::IntegratedGpu,
                 adapter: a.clone(),
             },
             None => Decision::Cpu {
@@ -144,23 +169,27 @@ pub fn decide(choice: BackendChoice, adapters: &[AdapterSeen]) -> Result<Decisio
                 )),
             },
         }),
-        BackendChoice::Wgpu | BackendChoice::Vulkan => match gpu_for(want_vulkan) {
-            Some(a) => Ok(Decision::Gpu {
-                vulkan: want_vulkan,
-                integrated: a.kind == AdapterKind::IntegratedGpu,
-                adapter: a,
-            }),
-            None => Err(BackendError(format!(
-                "--backend {} needs a physical GPU{}, but {}. Use --backend auto or flex to run on the CPU",
-                if want_vulkan { "vulkan" } else { "wgpu" },
-                if want_vulkan {
-                    " with a Vulkan driver"
-                } else {
-                    ""
-                },
-                describe(adapters)
-            ))),
-        },
+        BackendChoice::Wgpu | BackendChoice::Vulkan => {
+            let software = (software_gpu && !want_vulkan)
+                .then(|| software_gl(adapters))
+                .flatten();
+            match gpu_for(want_vulkan).or(software) {
+                Some(a) => Ok(Decision::Gpu {
+                    vulkan: want_vulkan,
+                    adapter: a,
+                }),
+                None => Err(BackendError(format!(
+                    "--backend {} needs a physical GPU{}, but {}. Use --backend auto or flex to run on the CPU",
+                    if want_vulkan { "vulkan" } else { "wgpu" },
+                    if want_vulkan {
+                        " with a Vulkan driver"
+                    } else {
+                        ""
+                    },
+                    describe(adapters)
+                ))),
+            }
+        }
     }
 }
 
@@ -201,7 +230,7 @@ mod tests {
             ),
             adapter("NVIDIA H100 80GB HBM3", AdapterKind::DiscreteGpu, "Vulkan"),
         ];
-        match decide(BackendChoice::Auto, &seen).unwrap() {
+        match decide(BackendChoice::Auto, &seen, false).unwrap() {
             Decision::Gpu {
                 adapter, vulkan, ..
             } => {
@@ -219,7 +248,7 @@ mod tests {
             AdapterKind::Software,
             "Vulkan",
         )];
-        match decide(BackendChoice::Auto, &seen).unwrap() {
+        match decide(BackendChoice::Auto, &seen, false).unwrap() {
             Decision::Cpu {
                 flex: true,
                 fallback_reason: Some(reason),
@@ -234,7 +263,7 @@ mod tests {
             }
             other => panic!("expected the CPU fallback, got {other:?}"),
         }
-        match decide(BackendChoice::Auto, &[]).unwrap() {
+        match decide(BackendChoice::Auto, &[], false).unwrap() {
             Decision::Cpu {
                 fallback_reason: Some(reason),
                 ..
@@ -246,7 +275,7 @@ mod tests {
     #[test]
     fn explicit_gpu_without_one_is_an_error_naming_the_adapters() {
         let seen = [adapter("llvmpipe", AdapterKind::Software, "Gl")];
-        let err = decide(BackendChoice::Wgpu, &seen).unwrap_err().0;
+        let err = decide(BackendChoice::Wgpu, &seen, false).unwrap_err().0;
         assert!(
             err.starts_with("--backend wgpu needs a physical GPU"),
             "{err}"
@@ -254,26 +283,70 @@ mod tests {
         assert!(err.contains("llvmpipe (software, Gl)"), "{err}");
         // A GPU reachable only through GL does not satisfy --backend vulkan.
         let gl_only = [adapter("AMD Radeon", AdapterKind::DiscreteGpu, "Gl")];
-        assert!(decide(BackendChoice::Wgpu, &gl_only).is_ok());
-        let err = decide(BackendChoice::Vulkan, &gl_only).unwrap_err().0;
+        assert!(decide(BackendChoice::Wgpu, &gl_only, false).is_ok());
+        let err = decide(BackendChoice::Vulkan, &gl_only, false)
+            .unwrap_err()
+            .0;
         assert!(err.contains("with a Vulkan driver"), "{err}");
     }
 
     #[test]
     fn cpu_backends_need_no_adapter() {
         assert_eq!(
-            decide(BackendChoice::Flex, &[]).unwrap(),
+            decide(BackendChoice::Flex, &[], false).unwrap(),
             Decision::Cpu {
                 flex: true,
                 fallback_reason: None
             }
         );
         assert_eq!(
-            decide(BackendChoice::Ndarray, &[]).unwrap(),
+            decide(BackendChoice::Ndarray, &[], false).unwrap(),
             Decision::Cpu {
                 flex: false,
                 fallback_reason: None
             }
         );
+    }
+
+    #[test]
+    fn the_software_adapter_opens_only_under_the_variable_and_never_for_auto() {
+        let seen = [
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                AdapterKind::Software,
+                "Vulkan",
+            ),
+            adapter(
+                "llvmpipe (LLVM 15.0.6, 256 bits)",
+                AdapterKind::Software,
+                "Gl",
+            ),
+        ];
+        assert!(decide(BackendChoice::Wgpu, &seen, false).is_err());
+        match decide(BackendChoice::Wgpu, &seen, true).unwrap() {
+            Decision::Gpu { adapter, vulkan } => {
+                assert_eq!(
+                    (adapter.kind, adapter.api.as_str()),
+                    (AdapterKind::Software, "Gl")
+                );
+                assert!(!vulkan);
+            }
+            other => panic!("expected the software adapter, got {other:?}"),
+        }
+        assert!(matches!(
+            decide(BackendChoice::Auto, &seen, true).unwrap(),
+            Decision::Cpu { flex: true, .. }
+        ));
+        // lavapipe (software Vulkan) crashes in pipeline creation: never opened.
+        assert!(decide(BackendChoice::Vulkan, &seen, true).is_err());
+        // A physical GPU still wins.
+        let with_gpu = [
+            seen[1].clone(),
+            adapter("NVIDIA H200", AdapterKind::DiscreteGpu, "Vulkan"),
+        ];
+        match decide(BackendChoice::Wgpu, &with_gpu, true).unwrap() {
+            Decision::Gpu { adapter, .. } => assert_eq!(adapter.name, "NVIDIA H200"),
+            other => panic!("expected the GPU, got {other:?}"),
+        }
     }
 }

@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use burn::cubecl::config::autotune::AutotuneLevel;
 use burn::cubecl::config::cache::CacheConfig;
 use burn::cubecl::config::{CubeClRuntimeConfig, RuntimeConfig};
 
@@ -30,11 +31,15 @@ fn directory_from(
 }
 
 /// Turns on the compiled-kernel cache and points CubeCL's caches at [`directory`], keeping
-/// any setting of a `cubecl.toml` or `burn.toml` the user has. Call before a GPU device is
-/// opened. Returns the directory the caches use, if rankdistil chose it.
-pub fn enable() -> Option<PathBuf> {
+/// any setting of a `cubecl.toml` or `burn.toml` the user has. On a `software` adapter
+/// autotuning runs at its minimal level. Call before a GPU device is opened. Returns the
+/// directory the caches use, if rankdistil chose it.
+pub fn enable(software: bool) -> Option<PathBuf> {
     let mut config = CubeClRuntimeConfig::from_current_dir().override_from_env();
     config.compilation.cache = true;
+    if software {
+        config.autotune.level = AutotuneLevel::Minimal;
+    }
     let chosen = match &config.environment.path {
         // The default keeps them in a `target/` folder, which an installed binary has not.
         CacheConfig::Target => directory(),

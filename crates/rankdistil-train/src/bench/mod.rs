@@ -1,6 +1,8 @@
 //! Benchmarks: the reference step against PyTorch, its profile, the per-loss and
-//! catalog-size suites, and LETOR parsing. Each prints a Markdown table.
+//! catalog-size suites, LETOR parsing, and the GPU step's launch and read-back counts. Each
+//! prints a Markdown table.
 
+pub mod launches;
 pub mod options;
 pub mod parse;
 pub mod profile;

@@ -16,6 +16,9 @@ pub enum Suite {
     /// The reference step's time by phase (forward, loss, backward, Adam), and its matmuls
     /// alone in GFLOP/s: where a slow configuration loses its time.
     Profile,
+    /// Kernel launches, read-backs, submits and compiles per step (reference, trainer, eval)
+    /// on a GPU backend, counted after warm-up.
+    Launches,
 }
 
 /// The reference configurations (B lists, N items, H hidden).

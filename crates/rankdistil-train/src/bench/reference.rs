@@ -2,10 +2,11 @@
 
 use std::time::Instant;
 
-use burn::optim::AdamConfig;
+use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rankdistil_cpu::Workspace;
+use rankdistil_loss::CoupledRankDistil;
 use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
@@ -44,6 +45,101 @@ pub struct StepTiming {
     pub micro_batches: usize,
 }
 
+/// The PyTorch reference step's state: the model, Adam, one fixed batch, and its
+/// micro-batches under the backend's buffer budget.
+pub struct ReferenceStep {
+    device: Device,
+    model: Option<MlpScorer>,
+    optim: ModuleOptimizer,
+    x: Tensor<3>,
+    host: Vec<f32>,
+    teacher: Tensor<2>,
+    mask: Tensor<2, Bool>,
+    loss: CoupledRankDistil,
+    parts: Vec<std::ops::Range<usize>>,
+    workspace: Option<Workspace>,
+}
+
+impl ReferenceStep {
+    /// MLP 136→H→H→1 on `[b, n, 136]` normal features, coupled RankDistil at k = 10 on the
+    /// teacher's order, Adam at 1e-3.
+    pub fn new(
+        backend: &Backend,
+        (b, n, h): (usize, usize, usize),
+        layout: ItemLayout,
+    ) -> anyhow::Result<Self> {
+        let device = backend.training_device();
+        device.seed(7);
+        let model = MlpScorerConfig::new(FEATURES, vec![h, h])
+            .init(&device)
+            .with_layout(layout);
+        let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
+        let teacher = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
+        let mask = Tensor::<2, Bool>::full([b, n], true, &device);
+        let width = h.max(FEATURES);
+        let len = effective_len(n, width, layout);
+        let parts = chunks(b, lists_per_chunk(b, len, width, backend.buffer_budget)?);
+        // The trainer's batches start on the host; the kernel reads them there.
+        let host = (x.to_data().convert::<f32>().try_into_vec::<f32>())
+            .map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
+        Ok(Self {
+            model: Some(model),
+            optim: AdamConfig::new().init(),
+            loss: rankdistil_loss::CoupledRankDistilConfig::new()
+                .with_k(10)
+                .with_samples(0)
+                .init(),
+            workspace: backend.cpu_kernel.then(Workspace::new),
+            device,
+            x,
+            host,
+            teacher,
+            mask,
+            parts,
+        })
+    }
+
+    pub fn micro_batches(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// One step: forward, loss and backward over the micro-batches, then Adam. Returns the
+    /// loss, detached and not read.
+    pub fn run(&mut self) -> anyhow::Result<Tensor<1>> {
+        let model = self
+            .model
+            .take()
+            .expect("the model is put back after every step");
+        let [b, n, _] = self.x.dims();
+        let mut gradients = StepGradients::new(&model, self.workspace.as_mut());
+        let mut total: Option<Tensor<1>> = None;
+        let one = self.parts.len() == 1;
+        for r in &self.parts {
+            let w = r.len() as f64 / b as f64;
+            let part = |t: &Tensor<2>| t.clone().slice([r.clone(), 0..n]);
+            let features = Features {
+                host: &self.host[r.start * n * FEATURES..r.end * n * FEATURES],
+                dims: [r.len(), n, FEATURES],
+                uploaded: Some(self.x.clone().slice([r.clone(), 0..n, 0..FEATURES])),
+            };
+            let (loss_fn, teacher, mask) = (&self.loss, &self.teacher, &self.mask);
+            let loss = gradients.add(&model, features, &self.device, |s| {
+                let loss = loss_fn.forward_device_order(
+                    s,
+                    part(teacher),
+                    mask.clone().slice([r.clone(), 0..n]),
+                );
+                if one { loss } else { loss * w }
+            })?;
+            total = Some(total.map_or(loss.clone(), |sum| sum + loss));
+        }
+        let grads = gradients.finish(&model, &self.device);
+        let total = total.ok_or_else(|| anyhow::anyhow!("a step with no lists"))?;
+        self.model = Some(self.optim.step(1e-3, model, grads));
+        Ok(total)
+    }
+}
+
 /// The PyTorch reference step, with the same shapes and math, on `backend`.
 pub fn reference_step(
     backend: &Backend,
@@ -53,66 +149,19 @@ pub fn reference_step(
     max_warmup_s: f64,
     steps: usize,
 ) -> anyhow::Result<StepTiming> {
-    let device = backend.training_device();
-    device.seed(7);
-    let mut model = MlpScorerConfig::new(FEATURES, vec![h, h])
-        .init(&device)
-        .with_layout(layout);
-    let mut optim = AdamConfig::new().init();
-    let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
-    let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
-    let mask = Tensor::<2, Bool>::full([b, n], true, &device);
-    let loss_fn = rankdistil_loss::CoupledRankDistilConfig::new()
-        .with_k(10)
-        .with_samples(0)
-        .init();
-    let width = h.max(FEATURES);
-    let len = effective_len(n, width, layout);
-    let parts = chunks(b, lists_per_chunk(b, len, width, backend.buffer_budget)?);
-    let micro_batches = parts.len();
-    // The trainer's batches start on the host; the kernel reads them there.
-    let host = (x.to_data().convert::<f32>().try_into_vec::<f32>())
-        .map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
-    let mut workspace = backend.cpu_kernel.then(Workspace::new);
-    let mut step = |model: MlpScorer| -> anyhow::Result<(MlpScorer, Tensor<1>)> {
-        let mut gradients = StepGradients::new(&model, workspace.as_mut());
-        let mut total: Option<Tensor<1>> = None;
-        for r in &parts {
-            let one = parts.len() == 1;
-            let w = r.len() as f64 / b as f64;
-            let part = |t: &Tensor<2>| t.clone().slice([r.clone(), 0..n]);
-            let features = Features {
-                host: &host[r.start * n * FEATURES..r.end * n * FEATURES],
-                dims: [r.len(), n, FEATURES],
-                uploaded: Some(x.clone().slice([r.clone(), 0..n, 0..FEATURES])),
-            };
-            let loss = gradients.add(&model, features, &device, |s| {
-                let loss = loss_fn.forward_device_order(
-                    s,
-                    part(&t),
-                    mask.clone().slice([r.clone(), 0..n]),
-                );
-                if one { loss } else { loss * w }
-            })?;
-            total = Some(total.map_or(loss.clone(), |sum| sum + loss));
-        }
-        let grads = gradients.finish(&model, &device);
-        let total = total.ok_or_else(|| anyhow::anyhow!("a step with no lists"))?;
-        Ok((optim.step(1e-3, model, grads), total))
-    };
+    let mut step = ReferenceStep::new(backend, (b, n, h), layout)?;
+    let micro_batches = step.micro_batches();
     let warm_start = Instant::now();
     let until_settled = backend.is_gpu.then_some(max_warmup_s);
-    model = warm_up(model, &mut step, warmup, until_settled)?;
+    warm_up(&mut step, warmup, until_settled)?;
     let warmup_s = warm_start.elapsed().as_secs_f64();
     let started = Instant::now();
-    let mut last = Tensor::<1>::zeros([1], &device);
+    let mut last = None;
     for _ in 0..steps {
-        let (m, l) = step(model)?;
-        model = m;
-        last = l;
+        last = Some(step.run()?);
     }
     // One read at the end waits for the queued work, as torch.cuda.synchronize does.
-    let loss = last.into_scalar::<f32>();
+    let loss = last.map_or(f32::NAN, |l| l.into_scalar::<f32>());
     let dt = started.elapsed().as_secs_f64();
     let flops = 6.0 * (b * n) as f64 * (FEATURES * h + h * h + h) as f64 * steps as f64;
     Ok(StepTiming {
@@ -128,28 +177,23 @@ pub fn reference_step(
 /// agree within 10% (kernel compilation and autotuning run on a GPU's first use of a shape),
 /// for at most that many seconds in all.
 fn warm_up(
-    mut model: MlpScorer,
-    step: &mut impl FnMut(MlpScorer) -> anyhow::Result<(MlpScorer, Tensor<1>)>,
+    step: &mut ReferenceStep,
     warmup: usize,
     until_settled: Option<f64>,
-) -> anyhow::Result<MlpScorer> {
+) -> anyhow::Result<()> {
     let started = Instant::now();
     for _ in 0..warmup {
-        let (m, l) = step(model)?;
-        model = m;
-        l.into_scalar::<f32>();
+        step.run()?.into_scalar::<f32>();
     }
     let Some(max_s) = until_settled else {
-        return Ok(model);
+        return Ok(());
     };
     let mut previous = f64::INFINITY;
     while started.elapsed().as_secs_f64() < max_s {
         let t = Instant::now();
         let mut last = None;
         for _ in 0..5 {
-            let (m, loss) = step(model)?;
-            model = m;
-            last = Some(loss);
+            last = Some(step.run()?);
         }
         last.map(|l| l.into_scalar::<f32>());
         let block = t.elapsed().as_secs_f64();
@@ -158,5 +202,5 @@ fn warm_up(
         }
         previous = block;
     }
-    Ok(model)
+    Ok(())
 }

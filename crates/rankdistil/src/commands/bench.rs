@@ -3,6 +3,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rankdistil_models::ItemLayout;
+use rankdistil_train::bench::launches::{self, LaunchOptions};
 use rankdistil_train::bench::options::{BenchOptions, REFERENCE, Suite, parse_configs};
 use rankdistil_train::bench::{parse, profile, reference, suites};
 
@@ -93,6 +94,14 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             options.steps,
         ),
         Suite::Losses => suites::losses(&backend, options.warmup, options.steps),
+        Suite::Launches => {
+            let counted = LaunchOptions {
+                warmup: options.warmup,
+                steps: options.steps,
+            };
+            print!("{}", launches::table(&launches::run(&backend, counted)?));
+            Ok(())
+        }
         Suite::Sampled => suites::sampled(&backend, options.warmup, options.steps),
         Suite::Parse => unreachable!("handled above"),
     }
