@@ -15,6 +15,7 @@ use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::FEATURES;
+use crate::bench::profile::sync;
 use crate::bench::reference::ReferenceStep;
 use crate::device_counts::{Counter, Counts};
 use crate::list::training::accumulate_gradients;
@@ -57,12 +58,6 @@ impl StepCounts {
 pub struct LaunchOptions {
     pub warmup: usize,
     pub steps: usize,
-}
-
-fn sync(device: &Device) -> anyhow::Result<()> {
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("the device failed while running the step: {e:?}"))
 }
 
 /// Counts `step` once cold, then over `warmup` uncounted and `steps` counted calls.

@@ -24,7 +24,8 @@ struct Phases {
     adam: f64,
 }
 
-fn sync(device: &Device) -> anyhow::Result<()> {
+/// Waits for the device's queued work, naming a failure as the step's.
+pub(crate) fn sync(device: &Device) -> anyhow::Result<()> {
     device
         .sync()
         .map_err(|e| anyhow::anyhow!("the device failed while running the step: {e:?}"))
