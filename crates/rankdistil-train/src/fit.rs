@@ -114,9 +114,7 @@ struct Fitting<'a, T: Task> {
     settings: &'a FitSettings,
     record: &'a FitRecord<'a>,
     backend: &'a Backend,
-    optim: ModuleOptimizer,
-    /// Optimisation steps taken so far.
-    step: u64,
+    stepper: Stepper,
     /// The best epoch so far, and its inference model.
     best: Option<(BestEpoch, T::Model)>,
     last_checkpoint: Instant,
@@ -131,15 +129,13 @@ pub fn fit<T: Task>(
 ) -> anyhow::Result<Fitted<T::Model>> {
     let started = Instant::now();
     let device = backend.training_device();
-    device.seed(settings.seed);
-    let mut model = task.init_model(&device);
+    let (stepper, mut model) = Stepper::start(task, settings, backend);
     let mut run = Fitting {
         task,
         settings,
         record,
         backend,
-        optim: optimizer(settings),
-        step: 0,
+        stepper,
         best: None,
         last_checkpoint: Instant::now(),
     };
@@ -182,8 +178,47 @@ pub fn fit<T: Task>(
     })
 }
 
-fn optimizer(settings: &FitSettings) -> ModuleOptimizer {
-    optimizer_for(settings.weight_decay)
+/// One optimisation step as [`fit`] takes it: the task's forward, loss and backward, then
+/// Adam. `fit`'s loop and the benchmarks share it, so a benchmark measures the step `train`
+/// takes.
+pub struct Stepper {
+    optim: ModuleOptimizer,
+    learning_rate: f64,
+    /// Optimisation steps taken so far.
+    step: u64,
+}
+
+impl Stepper {
+    /// A fresh optimizer and the task's first model, on the training device seeded with
+    /// `settings.seed`.
+    pub fn start<T: Task>(
+        task: &mut T,
+        settings: &FitSettings,
+        backend: &Backend,
+    ) -> (Self, T::Model) {
+        let device = backend.training_device();
+        device.seed(settings.seed);
+        let model = task.init_model(&device);
+        let stepper = Self {
+            optim: optimizer_for(settings.weight_decay),
+            learning_rate: settings.learning_rate,
+            step: 0,
+        };
+        (stepper, model)
+    }
+
+    /// Steps `model` on `batch`; returns the updated model and the step's detached loss.
+    pub fn step<T: Task>(
+        &mut self,
+        task: &mut T,
+        model: T::Model,
+        batch: T::Batch,
+    ) -> anyhow::Result<(T::Model, Tensor<1>)> {
+        let (loss, grads) = task.step(&model, batch, self.step)?;
+        let model = self.optim.step(self.learning_rate, model, grads);
+        self.step += 1;
+        Ok((model, loss))
+    }
 }
 
 /// Every run's optimizer: Adam, with decoupled weight decay when `weight_decay` > 0.
@@ -214,7 +249,9 @@ impl<T: Task> Fitting<'_, T> {
         // Summed on the device and read once per epoch: a read per step would stall a GPU.
         let mut loss_sum = Tensor::<1>::zeros([1], &backend.training_device());
         for (in_epoch, batch) in batches.into_iter().enumerate() {
-            let (loss, grads) = self.task.step(&model, batch, self.step)?;
+            let global = self.stepper.step;
+            let loss;
+            (model, loss) = self.stepper.step(self.task, model, batch)?;
             if !backend.is_gpu {
                 // On the CPU a scalar read is free, so every step is checked.
                 let v = loss.clone().into_scalar::<f32>();
@@ -223,13 +260,11 @@ impl<T: Task> Fitting<'_, T> {
                         "{}: the loss became {v} at epoch {epoch}, step {} (global step {}); stopped with the last good checkpoint in place. Lower the learning rate or check the data",
                         record.label,
                         in_epoch + 1,
-                        self.step
+                        global
                     );
                 }
             }
             loss_sum = loss_sum + loss;
-            model = self.optim.step(self.settings.learning_rate, model, grads);
-            self.step += 1;
             bar.inc(1);
         }
         bar.finish_and_clear();
@@ -328,12 +363,13 @@ impl<T: Task> Fitting<'_, T> {
     fn save_checkpoint(&self, model: &T::Model, dir: &Path, epoch: usize) -> anyhow::Result<()> {
         let state = TrainState {
             epoch,
-            step: self.step,
+            step: self.stepper.step,
             seed: self.settings.seed,
             best: self.best.as_ref().map(|(b, _)| b.clone()),
         };
         let model_bytes = to_bytes(&self.task.complete(model.clone()))?;
         let optim_bytes = self
+            .stepper
             .optim
             .into_bytes()
             .map_err(|e| anyhow::anyhow!("cannot encode the optimizer state: {e:?}"))?;
@@ -356,8 +392,8 @@ impl<T: Task> Fitting<'_, T> {
         let template = fresh.valid();
         let model = load_into(&checkpoint.part(state.epoch, "model.bpk"), fresh, describe)?;
         let optim_bytes = checkpoint.read_part(&state, "optim.bpk")?;
-        let optim = std::mem::replace(&mut self.optim, AdamConfig::new().init());
-        self.optim = optim
+        let optim = std::mem::replace(&mut self.stepper.optim, AdamConfig::new().init());
+        self.stepper.optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(optim_bytes))
             .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e:?}", dir.display()))?;
         self.task
@@ -374,7 +410,7 @@ impl<T: Task> Fitting<'_, T> {
             "{label}: resuming after epoch {} (step {}{best})",
             state.epoch, state.step
         );
-        self.step = state.step;
+        self.stepper.step = state.step;
         Ok((model, state.epoch))
     }
 }

@@ -5,25 +5,38 @@
 //! Each step is warmed up, then counted over steady steps; each counted step ends in a device
 //! sync, so its lazily fused kernels run inside its own count.
 
-use burn::optim::GradientsParams;
+use std::time::Duration;
+
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use rand::{RngExt, SeedableRng, rngs::StdRng};
-use rankdistil_data::{BatchPlan, ListBatch, RankingDataset, SyntheticConfig, generate};
-use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, Objective, ObjectiveConfig};
-use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
+use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rankdistil_data::{
+    FeatureNormalizer, ImplicitSplit, SyntheticConfig, generate, synthetic_catalog,
+};
+use rankdistil_loss::{
+    CoupledRankDistilConfig, DistillConfig, ObjectiveConfig, SampledRankDistilConfig,
+};
+use rankdistil_models::{ItemLayout, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::FEATURES;
 use crate::bench::profile::sync;
 use crate::bench::reference::ReferenceStep;
+use crate::catalog::config::CatalogStage;
+use crate::catalog::top_p_cache::TopPCache;
+use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, Target};
 use crate::device_counts::{Counter, Counts};
-use crate::list::training::accumulate_gradients;
-use crate::memory::Sizing;
+use crate::fit::{FitSettings, Stepper, Task};
+use crate::list::config::{ModelConfig, TrainConfig};
+use crate::list::data::Splits;
+use crate::list::training::{ListRun, SplitScores};
 
 /// The suite's shape: B lists of N items, hidden width H. Launch counts do not grow with any
 /// of them, so the smallest shape that exercises every kernel is counted.
 pub const SHAPE: (usize, usize, usize) = (8, 64, 32);
+/// The catalog step's users per batch and embedding width.
+const CATALOG_BATCH: usize = 32;
+const CATALOG_DIM: usize = 8;
 
 /// One step's counts.
 #[derive(Debug, Clone)]
@@ -107,78 +120,148 @@ pub fn reference(
     )
 }
 
-/// What the trainer's step reads: one padded batch of synthetic lists with [`FEATURES`]
-/// features, teacher scores per row, and coupled RankDistil with 8 sampled orders.
-struct TrainerBatch {
-    batch: ListBatch,
-    teacher: Vec<f32>,
-    objective: Objective,
+/// Counts `fit`'s own step on `task`: its first batch of epoch 1, stepped again and again.
+fn count_task<T: Task>(
+    counter: &Counter,
+    backend: &Backend,
+    options: LaunchOptions,
+    name: &'static str,
+    (task, settings): (&mut T, &FitSettings),
+) -> anyhow::Result<StepCounts>
+where
+    T::Batch: Clone,
+{
+    let (mut stepper, model) = Stepper::start(task, settings, backend);
+    let batch = task.batches(1).into_iter().next();
+    let batch = batch.ok_or_else(|| anyhow::anyhow!("{name}: the data gave no batch"))?;
+    let device = backend.training_device();
+    // Summed on the device, as `fit` does: the loss is read once per epoch, not per step.
+    let mut loss_sum = Tensor::<1>::zeros([1], &device);
+    let mut model = Some(model);
+    count_step(counter, &device, options, name, || {
+        let m = model
+            .take()
+            .expect("the model is put back after every step");
+        let (m, loss) = stepper.step(task, m, batch.clone())?;
+        loss_sum = loss_sum.clone() + loss;
+        model = Some(m);
+        Ok(())
+    })
 }
 
-impl TrainerBatch {
-    fn new(backend: &Backend) -> Self {
-        let (b, n, _) = SHAPE;
-        let data: RankingDataset = generate(&SyntheticConfig {
-            queries: b,
-            min_items: n,
-            max_items: n,
-            features: FEATURES,
-            ..SyntheticConfig::default()
-        });
-        let lists = BatchPlan::training(b, None).epoch(&data, 1, 1);
-        let batch = ListBatch::from_rows_padded(&data, &lists[0], backend.padding(b));
-        let mut rng = StdRng::seed_from_u64(11);
-        let teacher = (0..data.num_rows()).map(|_| rng.random::<f32>()).collect();
-        let objective = ObjectiveConfig::new(DistillConfig::Coupled(
-            CoupledRankDistilConfig::new().with_samples(8),
-        ))
-        .init();
-        Self {
-            batch,
-            teacher,
-            objective,
-        }
-    }
-}
-
-/// The trainer's own step (`ListTask::step` and `fit`'s update): host batch and targets,
-/// uploads, the objective, backward, Adam, and the loss summed on the device.
+/// The trainer's own step (`train`/`distill`'s `ListTask` under `fit`): a host batch of
+/// synthetic lists with [`FEATURES`] features, host teacher targets and their uploads,
+/// coupled RankDistil with 8 sampled orders, backward and Adam.
 pub fn trainer(
     backend: &Backend,
     counter: &Counter,
     options: LaunchOptions,
 ) -> anyhow::Result<StepCounts> {
-    let (_, _, h) = SHAPE;
-    let device = backend.training_device();
-    device.seed(7);
-    let mut model = Some(MlpScorerConfig::new(FEATURES, vec![h, h]).init(&device));
-    let mut optim = crate::fit::optimizer_for(0.0);
-    let inputs = TrainerBatch::new(backend);
-    let sizing = Sizing {
-        widest: FEATURES.max(h),
-        budget: backend.buffer_budget,
+    let (b, n, h) = SHAPE;
+    let lists = |queries, seed| {
+        generate(&SyntheticConfig {
+            queries,
+            min_items: n,
+            max_items: n,
+            features: FEATURES,
+            seed,
+            ..SyntheticConfig::default()
+        })
     };
-    let mut loss_sum = Tensor::<1>::zeros([1], &device);
-    let mut global = 0u64;
-    count_step(counter, &device, options, "trainer", || {
-        let m: MlpScorer = model
-            .take()
-            .expect("the model is put back after every step");
-        inputs.objective.reseed(global);
-        let (loss, grads): (Tensor<1>, GradientsParams) = accumulate_gradients(
-            &m,
-            &inputs.objective,
-            &inputs.batch,
-            Some(&inputs.teacher),
-            sizing,
-            &device,
-            None,
-        )?;
-        loss_sum = loss_sum.clone() + loss;
-        model = Some(optim.step(1e-3, m, grads));
-        global += 1;
-        Ok(())
-    })
+    let splits = Splits {
+        train: lists(b, 1),
+        valid: lists(1, 2),
+        test: None,
+        normalizer: FeatureNormalizer::identity(FEATURES),
+        source: "synthetic lists".into(),
+    };
+    let mut rng = StdRng::seed_from_u64(11);
+    let teacher: Vec<f32> = (0..splits.train.num_rows()).map(|_| rng.random()).collect();
+    let model: ModelConfig = toml::from_str(&format!("hidden = [{h}, {h}]"))?;
+    let train: TrainConfig = toml::from_str(&format!("batch_size = {b}\nlearning_rate = 1e-3"))?;
+    let objective = ObjectiveConfig::new(DistillConfig::Coupled(
+        CoupledRankDistilConfig::new().with_samples(8),
+    ));
+    let run = ListRun {
+        label: "trainer",
+        splits: &splits,
+        teacher: Some(SplitScores {
+            train: &teacher,
+            valid: None,
+            test: None,
+        }),
+        model: &model,
+        train: &train,
+        objective: &objective,
+        record: None,
+        progress: false,
+    };
+    let settings = FitSettings {
+        epochs: 1,
+        learning_rate: train.learning_rate,
+        weight_decay: train.weight_decay,
+        seed: train.seed,
+        patience: None,
+        checkpoint_every: Duration::ZERO,
+    };
+    let mut task = run.task(backend)?;
+    count_task(counter, backend, options, "trainer", (&mut task, &settings))
+}
+
+/// The catalog's sampled-RankDistil step (`catalog`'s student under `fit`): a batch of 32
+/// users of a synthetic catalog, each with the teacher's top 20 and 20 sampled negatives,
+/// row-sparse tables and their Adam.
+pub fn catalog(
+    backend: &Backend,
+    counter: &Counter,
+    options: LaunchOptions,
+) -> anyhow::Result<StepCounts> {
+    let (users, items, h) = (64, 400, CATALOG_DIM);
+    let inter = synthetic_catalog(users, items, 12, 8, 3);
+    let split = ImplicitSplit::from_ratings(&inter, 0.0, 0.2, 3);
+    // The teacher's top-p: any scores do for a count; these are seeded.
+    let mut rng = StdRng::seed_from_u64(5);
+    let p = 20;
+    let cache = TopPCache {
+        p,
+        users: (0..users)
+            .map(|_| {
+                let mut top: Vec<u32> = (0..items as u32).collect();
+                top.shuffle(&mut rng);
+                top.truncate(p);
+                let mut scores: Vec<f32> = (0..p).map(|_| rng.random()).collect();
+                scores.sort_by(|a, b| b.total_cmp(a));
+                (top, scores)
+            })
+            .collect(),
+    };
+    let stage: CatalogStage = toml::from_str(&format!(
+        "[model]\ndim = {h}\n[train]\nepochs = 1\nbatch_size = {CATALOG_BATCH}\nlearning_rate = 0.01"
+    ))?;
+    let dir = tempfile::tempdir()?;
+    let training = CatalogTraining {
+        stage: &stage,
+        split: &split,
+        target: Target::Sampled {
+            cache: &cache,
+            loss: SampledRankDistilConfig::new()
+                .with_k(10)
+                .with_p(p)
+                .with_m(20)
+                .init(),
+            alpha: 0.0,
+        },
+        seed: 1,
+        name: "catalog",
+        dir: dir.path(),
+        checkpoint_every: CHECKPOINT_EVERY,
+        validation: None,
+    };
+    let settings = training.settings();
+    let mut task = training.task(backend);
+    let mut counts = count_task(counter, backend, options, "catalog", (&mut task, &settings))?;
+    counts.shape = (CATALOG_BATCH, p + 20, h);
+    Ok(counts)
 }
 
 /// One evaluation batch: the inference forward and the read of its scores, as
@@ -213,6 +296,7 @@ pub fn run(backend: &Backend, options: LaunchOptions) -> anyhow::Result<Vec<Step
     Ok(vec![
         reference(backend, &counter, options)?,
         trainer(backend, &counter, options)?,
+        catalog(backend, &counter, options)?,
         eval(backend, &counter, options)?,
     ])
 }

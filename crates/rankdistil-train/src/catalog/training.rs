@@ -78,7 +78,7 @@ pub struct CatalogValidation<'a> {
 /// gigabytes of tables and moments.
 pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
-impl CatalogTraining<'_> {
+impl<'a> CatalogTraining<'a> {
     /// Trains the model, continuing from its folder's checkpoint when there is one.
     pub fn run(self, backend: &Backend) -> anyhow::Result<CatalogScorer> {
         Ok(self.fit(backend)?.model)
@@ -89,14 +89,7 @@ impl CatalogTraining<'_> {
         std::fs::create_dir_all(self.dir)
             .with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let label = format!("catalog: {}", self.name);
-        let settings = FitSettings {
-            epochs: self.stage.train.epochs,
-            learning_rate: self.stage.train.learning_rate,
-            weight_decay: 0.0,
-            seed: self.seed,
-            patience: self.validation.as_ref().map(|v| v.patience),
-            checkpoint_every: self.checkpoint_every,
-        };
+        let settings = self.settings();
         let record = FitRecord {
             label: &label,
             dir: Some(self.dir),
@@ -105,6 +98,23 @@ impl CatalogTraining<'_> {
         };
         let mut task = CatalogTask::new(self, backend);
         fit(&mut task, &settings, &record, backend)
+    }
+
+    /// How [`fit`] optimises this model.
+    pub fn settings(&self) -> FitSettings {
+        FitSettings {
+            epochs: self.stage.train.epochs,
+            learning_rate: self.stage.train.learning_rate,
+            weight_decay: 0.0,
+            seed: self.seed,
+            patience: self.validation.as_ref().map(|v| v.patience),
+            checkpoint_every: self.checkpoint_every,
+        }
+    }
+
+    /// The step as [`fit`] takes it, for benchmarks that count or time that step.
+    pub fn task(self, backend: &Backend) -> CatalogTask<'a> {
+        CatalogTask::new(self, backend)
     }
 }
 
@@ -121,7 +131,7 @@ struct StepContext<'a> {
 }
 
 /// The catalog step as [`fit`] runs it.
-struct CatalogTask<'a> {
+pub struct CatalogTask<'a> {
     context: StepContext<'a>,
     seed: u64,
     /// Users with at least one training item.

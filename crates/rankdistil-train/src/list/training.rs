@@ -71,8 +71,10 @@ pub struct ListOutcome {
     pub seconds: f64,
 }
 
-impl ListRun<'_> {
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<ListOutcome> {
+impl<'a> ListRun<'a> {
+    /// The run's step as [`fit`] takes it, checked against the memory budget: what `run`
+    /// trains, and what the benchmarks count.
+    pub fn task(&'a self, backend: &'a Backend) -> anyhow::Result<ListTask<'a>> {
         let objective = self.objective.init();
         if objective.needs_teacher() && self.teacher.is_none() {
             anyhow::bail!("method {} needs teacher scores", self.objective.name());
@@ -80,8 +82,14 @@ impl ListRun<'_> {
         let d_input = self.splits.train.num_features;
         let longest = self.splits.train.max_list_len();
         footprint::check(self.model, self.train, self.objective, d_input, longest)?;
-        let scorer = self.model.scorer(d_input);
-        let mut task = ListTask::new(self, scorer.clone(), objective, backend)?;
+        ListTask::new(self, self.model.scorer(d_input), objective, backend)
+    }
+}
+
+impl ListRun<'_> {
+    pub fn run(&self, backend: &Backend) -> anyhow::Result<ListOutcome> {
+        let mut task = self.task(backend)?;
+        let scorer = task.scorer.clone();
         // Everything is checked: only now is anything written.
         if let Some(r) = &self.record {
             match r.resume {
@@ -154,7 +162,7 @@ impl ListRun<'_> {
 }
 
 /// The list step as [`fit`] runs it.
-struct ListTask<'a> {
+pub struct ListTask<'a> {
     train: &'a RankingDataset,
     valid: &'a RankingDataset,
     teacher: Option<&'a SplitScores<'a>>,
