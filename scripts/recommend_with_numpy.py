@@ -11,11 +11,14 @@ output line by line (the same items in the same order, scores to 1e-4) and exits
 any difference, so CI can prove a catalog export is usable outside Rust.
 """
 import argparse
-import json
+import os
 import sys
 
 import numpy as np
-from safetensors.numpy import load_file
+from safetensors.numpy import load
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_files import read_config, read_verified  # noqa: E402
 
 
 def read_inter(path):
@@ -103,11 +106,11 @@ def arguments(doc):
 
 def main():
     args = arguments(__doc__)
-    config = json.load(open(f"{args.export_dir}/config.json", encoding="utf-8"))
+    config = read_config(args.export_dir)
     if config.get("kind") != "catalog" or config["format"] != "safetensors":
         sys.exit(f"{args.export_dir}/config.json: not a safetensors catalog export")
-    w = load_file(f"{args.export_dir}/{config['weights']}")
-    ids = open(f"{args.export_dir}/{config['items']}", encoding="utf-8").read().splitlines()
+    w = load(read_verified(args.export_dir, config, config["weights"]))
+    ids = read_verified(args.export_dir, config, config["items"]).decode("utf-8").splitlines()
     tower = sum(1 for k in w if k.startswith("tower.") and k.endswith(".weight"))
     users, history, seen = histories(config, ids, args.data)
     table, bias = w["items.weight"], w["bias.weight"][:, 0]

@@ -9,26 +9,27 @@ in, `query` [B, D] out. `items.safetensors` holds the item table, `items.weight`
 every user's positives as one padded batch, drops the items each user already has, and writes
 `user_id<TAB>rank<TAB>item_id<TAB>score`; --compare checks a `rankdistil recommend` output.
 """
-import json
 import os
 import sys
 
 import numpy as np
 import onnxruntime as ort
-from safetensors.numpy import load_file
+from safetensors.numpy import load
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recommend_with_numpy import arguments, histories, top_items, write_and_compare  # noqa: E402
+from export_files import read_config, read_verified  # noqa: E402
 
 
 def main():
     args = arguments(__doc__)
-    config = json.load(open(f"{args.export_dir}/config.json", encoding="utf-8"))
+    config = read_config(args.export_dir)
     if config.get("kind") != "catalog" or config["format"] != "onnx":
         sys.exit(f"{args.export_dir}/config.json: not an ONNX catalog export (rankdistil export --format onnx)")
-    session = ort.InferenceSession(f"{args.export_dir}/{config['weights']}", providers=["CPUExecutionProvider"])
-    table = load_file(f"{args.export_dir}/{config['item_table']}")
-    ids = open(f"{args.export_dir}/{config['items']}", encoding="utf-8").read().splitlines()
+    model = read_verified(args.export_dir, config, config["weights"])
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    table = load(read_verified(args.export_dir, config, config["item_table"]))
+    ids = read_verified(args.export_dir, config, config["items"]).decode("utf-8").splitlines()
     users, history, seen = histories(config, ids, args.data)
 
     width = max([len(history[u]) for u in users] + [1])

@@ -10,12 +10,15 @@ With --compare it checks every score against a `rankdistil score` run file to 1e
 non-zero on any difference, so CI can prove an export is usable outside Rust.
 """
 import argparse
-import json
 import math
+import os
 import sys
 
 import numpy as np
-from safetensors.numpy import load_file
+from safetensors.numpy import load
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_files import read_config, read_verified  # noqa: E402
 
 
 def read_letor(path, num_features):
@@ -89,10 +92,10 @@ def arguments(doc, tag):
 def main():
     args = arguments(__doc__, "numpy")
 
-    cfg = json.load(open(f"{args.export_dir}/config.json"))
+    cfg = read_config(args.export_dir)
     if cfg["format"] != "safetensors":
         sys.exit("score_with_numpy.py reads safetensors exports (rankdistil export --format safetensors)")
-    weights = load_file(f"{args.export_dir}/{cfg['weights']}")
+    weights = load(read_verified(args.export_dir, cfg, cfg["weights"]))
     write_run(args, score_queries(cfg, weights, args.data), "numpy")
 
 

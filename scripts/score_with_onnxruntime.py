@@ -8,7 +8,6 @@ scores [N]. The script writes `qid Q0 docid rank score tag`; with --compare it c
 score against a `rankdistil score` run of a safetensors export of the same run to 1e-5 and exits
 non-zero on any difference, so CI can prove the graph serves what Rust trained.
 """
-import json
 import os
 import sys
 
@@ -17,15 +16,17 @@ import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from score_with_numpy import arguments, read_letor, write_run  # noqa: E402  (the same reading and run)
+from export_files import read_config, read_verified  # noqa: E402
 
 
 def main():
     args = arguments(__doc__, "onnxruntime")
 
-    cfg = json.load(open(f"{args.export_dir}/config.json"))
+    cfg = read_config(args.export_dir)
     if cfg["format"] != "onnx":
         sys.exit("score_with_onnxruntime.py reads ONNX exports (rankdistil export --format onnx)")
-    session = ort.InferenceSession(f"{args.export_dir}/{cfg['weights']}", providers=["CPUExecutionProvider"])
+    model = read_verified(args.export_dir, cfg, cfg["weights"])
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
 
     def scored():
         for qid, x, ids in read_letor(args.data, cfg["input_dim"]):

@@ -17,10 +17,14 @@ pub struct AtomicFile {
     path: PathBuf,
 }
 
-/// `"<path>: <what>: <cause>"`, so an I/O error names the file it concerns.
+/// `"<path>: <what>: <cause>"`, so an I/O error names the file it concerns, never the
+/// temporary one (tempfile's own errors add `at path "…/.name.XXXX.tmp"`).
 fn at(path: &Path, what: &str) -> impl FnOnce(io::Error) -> io::Error {
     let text = format!("{}: {what}", path.display());
-    move |e| io::Error::new(e.kind(), format!("{text}: {e}"))
+    move |e| {
+        let cause = e.raw_os_error().map_or(e, io::Error::from_raw_os_error);
+        io::Error::new(cause.kind(), format!("{text}: {cause}"))
+    }
 }
 
 fn directory_of(path: &Path) -> &Path {
@@ -66,6 +70,10 @@ impl AtomicFile {
     /// Flushes and fsyncs the file, renames it over the target, and fsyncs the directory.
     pub fn commit(self) -> io::Result<()> {
         let path = self.path;
+        let fault = fault::at_commit(&path);
+        if fault == Some(fault::Fault::Full) {
+            return Err(at(&path, "cannot write")(io::Error::from_raw_os_error(28)));
+        }
         let tmp = self
             .sink
             .into_inner()
@@ -75,17 +83,77 @@ impl AtomicFile {
         tmp.persist(&path)
             .map_err(|e| e.error)
             .map_err(at(&path, "cannot rename into place"))?;
-        sync_directory(directory_of(&path))
+        sync_directory(directory_of(&path))?;
+        if fault == Some(fault::Fault::AbortAfter) {
+            std::process::abort();
+        }
+        Ok(())
     }
 }
 
 impl Write for AtomicFile {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.sink.write(buf)
+        self.sink.write(buf).map_err(at(&self.path, "cannot write"))
     }
 
     fn flush(&mut self) -> io::Result<()> {
-        self.sink.flush()
+        self.sink.flush().map_err(at(&self.path, "cannot write"))
+    }
+}
+
+/// Fault injection for the fault tests (`crates/rankdistil/tests/faults.rs`), through one
+/// environment variable that no user sets: `RANKDISTIL_FAULT=abort-after:<file>[#n]` aborts
+/// the process (as a kill would) right after the n-th commit (default 1st) of a path ending in
+/// `<file>`, and `RANKDISTIL_FAULT=full-at:<file>[#n]` fails that commit as a full disk does.
+mod fault {
+    use std::path::Path;
+    use std::sync::OnceLock;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    pub const VAR: &str = "RANKDISTIL_FAULT";
+
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Fault {
+        AbortAfter,
+        Full,
+    }
+
+    struct Spec {
+        fault: Fault,
+        file: String,
+        nth: usize,
+    }
+
+    fn parse(text: &str) -> Option<Spec> {
+        let (kind, target) = text.split_once(':')?;
+        let fault = match kind {
+            "abort-after" => Fault::AbortAfter,
+            "full-at" => Fault::Full,
+            _ => return None,
+        };
+        let (file, nth) = match target.rsplit_once('#') {
+            Some((file, n)) => (file, n.parse().ok()?),
+            None => (target, 1),
+        };
+        Some(Spec {
+            fault,
+            file: file.to_string(),
+            nth,
+        })
+    }
+
+    /// The fault due at this commit of `path`, if any.
+    pub fn at_commit(path: &Path) -> Option<Fault> {
+        static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
+        static SEEN: AtomicUsize = AtomicUsize::new(0);
+        let spec = SPEC
+            .get_or_init(|| std::env::var(VAR).ok().and_then(|v| parse(&v)))
+            .as_ref()?;
+        if !path.ends_with(&spec.file) {
+            return None;
+        }
+        let seen = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
+        (seen == spec.nth).then_some(spec.fault)
     }
 }
 
@@ -101,7 +169,7 @@ fn sync_directory(dir: &Path) -> io::Result<()> {
 /// Writes `bytes` to `path` atomically.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let mut file = AtomicFile::create(path)?;
-    file.write_all(bytes).map_err(at(path, "cannot write"))?;
+    file.write_all(bytes)?;
     file.commit()
 }
 

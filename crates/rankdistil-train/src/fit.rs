@@ -15,12 +15,15 @@ use rankdistil_metrics::MetricSummary;
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::store::checkpoint::{BestEpoch, Checkpoint, TrainState};
+use crate::store::checkpoint::{BestEpoch, CHECKPOINT_DIR, Checkpoint, TrainState};
 use crate::store::metrics_log::MetricsLog;
+use crate::store::stray::remove_temporaries;
 use crate::store::weights::{load_into, save_model, to_bytes};
 
 /// The best epoch's weights, in a run directory.
 pub const MODEL_FILE: &str = "model.bpk";
+/// The checkpoint part holding the best epoch's weights.
+const BEST_PART: &str = "best.bpk";
 /// The metric that picks the best epoch.
 pub const SELECT_BY: &str = "ndcg@10";
 
@@ -374,8 +377,15 @@ impl<T: Task> Fitting<'_, T> {
             .into_bytes()
             .map_err(|e| anyhow::anyhow!("cannot encode the optimizer state: {e:?}"))?;
         let extra = self.task.extra_parts()?;
+        // The best epoch's weights travel with the checkpoint: `model.bpk` beside it may be a
+        // later epoch's, written before a kill.
+        let best_bytes = match &self.best {
+            Some((_, best)) => Some(to_bytes(best)?),
+            None => None,
+        };
         let mut parts: Vec<(&str, &[u8])> =
             vec![("model.bpk", &model_bytes), ("optim.bpk", &optim_bytes)];
+        parts.extend(best_bytes.as_deref().map(|b| (BEST_PART, b)));
         parts.extend(extra.iter().map(|(name, bytes)| (*name, &bytes[..])));
         Checkpoint::of(dir).save(&state, &parts)
     }
@@ -384,7 +394,10 @@ impl<T: Task> Fitting<'_, T> {
     /// checkpoint; returns the model and the epoch it completed (0 without a checkpoint).
     fn resume(&mut self, fresh: T::Model, dir: &Path) -> anyhow::Result<(T::Model, usize)> {
         let checkpoint = Checkpoint::of(dir);
+        remove_temporaries(dir, &[CHECKPOINT_DIR]);
         let Some(state) = checkpoint.state()? else {
+            // Killed before its first checkpoint: whatever epoch 1 logged is discarded.
+            MetricsLog::of(dir).truncate(0)?;
             return Ok((fresh, 0));
         };
         let label = self.record.label;
@@ -399,7 +412,15 @@ impl<T: Task> Fitting<'_, T> {
         self.task
             .restore_extra(&model, &|name| checkpoint.part(state.epoch, name))?;
         if let Some(best) = &state.best {
-            let weights = load_into(&dir.join(MODEL_FILE), template, describe)?;
+            let part = checkpoint.part(state.epoch, BEST_PART);
+            // Checkpoints written before the part existed keep the best in `model.bpk` only.
+            let part = if part.exists() {
+                part
+            } else {
+                dir.join(MODEL_FILE)
+            };
+            let weights = load_into(&part, template, describe)?;
+            save_model(&weights, &dir.join(MODEL_FILE))?;
             self.best = Some((best.clone(), weights));
         }
         MetricsLog::of(dir).truncate(state.epoch)?;

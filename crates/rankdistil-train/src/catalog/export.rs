@@ -18,6 +18,7 @@ use crate::store::export_files::{
     CATALOG_KIND, ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config,
     write_weights,
 };
+use crate::store::staged_export::StagedExport;
 
 const FORWARD: &str = "q = mean of history.weight[h] over the user's history items h (positives, rating >= positives_min_rating; a zero vector for none); for each tower layer i: q = q @ tower.{i}.weight + tower.{i}.bias, with relu between layers but not after the last (weights are [in, out]); score[j] = q . items.weight[j] + bias.weight[j, 0] for every catalog item j, whose id is line j + 1 of the items file";
 
@@ -59,7 +60,8 @@ pub struct CatalogExportMetrics {
     pub recall_at_20: f64,
 }
 
-/// Exports the catalog model folder `dir` into `out`.
+/// Exports the catalog model folder `dir` as the export `out`, replacing any earlier export
+/// there as a whole; returns the model's metadata and the weights file.
 pub fn export(
     dir: &Path,
     format: ExportFormat,
@@ -68,9 +70,22 @@ pub fn export(
 ) -> anyhow::Result<(CatalogModelMeta, std::path::PathBuf)> {
     let (model, meta) = model_dir::load(dir, device)?;
     let ids = model_dir::load_item_ids(dir, meta.num_items)?;
-    let (weights, item_table) = match format {
-        ExportFormat::Onnx => write_onnx(&model, &meta, dir, out)?,
-        _ => (write_weights(&model, dir, format, out)?, None),
+    StagedExport::build(out, |staged| {
+        write_export(&model, &meta, &ids, (dir, format), staged)
+    })?;
+    Ok((meta, out.join(format.file())))
+}
+
+fn write_export(
+    model: &CatalogScorer,
+    meta: &CatalogModelMeta,
+    ids: &[String],
+    (dir, format): (&Path, ExportFormat),
+    out: &Path,
+) -> anyhow::Result<()> {
+    let (_weights, item_table) = match format {
+        ExportFormat::Onnx => write_onnx(model, meta, dir, out)?,
+        _ => (write_weights(model, dir, format, out)?, None),
     };
     let mut items = ids.join("\n");
     items.push('\n');
@@ -97,8 +112,7 @@ pub fn export(
             recall_at_20: meta.recall_at_20,
         },
     };
-    write_config(out, &config)?;
-    Ok((meta, weights))
+    write_config(out, &config)
 }
 
 /// Writes the query tower as `model.onnx` and the item table beside it; returns the model's
@@ -156,10 +170,10 @@ pub fn load(
     host_memory::check("the model it describes", params * 4)
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
     let items_path = dir.join(&config.items);
-    let items_text = std::fs::read_to_string(&items_path)
-        .with_context(|| format!("{}: cannot read the item ids", items_path.display()))?;
+    let items_text = String::from_utf8(file.verified(dir, &config.items)?)
+        .with_context(|| format!("{}: not UTF-8 text", items_path.display()))?;
     let ids = model_dir::read_item_ids(&items_path, &items_text, config.catalog_size)?;
     let model = architecture.scorer(config.catalog_size).init(device);
-    let model = read_weights(model, &dir.join(&config.weights), config.format, &path)?;
+    let model = read_weights(model, dir, &config.weights, config.format, &file)?;
     Ok((model, config, ids))
 }

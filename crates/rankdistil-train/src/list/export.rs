@@ -17,6 +17,7 @@ use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
     ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config, write_weights,
 };
+use crate::store::staged_export::StagedExport;
 
 /// `config.json` of an export.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -71,7 +72,8 @@ fn write_onnx(
     Ok(path)
 }
 
-/// Writes the run's best model and its `config.json` into `out`.
+/// Writes the run's best model and its `config.json` as the export `out`, replacing any
+/// earlier export there as a whole; returns the weights file.
 pub fn export(
     run: &Path,
     meta: &RunMeta,
@@ -79,7 +81,18 @@ pub fn export(
     format: ExportFormat,
     out: &Path,
 ) -> anyhow::Result<PathBuf> {
-    let weights = match format {
+    StagedExport::build(out, |dir| write_export(run, meta, model, format, dir))?;
+    Ok(out.join(format.file()))
+}
+
+fn write_export(
+    run: &Path,
+    meta: &RunMeta,
+    model: &MlpScorer,
+    format: ExportFormat,
+    out: &Path,
+) -> anyhow::Result<()> {
+    let _weights = match format {
         ExportFormat::Onnx => write_onnx(model, run, meta, out)?,
         _ => write_weights(model, run, format, out)?,
     };
@@ -105,8 +118,7 @@ pub fn export(
             test: meta.test.clone(),
         },
     };
-    write_config(out, &config)?;
-    Ok(weights)
+    write_config(out, &config)
 }
 
 /// Loads an export directory onto `device`.
@@ -119,8 +131,8 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
             dir.display()
         );
     }
-    let ExportConfigText { path, text } = file;
-    let config: ExportConfig = serde_json::from_str(&text)
+    let path = file.path.clone();
+    let config: ExportConfig = serde_json::from_str(&file.text)
         .with_context(|| format!("{}: not a rankdistil export config", path.display()))?;
     if !(1..=MAX_FEATURES).contains(&config.input_dim) {
         bail!(
@@ -154,9 +166,10 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
     let scorer = config.architecture.scorer(config.input_dim);
     let model = read_weights(
         scorer.init(device),
-        &dir.join(&config.weights),
+        dir,
+        &config.weights,
         config.format,
-        &path,
+        &file,
     )?;
     Ok((model, config))
 }

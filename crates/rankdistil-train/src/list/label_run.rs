@@ -10,6 +10,7 @@ use crate::list::config::TeacherRunConfig;
 use crate::list::data::{Splits, load_splits};
 use crate::list::run_dir::load_normalizer;
 use crate::list::training::{ListOutcome, ListRun, RunRecord};
+use crate::store::checkpoint::Checkpoint;
 
 /// Trains `cfg` into `dir` (continuing it from its last checkpoint when `resume`), and
 /// returns the splits it trained on with the outcome.
@@ -21,7 +22,9 @@ pub fn train_from_labels(
     backend: &Backend,
 ) -> anyhow::Result<(Splits, ListOutcome)> {
     // A resumed run keeps the statistics it started with.
-    let stored = resume.then(|| load_normalizer(dir)).transpose()?;
+    // One killed before its first checkpoint restarts, and computes them afresh.
+    let checkpointed = resume && Checkpoint::of(dir).state()?.is_some();
+    let stored = checkpointed.then(|| load_normalizer(dir)).transpose()?;
     let splits = load_splits(&cfg.data, cfg.train.seed, stored.as_ref())?;
     let scorer = cfg.model.scorer(splits.train.num_features);
     eprintln!(

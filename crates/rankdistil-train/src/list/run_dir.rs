@@ -16,6 +16,7 @@ use crate::list::config::{DataConfig, ModelConfig};
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::Checkpoint;
 use crate::store::metrics_log::METRICS_FILE;
+use crate::store::run_lock::RunLock;
 use crate::store::weights::load_into;
 
 pub const META_FILE: &str = "run.json";
@@ -121,17 +122,20 @@ pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
     Ok(meta)
 }
 
-/// Where a `train` or `distill` run goes and which config it reads.
-#[derive(Debug, Clone)]
+/// Where a `train` or `distill` run goes and which config it reads, with the directory locked
+/// for this process.
+#[derive(Debug)]
 pub struct RunTarget {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub resume: bool,
+    pub lock: RunLock,
 }
 
 impl RunTarget {
-    /// `--out` or `runs/<config name>`; with `--resume` the run's own `config.toml`, which must
-    /// sit beside a complete checkpoint.
+    /// `--out` or `runs/<config name>`, locked; with `--resume` the run's own `config.toml`.
+    /// A run killed before its first complete checkpoint restarts from epoch 1 under
+    /// `--resume`.
     pub fn resolve(
         out: Option<&Path>,
         config: Option<&Path>,
@@ -142,22 +146,34 @@ impl RunTarget {
             (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
             (None, None) => bail!("give --config (or --resume with --out)"),
         };
+        if resume && !dir.join(CONFIG_FILE).is_file() {
+            bail!(
+                "{}: no run to resume (no {CONFIG_FILE}); start it with --config",
+                dir.display()
+            );
+        }
+        let lock = RunLock::acquire(&dir)?;
         if !resume {
             let config = config.context("--config is required unless --resume is given")?;
             return Ok(Self {
                 dir,
                 config: config.to_path_buf(),
                 resume,
+                lock,
             });
         }
         if Checkpoint::of(&dir).state()?.is_none() {
-            bail!("{}: no complete checkpoint to resume from", dir.display());
+            eprintln!(
+                "{}: no complete checkpoint yet; restarting from epoch 1 (the partial epoch is discarded)",
+                dir.display()
+            );
         }
         let config = dir.join(CONFIG_FILE);
         Ok(Self {
             dir,
             config,
             resume,
+            lock,
         })
     }
 }
@@ -171,7 +187,7 @@ pub fn create_run_dir(
 ) -> anyhow::Result<()> {
     if dir.join(META_FILE).exists() || dir.join(METRICS_FILE).exists() {
         bail!(
-            "{} already holds a run; choose another --out (nothing was overwritten)",
+            "{} already holds a run; continue it with --resume, or choose another --out (nothing was overwritten)",
             dir.display()
         );
     }

@@ -9,7 +9,8 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
 use crate::store::atomic::{AtomicFile, write_atomic};
-use crate::store::weights::{load_into, save_model};
+use crate::store::staged_export::verify;
+use crate::store::weights::{load_bytes_into, save_model};
 
 pub const EXPORT_CONFIG: &str = "config.json";
 
@@ -79,29 +80,39 @@ pub fn save_safetensors<M: Module>(model: &M, run: &Path, path: &Path) -> anyhow
         .map_err(|e| anyhow::anyhow!("{}: cannot write safetensors: {e}", path.display()))
 }
 
-/// Reads weights written by [`write_weights`] into `model`, which must match them exactly;
-/// `config` names the `config.json` that described them, for the error.
+/// Reads weights written by [`write_weights`] into `model`, which must match them exactly.
+/// The bytes are read once and checked against the digest `config` records, so weights from
+/// another export than the config's are refused.
 pub fn read_weights<M: Module>(
     model: M,
-    weights: &Path,
+    dir: &Path,
+    name: &str,
     format: ExportFormat,
-    config: &Path,
+    config: &ExportConfigText,
 ) -> anyhow::Result<M> {
-    match format {
-        ExportFormat::Burnpack => load_into(weights, model, || {
-            format!("as described in {}", config.display())
-        }),
-        ExportFormat::Safetensors => read_safetensors(model, weights, config),
-        ExportFormat::Onnx => bail!(
+    let weights = dir.join(name);
+    let path = &config.path;
+    if format == ExportFormat::Onnx {
+        bail!(
             "{}: an ONNX export, which onnxruntime serves (scripts/score_with_onnxruntime.py or scripts/recommend_with_onnxruntime.py); rankdistil reads safetensors and burnpack exports",
-            config.display()
-        ),
+            path.display()
+        );
+    }
+    let bytes = config.verified(dir, name)?;
+    match format {
+        ExportFormat::Burnpack => load_bytes_into(bytes, &weights, model, || {
+            format!("as described in {}", path.display())
+        }),
+        _ => read_safetensors(model, bytes, &weights, path),
     }
 }
 
-fn read_safetensors<M: Module>(mut model: M, weights: &Path, config: &Path) -> anyhow::Result<M> {
-    let bytes = std::fs::read(weights)
-        .with_context(|| format!("{}: cannot read the weights", weights.display()))?;
+fn read_safetensors<M: Module>(
+    mut model: M,
+    bytes: Vec<u8>,
+    weights: &Path,
+    config: &Path,
+) -> anyhow::Result<M> {
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .validate(true)
         .allow_partial(false);
@@ -149,6 +160,18 @@ impl ExportConfigText {
             )
         })?;
         Ok(Self { path, text })
+    }
+
+    /// The bytes of the export's file `name`, read once and checked against the digest this
+    /// config records.
+    pub fn verified(&self, dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
+        let file = dir.join(name);
+        let bytes =
+            std::fs::read(&file).with_context(|| format!("{}: cannot read", file.display()))?;
+        let config: serde_json::Value = serde_json::from_str(&self.text)
+            .with_context(|| format!("{}: not a rankdistil export config", self.path.display()))?;
+        verify(&config, &self.path, name, &bytes)?;
+        Ok(bytes)
     }
 
     /// Whether it is a catalog scorer's export (`"kind": "catalog"`).

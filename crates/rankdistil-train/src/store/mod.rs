@@ -5,6 +5,9 @@ pub mod checkpoint;
 pub mod export_files;
 pub mod metrics_log;
 pub mod output;
+pub mod run_lock;
+pub mod staged_export;
+pub mod stray;
 pub mod weights;
 
 pub use rankdistil_data::atomic;

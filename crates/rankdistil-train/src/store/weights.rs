@@ -28,6 +28,11 @@ pub fn save_model<M: Module>(model: &M, path: &Path) -> anyhow::Result<()> {
 pub fn read_record(path: &Path) -> anyhow::Result<ModuleRecord> {
     let bytes = std::fs::read(path)
         .with_context(|| format!("{}: cannot read the checkpoint", path.display()))?;
+    record_of(bytes, path)
+}
+
+/// `bytes`, read from `path`, as a burnpack record.
+fn record_of(bytes: Vec<u8>, path: &Path) -> anyhow::Result<ModuleRecord> {
     ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(bytes)).map_err(|e| {
         anyhow::anyhow!(
             "{}: not a readable burnpack checkpoint (truncated or foreign file?): {e:?}",
@@ -43,7 +48,25 @@ pub fn load_into<M: Module>(
     model: M,
     describe: impl FnOnce() -> String,
 ) -> anyhow::Result<M> {
-    let record = read_record(path)?;
+    load_record_into(read_record(path)?, path, model, describe)
+}
+
+/// [`load_into`] from burnpack `bytes` already read from `path`.
+pub fn load_bytes_into<M: Module>(
+    bytes: Vec<u8>,
+    path: &Path,
+    model: M,
+    describe: impl FnOnce() -> String,
+) -> anyhow::Result<M> {
+    load_record_into(record_of(bytes, path)?, path, model, describe)
+}
+
+fn load_record_into<M: Module>(
+    record: ModuleRecord,
+    path: &Path,
+    model: M,
+    describe: impl FnOnce() -> String,
+) -> anyhow::Result<M> {
     let previous = std::panic::take_hook();
     std::panic::set_hook(Box::new(|_| {}));
     let loaded =

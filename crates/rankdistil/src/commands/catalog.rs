@@ -4,6 +4,7 @@ use clap::Args;
 use rankdistil_train::catalog::config::CatalogRunConfig;
 use rankdistil_train::catalog::run::{CatalogPlan, RUN_CONFIG, TABLE_FILE};
 use rankdistil_train::settings;
+use rankdistil_train::store::run_lock::RunLock;
 
 use crate::commands::args::RunArgs;
 
@@ -28,6 +29,7 @@ pub fn run(args: CatalogArgs) -> anyhow::Result<()> {
         (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
         (None, None) => anyhow::bail!("give --config (or --resume with --out)"),
     };
+    let _lock = RunLock::acquire(&out)?;
     // Resuming without --config continues with the run's own.
     let config_path = run.config.clone().unwrap_or_else(|| out.join(RUN_CONFIG));
     let config: CatalogRunConfig = settings::load(&config_path)?;

@@ -5,6 +5,7 @@ use rankdistil_train::list::compare::run_comparison;
 use rankdistil_train::list::config::CompareConfig;
 use rankdistil_train::settings;
 use rankdistil_train::store::atomic::write_atomic;
+use rankdistil_train::store::run_lock::RunLock;
 
 use crate::commands::args::{BackendArg, TeacherArgs};
 
@@ -26,6 +27,7 @@ pub struct CompareArgs {
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
     let cfg: CompareConfig = settings::load(&args.config)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("runs/compare"));
+    let _lock = RunLock::acquire(&out)?;
     let backend = args.backend.open()?;
     let (seed, batch) = (cfg.train.seed, cfg.train.eval_batch_size);
     let teacher = args

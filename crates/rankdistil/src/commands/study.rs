@@ -8,6 +8,7 @@ use clap::Args;
 use plotters::prelude::*;
 use rankdistil_train::settings;
 use rankdistil_train::store::atomic::write_atomic;
+use rankdistil_train::store::run_lock::RunLock;
 use rankdistil_train::study::catalog::CatalogStudy;
 use rankdistil_train::study::catalog_config::CatalogStudyConfig;
 use rankdistil_train::study::config::ListStudyConfig;
@@ -42,6 +43,7 @@ pub fn run(args: StudyArgs) -> anyhow::Result<()> {
             .to_string_lossy();
         PathBuf::from(format!("runs/study-{stem}"))
     });
+    let _lock = RunLock::acquire(&out)?;
     let backend = args.backend.open()?;
     let started = std::time::Instant::now();
     let findings = if is_catalog_study(&args.config)? {

@@ -2,6 +2,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 use rankdistil_train::catalog::run::TeacherCachePlan;
+use rankdistil_train::store::run_lock::RunLock;
 
 use crate::commands::args::BackendArg;
 
@@ -25,6 +26,10 @@ pub struct TeacherCacheArgs {
 }
 
 pub fn run(args: TeacherCacheArgs) -> anyhow::Result<()> {
+    // The cache goes into the teacher's folder by default: one writer there at a time.
+    let _lock = (args.teacher.is_dir())
+        .then(|| RunLock::acquire(&args.teacher))
+        .transpose()?;
     let backend = args.backend.open()?;
     let report = TeacherCachePlan {
         teacher: &args.teacher,

@@ -1,0 +1,97 @@
+//! One writer per run directory: an advisory lock on `<dir>/.lock`, held for the life of the
+//! command that writes the directory (`train`, `distill`, `compare`, `catalog`, `study`,
+//! `teacher-cache`). Readers (`eval`, `export`, `plot`) never take it, so they never block.
+//!
+//! The lock is the operating system's (`flock` on Unix, through `std::fs::File::try_lock`):
+//! it is released when the process ends, however it ends, so a killed run never leaves a stale
+//! lock behind. The holder's pid is written into the file only to name it in the refusal.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::io::{Read, Seek, Write};
+use std::path::{Path, PathBuf};
+
+/// The lock file's name inside a run directory.
+pub const LOCK_FILE: &str = ".lock";
+
+/// Why a run directory could not be locked.
+#[derive(Debug, thiserror::Error)]
+pub enum RunLockError {
+    #[error(
+        "{dir}: another rankdistil process (pid {holder}) is writing this directory; wait for it to finish or choose another --out"
+    )]
+    Held { dir: PathBuf, holder: String },
+    #[error("{dir}: cannot lock the directory: {source}")]
+    Io {
+        dir: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The held lock; dropping it releases the directory.
+#[derive(Debug)]
+pub struct RunLock {
+    _file: File,
+}
+
+impl RunLock {
+    /// Creates `dir` if needed and locks it, or says which process holds it.
+    pub fn acquire(dir: &Path) -> Result<Self, RunLockError> {
+        let io = |source| RunLockError::Io {
+            dir: dir.to_path_buf(),
+            source,
+        };
+        std::fs::create_dir_all(dir).map_err(io)?;
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(dir.join(LOCK_FILE))
+            .map_err(io)?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut holder = String::new();
+                let _ = file.read_to_string(&mut holder);
+                let holder = match holder.trim() {
+                    "" => "unknown".to_string(),
+                    pid => pid.to_string(),
+                };
+                return Err(RunLockError::Held {
+                    dir: dir.to_path_buf(),
+                    holder,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(e)),
+        }
+        file.set_len(0).map_err(io)?;
+        file.rewind().map_err(io)?;
+        write!(file, "{}", std::process::id()).map_err(io)?;
+        file.flush().map_err(io)?;
+        Ok(Self { _file: file })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_with_the_holders_pid_until_the_first_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("run");
+        let first = RunLock::acquire(&run).unwrap();
+        let err = RunLock::acquire(&run).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            format!(
+                "{}: another rankdistil process (pid {}) is writing this directory; wait for it to finish or choose another --out",
+                run.display(),
+                std::process::id()
+            )
+        );
+        drop(first);
+        RunLock::acquire(&run).unwrap();
+    }
+}
