@@ -84,9 +84,22 @@ static TALLIES: Tallies = Tallies {
 
 struct Launches;
 
+/// The environment variable that prints every counted launch's kernel to stderr, to find
+/// which operations a count comes from.
+pub const LAUNCH_LOG_VAR: &str = "RANKDISTIL_LAUNCH_LOG";
+
+/// Whether [`LAUNCH_LOG_VAR`] is `1`.
+pub fn launch_log() -> bool {
+    static ON: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *ON.get_or_init(|| std::env::var_os(LAUNCH_LOG_VAR).is_some_and(|v| v == "1"))
+}
+
 impl LaunchObserver for Launches {
-    fn launched(&self, _kernel: &'static str) {
+    fn launched(&self, kernel: &'static str) {
         TALLIES.launches.fetch_add(1, Ordering::Relaxed);
+        if launch_log() {
+            eprintln!("launch: {kernel}");
+        }
     }
 }
 

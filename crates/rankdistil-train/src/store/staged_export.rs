@@ -47,6 +47,7 @@ impl StagedExport {
         std::fs::create_dir_all(parent)
             .with_context(|| format!("{}: cannot create", parent.display()))?;
         let name = out.file_name().unwrap_or_default().to_string_lossy();
+        remove_abandoned(parent, &name);
         let staging = tempfile::Builder::new()
             .prefix(&format!(".{name}."))
             .suffix(".tmp")
@@ -95,6 +96,18 @@ impl StagedExport {
             let _ = d.sync_all();
         }
         Ok(())
+    }
+}
+
+/// Removes the staging directories of exports to `parent/name` that were killed before their
+/// commit.
+fn remove_abandoned(parent: &Path, name: &str) {
+    let prefix = format!(".{name}.");
+    for e in std::fs::read_dir(parent).into_iter().flatten().flatten() {
+        let file = e.file_name().to_string_lossy().into_owned();
+        if file.starts_with(&prefix) && file.ends_with(".tmp") && e.path().is_dir() {
+            let _ = std::fs::remove_dir_all(e.path());
+        }
     }
 }
 
