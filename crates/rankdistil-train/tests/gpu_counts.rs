@@ -91,13 +91,12 @@ fn steady_gpu_steps_read_nothing_back_compile_nothing_and_stay_in_budget() {
     let trainer = launches::trainer(&backend, &counter, options).unwrap();
     assert_steady(&trainer, TRAINER_BUDGET, 0);
     // The catalog step's shapes change with its draw (how many distinct rows it gathers), so
-    // a step may meet a new shape and compile; one that compiles nothing reads nothing back.
+    // a step may meet a new shape, compile and autotune it (launches and read-backs of its
+    // own); a step on known shapes reads nothing back and stays in budget.
     let catalog = launches::catalog(&backend, &counter, options).unwrap();
-    for c in &catalog.steady {
+    for c in catalog.steady.iter().filter(|c| c.compiles == 0) {
         assert!(c.launches <= CATALOG_BUDGET, "catalog: {c:?}");
-        if c.compiles == 0 {
-            assert_eq!(c.read_backs, 0, "catalog: read-backs in {c:?}");
-        }
+        assert_eq!(c.read_backs, 0, "catalog: read-backs in {c:?}");
     }
     // Evaluation reads its scores back, once per batch.
     let eval = launches::eval(&backend, &counter, options).unwrap();

@@ -535,6 +535,7 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
     fails(&o, "not a catalog scorer's export");
     let damaged = items.replacen("i2\n", "i0\n", 1);
     std::fs::write(d.join("safetensors/items.txt"), damaged).unwrap();
+    common::reseal(&d.join("safetensors"), "items.txt");
     let o = rankdistil(
         d,
         &[

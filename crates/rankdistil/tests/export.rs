@@ -204,6 +204,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     let st = d.join("st/model.safetensors");
     let bytes = std::fs::read(&st).unwrap();
     std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
+    common::reseal(&d.join("st"), "model.safetensors");
     let o = rankdistil(
         d,
         &[
@@ -225,6 +226,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     assert!(!err.contains("panicked"), "{err}");
 
     std::fs::write(d.join("bp/model.bpk"), b"this is not a checkpoint at all").unwrap();
+    common::reseal(&d.join("bp"), "model.bpk");
     let o = rankdistil(
         d,
         &[

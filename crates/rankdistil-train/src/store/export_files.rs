@@ -9,7 +9,7 @@ use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
 
 use crate::store::atomic::{AtomicFile, write_atomic};
-use crate::store::staged_export::verify;
+use crate::store::digests::verify;
 use crate::store::weights::{load_bytes_into, save_model};
 
 pub const EXPORT_CONFIG: &str = "config.json";

@@ -2,6 +2,7 @@
 //! shared parts of a serving export. Every file goes through [`atomic`].
 
 pub mod checkpoint;
+pub mod digests;
 pub mod export_files;
 pub mod metrics_log;
 pub mod output;

@@ -28,10 +28,28 @@ pub enum RunLockError {
     },
 }
 
-/// The held lock; dropping it releases the directory.
+/// The held lock; dropping it releases the directory, and removes it again when this lock
+/// created it and nothing was written there (a refused run leaves no directory behind).
 #[derive(Debug)]
 pub struct RunLock {
-    _file: File,
+    file: Option<File>,
+    dir: PathBuf,
+    created: bool,
+}
+
+impl Drop for RunLock {
+    fn drop(&mut self) {
+        let only_the_lock = || {
+            std::fs::read_dir(&self.dir)
+                .map(|entries| entries.flatten().all(|e| e.file_name() == LOCK_FILE))
+                .unwrap_or(false)
+        };
+        if self.created && only_the_lock() {
+            let _ = std::fs::remove_file(self.dir.join(LOCK_FILE));
+            let _ = std::fs::remove_dir(&self.dir);
+        }
+        drop(self.file.take());
+    }
 }
 
 impl RunLock {
@@ -41,6 +59,7 @@ impl RunLock {
             dir: dir.to_path_buf(),
             source,
         };
+        let created = !dir.exists();
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut file = OpenOptions::new()
             .read(true)
@@ -69,7 +88,11 @@ impl RunLock {
         file.rewind().map_err(io)?;
         write!(file, "{}", std::process::id()).map_err(io)?;
         file.flush().map_err(io)?;
-        Ok(Self { _file: file })
+        Ok(Self {
+            file: Some(file),
+            dir: dir.to_path_buf(),
+            created,
+        })
     }
 }
 
@@ -92,6 +115,13 @@ mod tests {
             )
         );
         drop(first);
-        RunLock::acquire(&run).unwrap();
+        assert!(
+            !run.exists(),
+            "a directory it created and nothing wrote is removed"
+        );
+        let again = RunLock::acquire(&run).unwrap();
+        std::fs::write(run.join("metrics.jsonl"), "").unwrap();
+        drop(again);
+        assert!(run.join("metrics.jsonl").exists(), "a written one is kept");
     }
 }

@@ -1,22 +1,14 @@
 //! An export replaced as a whole. It is built in a hidden sibling directory; its `config.json`
 //! then records the SHA-256 of every other file in it, and the directory is swapped into place
 //! in one rename. A reader sees the old export or the new one, and one that reads the config
-//! of one and the weights of the other is refused by the digests (see [`verify`]).
+//! of one and the weights of the other is refused by the digests (see [`crate::store::digests::verify`]).
 
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use sha2::{Digest, Sha256};
 
+use crate::store::digests::{DIGESTS_KEY, sha256_hex};
 use crate::store::export_files::EXPORT_CONFIG;
-
-/// The `config.json` key of the digests: file name → lowercase hex SHA-256.
-pub const DIGESTS_KEY: &str = "sha256";
-
-/// The hex SHA-256 of `bytes`.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    format!("{:x}", Sha256::digest(bytes))
-}
 
 /// An export being built; nothing at `out` changes until [`Self::commit`].
 pub struct StagedExport {
@@ -189,32 +181,10 @@ fn exchange(a: &Path, b: &Path) -> std::io::Result<()> {
     std::fs::rename(&aside, a)
 }
 
-/// Checks `bytes`, read from the export's file `name`, against the digest its `config.json`
-/// (`config`, at `config_path`) records.
-pub fn verify(
-    config: &serde_json::Value,
-    config_path: &Path,
-    name: &str,
-    bytes: &[u8],
-) -> anyhow::Result<()> {
-    let Some(expected) = config[DIGESTS_KEY][name].as_str() else {
-        bail!(
-            "{}: records no {DIGESTS_KEY} digest of {name} (written by an older rankdistil, or edited); export it again",
-            config_path.display()
-        );
-    };
-    if sha256_hex(bytes) != expected {
-        bail!(
-            "{}: {name} does not match the digest this config records; the weights and the config come from different exports (replaced while being read?); read it again, or export again",
-            config_path.display()
-        );
-    }
-    Ok(())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::digests::verify;
 
     fn export(out: &Path, weights: &str) {
         let staged = StagedExport::begin(out).unwrap();
