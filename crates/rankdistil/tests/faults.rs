@@ -225,6 +225,16 @@ fn a_second_writer_on_a_run_directory_is_refused_in_one_line() {
     assert!(o.status.success(), "{}", stderr(&o));
 }
 
+/// The names in `d` that start with `prefix`.
+fn hidden(d: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
+}
+
 #[test]
 fn an_export_killed_mid_replace_leaves_the_old_export_whole() {
     let dir = tempfile::tempdir().unwrap();
@@ -281,12 +291,7 @@ fn an_export_killed_mid_replace_leaves_the_old_export_whole() {
         stderr(&o).lines().last().unwrap_or_default(),
         "error: e/model.safetensors: cannot write: No space left on device (os error 28)"
     );
-    let names: Vec<String> = std::fs::read_dir(d)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(".e."))
-        .collect();
+    let names = hidden(d, ".e.");
     assert!(names.is_empty(), "staging left behind: {names:?}");
     assert!(export("b", None).status.success());
     assert_ne!(
@@ -294,12 +299,7 @@ fn an_export_killed_mid_replace_leaves_the_old_export_whole() {
         stdout(&before),
         "the new export is in place"
     );
-    let left: Vec<String> = std::fs::read_dir(d)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with('.'))
-        .collect();
+    let left = hidden(d, ".");
     assert!(left.is_empty(), "nothing stray beside the export: {left:?}");
 }
 
