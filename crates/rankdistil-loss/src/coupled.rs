@@ -5,6 +5,7 @@ use burn::tensor::IndexingUpdateOp;
 use rand::{SeedableRng, rngs::StdRng};
 
 use crate::checks::{at_least_one, or_panic, positive};
+use crate::kernel::ordered_top_k_nll;
 use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::{NEG, head_nll, launches_kernels, logsumexp, top_k_nll};
 use crate::reduce::{mean_over, nonempty};
@@ -158,13 +159,16 @@ impl OrderedLoss for CoupledRankDistil {
     fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
         if launches_kernels(&device) {
-            // The same loss in fewer kernels: one gather of every order, the fused NLL, and the
-            // mean as one sum weighted on the host.
-            let (b, s, n) = (orders.batch, orders.samples, orders.len);
-            let x = (student / self.temperature)
-                .gather(1, orders.flat_index_tensor(&device))
-                .reshape([b * s, n]);
-            let nll = top_k_nll(x, orders.valid_rows_tensor(&device), self.k); // [B·S]
+            // The same loss in two kernels, forward and backward, and the mean as one sum
+            // weighted on the host.
+            let nll = ordered_top_k_nll(
+                student,
+                orders.flat_index_tensor(&device),
+                orders.counts_tensor(&device),
+                orders.samples,
+                self.k,
+                self.temperature,
+            ); // [B·S]
             return (nll * orders.mean_weights_tensor(&device)).sum();
         }
         let per_list = self

@@ -4,6 +4,7 @@ mod checks;
 mod config;
 mod coupled;
 mod decoupled;
+mod kernel;
 pub mod label;
 mod listmle_kd;
 mod mse_kd;

@@ -195,6 +195,12 @@ impl ListOrders {
         Tensor::from_data(TensorData::new(data, [self.batch, n]), device)
     }
 
+    /// `[B]`: valid items per list.
+    pub fn counts_tensor(&self, device: &Device) -> Tensor<1, Int> {
+        let data: Vec<i64> = self.counts.iter().map(|&n| n as i64).collect();
+        Tensor::from_data(TensorData::new(data, [self.batch]), device)
+    }
+
     /// `[B]`, true for a list with at least one valid item.
     pub fn nonempty_tensor(&self, device: &Device) -> Tensor<1, Bool> {
         let data: Vec<bool> = self.counts.iter().map(|&n| n > 0).collect();

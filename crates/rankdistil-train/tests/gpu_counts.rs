@@ -2,9 +2,18 @@
 //! GL backend): a steady training step reads nothing back, compiles nothing, and launches no
 //! more kernels than its budget. Counts do not depend on the card, so they hold on a GPU.
 //!
+//! It also holds the top-k Plackett–Luce kernels to the tensor version (the CPU backends' path)
+//! in value and gradient.
+//!
 //! Runs where `RANKDISTIL_SOFTWARE_GPU=1` and the adapter opens; otherwise it says it skipped,
 //! and fails instead when `RANKDISTIL_REQUIRE_SOFTWARE_GPU` is set (CI sets both).
 
+use std::sync::Mutex;
+
+use burn::prelude::*;
+use burn::tensor::TensorData;
+use rand::{SeedableRng, rngs::StdRng};
+use rankdistil_loss::{CoupledRankDistilConfig, ListOrders, OrderedLoss};
 use rankdistil_train::backend::{self, Backend, BackendChoice, software_gpu_allowed};
 use rankdistil_train::bench::launches::{self, LaunchOptions, StepCounts};
 use rankdistil_train::device_counts::{Counter, Counts};
@@ -18,6 +27,18 @@ const TRAINER_BUDGET: usize = 55;
 const CATALOG_BUDGET: usize = 85;
 /// The inference forward of one evaluation batch.
 const EVAL_BUDGET: usize = 5;
+
+/// The adapter, opened once (wgpu registers a device once per process). The counts are
+/// process-wide, so no two tests here use it at once.
+static GPU: Mutex<Option<Option<Backend>>> = Mutex::new(None);
+
+/// Runs `test` on the software GPU, or says it skipped.
+fn on_software_gpu(test: impl FnOnce(&Backend)) {
+    let mut gpu = GPU.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(backend) = gpu.get_or_insert_with(software_gpu) {
+        test(backend);
+    }
+}
 
 fn software_gpu() -> Option<Backend> {
     let required = std::env::var_os("RANKDISTIL_REQUIRE_SOFTWARE_GPU").is_some();
@@ -75,33 +96,92 @@ fn assert_steady(counts: &StepCounts, budget: usize, read_backs: usize) {
 
 #[test]
 fn steady_gpu_steps_read_nothing_back_compile_nothing_and_stay_in_budget() {
-    let Some(backend) = software_gpu() else {
-        return;
-    };
+    on_software_gpu(steady_steps);
+}
+
+fn steady_steps(backend: &Backend) {
     // One test: the hooks are process-wide, so the steps are counted one after another.
     let counter = Counter::new().expect("no other logger in this test binary");
     let options = LaunchOptions {
         warmup: 2,
         steps: 3,
     };
-    let reference = launches::reference(&backend, &counter, options).unwrap();
+    let reference = launches::reference(backend, &counter, options).unwrap();
     assert!(
         reference.first.compiles > 0,
         "a cold step compiles: {reference:?}"
     );
     assert_steady(&reference, REFERENCE_BUDGET, 0);
-    let trainer = launches::trainer(&backend, &counter, options).unwrap();
+    let trainer = launches::trainer(backend, &counter, options).unwrap();
     assert_steady(&trainer, TRAINER_BUDGET, 0);
     // The catalog step's shapes change with its draw (how many distinct rows it gathers), so
     // a step may meet a new shape, compile and autotune it (launches and read-backs of its
     // own); a step on known shapes reads nothing back and stays in budget.
-    let catalog = launches::catalog(&backend, &counter, options).unwrap();
+    let catalog = launches::catalog(backend, &counter, options).unwrap();
     for c in catalog.steady.iter().filter(|c| c.compiles == 0) {
         assert!(c.launches <= CATALOG_BUDGET, "catalog: {c:?}");
         assert_eq!(c.read_backs, 0, "catalog: read-backs in {c:?}");
     }
     // Evaluation reads its scores back, once per batch.
-    let eval = launches::eval(&backend, &counter, options).unwrap();
+    let eval = launches::eval(backend, &counter, options).unwrap();
     assert_steady(&eval, EVAL_BUDGET, 1);
     eprintln!("{}", launches::table(&[reference, trainer, catalog, eval]));
+}
+
+/// The coupled loss and its student gradient on `device`, for orders sampled from `teacher`.
+fn loss_and_grad(
+    device: &Device,
+    scores: &[f32],
+    orders: &ListOrders,
+    k: usize,
+) -> (f32, Vec<f32>) {
+    let (b, n) = (orders.batch, orders.len);
+    let loss_fn = CoupledRankDistilConfig::new()
+        .with_k(k)
+        .with_temperature(0.5)
+        .init();
+    let student =
+        Tensor::<2>::from_data(TensorData::new(scores.to_vec(), [b, n]), device).require_grad();
+    let loss = loss_fn.forward_ordered(student.clone(), orders);
+    let grad = student.grad(&loss.backward()).expect("the scores take a gradient");
+    let value = loss.into_data().convert::<f32>().try_to_vec::<f32>().unwrap()[0];
+    (value, grad.into_data().convert::<f32>().try_to_vec::<f32>().unwrap())
+}
+
+#[test]
+fn the_plackett_luce_kernels_equal_the_tensor_version_in_value_and_gradient() {
+    on_software_gpu(kernels_against_tensors);
+}
+
+fn kernels_against_tensors(backend: &Backend) {
+    // Ragged lists (one empty, one of a single item), and logits from ±0.3 to ±2000.
+    let (b, n) = (5, 13);
+    let counts = [13, 10, 3, 1, 0];
+    let mask: Vec<bool> = (0..b * n).map(|e| e % n < counts[e / n]).collect();
+    let scores: Vec<f32> = (0..b * n)
+        .map(|e| ((e * 37 % 101) as f32 - 50.0) * if e % 7 == 0 { 40.0 } else { 0.3 })
+        .collect();
+    let teacher: Vec<f32> = (0..b * n).map(|e| ((e * 53 % 97) as f32) / 9.0).collect();
+    let gpu = backend.training_device();
+    let cpu = Device::flex().autodiff();
+    for samples in [1, 4] {
+        for k in [1, 4, 13, 20] {
+            let mut rng = StdRng::seed_from_u64(7);
+            let orders =
+                ListOrders::plackett_luce(&teacher, &mask, b, n, samples, k, 1.0, &mut rng);
+            let (kernel, kernel_grad) = loss_and_grad(&gpu, &scores, &orders, k);
+            let (tensor, tensor_grad) = loss_and_grad(&cpu, &scores, &orders, k);
+            let case = format!("S = {samples}, k = {k}");
+            assert!(
+                (kernel - tensor).abs() <= 1e-5 * (1.0 + tensor.abs()),
+                "{case}: loss {kernel} vs {tensor}"
+            );
+            for (e, (a, t)) in kernel_grad.iter().zip(&tensor_grad).enumerate() {
+                assert!((a - t).abs() <= 1e-5, "{case}, element {e}: {a} vs {t}");
+                if !mask[e] {
+                    assert_eq!(*a, 0.0, "{case}: a padded slot, element {e}");
+                }
+            }
+        }
+    }
 }

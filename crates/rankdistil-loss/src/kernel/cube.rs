@@ -1,0 +1,208 @@
+//! The kernels, one thread per order: the forward's reverse log-sum-exp pass and the
+//! backward's slot-space gradient row. A row of the backward is a permutation, so no two
+//! threads write one element and no zero fill is needed.
+
+use burn::backend::TensorMetadata;
+use burn::backend::cubecl::dtype_to_storage_type;
+use burn::backend::tensor::{FloatTensor, IntTensor};
+use burn::tensor::Shape;
+use burn_cubecl::CubeBackend;
+use burn_cubecl::kernel::into_contiguous;
+use burn_cubecl::ops::numeric::empty_device_dtype;
+use burn_cubecl::tensor::CubeTensor;
+use cubecl::calculate_cube_count_elemwise;
+use cubecl::prelude::*;
+
+use super::PlackettLuceKernels;
+
+/// Logit of an empty running sum: `exp(NEG − x)` is 0 for any real `x`.
+const NEG: f32 = -1.0e30;
+
+#[cube(launch)]
+fn forward_kernel<F: Float, I: Numeric>(
+    scores: &Tensor<F>,  // [B, N]
+    index: &Tensor<I>,   // [B, S·N]
+    counts: &Tensor<I>,  // [B]
+    nll: &mut Tensor<F>, // [B·S]
+    lse: &mut Tensor<F>, // [B·S, head]
+    rows: u32,
+    samples: u32,
+    head: u32,
+    inv_tau: InputScalar,
+    #[define(F, I)] _dtypes: [ElemType; 2],
+) {
+    let r = ABSOLUTE_POS;
+    if r >= rows as usize {
+        terminate!();
+    }
+    let n_slots = scores.stride(0);
+    let b = r / samples as usize;
+    let count = u32::cast_from(counts[b]) as usize;
+    let head = head as usize;
+    let k = if count < head { count } else { head };
+    let tau = inv_tau.get::<F>();
+    let order = r * n_slots;
+    let list = b * n_slots;
+    let mut m = F::new(NEG);
+    let mut sum = F::new(0.0);
+    let mut total = F::new(0.0);
+    for t in 0..count {
+        let p = count - 1 - t;
+        let x = scores[list + u32::cast_from(index[order + p]) as usize] * tau;
+        if x > m {
+            sum = sum * (m - x).exp() + F::new(1.0);
+            m = x;
+        } else {
+            sum += (x - m).exp();
+        }
+        if p < k {
+            let l = m + sum.ln();
+            lse[r * head + p] = l;
+            total += l - x;
+        }
+    }
+    for p in k..head {
+        lse[r * head + p] = F::new(0.0);
+    }
+    nll[r] = total;
+}
+
+#[cube(launch)]
+fn backward_kernel<F: Float, I: Numeric>(
+    scores: &Tensor<F>,  // [B, N]
+    index: &Tensor<I>,   // [B, S·N]
+    counts: &Tensor<I>,  // [B]
+    lse: &Tensor<F>,     // [B·S, head]
+    grad: &Tensor<F>,    // [B·S]
+    out: &mut Tensor<F>, // [B·S, N]
+    rows: u32,
+    samples: u32,
+    head: u32,
+    inv_tau: InputScalar,
+    #[define(F, I)] _dtypes: [ElemType; 2],
+) {
+    let r = ABSOLUTE_POS;
+    if r >= rows as usize {
+        terminate!();
+    }
+    let n_slots = scores.stride(0);
+    let b = r / samples as usize;
+    let count = u32::cast_from(counts[b]) as usize;
+    let head = head as usize;
+    let k = if count < head { count } else { head };
+    let tau = inv_tau.get::<F>();
+    let g = grad[r] * tau;
+    let order = r * n_slots;
+    let list = b * n_slots;
+    for p in 0..n_slots {
+        let slot = u32::cast_from(index[order + p]) as usize;
+        let mut d = F::new(0.0);
+        if p < count {
+            let x = scores[list + slot] * tau;
+            let upto = if p < k { p + 1 } else { k };
+            for i in 0..upto {
+                d += (x - lse[r * head + i]).exp();
+            }
+            if p < k {
+                d -= F::new(1.0);
+            }
+        }
+        out[order + slot] = d * g;
+    }
+}
+
+/// One thread per order.
+fn launch_shape(tensor: &CubeTensor, rows: usize) -> (CubeCount, CubeDim) {
+    let cube_dim = CubeDim::new(&tensor.client, rows);
+    (
+        calculate_cube_count_elemwise(&tensor.client, rows, cube_dim),
+        cube_dim,
+    )
+}
+
+impl PlackettLuceKernels for CubeBackend {
+    fn ordered_top_k_nll(
+        scores: FloatTensor<Self>,
+        index: IntTensor<Self>,
+        counts: IntTensor<Self>,
+        samples: usize,
+        head: usize,
+        inv_tau: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let (scores, index, counts) = (
+            into_contiguous(scores),
+            into_contiguous(index),
+            into_contiguous(counts),
+        );
+        let rows = scores.shape()[0] * samples;
+        let (client, device, dtype) = (scores.client.clone(), scores.device.clone(), scores.dtype);
+        let nll = empty_device_dtype(client.clone(), device.clone(), Shape::new([rows]), dtype);
+        let lse = empty_device_dtype(client.clone(), device, Shape::new([rows, head]), dtype);
+        let (count, dim) = launch_shape(&scores, rows);
+        let index_dtype = index.dtype;
+        forward_kernel::launch(
+            &client,
+            count,
+            dim,
+            scores.into_tensor_arg(),
+            index.into_tensor_arg(),
+            counts.into_tensor_arg(),
+            nll.clone().into_tensor_arg(),
+            lse.clone().into_tensor_arg(),
+            rows as u32,
+            samples as u32,
+            head as u32,
+            InputScalar::new(inv_tau, dtype_to_storage_type(dtype)),
+            [
+                dtype_to_storage_type(dtype),
+                dtype_to_storage_type(index_dtype),
+            ],
+        );
+        (nll, lse)
+    }
+
+    fn ordered_top_k_nll_backward(
+        scores: FloatTensor<Self>,
+        index: IntTensor<Self>,
+        counts: IntTensor<Self>,
+        lse: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        samples: usize,
+        head: usize,
+        inv_tau: f32,
+    ) -> FloatTensor<Self> {
+        let (scores, index, counts, lse, grad) = (
+            into_contiguous(scores),
+            into_contiguous(index),
+            into_contiguous(counts),
+            into_contiguous(lse),
+            into_contiguous(grad),
+        );
+        let [batch, n] = scores.shape().dims::<2>();
+        let rows = batch * samples;
+        let (client, device, dtype) = (scores.client.clone(), scores.device.clone(), scores.dtype);
+        let out = empty_device_dtype(client.clone(), device, Shape::new([rows, n]), dtype);
+        let (count, dim) = launch_shape(&scores, rows);
+        let index_dtype = index.dtype;
+        backward_kernel::launch(
+            &client,
+            count,
+            dim,
+            scores.into_tensor_arg(),
+            index.into_tensor_arg(),
+            counts.into_tensor_arg(),
+            lse.into_tensor_arg(),
+            grad.into_tensor_arg(),
+            out.clone().into_tensor_arg(),
+            rows as u32,
+            samples as u32,
+            head as u32,
+            InputScalar::new(inv_tau, dtype_to_storage_type(dtype)),
+            [
+                dtype_to_storage_type(dtype),
+                dtype_to_storage_type(index_dtype),
+            ],
+        );
+        out
+    }
+}
