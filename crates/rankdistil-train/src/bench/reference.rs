@@ -6,7 +6,7 @@ use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rankdistil_cpu::Workspace;
-use rankdistil_loss::CoupledRankDistil;
+use rankdistil_loss::{CoupledRankDistil, OrderedLoss};
 use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
@@ -53,8 +53,8 @@ pub struct ReferenceStep {
     optim: ModuleOptimizer,
     x: Tensor<3>,
     host: Vec<f32>,
-    teacher: Tensor<2>,
-    mask: Tensor<2, Bool>,
+    /// Teacher scores on the host, as the trainer holds them: each step orders them there.
+    teacher: Vec<f32>,
     loss: CoupledRankDistil,
     parts: Vec<std::ops::Range<usize>>,
     workspace: Option<Workspace>,
@@ -62,7 +62,8 @@ pub struct ReferenceStep {
 
 impl ReferenceStep {
     /// MLP 136→H→H→1 on `[b, n, 136]` normal features, coupled RankDistil at k = 10 on the
-    /// teacher's order, Adam at 1e-3.
+    /// teacher's order, Adam at 1e-3. The order is found on the host and the loss takes
+    /// `forward_ordered`, as `train` does.
     pub fn new(
         backend: &Backend,
         (b, n, h): (usize, usize, usize),
@@ -75,13 +76,14 @@ impl ReferenceStep {
             .with_layout(layout);
         let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
         let teacher = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
-        let mask = Tensor::<2, Bool>::full([b, n], true, &device);
         let width = h.max(FEATURES);
         let len = effective_len(n, width, layout);
         let parts = chunks(b, lists_per_chunk(b, len, width, backend.buffer_budget)?);
         // The trainer's batches start on the host; the kernel reads them there.
-        let host = (x.to_data().convert::<f32>().try_into_vec::<f32>())
-            .map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
+        let read = |t: &Tensor<3>| t.to_data().convert::<f32>().try_into_vec::<f32>();
+        let host = read(&x).map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
+        let teacher = read(&teacher.unsqueeze_dim(2))
+            .map_err(|e| anyhow::anyhow!("cannot read the teacher back: {e:?}"))?;
         Ok(Self {
             model: Some(model),
             optim: AdamConfig::new().init(),
@@ -94,7 +96,6 @@ impl ReferenceStep {
             x,
             host,
             teacher,
-            mask,
             parts,
         })
     }
@@ -116,19 +117,18 @@ impl ReferenceStep {
         let one = self.parts.len() == 1;
         for r in &self.parts {
             let w = r.len() as f64 / b as f64;
-            let part = |t: &Tensor<2>| t.clone().slice([r.clone(), 0..n]);
             let features = Features {
                 host: &self.host[r.start * n * FEATURES..r.end * n * FEATURES],
                 dims: [r.len(), n, FEATURES],
                 uploaded: Some(self.x.clone().slice([r.clone(), 0..n, 0..FEATURES])),
             };
-            let (loss_fn, teacher, mask) = (&self.loss, &self.teacher, &self.mask);
+            let teacher = &self.teacher[r.start * n..r.end * n];
+            let orders = self
+                .loss
+                .orders(teacher, &vec![true; teacher.len()], r.len(), n);
+            let loss_fn = &self.loss;
             let loss = gradients.add(&model, features, &self.device, |s| {
-                let loss = loss_fn.forward_device_order(
-                    s,
-                    part(teacher),
-                    mask.clone().slice([r.clone(), 0..n]),
-                );
+                let loss = loss_fn.forward_ordered(s, &orders);
                 if one { loss } else { loss * w }
             })?;
             total = Some(total.map_or(loss.clone(), |sum| sum + loss));
