@@ -144,6 +144,10 @@ fn settings_out_of_range_leave_no_run_behind() {
             "[train]\nlearning_rate = nan\n",
             "[train] learning_rate = NaN, expected a finite number > 0",
         ),
+        (
+            "[data]\nvalid_fraction = 0.0\n",
+            "got 32 and 0; [data] valid_fraction = 0 holds out no query",
+        ),
     ] {
         train_config(d, "t.toml", extra);
         let args = [

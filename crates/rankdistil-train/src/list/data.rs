@@ -62,8 +62,17 @@ pub fn load_splits(
         bail!("{source}: no row has a feature; expected LETOR lines \"rel qid:Q index:value ...\"");
     }
     if train.num_queries() == 0 || valid.num_queries() == 0 {
+        // A held-out split that came out empty is the key's doing: name it.
+        let hint = match (&cfg.valid, valid.num_queries()) {
+            (None, 0) => format!(
+                "; [data] valid_fraction = {} holds out no query, expected a fraction that \
+                 keeps at least one (or give [data] valid = \"<LETOR file>\")",
+                cfg.valid_fraction
+            ),
+            _ => String::new(),
+        };
         bail!(
-            "{source}: need at least one training and one validation query, got {} and {}",
+            "{source}: need at least one training and one validation query, got {} and {}{hint}",
             train.num_queries(),
             valid.num_queries()
         );
