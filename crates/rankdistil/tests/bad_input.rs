@@ -276,6 +276,10 @@ fn sizes_past_the_machine_are_refused_before_any_work() {
             format!("{}[model]\nhidden = [4]\n", big("features", "1000000000")),
             "[data.synthetic]: 40 queries of up to 20 items with 1000000000 features needs",
         ),
+        (
+            format!("{SYNTHETIC}[model]\nhidden = [4]\n[train]\neval_batch_size = 100000000000\n"),
+            "[train] eval_batch_size = 100000000000 with [model] hidden = [4] needs",
+        ),
     ] {
         std::fs::write(d.join("t.toml"), config).unwrap();
         let args = [

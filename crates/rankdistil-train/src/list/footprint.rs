@@ -19,7 +19,12 @@ pub fn check(
 ) -> anyhow::Result<()> {
     let scorer = model.scorer(d_input);
     let list = train.max_list_len.unwrap_or(longest).min(longest) as u128;
-    let batch = train.batch_size.max(train.eval_batch_size) as u128;
+    // The larger of the two batches sizes the activations, and the message names its key.
+    let (batch_key, batch) = match train.eval_batch_size > train.batch_size {
+        true => ("eval_batch_size", train.eval_batch_size),
+        false => ("batch_size", train.batch_size),
+    };
+    let batch = batch as u128;
     let widest = model
         .hidden
         .iter()
@@ -37,8 +42,8 @@ pub fn check(
         )
         .add(
             format!(
-                "[train] batch_size = {} with [model] hidden = {:?}",
-                train.batch_size, model.hidden
+                "[train] {batch_key} = {batch} with [model] hidden = {:?}",
+                model.hidden
             ),
             batch * list * widest * layers * 2 * 4,
         );
