@@ -300,17 +300,29 @@ fn with_defaults<'de, D: Deserializer<'de>, C: TableDefaults>(d: D) -> Result<C,
 /// `defaults` with the keys of `given` set; a key `defaults` lacks is an error.
 fn fill<C: Serialize + DeserializeOwned>(given: Table, defaults: C) -> Result<C, String> {
     let mut table = to_table(&defaults);
-    for (key, value) in given {
-        if !table.contains_key(&key) {
+    for (key, value) in &given {
+        if !table.contains_key(key) {
             let known: Vec<String> = table.keys().map(|k| format!("`{k}`")).collect();
             return Err(format!(
                 "unknown field `{key}`, expected one of {}",
                 known.join(", ")
             ));
         }
-        table.insert(key, value);
+        table.insert(key.clone(), value.clone());
     }
-    Value::Table(table).try_into().map_err(message)
+    let whole = Value::Table(table.clone()).try_into();
+    whole.map_err(|e| {
+        // Name the key: the error of the whole table does not.
+        let wrong = given.iter().find(|(key, value)| {
+            let mut alone = to_table(&defaults);
+            alone.insert((*key).clone(), (*value).clone());
+            Value::Table(alone).try_into::<C>().is_err()
+        });
+        match wrong {
+            Some((key, _)) => format!("`{key}`: {}", message(e)),
+            None => message(e),
+        }
+    })
 }
 
 #[cfg(test)]

@@ -36,7 +36,7 @@ pub fn parse<T: Checked>(text: &str) -> Result<T, String> {
         match (old, e.span()) {
             (Some(hint), _) => hint,
             (None, Some(span)) => {
-                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                let line = key_line(text, span, e.message());
                 format!("line {line}: {}", one_line(e.message()))
             }
             (None, None) => one_line(e.message()),
@@ -44,6 +44,32 @@ pub fn parse<T: Checked>(text: &str) -> Result<T, String> {
     })?;
     config.check()?;
     Ok(config)
+}
+
+/// The line an error is at: the line of the key it names in backticks, when that key is set in
+/// the table the span starts in (a table read as a whole, such as `[loss]`), else where the
+/// span starts.
+fn key_line(text: &str, span: std::ops::Range<usize>, message: &str) -> usize {
+    let line_of = |at: usize| text[..at.min(text.len())].matches('\n').count() + 1;
+    let key = message.split('`').nth(1).filter(|k| !k.is_empty());
+    // The span may cover only the table's header: read on to the next header.
+    let inside = text.get(span.start..).unwrap_or("");
+    let mut at = span.start;
+    for (i, l) in inside.split_inclusive('\n').enumerate() {
+        if i > 0 && l.trim_start().starts_with('[') {
+            break;
+        }
+        let named = key.is_some_and(|k| {
+            l.trim_start()
+                .strip_prefix(k)
+                .is_some_and(|rest| rest.trim_start().starts_with('='))
+        });
+        if named {
+            return line_of(at);
+        }
+        at += l.len();
+    }
+    line_of(span.start)
 }
 
 /// `text` with its line breaks as spaces.
@@ -75,4 +101,22 @@ pub fn share(key: &str, value: f64) -> Result<(), String> {
 /// The bare key of `[table] key`.
 fn key_name(key: &str) -> &str {
     key.rsplit(' ').next().unwrap_or(key)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse;
+    use crate::list::config::DistillRunConfig;
+
+    #[test]
+    fn a_loss_tables_type_error_names_the_key_and_its_line() {
+        let text = "[model]\nhidden = [4]\n\n[loss]\nmethod = \"coupled\"\n\nk = \"ten\"\n";
+        let err = parse::<DistillRunConfig>(text).unwrap_err();
+        assert_eq!(
+            err,
+            "line 7: `k`: invalid type: string \"ten\", expected usize"
+        );
+        let err = parse::<DistillRunConfig>("[loss]\nmethod = \"coupled\"\nkk = 3\n").unwrap_err();
+        assert!(err.starts_with("line 3: unknown field `kk`"), "{err}");
+    }
 }
