@@ -105,7 +105,12 @@ pub(crate) fn ordered_top_k_nll(
     k: usize,
     temperature: f64,
 ) -> Tensor<1> {
-    let head = k.min(scores.dims()[1]);
+    let [batch, n] = scores.dims();
+    if batch * samples == 0 || n == 0 {
+        // Nothing to launch over: every order is empty.
+        return Tensor::zeros([batch * samples], &scores.device());
+    }
+    let head = k.min(n);
     let (nll, _lse) = <Dispatch as PlackettLuceKernels>::ordered_top_k_nll(
         scores.into_dispatch(),
         index.into_dispatch(),
