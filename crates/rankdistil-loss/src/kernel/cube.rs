@@ -18,6 +18,34 @@ use super::PlackettLuceKernels;
 /// Logit of an empty running sum: `exp(NEG − x)` is 0 for any real `x`.
 const NEG: f32 = -1.0e30;
 
+/// Where order `r` reads: the offsets of its list's scores and of its own slot row, its list's
+/// valid items and `k' = min(head, count)`.
+#[derive(CubeType)]
+struct OrderRow {
+    list: usize,
+    order: usize,
+    count: usize,
+    k: usize,
+}
+
+#[cube]
+fn order_row<I: Numeric>(
+    counts: &Tensor<I>,
+    r: usize,
+    n_slots: usize,
+    samples: u32,
+    head: usize,
+) -> OrderRow {
+    let b = r / samples as usize;
+    let count = u32::cast_from(counts[b]) as usize;
+    OrderRow {
+        list: b * n_slots,
+        order: r * n_slots,
+        count,
+        k: if count < head { count } else { head },
+    }
+}
+
 #[cube(launch)]
 fn forward_kernel<F: Float, I: Numeric>(
     scores: &Tensor<F>,  // [B, N]
@@ -35,14 +63,10 @@ fn forward_kernel<F: Float, I: Numeric>(
     if r >= rows as usize {
         terminate!();
     }
-    let n_slots = scores.stride(0);
-    let b = r / samples as usize;
-    let count = u32::cast_from(counts[b]) as usize;
     let head = head as usize;
-    let k = if count < head { count } else { head };
+    let row = order_row::<I>(counts, r, scores.stride(0), samples, head);
+    let (list, order, count, k) = (row.list, row.order, row.count, row.k);
     let tau = inv_tau.get::<F>();
-    let order = r * n_slots;
-    let list = b * n_slots;
     let mut m = F::new(NEG);
     let mut sum = F::new(0.0);
     let mut total = F::new(0.0);
@@ -86,14 +110,11 @@ fn backward_kernel<F: Float, I: Numeric>(
         terminate!();
     }
     let n_slots = scores.stride(0);
-    let b = r / samples as usize;
-    let count = u32::cast_from(counts[b]) as usize;
     let head = head as usize;
-    let k = if count < head { count } else { head };
+    let row = order_row::<I>(counts, r, n_slots, samples, head);
+    let (list, order, count, k) = (row.list, row.order, row.count, row.k);
     let tau = inv_tau.get::<F>();
     let g = grad[r] * tau;
-    let order = r * n_slots;
-    let list = b * n_slots;
     for p in 0..n_slots {
         let slot = u32::cast_from(index[order + p]) as usize;
         let mut d = F::new(0.0);
