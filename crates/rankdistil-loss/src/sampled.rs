@@ -6,9 +6,10 @@ use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng};
 
 use crate::checks::{or_panic, positive};
+use crate::kernel::ordered_top_k_nll;
 use crate::label::sampled_softmax_ce::Popularity;
 use crate::ordering::{ListOrders, gather_ordered};
-use crate::plackett_luce::top_k_nll;
+use crate::plackett_luce::{launches_kernels, top_k_nll};
 use crate::reduce::mean_over;
 use crate::uniform_draw::distinct_uniform;
 
@@ -238,32 +239,60 @@ impl SampledRankDistil {
             )
         };
         let mut index = Vec::with_capacity(b * s * c);
-        let mut valid = Vec::with_capacity(b * s * c);
-        let mut shift = Vec::with_capacity(b * s * c);
+        let mut counts = Vec::with_capacity(b);
+        // Each negative's shift sits at its own slot (negatives keep their slots in every
+        // order), so it is added before the gather.
+        let mut shift = vec![0.0f32; b * c];
         for (i, cand) in candidates.iter().enumerate() {
             let n = cand.items.len().min(c);
+            counts.push(n);
             for k in 0..s {
                 let row = &top_orders.index[(i * s + k) * c..(i * s + k + 1) * c];
                 index.extend_from_slice(&row[..cand.top]);
                 index.extend((cand.top..c).map(|j| j as i64));
-                valid.extend((0..c).map(|j| j < n));
-                shift.extend((0..c).map(|j| {
-                    if j >= cand.top && j < n {
-                        cand.negative_shifts[j - cand.top]
-                    } else {
-                        0.0
-                    }
-                }));
+            }
+            for j in cand.top..n {
+                shift[i * c + j] = cand.negative_shifts[j - cand.top];
             }
         }
-        let index = Tensor::<3, Int>::from_data(TensorData::new(index, [b, s, c]), &device);
-        let valid = Tensor::<3, Bool>::from_data(TensorData::new(valid, [b, s, c]), &device);
-        let shift = Tensor::<3>::from_data(TensorData::new(shift, [b, s, c]), &device);
-        let x = gather_ordered(student / self.temperature, index) + shift; // [B, S, C]
+        let orders = ListOrders {
+            batch: b,
+            samples: s,
+            len: c,
+            index,
+            counts,
+        };
+        let shift = Tensor::<2>::from_data(TensorData::new(shift, [b, c]), &device);
+        let nonempty: Vec<bool> = candidates.iter().map(|cand| cand.top > 0).collect();
+        if launches_kernels(&device) {
+            // x = student/τ + shift, as the kernel's scores/τ.
+            let nll = ordered_top_k_nll(
+                student + shift * self.temperature,
+                orders.flat_index_tensor(&device),
+                orders.counts_tensor(&device),
+                s,
+                self.k,
+                self.temperature,
+            ); // [B·S]
+            return (nll * mean_weights(&nonempty, s, &device)).sum();
+        }
+        let x = gather_ordered(
+            student / self.temperature + shift,
+            orders.index_tensor(&device),
+        );
+        let valid = orders.valid_tensor(&device);
         let nll =
             top_k_nll(x.reshape([b * s, c]), valid.reshape([b * s, c]), self.k).reshape([b, s]);
-        let nonempty: Vec<bool> = candidates.iter().map(|cand| cand.top > 0).collect();
         let nonempty = Tensor::<1, Bool>::from_data(TensorData::new(nonempty, [b]), &device);
         mean_over(nll.mean_dim(1).squeeze_dim::<1>(1), nonempty)
     }
+}
+
+/// `[B·S]`: each order's weight in the mean over nonempty lists of the mean over their orders.
+fn mean_weights(nonempty: &[bool], samples: usize, device: &Device) -> Tensor<1> {
+    let w = 1.0 / (samples * nonempty.iter().filter(|&&e| e).count().max(1)) as f32;
+    let data: Vec<f32> = (nonempty.iter())
+        .flat_map(|&e| std::iter::repeat_n(if e { w } else { 0.0 }, samples))
+        .collect();
+    Tensor::from_data(TensorData::new(data, [nonempty.len() * samples]), device)
 }
