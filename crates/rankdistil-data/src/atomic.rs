@@ -101,10 +101,20 @@ impl Write for AtomicFile {
     }
 }
 
+/// A write that is not a file's commit (an export's directory swap) has happened at `path`:
+/// the fault tests can kill the process here too, or trace it, as after a commit.
+pub fn wrote(path: &Path) {
+    if fault::at_commit(path) == Some(fault::Fault::AbortAfter) {
+        std::process::abort();
+    }
+}
+
 /// Fault injection for the fault tests (`crates/rankdistil/tests/faults.rs`), through one
 /// environment variable that no user sets: `RANKDISTIL_FAULT=abort-after:<file>[#n]` aborts
 /// the process (as a kill would) right after the n-th commit (default 1st) of a path ending in
-/// `<file>`, and `RANKDISTIL_FAULT=full-at:<file>[#n]` fails that commit as a full disk does.
+/// `<file>`, `RANKDISTIL_FAULT=full-at:<file>[#n]` fails that commit as a full disk does, and
+/// `RANKDISTIL_FAULT=trace:<log>` appends every commit's path to `<log>`, so the tests find
+/// each write point of a command without listing them by hand.
 mod fault {
     use std::path::Path;
     use std::sync::OnceLock;
@@ -116,6 +126,8 @@ mod fault {
     pub enum Fault {
         AbortAfter,
         Full,
+        /// Only the trace: the commit goes ahead.
+        Trace,
     }
 
     struct Spec {
@@ -129,8 +141,13 @@ mod fault {
         let fault = match kind {
             "abort-after" => Fault::AbortAfter,
             "full-at" => Fault::Full,
+            "trace" => Fault::Trace,
             _ => return None,
         };
+        if fault == Fault::Trace {
+            let (file, nth) = (target.to_string(), 0);
+            return Some(Spec { fault, file, nth });
+        }
         let (file, nth) = match target.rsplit_once('#') {
             Some((file, n)) => (file, n.parse().ok()?),
             None => (target, 1),
@@ -149,11 +166,29 @@ mod fault {
         let spec = SPEC
             .get_or_init(|| std::env::var(VAR).ok().and_then(|v| parse(&v)))
             .as_ref()?;
+        if spec.fault == Fault::Trace {
+            trace(&spec.file, path);
+            return None;
+        }
         if !path.ends_with(&spec.file) {
             return None;
         }
         let seen = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
         (seen == spec.nth).then_some(spec.fault)
+    }
+
+    /// Appends `path` to the trace `log`; a trace that cannot be written fails the test that
+    /// reads it, so the error is not the writer's to report.
+    fn trace(log: &str, path: &Path) {
+        use std::io::Write;
+        let line = format!("{}\n", path.display());
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(log);
+        if let Ok(mut f) = file {
+            let _ = f.write_all(line.as_bytes());
+        }
     }
 }
 

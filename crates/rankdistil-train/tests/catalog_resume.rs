@@ -1,8 +1,6 @@
 //! A catalog model stopped after some epochs continues from its checkpoint, row-sparse tables
 //! and their Adam moments included, and ends where an uninterrupted run ends.
 
-use std::time::Duration;
-
 use rankdistil_data::{ImplicitSplit, synthetic_catalog};
 use rankdistil_models::CatalogScorer;
 use rankdistil_train::backend::Backend;
@@ -26,6 +24,7 @@ fn stage(epochs: usize) -> CatalogStage {
             // The sampled softmax trains the item tables row-sparsely.
             negatives: 30,
             popular_negatives: 0.5,
+            checkpoint_seconds: 0.0,
         },
     }
 }
@@ -38,7 +37,6 @@ fn train(stage: &CatalogStage, split: &ImplicitSplit, dir: &std::path::Path) -> 
         seed: 4,
         name: "resume test",
         dir,
-        checkpoint_every: Duration::ZERO,
         validation: None,
     }
     .run(&Backend::cpu())

@@ -1,11 +1,14 @@
-//! Faults at every write point: a kill right after each named write of `train` (through the
-//! test-only `RANKDISTIL_FAULT=abort-after:<file>[#n]`), then `--resume`; a disk that fills at
-//! each write (`full-at:<file>[#n]`), then `--resume` once there is space; two writers on one
-//! directory; an export killed mid-replace, then `score`. Each case asserts the message, that
-//! the resumed run equals an uninterrupted one to 1e-6, and that nothing stray is left.
+//! Faults at every write point of `train`, `distill`, `catalog` and `export`. An uninterrupted
+//! run under the test-only `RANKDISTIL_FAULT=trace:<log>` lists the command's writes; then, for
+//! each, a kill right after it (`abort-after:<file>[#n]`) and a disk that fills at it
+//! (`full-at:<file>[#n]`), each followed by `--resume` (or the export again). Each case asserts
+//! the one-line message, that the result equals the uninterrupted run to 1e-6, and that nothing
+//! stray is left. Also: two writers on one directory, and weights of one export beside the
+//! config of another.
 
 mod common;
 
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
@@ -100,30 +103,186 @@ fn assert_same_run(a: &Path, b: &Path, case: &str) {
     }
 }
 
-/// `--resume`, or a fresh start where the run never recorded its config (the one way on).
-fn recover(d: &Path, out: &str) -> Output {
-    match d.join(out).join("config.toml").exists() {
-        true => resume(d, out),
-        false => train(d, out, None),
-    }
+/// The names in `d` that start with `prefix`.
+fn hidden(d: &Path, prefix: &str) -> Vec<String> {
+    std::fs::read_dir(d)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with(prefix))
+        .collect()
 }
 
-/// Every `.*.tmp` left under `run`.
-fn strays(run: &Path) -> Vec<String> {
+/// Every `.*.tmp` left anywhere under `dir`.
+fn strays(dir: &Path) -> Vec<String> {
     let mut found = Vec::new();
-    for dir in [run.to_path_buf(), run.join("checkpoint")] {
+    let mut dirs = vec![dir.to_path_buf()];
+    while let Some(dir) = dirs.pop() {
         for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
             let name = e.file_name().to_string_lossy().into_owned();
             if name.starts_with('.') && name.ends_with(".tmp") {
-                found.push(name);
+                found.push(e.path().display().to_string());
+            } else if e.path().is_dir() {
+                dirs.push(e.path());
             }
         }
     }
     found
 }
 
-/// The write points of a two-epoch `train`, in the order it writes them.
-const WRITES: [&str; 10] = [
+/// The swap of a staged export into place, as a write point.
+const SWAP: &str = ".";
+
+/// The write points of a command, in the order it wrote them, from a run into `out` under
+/// `RANKDISTIL_FAULT=trace:<log>`: each path under `out` (a staged export's files by name, its
+/// swap into place as [`SWAP`]), with `#n` on the n-th write of one path.
+fn write_points(log: &Path, out: &str) -> Vec<String> {
+    let mut seen = std::collections::HashMap::<String, usize>::new();
+    std::fs::read_to_string(log)
+        .expect("the traced run wrote its log")
+        .lines()
+        .map(|line| {
+            let parts: Vec<String> = Path::new(line)
+                .components()
+                .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                .collect();
+            let point = match parts.iter().rposition(|c| c == out) {
+                Some(i) if i + 1 < parts.len() => parts[i + 1..].join("/"),
+                Some(_) => SWAP.to_string(),
+                None => parts.last().cloned().unwrap_or_default(),
+            };
+            let n = seen.entry(point.clone()).or_default();
+            *n += 1;
+            match *n {
+                1 => point,
+                n => format!("{point}#{n}"),
+            }
+        })
+        .collect()
+}
+
+/// Where a command writes: into its own directory (a run), or into a staged sibling that
+/// replaces it whole (an export).
+#[derive(Clone, Copy, PartialEq)]
+enum Writes {
+    OwnDirectory,
+    Staged,
+}
+
+/// One command under faults.
+struct Faulted<'a> {
+    /// The working directory of the command.
+    d: &'a Path,
+    writes: Writes,
+    /// Runs the command into `out`, with a fault (`RANKDISTIL_FAULT`).
+    start: &'a dyn Fn(&str, Option<&str>) -> Output,
+    /// Carries on after a fault: `--resume`, or the command again where that is the way on.
+    recover: &'a dyn Fn(&str) -> Output,
+    /// Asserts what `out` holds right after a fault, before recovery.
+    after_fault: &'a dyn Fn(&str, &str),
+    /// Asserts that `out` now holds what the uninterrupted run `whole` holds.
+    same: &'a dyn Fn(&Path, &Path, &str),
+}
+
+impl Faulted<'_> {
+    /// An uninterrupted run into `whole`, traced: its write points.
+    fn trace(&self, whole: &str) -> Vec<String> {
+        let log = self.d.join(format!("{whole}.trace"));
+        let o = (self.start)(whole, Some(&format!("trace:{}", log.display())));
+        assert!(o.status.success(), "{}", stderr(&o));
+        write_points(&log, whole)
+    }
+
+    /// The `RANKDISTIL_FAULT` target of `point` in a run into `out`, and the path an error
+    /// about it names.
+    fn target(&self, out: &str, point: &str) -> (String, String) {
+        let file = point.split('#').next().unwrap();
+        match (self.writes, point) {
+            (Writes::OwnDirectory, _) => (format!("{out}/{point}"), format!("{out}/{file}")),
+            (Writes::Staged, SWAP) => (out.to_string(), out.to_string()),
+            (Writes::Staged, _) => (point.to_string(), format!("{out}/{file}")),
+        }
+    }
+
+    /// Recovery after a fault in `out`: it completes, equals `whole`, and leaves nothing stray.
+    fn recovers(&self, whole: &str, out: &str, point: &str) {
+        let o = (self.recover)(out);
+        assert!(o.status.success(), "{point}: recovery: {}", stderr(&o));
+        (self.same)(&self.d.join(whole), &self.d.join(out), point);
+        let left = strays(&self.d.join(out));
+        assert!(left.is_empty(), "{point}: {left:?}");
+        let staged = hidden(self.d, &format!(".{out}."));
+        assert!(staged.is_empty(), "{point}: {staged:?}");
+    }
+
+    /// A kill after each write point, then recovery. The table's rows.
+    fn kill_at_each(&self, whole: &str, points: &[String]) -> Vec<String> {
+        let mut rows = Vec::new();
+        for (i, point) in points.iter().enumerate() {
+            let out = format!("killed-{i}");
+            let (target, _) = self.target(&out, point);
+            let o = (self.start)(&out, Some(&format!("abort-after:{target}")));
+            assert!(!o.status.success(), "{point}: the fault fired");
+            (self.after_fault)(&out, point);
+            self.recovers(whole, &out, point);
+            rows.push(format!(
+                "| kill after {point} | completes | to 1e-6 | none |"
+            ));
+        }
+        rows
+    }
+
+    /// A full disk at each write of a file: one line naming the user's path, then recovery.
+    fn fill_at_each(&self, whole: &str, points: &[String]) -> Vec<String> {
+        let mut rows = Vec::new();
+        for (i, point) in points.iter().enumerate().filter(|(_, p)| *p != SWAP) {
+            let out = format!("full-{i}");
+            let (target, path) = self.target(&out, point);
+            let o = (self.start)(&out, Some(&format!("full-at:{target}")));
+            let err = stderr(&o);
+            assert_eq!(o.status.code(), Some(1), "{point}: {err}");
+            assert_eq!(
+                err.lines().last().unwrap_or_default(),
+                format!("error: {path}: cannot write: No space left on device (os error 28)"),
+                "{point}"
+            );
+            (self.after_fault)(&out, point);
+            self.recovers(whole, &out, point);
+            rows.push(format!(
+                "| disk full at {point} | one line | to 1e-6 | none |"
+            ));
+        }
+        rows
+    }
+
+    /// Every fault at every write point; the table, printed for the closing note.
+    fn table(&self, name: &str, points: &[String]) {
+        let mut rows = vec![format!("| {name}: fault | recovery | equal | stray |")];
+        rows.push("|---|---|---|---|".into());
+        rows.extend(self.kill_at_each("whole", points));
+        rows.extend(self.fill_at_each("whole", points));
+        eprintln!("{}", rows.join("\n"));
+    }
+}
+
+/// A run directory's recovery: `--resume`, or a fresh start where the run never recorded
+/// its config (the one way on).
+fn resume_or_restart<'a>(
+    d: &'a Path,
+    command: &'a [&'a str],
+    start: &'a dyn Fn(&str, Option<&str>) -> Output,
+) -> impl Fn(&str) -> Output + 'a {
+    move |out: &str| match d.join(out).join("config.toml").exists() {
+        true => {
+            let args = [command, &["--resume", "--backend", "ndarray", "--out", out]].concat();
+            rankdistil(d, None, &args)
+        }
+        false => start(out, None),
+    }
+}
+
+/// The write points of a two-epoch list run (`train`, `distill`), in the order it writes them.
+const WRITES: [&str; 15] = [
     "config.toml",
     "normalizer.json",
     "metrics.jsonl",
@@ -133,55 +292,296 @@ const WRITES: [&str; 10] = [
     "checkpoint/epoch-1.best.bpk",
     "checkpoint/state.json",
     "metrics.jsonl#2",
+    "model.bpk#2",
+    "checkpoint/epoch-2.model.bpk",
+    "checkpoint/epoch-2.optim.bpk",
+    "checkpoint/epoch-2.best.bpk",
     "checkpoint/state.json#2",
+    "run.json",
 ];
 
-#[test]
-fn a_kill_after_any_write_then_resume_equals_the_uninterrupted_run() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
-    let o = train(d, "whole", None);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let mut table = vec!["| kill after | resume | equal | stray files |".to_string()];
-    for (i, write) in WRITES.iter().enumerate() {
-        let out = format!("killed-{i}");
-        let o = train(d, &out, Some(&format!("abort-after:{write}")));
-        assert!(!o.status.success(), "{write}: the fault fired");
-        let o = resume(d, &out);
-        assert!(o.status.success(), "{write}: resume: {}", stderr(&o));
-        assert_same_run(&d.join("whole"), &d.join(&out), write);
-        let left = strays(&d.join(&out));
-        assert!(left.is_empty(), "{write}: {left:?}");
-        table.push(format!("| {write} | completes | to 1e-6 | none |"));
-    }
-    eprintln!("{}", table.join("\n"));
+/// Every fault at every write of the list command `command` (its arguments before
+/// `--backend`; `resume`, those that `--resume` takes).
+fn list_faults(d: &Path, command: &[&str], resume: &[&str]) {
+    let start = |out: &str, fault: Option<&str>| {
+        let args = [command, &["--backend", "ndarray", "--out", out]].concat();
+        rankdistil(d, fault, &args)
+    };
+    let recover = resume_or_restart(d, resume, &start);
+    let faulted = Faulted {
+        d,
+        writes: Writes::OwnDirectory,
+        start: &start,
+        recover: &recover,
+        after_fault: &|_, _| {},
+        same: &|a, b, point| assert_same_run(a, b, point),
+    };
+    let points = faulted.trace("whole");
+    assert_eq!(points, WRITES, "{} writes these, in this order", command[0]);
+    faulted.table(command[0], &points);
 }
 
 #[test]
-fn a_full_disk_at_any_write_is_one_line_naming_the_file_and_resume_completes() {
+fn train_survives_a_kill_or_a_full_disk_at_every_write() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("t.toml"), CONFIG).unwrap();
-    let o = train(d, "whole", None);
-    assert!(o.status.success(), "{}", stderr(&o));
-    for (i, write) in WRITES.iter().enumerate() {
-        let out = format!("full-{i}");
-        let o = train(d, &out, Some(&format!("full-at:{write}")));
-        let file = write.split('#').next().unwrap();
-        let err = stderr(&o);
-        let line = err.lines().last().unwrap_or_default();
-        assert_eq!(o.status.code(), Some(1), "{write}: {err}");
-        assert_eq!(
-            line,
-            format!("error: {out}/{file}: cannot write: No space left on device (os error 28)"),
-            "{write}"
+    list_faults(d, &["train", "--config", "t.toml"], &["train"]);
+}
+
+const STUDENT: &str = r#"
+[model]
+hidden = [4]
+
+[train]
+epochs = 2
+batch_size = 16
+learning_rate = 0.01
+seed = 5
+
+[loss]
+method = "coupled"
+k = 5
+samples = 2
+"#;
+
+#[test]
+fn distill_survives_a_kill_or_a_full_disk_at_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
+    std::fs::write(d.join("s.toml"), STUDENT).unwrap();
+    assert!(train(d, "teacher", None).status.success());
+    let teacher = ["distill", "--teacher", "teacher"];
+    list_faults(
+        d,
+        &[&teacher[..], &["--config", "s.toml"]].concat(),
+        &teacher,
+    );
+}
+
+/// Each file of the export `dir`, by name.
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            (name, std::fs::read(e.path()).unwrap())
+        })
+        .collect()
+}
+
+/// Every fault at every write of `export --format <format>` over an older export: the export
+/// directory holds the old export or the new one, whole, at every instant.
+fn export_faults(format: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
+    std::fs::write(d.join("t2.toml"), CONFIG.replace("seed = 1", "seed = 2")).unwrap();
+    for (cfg, out) in [("t.toml", "a"), ("t2.toml", "b")] {
+        let args = ["--config", cfg, "--backend", "ndarray", "--out", out];
+        assert!(
+            rankdistil(d, None, &[&["train"], &args[..]].concat())
+                .status
+                .success()
         );
-        let o = recover(d, &out);
-        assert!(o.status.success(), "{write}: resume: {}", stderr(&o));
-        assert_same_run(&d.join("whole"), &d.join(&out), write);
-        assert!(strays(&d.join(&out)).is_empty(), "{write}");
     }
+    let export = |run: &str, out: &str, fault: Option<&str>| {
+        let args = ["export", "--run", run, "--format", format, "--out", out];
+        rankdistil(d, fault, &args)
+    };
+    for (run, out) in [("a", "old"), ("b", "new")] {
+        assert!(export(run, out, None).status.success());
+    }
+    let (old, new) = (files(&d.join("old")), files(&d.join("new")));
+    assert_ne!(old, new);
+    // `score` serves safetensors exports: it must read the old export's scores or the new's.
+    let serves = format == "safetensors";
+    let data = [
+        "gen-synthetic",
+        "--out",
+        "data.txt",
+        "--queries",
+        "20",
+        "--features",
+        "8",
+    ];
+    assert!(rankdistil(d, None, &data).status.success());
+    let score = |out: &str| rankdistil(d, None, &["score", "--model", out, "--data", "data.txt"]);
+    let scored = |out: &str| {
+        let o = score(out);
+        assert!(o.status.success(), "{}", stderr(&o));
+        stdout(&o)
+    };
+    let (old_scores, new_scores) = match serves {
+        true => (scored("old"), scored("new")),
+        false => Default::default(),
+    };
+    // Each case exports `b` over an export of `a`.
+    let start = |out: &str, fault: Option<&str>| {
+        if !d.join(out).exists() {
+            assert!(export("a", out, None).status.success());
+        }
+        export("b", out, fault)
+    };
+    let recover = |out: &str| export("b", out, None);
+    let after_fault = |out: &str, point: &str| {
+        let now = files(&d.join(out));
+        let whole = match point {
+            SWAP => &new,
+            _ => &old,
+        };
+        assert!(
+            &now == whole,
+            "{point}: {out} holds the old export or the new, whole"
+        );
+        if serves {
+            let expected = if point == SWAP {
+                &new_scores
+            } else {
+                &old_scores
+            };
+            assert_eq!(&scored(out), expected, "{point}: scores of a whole export");
+        }
+    };
+    let faulted = Faulted {
+        d,
+        writes: Writes::Staged,
+        start: &start,
+        recover: &recover,
+        after_fault: &after_fault,
+        same: &|_, b, point| assert!(files(b) == new, "{point}: the new export"),
+    };
+    let points = faulted.trace("whole");
+    let weights = match format {
+        "onnx" => "model.onnx",
+        _ => "model.safetensors",
+    };
+    assert_eq!(points, [weights, "config.json", "config.json#2", SWAP]);
+    faulted.table(&format!("export --format {format}"), &points);
+}
+
+#[test]
+fn a_safetensors_export_survives_a_kill_or_a_full_disk_at_every_write() {
+    export_faults("safetensors");
+}
+
+#[test]
+fn an_onnx_export_survives_a_kill_or_a_full_disk_at_every_write() {
+    export_faults("onnx");
+}
+
+/// A small catalog run that checkpoints after every epoch, so that a kill can land at each
+/// checkpoint write.
+const CATALOG: &str = r#"
+methods = ["sampled"]
+seeds = [1]
+
+[data.synthetic]
+users = 40
+items = 200
+per_user = 10
+seed = 2
+
+[teacher.model]
+dim = 8
+hidden = [16]
+
+[teacher.train]
+epochs = 2
+batch_size = 16
+learning_rate = 0.01
+checkpoint_seconds = 0
+
+[student.model]
+dim = 4
+hidden = [6]
+
+[student.train]
+epochs = 2
+batch_size = 16
+learning_rate = 0.01
+checkpoint_seconds = 0
+
+[distill]
+k = 5
+p = 20
+m = 30
+"#;
+
+/// Each model's kept epoch and full-catalog metrics, and the run's table.
+fn catalog_result(run: &Path) -> (BTreeMap<String, serde_json::Value>, String) {
+    let mut metas = BTreeMap::new();
+    let mut dirs = vec![run.join("teacher")];
+    for e in std::fs::read_dir(run.join("students")).unwrap().flatten() {
+        dirs.push(e.path());
+    }
+    for dir in dirs {
+        for e in std::fs::read_dir(&dir).unwrap().flatten() {
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with("catalog-") && name.ends_with(".json") {
+                let text = std::fs::read_to_string(e.path()).unwrap();
+                let meta: serde_json::Value = serde_json::from_str(&text).unwrap();
+                metas.insert(
+                    dir.display()
+                        .to_string()
+                        .replace(&*run.to_string_lossy(), ""),
+                    meta,
+                );
+            }
+        }
+    }
+    let table = std::fs::read_to_string(run.join("catalog.md")).unwrap();
+    (metas, table)
+}
+
+fn assert_same_catalog(a: &Path, b: &Path, point: &str) {
+    let ((ma, ta), (mb, tb)) = (catalog_result(a), catalog_result(b));
+    assert_eq!(ta, tb, "{point}: the table");
+    assert_eq!(ma.keys().collect::<Vec<_>>(), mb.keys().collect::<Vec<_>>());
+    for (model, x) in &ma {
+        let y = &mb[model];
+        assert_eq!(x["epoch"], y["epoch"], "{point}: {model} epoch");
+        for key in ["ndcg_at_10", "recall_at_20"] {
+            let (p, q) = (x[key].as_f64().unwrap(), y[key].as_f64().unwrap());
+            assert!((p - q).abs() <= 1e-6, "{point}: {model} {key} {p} vs {q}");
+        }
+    }
+}
+
+#[test]
+fn catalog_survives_a_kill_or_a_full_disk_at_every_write() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("c.toml"), CATALOG).unwrap();
+    let start = |out: &str, fault: Option<&str>| {
+        let args = [
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            "ndarray",
+            "--out",
+            out,
+        ];
+        rankdistil(d, fault, &args)
+    };
+    let recover = resume_or_restart(d, &["catalog"], &start);
+    let faulted = Faulted {
+        d,
+        writes: Writes::OwnDirectory,
+        start: &start,
+        recover: &recover,
+        after_fault: &|_, _| {},
+        same: &assert_same_catalog,
+    };
+    let points = faulted.trace("whole");
+    eprintln!("catalog writes: {points:?}");
+    for file in ["config.toml", "teacher/checkpoint/state.json", "catalog.md"] {
+        assert!(points.iter().any(|p| p == file), "{file} in {points:?}");
+    }
+    faulted.table("catalog", &points);
 }
 
 #[test]
@@ -223,84 +623,6 @@ fn a_second_writer_on_a_run_directory_is_refused_in_one_line() {
     drop(lock);
     let o = train(d, "r", None);
     assert!(o.status.success(), "{}", stderr(&o));
-}
-
-/// The names in `d` that start with `prefix`.
-fn hidden(d: &Path, prefix: &str) -> Vec<String> {
-    std::fs::read_dir(d)
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with(prefix))
-        .collect()
-}
-
-#[test]
-fn an_export_killed_mid_replace_leaves_the_old_export_whole() {
-    let dir = tempfile::tempdir().unwrap();
-    let d = dir.path();
-    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
-    std::fs::write(d.join("t2.toml"), CONFIG.replace("seed = 1", "seed = 2")).unwrap();
-    for (cfg, out) in [("t.toml", "a"), ("t2.toml", "b")] {
-        let args = [
-            "train",
-            "--config",
-            cfg,
-            "--backend",
-            "ndarray",
-            "--out",
-            out,
-        ];
-        assert!(rankdistil(d, None, &args).status.success());
-    }
-    let export = |run: &str, fault: Option<&str>| {
-        rankdistil(d, fault, &["export", "--run", run, "--out", "e"])
-    };
-    let score = || {
-        let data = "data.txt";
-        if !d.join(data).exists() {
-            let args = [
-                "gen-synthetic",
-                "--out",
-                data,
-                "--queries",
-                "20",
-                "--features",
-                "8",
-            ];
-            assert!(rankdistil(d, None, &args).status.success());
-        }
-        rankdistil(d, None, &["score", "--model", "e", "--data", data])
-    };
-    assert!(export("a", None).status.success());
-    let before = score();
-    assert!(before.status.success(), "{}", stderr(&before));
-    for write in ["model.safetensors", "config.json"] {
-        let o = export("b", Some(&format!("abort-after:{write}")));
-        assert!(!o.status.success(), "{write}: the fault fired");
-        let after = score();
-        assert!(after.status.success(), "{write}: {}", stderr(&after));
-        assert_eq!(
-            stdout(&after),
-            stdout(&before),
-            "{write}: still the old export"
-        );
-    }
-    let o = export("b", Some("full-at:model.safetensors"));
-    assert_eq!(
-        stderr(&o).lines().last().unwrap_or_default(),
-        "error: e/model.safetensors: cannot write: No space left on device (os error 28)"
-    );
-    let names = hidden(d, ".e.");
-    assert!(names.is_empty(), "staging left behind: {names:?}");
-    assert!(export("b", None).status.success());
-    assert_ne!(
-        stdout(&score()),
-        stdout(&before),
-        "the new export is in place"
-    );
-    let left = hidden(d, ".");
-    assert!(left.is_empty(), "nothing stray beside the export: {left:?}");
 }
 
 #[test]

@@ -11,6 +11,7 @@ use burn_cubecl::kernel::into_contiguous;
 use burn_cubecl::ops::numeric::empty_device_dtype;
 use burn_cubecl::tensor::CubeTensor;
 use cubecl::calculate_cube_count_elemwise;
+use cubecl::ir::ElemType;
 use cubecl::prelude::*;
 
 use super::PlackettLuceKernels;
@@ -132,13 +133,44 @@ fn backward_kernel<F: Float, I: Numeric>(
     }
 }
 
-/// One thread per order.
-fn launch_shape(tensor: &CubeTensor, rows: usize) -> (CubeCount, CubeDim) {
-    let cube_dim = CubeDim::new(&tensor.client, rows);
-    (
-        calculate_cube_count_elemwise(&tensor.client, rows, cube_dim),
-        cube_dim,
-    )
+/// What both launches share: one thread per order over `rows` orders, the element types and
+/// the scalars.
+struct OrderLaunch {
+    count: CubeCount,
+    dim: CubeDim,
+    rows: u32,
+    samples: u32,
+    head: u32,
+    inv_tau: InputScalar,
+    types: [ElemType; 2],
+}
+
+impl OrderLaunch {
+    fn new(
+        scores: &CubeTensor,
+        index: &CubeTensor,
+        samples: usize,
+        head: usize,
+        inv_tau: f32,
+    ) -> Self {
+        let rows = scores.shape()[0] * samples;
+        let dim = CubeDim::new(&scores.client, rows);
+        let float = dtype_to_storage_type(scores.dtype);
+        Self {
+            count: calculate_cube_count_elemwise(&scores.client, rows, dim),
+            dim,
+            rows: rows as u32,
+            samples: samples as u32,
+            head: head as u32,
+            inv_tau: InputScalar::new(inv_tau, float),
+            types: [float, dtype_to_storage_type(index.dtype)],
+        }
+    }
+}
+
+/// An uninitialised tensor of `shape` on `like`'s device, with its element type.
+fn empty_like(like: &CubeTensor, shape: Shape) -> CubeTensor {
+    empty_device_dtype(like.client.clone(), like.device.clone(), shape, like.dtype)
 }
 
 impl PlackettLuceKernels for CubeBackend {
@@ -155,29 +187,24 @@ impl PlackettLuceKernels for CubeBackend {
             into_contiguous(index),
             into_contiguous(counts),
         );
-        let rows = scores.shape()[0] * samples;
-        let (client, device, dtype) = (scores.client.clone(), scores.device.clone(), scores.dtype);
-        let nll = empty_device_dtype(client.clone(), device.clone(), Shape::new([rows]), dtype);
-        let lse = empty_device_dtype(client.clone(), device, Shape::new([rows, head]), dtype);
-        let (count, dim) = launch_shape(&scores, rows);
-        let index_dtype = index.dtype;
+        let launch = OrderLaunch::new(&scores, &index, samples, head, inv_tau);
+        let rows = launch.rows as usize;
+        let nll = empty_like(&scores, Shape::new([rows]));
+        let lse = empty_like(&scores, Shape::new([rows, head]));
         forward_kernel::launch(
-            &client,
-            count,
-            dim,
+            &scores.client.clone(),
+            launch.count,
+            launch.dim,
             scores.into_tensor_arg(),
             index.into_tensor_arg(),
             counts.into_tensor_arg(),
             nll.clone().into_tensor_arg(),
             lse.clone().into_tensor_arg(),
-            rows as u32,
-            samples as u32,
-            head as u32,
-            InputScalar::new(inv_tau, dtype_to_storage_type(dtype)),
-            [
-                dtype_to_storage_type(dtype),
-                dtype_to_storage_type(index_dtype),
-            ],
+            launch.rows,
+            launch.samples,
+            launch.head,
+            launch.inv_tau,
+            launch.types,
         );
         (nll, lse)
     }
@@ -199,30 +226,24 @@ impl PlackettLuceKernels for CubeBackend {
             into_contiguous(lse),
             into_contiguous(grad),
         );
-        let [batch, n] = scores.shape().dims::<2>();
-        let rows = batch * samples;
-        let (client, device, dtype) = (scores.client.clone(), scores.device.clone(), scores.dtype);
-        let out = empty_device_dtype(client.clone(), device, Shape::new([rows, n]), dtype);
-        let (count, dim) = launch_shape(&scores, rows);
-        let index_dtype = index.dtype;
+        let launch = OrderLaunch::new(&scores, &index, samples, head, inv_tau);
+        let n = scores.shape()[1];
+        let out = empty_like(&scores, Shape::new([launch.rows as usize, n]));
         backward_kernel::launch(
-            &client,
-            count,
-            dim,
+            &scores.client.clone(),
+            launch.count,
+            launch.dim,
             scores.into_tensor_arg(),
             index.into_tensor_arg(),
             counts.into_tensor_arg(),
             lse.into_tensor_arg(),
             grad.into_tensor_arg(),
             out.clone().into_tensor_arg(),
-            rows as u32,
-            samples as u32,
-            head as u32,
-            InputScalar::new(inv_tau, dtype_to_storage_type(dtype)),
-            [
-                dtype_to_storage_type(dtype),
-                dtype_to_storage_type(index_dtype),
-            ],
+            launch.rows,
+            launch.samples,
+            launch.head,
+            launch.inv_tau,
+            launch.types,
         );
         out
     }

@@ -24,7 +24,7 @@ use crate::bench::profile::sync;
 use crate::bench::reference::ReferenceStep;
 use crate::catalog::config::CatalogStage;
 use crate::catalog::top_p_cache::TopPCache;
-use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, Target};
+use crate::catalog::training::{CatalogTraining, Target};
 use crate::device_counts::{Counter, Counts};
 use crate::fit::{FitSettings, Stepper, Task};
 use crate::list::config::{ModelConfig, TrainConfig};
@@ -257,7 +257,6 @@ pub fn catalog(
         seed: 1,
         name: "catalog",
         dir: dir.path(),
-        checkpoint_every: CHECKPOINT_EVERY,
         validation: None,
     };
     let settings = training.settings();

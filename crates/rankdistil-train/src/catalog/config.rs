@@ -111,6 +111,30 @@ pub struct CatalogTrain {
     /// The share of those negatives drawn by training popularity (harder ones), in [0, 1).
     #[serde(default)]
     pub popular_negatives: f64,
+    /// The least seconds between checkpoints: at 10⁶ items one holds gigabytes of tables and
+    /// moments. Omitted from a stored config at its default, so older runs still resume.
+    #[serde(
+        default = "default_checkpoint_seconds",
+        skip_serializing_if = "is_default_checkpoint_seconds"
+    )]
+    pub checkpoint_seconds: f64,
+}
+
+const DEFAULT_CHECKPOINT_SECONDS: f64 = 60.0;
+
+fn default_checkpoint_seconds() -> f64 {
+    DEFAULT_CHECKPOINT_SECONDS
+}
+
+fn is_default_checkpoint_seconds(seconds: &f64) -> bool {
+    *seconds == DEFAULT_CHECKPOINT_SECONDS
+}
+
+impl CatalogTrain {
+    /// The least time between checkpoints.
+    pub fn checkpoint_every(&self) -> std::time::Duration {
+        std::time::Duration::from_secs_f64(self.checkpoint_seconds)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -211,6 +235,12 @@ impl CatalogStage {
         if t.epochs == 0 || t.batch_size == 0 || model.dim == 0 || !learning_rate_ok {
             return Err(format!(
                 "[{name}] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)"
+            ));
+        }
+        let seconds = t.checkpoint_seconds;
+        if !(0.0..=1e9).contains(&seconds) {
+            return Err(format!(
+                "[{name}.train] checkpoint_seconds = {seconds}, expected seconds in [0, 1e9]"
             ));
         }
         share(

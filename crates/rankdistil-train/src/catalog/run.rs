@@ -19,7 +19,7 @@ use crate::catalog::footprint;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
 use crate::catalog::scoring::{evaluate_catalog, evaluate_popularity, score_users};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
-use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, Target};
+use crate::catalog::training::{CatalogTraining, Target};
 use crate::report::mean_std;
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::CHECKPOINT_DIR;
@@ -364,7 +364,6 @@ fn train_model(
         seed,
         name,
         dir,
-        checkpoint_every: CHECKPOINT_EVERY,
         validation: None,
     }
     .run(backend)

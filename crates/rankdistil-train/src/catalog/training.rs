@@ -3,7 +3,6 @@
 //! teacher's whole-catalog scores.
 
 use std::path::Path;
-use std::time::Duration;
 
 use anyhow::Context;
 use burn::optim::GradientsParams;
@@ -59,8 +58,6 @@ pub struct CatalogTraining<'a> {
     pub name: &'a str,
     /// The model folder that keeps its checkpoints and metrics while it trains.
     pub dir: &'a Path,
-    /// The least time between checkpoints ([`CHECKPOINT_EVERY`] in a catalog run).
-    pub checkpoint_every: Duration,
     /// Validate after each epoch, keep the best and stop early; `None` trains every epoch.
     pub validation: Option<CatalogValidation<'a>>,
 }
@@ -73,10 +70,6 @@ pub struct CatalogValidation<'a> {
     pub patience: usize,
     pub backend: &'a Backend,
 }
-
-/// A catalog model's checkpoints are written at most this often: at 10⁶ items one holds
-/// gigabytes of tables and moments.
-pub const CHECKPOINT_EVERY: Duration = Duration::from_secs(60);
 
 impl<'a> CatalogTraining<'a> {
     /// Trains the model, continuing from its folder's checkpoint when there is one.
@@ -108,7 +101,7 @@ impl<'a> CatalogTraining<'a> {
             weight_decay: 0.0,
             seed: self.seed,
             patience: self.validation.as_ref().map(|v| v.patience),
-            checkpoint_every: self.checkpoint_every,
+            checkpoint_every: self.stage.train.checkpoint_every(),
         }
     }
 

@@ -77,7 +77,50 @@ pub fn save_safetensors<M: Module>(model: &M, run: &Path, path: &Path) -> anyhow
         .metadata("run", run.display().to_string());
     model
         .save_into(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write safetensors: {e}", path.display()))
+        .map_err(|e| anyhow::anyhow!("{}: cannot write safetensors: {e}", path.display()))?;
+    sort_header(path)
+}
+
+/// Rewrites the safetensors header at `path` with its keys sorted: the store writes its
+/// metadata from a hash map, so the same model would otherwise export to different bytes
+/// (and digests) each time. The sorted header has the same length, so no offset moves.
+fn sort_header(path: &Path) -> anyhow::Result<()> {
+    let cannot = |e: std::io::Error| anyhow::anyhow!("{}: cannot rewrite: {e}", path.display());
+    let mut bytes = std::fs::read(path).map_err(cannot)?;
+    let len = bytes
+        .first_chunk::<8>()
+        .map(|n| u64::from_le_bytes(*n) as usize)
+        .filter(|&n| 8 + n <= bytes.len())
+        .ok_or_else(|| {
+            anyhow::anyhow!("{}: a safetensors file without a header", path.display())
+        })?;
+    let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len])?;
+    let mut sorted = sorted_keys(header).to_string().into_bytes();
+    anyhow::ensure!(
+        sorted.len() <= len,
+        "{}: header grew when sorted",
+        path.display()
+    );
+    // The store pads its header with spaces to an aligned length; keep that length.
+    sorted.resize(len, b' ');
+    bytes[8..8 + len].copy_from_slice(&sorted);
+    std::fs::write(path, bytes).map_err(cannot)
+}
+
+/// `value` with every object's keys in sorted order, whatever map serde_json is built with.
+fn sorted_keys(value: serde_json::Value) -> serde_json::Value {
+    match value {
+        serde_json::Value::Object(map) => {
+            let mut entries: Vec<_> = map.into_iter().collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            let map = entries
+                .into_iter()
+                .map(|(k, v)| (k, sorted_keys(v)))
+                .collect();
+            serde_json::Value::Object(map)
+        }
+        other => other,
+    }
 }
 
 /// Reads weights written by [`write_weights`] into `model`, which must match them exactly.

@@ -77,6 +77,7 @@ impl StagedExport {
         let replaced = swap_into_place(&staged, out).inspect_err(|_| {
             let _ = std::fs::remove_dir_all(&staged);
         })?;
+        crate::store::atomic::wrote(out);
         // `staged` now holds the old export, if there was one.
         if replaced {
             std::fs::remove_dir_all(&staged).with_context(|| {

@@ -19,7 +19,7 @@ use crate::catalog::model_dir::{self, CatalogModelMeta};
 use crate::catalog::run::save_model_dir;
 use crate::catalog::scoring::{evaluate_catalog, score_users};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
-use crate::catalog::training::{CHECKPOINT_EVERY, CatalogTraining, CatalogValidation, Target};
+use crate::catalog::training::{CatalogTraining, CatalogValidation, Target};
 use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics};
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
@@ -237,7 +237,6 @@ impl CatalogStudy<'_> {
             seed: self.config.tuning.seed,
             name,
             dir: &dir,
-            checkpoint_every: CHECKPOINT_EVERY,
             validation,
         }
         .fit(backend)?;
@@ -395,7 +394,6 @@ impl CatalogStudy<'_> {
             seed,
             name: &name,
             dir: scratch.path(),
-            checkpoint_every: CHECKPOINT_EVERY,
             validation: None,
         }
         .run(backend)
