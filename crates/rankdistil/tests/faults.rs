@@ -372,21 +372,44 @@ fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .collect()
 }
 
+/// Two finished runs in `d`, `a` and `b`, of two seeds.
+fn two_runs(d: &Path) {
+    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
+    std::fs::write(d.join("t2.toml"), CONFIG.replace("seed = 1", "seed = 2")).unwrap();
+    for (cfg, out) in [("t.toml", "a"), ("t2.toml", "b")] {
+        let args = [
+            "train",
+            "--config",
+            cfg,
+            "--backend",
+            "ndarray",
+            "--out",
+            out,
+        ];
+        assert!(rankdistil(d, None, &args).status.success());
+    }
+}
+
+/// A LETOR file `data.txt` in `d` for the runs' 8 features.
+fn scoring_data(d: &Path) {
+    let args = [
+        "gen-synthetic",
+        "--out",
+        "data.txt",
+        "--queries",
+        "20",
+        "--features",
+        "8",
+    ];
+    assert!(rankdistil(d, None, &args).status.success());
+}
+
 /// Every fault at every write of `export --format <format>` over an older export: the export
 /// directory holds the old export or the new one, whole, at every instant.
 fn export_faults(format: &str) {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
-    std::fs::write(d.join("t2.toml"), CONFIG.replace("seed = 1", "seed = 2")).unwrap();
-    for (cfg, out) in [("t.toml", "a"), ("t2.toml", "b")] {
-        let args = ["--config", cfg, "--backend", "ndarray", "--out", out];
-        assert!(
-            rankdistil(d, None, &[&["train"], &args[..]].concat())
-                .status
-                .success()
-        );
-    }
+    two_runs(d);
     let export = |run: &str, out: &str, fault: Option<&str>| {
         let args = ["export", "--run", run, "--format", format, "--out", out];
         rankdistil(d, fault, &args)
@@ -398,16 +421,7 @@ fn export_faults(format: &str) {
     assert_ne!(old, new);
     // `score` serves safetensors exports: it must read the old export's scores or the new's.
     let serves = format == "safetensors";
-    let data = [
-        "gen-synthetic",
-        "--out",
-        "data.txt",
-        "--queries",
-        "20",
-        "--features",
-        "8",
-    ];
-    assert!(rankdistil(d, None, &data).status.success());
+    scoring_data(d);
     let score = |out: &str| rankdistil(d, None, &["score", "--model", out, "--data", "data.txt"]);
     let scored = |out: &str| {
         let o = score(out);
@@ -629,40 +643,17 @@ fn a_second_writer_on_a_run_directory_is_refused_in_one_line() {
 fn scoring_a_config_with_weights_of_another_export_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    std::fs::write(d.join("t.toml"), CONFIG).unwrap();
-    std::fs::write(d.join("t2.toml"), CONFIG.replace("seed = 1", "seed = 2")).unwrap();
-    for (cfg, run, out) in [("t.toml", "a", "ea"), ("t2.toml", "b", "eb")] {
-        let args = [
-            "train",
-            "--config",
-            cfg,
-            "--backend",
-            "ndarray",
-            "--out",
-            run,
-        ];
+    two_runs(d);
+    for (run, out) in [("a", "ea"), ("b", "eb")] {
+        let args = ["export", "--run", run, "--out", out];
         assert!(rankdistil(d, None, &args).status.success());
-        assert!(
-            rankdistil(d, None, &["export", "--run", run, "--out", out])
-                .status
-                .success()
-        );
     }
     std::fs::copy(
         d.join("eb/model.safetensors"),
         d.join("ea/model.safetensors"),
     )
     .unwrap();
-    let args = [
-        "gen-synthetic",
-        "--out",
-        "data.txt",
-        "--queries",
-        "5",
-        "--features",
-        "8",
-    ];
-    assert!(rankdistil(d, None, &args).status.success());
+    scoring_data(d);
     let o = rankdistil(d, None, &["score", "--model", "ea", "--data", "data.txt"]);
     assert_eq!(o.status.code(), Some(1));
     assert_eq!(
