@@ -596,6 +596,37 @@ fn catalog_survives_a_kill_or_a_full_disk_at_every_write() {
         assert!(points.iter().any(|p| p == file), "{file} in {points:?}");
     }
     faulted.table("catalog", &points);
+    recommend_refuses_a_mixed_export(d);
+}
+
+/// `recommend` on the teacher's export config beside the student's weights: one line, exit 1.
+fn recommend_refuses_a_mixed_export(d: &Path) {
+    for (model, out) in [("teacher", "et"), ("students/sampled-seed1", "es")] {
+        let args = ["export", "--run", &format!("whole/{model}"), "--out", out];
+        assert!(rankdistil(d, None, &args).status.success());
+    }
+    std::fs::copy(
+        d.join("es/model.safetensors"),
+        d.join("et/model.safetensors"),
+    )
+    .unwrap();
+    let inter = "user_id:token\titem_id:token\trating:float\nu\ti1\t5\n";
+    std::fs::write(d.join("new.inter"), inter).unwrap();
+    let args = [
+        "recommend",
+        "--model",
+        "et",
+        "--data",
+        "new.inter",
+        "--backend",
+        "ndarray",
+    ];
+    let o = rankdistil(d, None, &args);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert_eq!(
+        stderr(&o).lines().last().unwrap_or_default(),
+        "error: et/config.json: model.safetensors does not match the digest this config records; the weights and the config come from different exports (replaced while being read?); read it again, or export again"
+    );
 }
 
 #[test]
