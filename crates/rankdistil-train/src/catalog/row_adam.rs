@@ -77,8 +77,10 @@ impl RowAdam {
     /// One step on the rows in `rows`.
     ///
     /// - table: `[L, D]`
-    /// - rows: `[R]`, distinct row ids
+    /// - rows: `[R]`, distinct row ids, or distinct ids then pads that repeat one of them
     /// - grad: `[R, D]`, the loss gradient of those rows
+    /// - live: `[R, 1]`, 1 for a real row and 0 for a pad, when there are pads: a pad's update
+    ///   is zeroed, so adding it to the row it repeats changes nothing
     /// - output: the updated table `[L, D]` (pass the table by its only handle, and the rows
     ///   are written in place)
     pub fn step(
@@ -87,7 +89,12 @@ impl RowAdam {
         table: Tensor<2>,
         rows: Tensor<1, Int>,
         grad: Tensor<2>,
+        live: Option<Tensor<2>>,
     ) -> Tensor<2> {
+        let live = |t: Tensor<2>| match &live {
+            Some(mask) => t * mask.clone(),
+            None => t,
+        };
         self.time += 1;
         let (moment_1, moment_2) = self
             .moments
@@ -97,16 +104,26 @@ impl RowAdam {
         let v_old = moment_2.clone().select(0, rows.clone());
         let m = m_old.clone() * BETA_1 + grad.clone() * (1.0 - BETA_1);
         let v = v_old.clone() * BETA_2 + grad.square() * (1.0 - BETA_2);
-        // Rows are distinct, so adding the differences writes the new values.
+        // Real rows are distinct (pads add 0), so adding the differences writes the new values.
         self.moments = Some((
-            moment_1.select_assign(0, rows.clone(), m.clone() - m_old, IndexingUpdateOp::Add),
-            moment_2.select_assign(0, rows.clone(), v.clone() - v_old, IndexingUpdateOp::Add),
+            moment_1.select_assign(
+                0,
+                rows.clone(),
+                live(m.clone() - m_old),
+                IndexingUpdateOp::Add,
+            ),
+            moment_2.select_assign(
+                0,
+                rows.clone(),
+                live(v.clone() - v_old),
+                IndexingUpdateOp::Add,
+            ),
         ));
         // Burn's Adam arithmetic: m·(√c₂ / c₁) / (√v + ε·√c₂), c = 1 − βᵗ.
         let c2_sqrt = (1.0 - BETA_2.powi(self.time)).sqrt();
         let factor = c2_sqrt / (1.0 - BETA_1.powi(self.time));
         let delta = m * factor / (v.sqrt() + EPSILON * c2_sqrt);
-        table.select_assign(0, rows, delta * -learning_rate, IndexingUpdateOp::Add)
+        table.select_assign(0, rows, live(delta * -learning_rate), IndexingUpdateOp::Add)
     }
 }
 
@@ -153,7 +170,7 @@ mod tests {
             let g = leaf
                 .grad(&loss(leaf.clone(), &Tensor::from_inner(w_inner.clone())).backward())
                 .expect("the leaf takes part");
-            table = rows.step(0.05, table, all.clone(), g);
+            table = rows.step(0.05, table, all.clone(), g, None);
         }
         let (a, b) = (floats(dense.weight.val().inner()), floats(table));
         for (x, y) in a.iter().zip(&b) {
@@ -174,7 +191,7 @@ mod tests {
             TensorData::new(vec![1.0f32, -2.0, 0.5, 0.25], [2, 2]),
             &device,
         );
-        let once = adam.step(0.1, table, ids(&[1, 3]), g.clone());
+        let once = adam.step(0.1, table, ids(&[1, 3]), g.clone(), None);
         let after = floats(once.clone());
         for r in 0..5 {
             let moved = after[2 * r] != before[2 * r] || after[2 * r + 1] != before[2 * r + 1];
@@ -194,9 +211,36 @@ mod tests {
             after[3]
         );
         // Row 1 is not touched again, so its momentum does not move it.
-        let twice = floats(adam.step(0.1, once, ids(&[3, 4]), g));
+        let twice = floats(adam.step(0.1, once, ids(&[3, 4]), g, None));
         assert_eq!(twice[2..4], after[2..4]);
         assert_ne!(twice[6..8], after[6..8]);
         assert_ne!(twice[8..10], after[8..10]);
+    }
+
+    #[test]
+    fn pads_masked_out_leave_every_row_and_moment_as_the_exact_step_does() {
+        let device = device();
+        let table = Tensor::<2>::random([5, 2], Distribution::Normal(0.0, 1.0), &device);
+        let ids = |v: &[i64]| {
+            Tensor::<1, Int>::from_data(TensorData::new(v.to_vec(), [v.len()]), &device)
+        };
+        let grad = |v: Vec<f32>| {
+            let n = v.len() / 2;
+            Tensor::<2>::from_data(TensorData::new(v, [n, 2]), &device)
+        };
+        let (mut exact, mut padded) =
+            (RowAdam::new([5, 2], &device), RowAdam::new([5, 2], &device));
+        let (mut a, mut b) = (table.clone(), table);
+        // The pads repeat row 1 and carry gradients, which the mask must discard.
+        let live = Tensor::<2>::from_data(TensorData::new(vec![1f32, 1., 0., 0.], [4, 1]), &device);
+        for _ in 0..3 {
+            a = exact.step(0.1, a, ids(&[1, 3]), grad(vec![1.0, -2.0, 0.5, 0.25]), None);
+            let g = grad(vec![1.0, -2.0, 0.5, 0.25, 7.0, 7.0, -3.0, 9.0]);
+            b = padded.step(0.1, b, ids(&[1, 3, 1, 1]), g, Some(live.clone()));
+        }
+        assert_eq!(floats(a), floats(b));
+        let (ea, pa) = (exact.state(), padded.state());
+        assert_eq!(floats(ea.moment_1.val()), floats(pa.moment_1.val()));
+        assert_eq!(floats(ea.moment_2.val()), floats(pa.moment_2.val()));
     }
 }

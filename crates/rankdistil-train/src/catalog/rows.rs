@@ -7,10 +7,24 @@ use burn::tensor::TensorData;
 use rand::{RngExt, rngs::StdRng};
 use rankdistil_data::ImplicitSplit;
 
-use crate::catalog::scoring::padded;
+use crate::catalog::scoring::padded_to;
+
+/// Whether a step's varying sizes are rounded up to buckets on `device`. A GPU compiles (and
+/// autotunes) kernels for each new shape, so a step whose row count changes with every draw
+/// would compile in steady state; the CPU backends compile nothing and keep the exact sizes,
+/// and with them their numerics.
+pub fn buckets_sizes(device: &Device) -> bool {
+    device.identity().is_some()
+}
+
+/// `len` rounded up to its bucket, a power of two.
+pub fn bucket(len: usize) -> usize {
+    len.max(1).next_power_of_two()
+}
 
 /// The history rows a batch reads (sorted, distinct) and each history as padded positions in
-/// them, `[B, H]` ids and mask: only those rows enter the graph.
+/// them, `[B, H]` ids and mask: only those rows enter the graph. Where sizes are bucketed,
+/// H is rounded up to its bucket (the extra positions masked).
 pub fn gathered_histories<'a>(
     histories: impl Iterator<Item = &'a [u32]> + Clone,
     device: &Device,
@@ -19,7 +33,13 @@ pub fn gathered_histories<'a>(
     let lists: Vec<Vec<u32>> = histories
         .map(|h| h.iter().map(|&i| local(&rows, i)).collect())
         .collect();
-    let (ids, mask) = padded(&lists.iter().map(Vec::as_slice).collect::<Vec<_>>(), device);
+    let lists: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+    let longest = lists.iter().map(|l| l.len()).max().unwrap_or(0).max(1);
+    let width = match buckets_sizes(device) {
+        true => bucket(longest),
+        false => longest,
+    };
+    let (ids, mask) = padded_to(&lists, width, device);
     (rows, ids, mask)
 }
 

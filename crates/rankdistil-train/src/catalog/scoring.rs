@@ -12,9 +12,14 @@ use rayon::prelude::*;
 
 use crate::backend::Backend;
 
-/// Padded `[B, H]` ids and mask of item lists.
+/// Padded `[B, H]` ids and mask of item lists, H their longest.
 pub fn padded(lists: &[&[u32]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
     let h = lists.iter().map(|l| l.len()).max().unwrap_or(0).max(1);
+    padded_to(lists, h, device)
+}
+
+/// [`padded`] to `h` positions, at least the longest list's.
+pub fn padded_to(lists: &[&[u32]], h: usize, device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
     let mut ids = vec![0i64; lists.len() * h];
     let mut mask = vec![false; lists.len() * h];
     for (b, l) in lists.iter().enumerate() {

@@ -8,6 +8,7 @@ use burn::tensor::TensorData;
 use rankdistil_models::CatalogScorer;
 
 use crate::catalog::row_adam::{RowAdam, RowAdamState};
+use crate::catalog::rows::{bucket, buckets_sizes};
 use crate::store::weights::{load_into, to_bytes};
 
 /// Both tables' Adam moments, as a checkpoint saves them.
@@ -30,9 +31,13 @@ pub struct SparseTables {
 }
 
 /// One step's rows of each table: their ids, and the autodiff leaves the loss reads them from.
+/// Where sizes are bucketed, the ids are padded to their bucket with copies of the first row,
+/// which the loss never reads; `live` (`[R, 1]`, 1 for a real row and 0 for a pad) then keeps
+/// Adam off the pads.
 pub struct TouchedRows {
     rows: [Tensor<1, Int>; 2],
     leaves: [Tensor<2>; 2],
+    live: [Option<Tensor<2>>; 2],
     dim: usize,
 }
 
@@ -101,9 +106,24 @@ impl SparseTables {
     /// fresh leaves that take gradients.
     pub fn gather(&self, history: Vec<u32>, candidates: Vec<u32>) -> TouchedRows {
         let device = self.tables[0].device();
-        let rows = [history, candidates].map(|r| {
+        let bucketed = buckets_sizes(&device);
+        let ids = [history, candidates].map(|r| {
+            let real = r.len();
+            let mut r: Vec<i64> = r.into_iter().map(i64::from).collect();
+            if bucketed && let Some(&first) = r.first() {
+                r.resize(bucket(real), first);
+            }
+            (r, real)
+        });
+        let live = ids.each_ref().map(|(r, real)| {
+            let mask: Vec<f32> = (0..r.len())
+                .map(|i| f32::from(u8::from(i < *real)))
+                .collect();
+            let n = mask.len();
+            (n > *real).then(|| Tensor::from_data(TensorData::new(mask, [n, 1]), &device))
+        });
+        let rows = ids.map(|(r, _)| {
             let n = r.len();
-            let r: Vec<i64> = r.into_iter().map(i64::from).collect();
             Tensor::<1, Int>::from_data(TensorData::new(r, [n]), &device)
         });
         let leaves = std::array::from_fn(|t| {
@@ -112,6 +132,7 @@ impl SparseTables {
         TouchedRows {
             rows,
             leaves,
+            live,
             dim: self.dim,
         }
     }
@@ -122,17 +143,21 @@ impl SparseTables {
         grads: &burn::tensor::Gradients,
         touched: TouchedRows,
     ) {
-        let TouchedRows { rows, leaves, .. } = touched;
+        let TouchedRows {
+            rows, leaves, live, ..
+        } = touched;
         let tables = std::mem::take(&mut self.tables);
         self.tables = tables
             .into_iter()
-            .zip(rows.into_iter().zip(leaves))
+            .zip(rows.into_iter().zip(leaves).zip(live))
             .zip(&mut self.adam)
-            .map(|((table, (rows, leaf)), adam)| match leaf.grad(grads) {
-                Some(grad) => adam.step(learning_rate, table, rows, grad),
-                // A leaf the loss did not reach has no gradient: nothing to update.
-                None => table,
-            })
+            .map(
+                |((table, ((rows, leaf), live)), adam)| match leaf.grad(grads) {
+                    Some(grad) => adam.step(learning_rate, table, rows, grad, live),
+                    // A leaf the loss did not reach has no gradient: nothing to update.
+                    None => table,
+                },
+            )
             .collect();
     }
 }
