@@ -6,7 +6,8 @@
 # 1. parity: the same batch and weights on wgpu (GL) and flex, loss to 1e-4, gradients to 1e-3;
 # 2. a one-epoch list teacher (`train`) and a coupled-RankDistil student of it (`distill`);
 # 3. a one-epoch catalog run (teacher and a sampled-RankDistil student);
-# 4. `bench --suite launches`: launches, read-backs, submits and compiles per step.
+# 4. `bench --suite launches`: launches, read-backs, submits and compiles per step;
+# 5. the quickstart's pipeline at widths llvmpipe can run, with the kernels it launched.
 # Every step runs under `timeout` (GL_TIMEOUT seconds, default 900): llvmpipe's GL driver can
 # stall, and CI must fail rather than hang. Needs Debian's libegl1 libegl-mesa0 libgl1-mesa-dri.
 set -euo pipefail
@@ -39,3 +40,6 @@ step distill "$bin" distill --backend wgpu --teacher "$work/teacher" \
 step catalog "$bin" catalog --backend wgpu --config configs/ci/gl-catalog.toml --out "$work/catalog"
 step launches "$bin" bench --suite launches --backend wgpu --warmup 2 --steps 3
 grep '^|' "$work/launches.log"
+step quickstart "$bin" quickstart --backend wgpu --config configs/ci/gl-quickstart.toml \
+  --out "$work/quickstart"
+grep 'distinct kernels' "$work/quickstart.log"

@@ -143,6 +143,15 @@ impl log::Log for ApiTrace {
 
 static TRACE_INSTALLED: AtomicBool = AtomicBool::new(false);
 
+/// `work`'s result and how many distinct kernels it launched, on any thread and device: each
+/// was compiled (autotune candidates included) or loaded from the kernel cache. Cheap enough
+/// to wrap a whole run.
+pub fn distinct_kernels<T>(work: impl FnOnce() -> T) -> (T, usize) {
+    let collecting = LaunchedKernels::new();
+    let out = work();
+    (out, collecting.finish().len())
+}
+
 /// The error when another `log` logger already owns the process.
 #[derive(Debug, thiserror::Error)]
 #[error("cannot count read-backs: another logger is installed in this process")]

@@ -2,6 +2,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use clap::Args;
+use rankdistil_train::device_counts::distinct_kernels;
 use rankdistil_train::list::config::{QUICKSTART_TOML, QuickstartConfig};
 use rankdistil_train::list::quickstart::run_quickstart;
 use rankdistil_train::report::table;
@@ -51,7 +52,17 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         backend.adapter,
         out.display()
     );
-    let report = run_quickstart(&cfg, QUICKSTART_TOML, &out, &backend)?;
+    let (report, kernels) =
+        distinct_kernels(|| run_quickstart(&cfg, QUICKSTART_TOML, &out, &backend));
+    let report = report?;
+    if backend.is_gpu {
+        // On a GPU each new kernel is a compilation (or a load from the kernel cache): the
+        // cold-start cost.
+        eprintln!(
+            "quickstart: {kernels} distinct kernels launched on {}",
+            backend.adapter
+        );
+    }
     println!(
         "\nheld-out synthetic test queries ({}):\n\n{}\nbaselines, student architecture, seeds {:?}:\n\n{}\ndone in {:.0}s; the teacher run is in {}",
         report.test_queries,
