@@ -33,13 +33,13 @@ use crate::targets::DistillTerm;
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(tag = "method", rename_all = "snake_case", deny_unknown_fields)]
 pub enum DistillConfig {
-    /// Coupled RankDistil (LOSSES.md §1).
+    /// Coupled RankDistil (docs/LOSSES.md, "Coupled RankDistil").
     #[serde(deserialize_with = "with_defaults")]
     Coupled(CoupledRankDistilConfig),
-    /// Decoupled RankDistil (§3, a reconstruction).
+    /// Decoupled RankDistil (docs/LOSSES.md, "Decoupled and pairwise RankDistil", a reconstruction).
     #[serde(deserialize_with = "with_defaults")]
     Decoupled(DecoupledRankDistilConfig),
-    /// Pairwise RankDistil (§3, a reconstruction).
+    /// Pairwise RankDistil (docs/LOSSES.md, "Decoupled and pairwise RankDistil", a reconstruction).
     #[serde(deserialize_with = "with_defaults")]
     Pairwise(PairwiseRankDistilConfig),
     #[serde(deserialize_with = "with_defaults")]

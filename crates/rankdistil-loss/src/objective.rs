@@ -9,7 +9,7 @@ use crate::label::softmax_ce::SoftmaxCe;
 use crate::mse_kd::MseKd;
 use crate::targets::{DistillTerm, HostTargets};
 
-/// The label losses (LOSSES.md §5).
+/// The label losses (docs/LOSSES.md, "Label losses").
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelLossKind {

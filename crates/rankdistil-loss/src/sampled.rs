@@ -93,7 +93,7 @@ pub struct Candidates {
     pub negative_shifts: Vec<f32>,
 }
 
-/// Sampled RankDistil for large catalogs (LOSSES.md §2): the coupled loss over the teacher's
+/// Sampled RankDistil for large catalogs (docs/LOSSES.md, "Sampled RankDistil"): the coupled loss over the teacher's
 /// top-p items plus m uniform negatives, with the log-q correction.
 ///
 /// ```text

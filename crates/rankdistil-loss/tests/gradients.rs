@@ -1,4 +1,4 @@
-//! Central finite differences against Burn's autodiff gradient, for every loss (LOSSES.md §7).
+//! Central finite differences against Burn's autodiff gradient, for every loss (docs/LOSSES.md, "The tests that pin them").
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! Sampled RankDistil (LOSSES.md §2).
+//! Sampled RankDistil (docs/LOSSES.md, "Sampled RankDistil").
 
 mod common;
 

@@ -1,4 +1,4 @@
-//! The spec's test vectors, computed with TF-Ranking 0.5.5 (LOSSES.md §1, §5).
+//! The spec's test vectors, computed with TF-Ranking 0.5.5 (docs/LOSSES.md, "Coupled RankDistil" and "Label losses").
 
 mod common;
 

@@ -1,5 +1,5 @@
 //! Ranking metrics over one list at a time, on the host, with the conventions of the rankdistil
-//! spec (`LOSSES.md` §6): lists are sorted by score descending with ties to the lower index,
+//! spec (`docs/LOSSES.md`, "Metrics"): lists are sorted by score descending with ties to the lower index,
 //! k' = min(k, n), and each metric is averaged over the lists it counts.
 
 mod accumulate;

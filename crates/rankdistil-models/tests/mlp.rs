@@ -8,7 +8,7 @@ use burn::tensor::{Distribution, TensorData};
 use rankdistil_models::{Activation, ItemLayout, MlpScorer, MlpScorerConfig};
 
 fn device() -> Device {
-    #[allow(deprecated)] // the CPU backend the trainer defaults to
+    #[allow(deprecated)] // ndarray, these tests' reference CPU backend
     Device::ndarray()
 }
 

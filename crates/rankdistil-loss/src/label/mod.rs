@@ -1,4 +1,4 @@
-//! Label losses for training a scorer from graded relevance (spec §5).
+//! Label losses for training a scorer from graded relevance (docs/LOSSES.md, "Label losses").
 
 pub mod listmle;
 pub mod ranknet;

@@ -4,7 +4,7 @@ use burn::prelude::*;
 use burn::tensor::TensorData;
 
 pub fn device() -> Device {
-    #[allow(deprecated)] // the CPU backend the trainer defaults to
+    #[allow(deprecated)] // ndarray, these tests' reference CPU backend
     Device::ndarray()
 }
 

@@ -136,7 +136,7 @@ mod tests {
     use super::*;
 
     fn device() -> Device {
-        #[allow(deprecated)] // the CPU backend the trainer defaults to
+        #[allow(deprecated)] // ndarray, these tests' reference CPU backend
         Device::ndarray()
     }
 

@@ -1,4 +1,5 @@
-//! Resumable training state, written at the end of every epoch.
+//! Resumable training state, written after an epoch: every epoch in a list run, at most once
+//! per `checkpoint_seconds` in a catalog run.
 //!
 //! The parts of epoch E (`checkpoint/epoch-E.model.bpk`, `checkpoint/epoch-E.optim.bpk`, and
 //! any a run adds) are written first, each atomically; `checkpoint/state.json` is then replaced
