@@ -40,6 +40,22 @@ pub fn effective_len(list_len: usize, width: usize, layout: ItemLayout) -> usize
     }
 }
 
+/// Host bytes per trained parameter: weights, gradients, Adam's two moments and the best
+/// epoch's copy, f32 each.
+pub const BYTES_PER_PARAM: u128 = 5 * 4;
+
+/// Host bytes per slot of a sampled order: its index (i64), validity flag, and three f32s
+/// (the gathered score, its gradient and the teacher's).
+pub const BYTES_PER_ORDER_SLOT: u128 = 8 + 1 + 4 * 3;
+
+/// Refuses a model of `params` parameters, described by the file at `path`, whose weights
+/// would not fit in host memory: checked before the model is built from a file that may be
+/// damaged or hostile.
+pub fn check_described_model(path: &std::path::Path, params: usize) -> anyhow::Result<()> {
+    host_memory::check("the model it describes", params as u128 * 4)
+        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+}
+
 /// What a run will hold in host memory, by the setting that makes it large: checked before
 /// anything starts, so a size the machine cannot hold is refused with its key instead of
 /// aborting in an allocation.

@@ -6,13 +6,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use rankdistil_data::host_memory;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::CatalogModel;
 use crate::catalog::model_dir::{self, CatalogModelMeta, ITEMS_FILE};
 use crate::catalog::onnx::{self, ITEM_TABLE_FILE};
+use crate::memory::check_described_model;
 use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
     CATALOG_KIND, ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config,
@@ -166,9 +166,7 @@ pub fn load(
         hidden: config.hidden.clone(),
         dropout: 0.0,
     };
-    let params = architecture.scorer(config.catalog_size).num_params() as u128;
-    host_memory::check("the model it describes", params * 4)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    check_described_model(&path, architecture.scorer(config.catalog_size).num_params())?;
     let items_path = dir.join(&config.items);
     let items_text = String::from_utf8(file.verified(dir, &config.items)?)
         .with_context(|| format!("{}: not UTF-8 text", items_path.display()))?;

@@ -1,10 +1,7 @@
 //! What a catalog run holds in host memory, from its settings and its data's shape.
 
 use crate::catalog::config::{CatalogMethod, CatalogRunConfig, CatalogStage};
-use crate::memory::Footprint;
-
-/// Weights, gradients and Adam's two moments, and the saved copy: bytes per parameter.
-const BYTES_PER_PARAM: u128 = 5 * 4;
+use crate::memory::{BYTES_PER_ORDER_SLOT, BYTES_PER_PARAM, Footprint};
 
 /// The most host memory softmax KD's whole-catalog teacher scores may take.
 const MAX_FULL_SCORES_BYTES: u128 = 4 << 30;
@@ -41,7 +38,7 @@ pub fn check(config: &CatalogRunConfig, users: usize, items: usize) -> anyhow::R
             config.student.train.batch_size as u128
                 * sampled.samples.max(1) as u128
                 * (sampled.p as u128 + sampled.m as u128).min(l)
-                * 21,
+                * BYTES_PER_ORDER_SLOT,
         );
     if config.methods.contains(&CatalogMethod::SoftmaxKd) {
         footprint.add("methods = [\"softmax_kd\"]", users * l * 4);

@@ -6,12 +6,12 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use rankdistil_data::host_memory;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::{CatalogData, CatalogModel};
 use crate::fit::MODEL_FILE;
+use crate::memory::check_described_model;
 use crate::store::atomic::write_atomic;
 use crate::store::weights::{load_into, save_model};
 
@@ -102,9 +102,7 @@ pub fn load_meta(dir: &Path) -> anyhow::Result<CatalogModelMeta> {
             model.dropout
         );
     }
-    let params = model.scorer(meta.num_items).num_params() as u128;
-    host_memory::check("the model it describes", params * 4)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    check_described_model(&path, model.scorer(meta.num_items).num_params())?;
     Ok(meta)
 }
 

@@ -470,7 +470,7 @@ fn sampled_distill_loss(
         (Some((at, (labels, valid, shifts))), Some(ce)) => {
             let scores = model.score_rows_from(items.select(0, at.clone()), bias.select(0, at), q); // [B, R_label]
             let label = ce.forward(scores, labels, valid, shifts);
-            loss * (1.0 - distill.alpha) + label * distill.alpha
+            with_labels(loss, label, distill.alpha)
         }
         _ => loss,
     };
@@ -535,5 +535,11 @@ fn softmax_kd_loss(
     }
     let labels = history_labels(batch, split, device);
     let label = context.softmax_ce.forward(scores, labels, all);
-    loss * (1.0 - kd.alpha) + label * kd.alpha
+    with_labels(loss, label, kd.alpha)
+}
+
+/// The distillation loss mixed with the label loss: `(1 − α)·distill + α·label`, as the list
+/// student objective mixes them.
+fn with_labels(distill: Tensor<1>, label: Tensor<1>, alpha: f64) -> Tensor<1> {
+    distill * (1.0 - alpha) + label * alpha
 }

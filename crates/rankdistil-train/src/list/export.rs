@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use rankdistil_data::{FeatureNormalizer, MAX_FEATURES, host_memory};
+use rankdistil_data::{FeatureNormalizer, MAX_FEATURES};
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{LAYER_NORM_EPSILON, MlpScorer};
 use serde::{Deserialize, Serialize};
@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use crate::list::config::ModelConfig;
 use crate::list::onnx;
 use crate::list::run_dir::RunMeta;
+use crate::memory::check_described_model;
 use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
     ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config, write_weights,
@@ -145,9 +146,10 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
         .architecture
         .check("architecture")
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let params = config.architecture.scorer(config.input_dim).num_params() as u128;
-    host_memory::check("the model it describes", params * 4)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    check_described_model(
+        &path,
+        config.architecture.scorer(config.input_dim).num_params(),
+    )?;
     if config.normalization.num_features() != config.input_dim {
         bail!(
             "{}: normalization has {} features but input_dim is {}",

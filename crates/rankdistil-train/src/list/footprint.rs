@@ -3,10 +3,7 @@
 use rankdistil_loss::{DistillConfig, ObjectiveConfig};
 
 use crate::list::config::{ModelConfig, TrainConfig};
-use crate::memory::Footprint;
-
-/// Weights, gradients, Adam's two moments and the best epoch's copy: bytes per parameter.
-const BYTES_PER_PARAM: u128 = 5 * 4;
+use crate::memory::{BYTES_PER_ORDER_SLOT, BYTES_PER_PARAM, Footprint};
 
 /// Refuses a run whose model, batches or sampled orders do not fit the machine.
 /// `longest` is the longest list of the data.
@@ -48,9 +45,7 @@ pub fn check(
             batch * list * widest * layers * 2 * 4,
         );
     if let DistillConfig::Coupled(coupled) = &objective.distill {
-        // Each sampled order is an index, a validity flag and the gathered scores per slot.
-        let per_slot = 8 + 1 + 4 * 3;
-        let orders = batch * coupled.samples.max(1) as u128 * list * per_slot;
+        let orders = batch * coupled.samples.max(1) as u128 * list * BYTES_PER_ORDER_SLOT;
         footprint.add(format!("[loss] samples = {}", coupled.samples), orders);
     }
     footprint.check()

@@ -6,13 +6,14 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::prelude::*;
-use rankdistil_data::{FeatureNormalizer, host_memory};
+use rankdistil_data::FeatureNormalizer;
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::fit::MODEL_FILE;
 use crate::list::config::{DataConfig, ModelConfig};
+use crate::memory::check_described_model;
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::Checkpoint;
 use crate::store::metrics_log::METRICS_FILE;
@@ -116,9 +117,7 @@ pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
     meta.model
         .check("model")
         .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
-    let params = meta.scorer_config().num_params() as u128;
-    host_memory::check("the model it describes", params * 4)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    check_described_model(&path, meta.scorer_config().num_params())?;
     Ok(meta)
 }
 
