@@ -20,6 +20,7 @@ pub mod parity;
 pub mod process;
 pub mod progress;
 pub mod report;
+pub mod role;
 pub mod settings;
 pub mod step_gradients;
 pub mod store;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use rand::{Rng, RngExt, SeedableRng, rngs::StdRng};
 use rankdistil_data::{LetorOptions, LetorReader, read_all, read_recbole_inter_from};
 use rankdistil_train::backend::Backend;
-use rankdistil_train::catalog::top_p_cache::TopPCache;
+use rankdistil_train::catalog::top_p_cache::{TopP, TopPCache};
 use rankdistil_train::list::export::load_export;
 use rankdistil_train::store::checkpoint::Checkpoint;
 
@@ -215,8 +215,14 @@ fn cache_seed() -> Vec<u8> {
     let cache = TopPCache {
         p: 3,
         users: vec![
-            (vec![4, 1, 9], vec![2.5, 1.0, -0.5]),
-            (vec![0, 2], vec![0.1, 0.0]),
+            TopP {
+                items: vec![4, 1, 9],
+                scores: vec![2.5, 1.0, -0.5],
+            },
+            TopP {
+                items: vec![0, 2],
+                scores: vec![0.1, 0.0],
+            },
         ],
     };
     cache.write(&path, 50).unwrap();
@@ -290,7 +296,7 @@ fn tiny_export() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, Vec<u8>) {
         dir: run.path(),
         resume: false,
         config_text: "",
-        role: "teacher",
+        role: rankdistil_train::role::Role::Teacher,
         method: "softmax_ce",
         data: &data,
         teacher: None,

@@ -55,7 +55,7 @@ fn a_teacher_and_a_distilled_student_train_through_the_library() {
             dir: dir.path(),
             resume: false,
             config_text: "# a test run\n",
-            role: "teacher",
+            role: rankdistil_train::role::Role::Teacher,
             method: "softmax_ce",
             data: &data,
             teacher: None,

@@ -23,7 +23,7 @@ use crate::bench::options::FEATURES;
 use crate::bench::profile::sync;
 use crate::bench::reference::ReferenceStep;
 use crate::catalog::config::CatalogStage;
-use crate::catalog::top_p_cache::TopPCache;
+use crate::catalog::top_p_cache::{TopP, TopPCache};
 use crate::catalog::training::{CatalogTraining, Target};
 use crate::device_counts::{Counter, Counts};
 use crate::fit::{FitSettings, Stepper, Task};
@@ -234,7 +234,7 @@ pub fn catalog(
                 top.truncate(p);
                 let mut scores: Vec<f32> = (0..p).map(|_| rng.random()).collect();
                 scores.sort_by(|a, b| b.total_cmp(a));
-                (top, scores)
+                TopP { items: top, scores }
             })
             .collect(),
     };

@@ -13,6 +13,7 @@ use crate::catalog::config::CatalogModel;
 use crate::catalog::model_dir::{self, CatalogModelMeta, ITEMS_FILE};
 use crate::catalog::onnx::{self, ITEM_TABLE_FILE};
 use crate::memory::check_described_model;
+use crate::role::Role;
 use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
     CATALOG_KIND, ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config,
@@ -47,7 +48,7 @@ pub struct CatalogExportConfig {
     pub forward: String,
     /// Interactions rated at least this form the history, as in training.
     pub positives_min_rating: f32,
-    pub role: String,
+    pub role: Role,
     pub method: Option<String>,
     pub seed: Option<u64>,
     pub metrics: CatalogExportMetrics,
@@ -104,7 +105,7 @@ fn write_export(
             _ => FORWARD.into(),
         },
         positives_min_rating: meta.data.min_rating,
-        role: meta.role.clone(),
+        role: meta.role,
         method: meta.method.clone(),
         seed: meta.seed,
         metrics: CatalogExportMetrics {

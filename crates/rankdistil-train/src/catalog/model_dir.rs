@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::catalog::config::{CatalogData, CatalogModel};
 use crate::fit::MODEL_FILE;
 use crate::memory::check_described_model;
+use crate::role::Role;
 use crate::store::atomic::write_atomic;
 use crate::store::weights::{load_into, save_model};
 
@@ -27,8 +28,7 @@ pub struct CatalogModelMeta {
     pub num_items: usize,
     pub ndcg_at_10: f64,
     pub recall_at_20: f64,
-    /// `teacher` or `student`.
-    pub role: String,
+    pub role: Role,
     /// The student's training method (`label_only`, `sampled`, `softmax_kd`).
     pub method: Option<String>,
     pub seed: Option<u64>,
@@ -58,7 +58,7 @@ pub fn save(
     let mut items = item_ids.join("\n");
     items.push('\n');
     write_atomic(&dir.join(ITEMS_FILE), items.as_bytes())?;
-    let name = if meta.role == "teacher" {
+    let name = if meta.role == Role::Teacher {
         TEACHER_META
     } else {
         STUDENT_META

@@ -17,10 +17,13 @@ use crate::catalog::config::{CatalogMethod, CatalogModel, CatalogRunConfig, Cata
 use crate::catalog::data::{CatalogSplit, load_split};
 use crate::catalog::footprint;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
-use crate::catalog::scoring::{evaluate_catalog, evaluate_popularity, score_users};
+use crate::catalog::scoring::{
+    CatalogEvaluation, CatalogMetrics, evaluate_catalog, evaluate_popularity, score_users,
+};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
 use crate::catalog::training::{CatalogTraining, Target};
 use crate::report::mean_std;
+use crate::role::Role;
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::CHECKPOINT_DIR;
 
@@ -61,15 +64,17 @@ impl CatalogPlan<'_> {
             .transpose()?;
         // Everything the run reads is checked: only now is anything written.
         self.prepare_out()?;
-        let (teacher, (t_ndcg, t_recall, eval_s)) = match reused {
+        let (teacher, evaluated) = match reused {
             Some(teacher) => {
                 let evaluated = evaluate_catalog(&teacher, split, backend);
                 (teacher, evaluated)
             }
             None => self.train_teacher(&data, backend)?,
         };
+        let (t, eval_s) = (evaluated.metrics, evaluated.seconds);
         eprintln!(
-            "catalog: teacher NDCG@10 {t_ndcg:.4}, Recall@20 {t_recall:.4} (full-catalog evaluation in {eval_s:.2}s)"
+            "catalog: teacher NDCG@10 {:.4}, Recall@20 {:.4} (full-catalog evaluation in {eval_s:.2}s)",
+            t.ndcg_at_10, t.recall_at_20
         );
         let cache = self.top_p_cache(&teacher, &data, backend)?;
         // Softmax KD needs the teacher's scores over the whole catalog.
@@ -89,7 +94,7 @@ impl CatalogPlan<'_> {
                 .collect::<anyhow::Result<Vec<_>>>()?;
             rows.push((method, runs));
         }
-        let table = table((t_ndcg, t_recall), evaluate_popularity(split), &rows);
+        let table = table(t, evaluate_popularity(split), &rows);
         write_atomic(&self.out.join(TABLE_FILE), table.as_bytes())?;
         Ok(CatalogReport {
             table,
@@ -209,12 +214,12 @@ impl CatalogPlan<'_> {
         Ok(teacher)
     }
 
-    /// A new teacher, saved, and its full-catalog (NDCG@10, Recall@20, seconds).
+    /// A new teacher, saved, and its full-catalog evaluation.
     fn train_teacher(
         &self,
         data: &CatalogSplit,
         backend: &Backend,
-    ) -> anyhow::Result<(CatalogScorer, (f64, f64, f64))> {
+    ) -> anyhow::Result<(CatalogScorer, CatalogEvaluation)> {
         let dir = self.out.join("teacher");
         let stage = &self.config.teacher;
         let teacher = train_model(stage, data, Target::Labels, 0, "teacher", &dir, backend)?;
@@ -222,8 +227,8 @@ impl CatalogPlan<'_> {
         let meta = self.meta(
             &stage.model,
             data.split.num_items,
-            evaluated,
-            "teacher",
+            evaluated.metrics,
+            Role::Teacher,
             None,
         );
         save_model_dir(&dir, &teacher, &meta, &data.item_ids)?;
@@ -234,17 +239,17 @@ impl CatalogPlan<'_> {
         &self,
         model: &CatalogModel,
         num_items: usize,
-        (ndcg, recall, _): (f64, f64, f64),
-        role: &str,
+        metrics: CatalogMetrics,
+        role: Role,
         student: Option<(CatalogMethod, u64)>,
     ) -> CatalogModelMeta {
         CatalogModelMeta {
             data: self.config.data.clone(),
             model: model.clone(),
             num_items,
-            ndcg_at_10: ndcg,
-            recall_at_20: recall,
-            role: role.into(),
+            ndcg_at_10: metrics.ndcg_at_10,
+            recall_at_20: metrics.recall_at_20,
+            role,
             method: student.map(|(m, _)| m.key().into()),
             seed: student.map(|(_, s)| s),
             epoch: None,
@@ -309,7 +314,7 @@ impl CatalogPlan<'_> {
         cache: &TopPCache,
         full: &[f32],
         backend: &Backend,
-    ) -> anyhow::Result<(f64, f64)> {
+    ) -> anyhow::Result<CatalogMetrics> {
         let name = format!("{method:?} seed {seed}");
         let dir = self
             .out
@@ -337,14 +342,16 @@ impl CatalogPlan<'_> {
         let student = train_model(stage, data, target, seed, &name, &dir, backend)?;
         let evaluated = evaluate_catalog(&student, &data.split, backend);
         let l = data.split.num_items;
-        let meta = self.meta(&stage.model, l, evaluated, "student", Some((method, seed)));
+        let m = evaluated.metrics;
+        let meta = self.meta(&stage.model, l, m, Role::Student, Some((method, seed)));
         save_model_dir(&dir, &student, &meta, &data.item_ids)?;
-        let (ndcg, recall, _) = evaluated;
         eprintln!(
-            "catalog: {name}: NDCG@10 {ndcg:.4}, Recall@20 {recall:.4}, saved to {}",
+            "catalog: {name}: NDCG@10 {:.4}, Recall@20 {:.4}, saved to {}",
+            m.ndcg_at_10,
+            m.recall_at_20,
             dir.display()
         );
-        Ok((ndcg, recall))
+        Ok(m)
     }
 }
 
@@ -390,7 +397,7 @@ fn reuse_student(
     method: CatalogMethod,
     seed: u64,
     name: &str,
-) -> anyhow::Result<(f64, f64)> {
+) -> anyhow::Result<CatalogMetrics> {
     let meta = model_dir::load_meta(dir)?;
     anyhow::ensure!(
         meta.method.as_deref() == Some(method.key()) && meta.seed == Some(seed),
@@ -405,7 +412,10 @@ fn reuse_student(
         meta.ndcg_at_10,
         meta.recall_at_20
     );
-    Ok((meta.ndcg_at_10, meta.recall_at_20))
+    Ok(CatalogMetrics {
+        ndcg_at_10: meta.ndcg_at_10,
+        recall_at_20: meta.recall_at_20,
+    })
 }
 
 /// Loads the catalog model folder `dir`, which must score this data's `num_items` items (and,
@@ -437,16 +447,18 @@ pub fn load_matching(
 /// The results table: the teacher, the popularity baseline, and each method's mean ± std
 /// over seeds.
 fn table(
-    (t_ndcg, t_recall): (f64, f64),
-    (p_ndcg, p_recall): (f64, f64),
-    rows: &[(CatalogMethod, Vec<(f64, f64)>)],
+    teacher: CatalogMetrics,
+    popularity: CatalogMetrics,
+    rows: &[(CatalogMethod, Vec<CatalogMetrics>)],
 ) -> String {
+    let (t, p) = (teacher, popularity);
     let mut md = format!(
-        "| model | NDCG@10 | Recall@20 |\n|---|---|---|\n| teacher | {t_ndcg:.4} | {t_recall:.4} |\n| popularity (training counts) | {p_ndcg:.4} | {p_recall:.4} |\n"
+        "| model | NDCG@10 | Recall@20 |\n|---|---|---|\n| teacher | {:.4} | {:.4} |\n| popularity (training counts) | {:.4} | {:.4} |\n",
+        t.ndcg_at_10, t.recall_at_20, p.ndcg_at_10, p.recall_at_20
     );
     for (method, runs) in rows {
-        let (n, ns) = mean_std(&runs.iter().map(|r| r.0).collect::<Vec<_>>());
-        let (r, rs) = mean_std(&runs.iter().map(|r| r.1).collect::<Vec<_>>());
+        let (n, ns) = mean_std(&runs.iter().map(|r| r.ndcg_at_10).collect::<Vec<_>>());
+        let (r, rs) = mean_std(&runs.iter().map(|r| r.recall_at_20).collect::<Vec<_>>());
         md += &format!(
             "| {} | {n:.4} ± {ns:.4} | {r:.4} ± {rs:.4} |\n",
             method.label()

@@ -138,11 +138,25 @@ pub fn top_items(
 }
 
 /// NDCG@10 and Recall@20 over the full catalog, training items excluded.
+/// Full-catalog metrics: mean NDCG@10 and Recall@20 over the users with held-out items.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CatalogMetrics {
+    pub ndcg_at_10: f64,
+    pub recall_at_20: f64,
+}
+
+/// A scorer's [`CatalogMetrics`], and the seconds their evaluation took.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct CatalogEvaluation {
+    pub metrics: CatalogMetrics,
+    pub seconds: f64,
+}
+
 pub fn evaluate_catalog(
     model: &CatalogScorer,
     split: &ImplicitSplit,
     backend: &Backend,
-) -> (f64, f64, f64) {
+) -> CatalogEvaluation {
     let started = Instant::now();
     let users = split.evaluable();
     let l = split.num_items;
@@ -156,12 +170,18 @@ pub fn evaluate_catalog(
         }
     }
     let n = users.len().max(1) as f64;
-    (ndcg / n, recall / n, started.elapsed().as_secs_f64())
+    CatalogEvaluation {
+        metrics: CatalogMetrics {
+            ndcg_at_10: ndcg / n,
+            recall_at_20: recall / n,
+        },
+        seconds: started.elapsed().as_secs_f64(),
+    }
 }
 
 /// NDCG@10 and Recall@20 of the popularity baseline: every user gets the items with the most
 /// training interactions (ties to the lower id), their own training items excluded.
-pub fn evaluate_popularity(split: &ImplicitSplit) -> (f64, f64) {
+pub fn evaluate_popularity(split: &ImplicitSplit) -> CatalogMetrics {
     let l = split.num_items;
     let mut counts = vec![0f32; l];
     split
@@ -188,7 +208,10 @@ pub fn evaluate_popularity(split: &ImplicitSplit) -> (f64, f64) {
         }
     }
     let n = users.len().max(1) as f64;
-    (ndcg / n, recall / n)
+    CatalogMetrics {
+        ndcg_at_10: ndcg / n,
+        recall_at_20: recall / n,
+    }
 }
 
 #[cfg(test)]
@@ -236,8 +259,8 @@ mod tests {
                 }
             }
         }
-        let (ndcg, recall, _) = evaluate_catalog(&model, &split, &backend);
-        assert!((0.0..=1.0).contains(&ndcg) && (0.0..=1.0).contains(&recall));
+        let m = evaluate_catalog(&model, &split, &backend).metrics;
+        assert!((0.0..=1.0).contains(&m.ndcg_at_10) && (0.0..=1.0).contains(&m.recall_at_20));
     }
 
     #[test]
@@ -248,7 +271,10 @@ mod tests {
             train: vec![vec![0, 1, 2], vec![0, 1], vec![0]],
             test: vec![vec![4], vec![2], vec![1]],
         };
-        let (ndcg, recall) = evaluate_popularity(&split);
+        let CatalogMetrics {
+            ndcg_at_10: ndcg,
+            recall_at_20: recall,
+        } = evaluate_popularity(&split);
         // User 0 gets [3, 4]: its held-out item at rank 2. User 1 gets [2, 3, 4]: rank 1.
         // User 2 gets [1, 2, 3, 4]: rank 1.
         let want = (1.0 / 3f64.log2() + 1.0 + 1.0) / 3.0;

@@ -26,9 +26,8 @@ pub fn build_cache(
         let top = top_items(teacher, &split.train, &split.train, chunk, backend, p);
         out.extend(top.into_iter().map(|best| {
             // Training items score −∞; a user with fewer than p others keeps what there is.
-            best.into_iter()
-                .filter(|(_, s)| s.is_finite())
-                .unzip::<u32, f32, Vec<u32>, Vec<f32>>()
+            let (items, scores) = best.into_iter().filter(|(_, s)| s.is_finite()).unzip();
+            TopP { items, scores }
         }));
         bar.inc(chunk.len() as u64);
     }
@@ -40,7 +39,14 @@ pub fn build_cache(
 #[derive(Debug, Clone, PartialEq)]
 pub struct TopPCache {
     pub p: usize,
-    pub users: Vec<(Vec<u32>, Vec<f32>)>,
+    pub users: Vec<TopP>,
+}
+
+/// One user's entry of a [`TopPCache`]: at most p items, best first, and their scores.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TopP {
+    pub items: Vec<u32>,
+    pub scores: Vec<f32>,
 }
 
 impl TopPCache {
@@ -52,7 +58,7 @@ impl TopPCache {
         for v in [self.users.len() as u64, self.p as u64, num_items as u64] {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
-        for (ids, scores) in &self.users {
+        for TopP { items: ids, scores } in &self.users {
             bytes.extend_from_slice(&(ids.len() as u32).to_le_bytes());
             ids.iter()
                 .for_each(|i| bytes.extend_from_slice(&i.to_le_bytes()));
@@ -114,7 +120,7 @@ impl TopPCache {
             if !fits || scores.iter().any(|s| !s.is_finite()) {
                 return Err(bad());
             }
-            out.push((ids, scores));
+            out.push(TopP { items: ids, scores });
         }
         if at != bytes.len() {
             return Err(bad());
@@ -134,8 +140,14 @@ mod tests {
         let cache = TopPCache {
             p: 3,
             users: vec![
-                (vec![4, 1, 9], vec![2.5, 1.0, -0.5]),
-                (vec![0, 2, 3], vec![0.1, 0.0, -1.0]),
+                TopP {
+                    items: vec![4, 1, 9],
+                    scores: vec![2.5, 1.0, -0.5],
+                },
+                TopP {
+                    items: vec![0, 2, 3],
+                    scores: vec![0.1, 0.0, -1.0],
+                },
             ],
         };
         cache.write(&path, 10).unwrap();

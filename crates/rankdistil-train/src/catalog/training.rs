@@ -292,10 +292,14 @@ impl Task for CatalogTask<'_> {
         let Some(v) = &self.validation else {
             return MetricSummary::default();
         };
-        let (ndcg, recall, _) = evaluate_catalog(inference, v.split, v.backend);
+        let m = evaluate_catalog(inference, v.split, v.backend).metrics;
         let users = v.split.evaluable().len();
         MetricSummary {
-            values: [("ndcg@10".into(), ndcg), ("recall@20".into(), recall)].into(),
+            values: [
+                ("ndcg@10".into(), m.ndcg_at_10),
+                ("recall@20".into(), m.recall_at_20),
+            ]
+            .into(),
             counts: [("ndcg@10".into(), users), ("recall@20".into(), users)].into(),
         }
     }
@@ -422,7 +426,7 @@ fn sampled_distill_loss(
     let cands: Vec<_> = batch
         .iter()
         .map(|&u| {
-            let (top, known) = (&distill.cache.users[u].0, &split.train[u]);
+            let (top, known) = (&distill.cache.users[u].items, &split.train[u]);
             match popularity {
                 Some(pop) => distill.loss.candidates_by_popularity(top, known, l, pop),
                 None => distill.loss.candidates(top, known, l),
@@ -497,7 +501,7 @@ fn candidate_slots(
         for (j, &it) in cand.items.iter().enumerate() {
             flat[i * c + j] = local(rows, it) as i64;
         }
-        teacher[i * c..i * c + cand.top].copy_from_slice(&cache.users[u].1[..cand.top]);
+        teacher[i * c..i * c + cand.top].copy_from_slice(&cache.users[u].scores[..cand.top]);
     }
     let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), device);
     (ids, teacher)

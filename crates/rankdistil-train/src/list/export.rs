@@ -14,6 +14,7 @@ use crate::list::config::ModelConfig;
 use crate::list::onnx;
 use crate::list::run_dir::RunMeta;
 use crate::memory::check_described_model;
+use crate::role::Role;
 use crate::store::atomic::write_atomic;
 use crate::store::export_files::{
     ExportConfigText, ExportFormat, read_weights, safetensors_bytes, write_config, write_weights,
@@ -41,7 +42,7 @@ pub struct ExportConfig {
     pub normalization: FeatureNormalizer,
     /// Items in the catalog for catalog scorers; `null` for a per-item feature scorer.
     pub catalog_size: Option<usize>,
-    pub role: String,
+    pub role: Role,
     pub method: String,
     pub metrics: ExportMetrics,
 }
@@ -112,7 +113,7 @@ fn write_export(
         layer_norm_epsilon: layer_norm.then_some(LAYER_NORM_EPSILON),
         normalization: meta.normalizer.clone(),
         catalog_size: None,
-        role: meta.role.clone(),
+        role: meta.role,
         method: meta.method.clone(),
         metrics: ExportMetrics {
             valid: meta.valid.clone(),

@@ -10,6 +10,7 @@ use crate::list::config::TeacherRunConfig;
 use crate::list::data::{Splits, load_splits};
 use crate::list::run_dir::load_normalizer;
 use crate::list::training::{ListOutcome, ListRun, RunRecord};
+use crate::role::Role;
 use crate::store::checkpoint::Checkpoint;
 
 /// Trains `cfg` into `dir` (continuing it from its last checkpoint when `resume`), and
@@ -50,7 +51,7 @@ pub fn train_from_labels(
             dir,
             resume,
             config_text: &toml::to_string(cfg)?,
-            role: "teacher",
+            role: Role::Teacher,
             method: cfg.loss.name(),
             data: &cfg.data,
             teacher: None,

@@ -13,6 +13,7 @@ use crate::list::data::load_splits;
 use crate::list::scoring::{evaluate, random_scores};
 use crate::list::teacher::TeacherScores;
 use crate::list::training::{ListRun, RunRecord};
+use crate::role::Role;
 
 /// What the quickstart measured.
 pub struct QuickstartReport {
@@ -111,7 +112,7 @@ fn train_teacher(
             dir,
             resume: false,
             config_text,
-            role: "teacher",
+            role: Role::Teacher,
             method: LabelLossKind::SoftmaxCe.name(),
             data: &cfg.data,
             teacher: None,

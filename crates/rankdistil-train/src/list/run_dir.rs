@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::fit::MODEL_FILE;
 use crate::list::config::{DataConfig, ModelConfig};
 use crate::memory::check_described_model;
+use crate::role::Role;
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::Checkpoint;
 use crate::store::metrics_log::METRICS_FILE;
@@ -27,8 +28,7 @@ pub const NORMALIZER_FILE: &str = "normalizer.json";
 /// What a run directory says about its model.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunMeta {
-    /// `teacher` or `student`.
-    pub role: String,
+    pub role: Role,
     /// The training objective (`softmax_ce`, `coupled`, ...).
     pub method: String,
     pub d_input: usize,

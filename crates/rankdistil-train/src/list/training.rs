@@ -20,6 +20,7 @@ use crate::list::footprint;
 use crate::list::run_dir::{RunMeta, create_run_dir, save_meta, save_normalizer};
 use crate::list::scoring::{evaluate, score_dataset};
 use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
+use crate::role::Role;
 use crate::step_gradients::{Features, StepGradients};
 
 /// A teacher's scores on every split, one per row.
@@ -37,8 +38,7 @@ pub struct RunRecord<'a> {
     pub resume: bool,
     /// The config a new run records as `config.toml`.
     pub config_text: &'a str,
-    /// `teacher` or `student`.
-    pub role: &'a str,
+    pub role: Role,
     /// The training method `run.json` names.
     pub method: &'a str,
     /// The data `run.json` records, which a student of this run reuses.
@@ -142,7 +142,7 @@ impl ListRun<'_> {
         test: &Option<MetricSummary>,
     ) -> RunMeta {
         RunMeta {
-            role: record.role.into(),
+            role: record.role,
             method: record.method.into(),
             d_input: scorer.d_input,
             model: self.model.clone(),

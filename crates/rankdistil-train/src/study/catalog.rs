@@ -17,10 +17,11 @@ use crate::catalog::data::{CatalogSplit, load_split};
 use crate::catalog::footprint;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
 use crate::catalog::run::save_model_dir;
-use crate::catalog::scoring::{evaluate_catalog, score_users};
+use crate::catalog::scoring::{CatalogMetrics, evaluate_catalog, score_users};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
 use crate::catalog::training::{CatalogTraining, CatalogValidation, Target};
 use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics};
+use crate::role::Role;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
@@ -240,21 +241,20 @@ impl CatalogStudy<'_> {
             validation,
         }
         .fit(backend)?;
-        let (ndcg, recall, _) = match &fitted.valid {
-            Some(v) => (
-                v.get("ndcg@10").unwrap_or(0.0),
-                v.get("recall@20").unwrap_or(0.0),
-                0.0,
-            ),
-            None => evaluate_catalog(&fitted.model, split, backend),
+        let m = match &fitted.valid {
+            Some(v) => CatalogMetrics {
+                ndcg_at_10: v.get("ndcg@10").unwrap_or(0.0),
+                recall_at_20: v.get("recall@20").unwrap_or(0.0),
+            },
+            None => evaluate_catalog(&fitted.model, split, backend).metrics,
         };
         let meta = CatalogModelMeta {
             data: self.config.data.clone(),
             model: stage.model.clone(),
             num_items: split.num_items,
-            ndcg_at_10: ndcg,
-            recall_at_20: recall,
-            role: "teacher".into(),
+            ndcg_at_10: m.ndcg_at_10,
+            recall_at_20: m.recall_at_20,
+            role: Role::Teacher,
             method: None,
             seed: None,
             epoch: Some(fitted.epoch),
@@ -321,7 +321,9 @@ impl CatalogStudy<'_> {
         let seconds = started.elapsed().as_secs_f64();
         let (valid_ndcg10, test, test_per_unit) = match phase {
             Phase::Tune => (
-                evaluate_catalog(&student, stage.split, backend).0,
+                evaluate_catalog(&student, stage.split, backend)
+                    .metrics
+                    .ndcg_at_10,
                 None,
                 None,
             ),

@@ -2,6 +2,7 @@ use clap::Args;
 use rankdistil_train::list::config::DistillRunConfig;
 use rankdistil_train::list::training::{ListRun, RunRecord};
 use rankdistil_train::report::table;
+use rankdistil_train::role::Role;
 use rankdistil_train::settings;
 
 use crate::commands::args::{RunArgs, TeacherArgs};
@@ -47,7 +48,7 @@ pub fn run(args: DistillArgs) -> anyhow::Result<()> {
             dir: &target.dir,
             resume: target.resume,
             config_text: &toml::to_string(&cfg)?,
-            role: "student",
+            role: Role::Student,
             method,
             data: &teacher.data,
             teacher: Some(&teacher.source),
