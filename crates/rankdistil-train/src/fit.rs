@@ -91,7 +91,7 @@ pub struct FitSettings {
 
 /// Where a run is recorded and how it reports.
 pub struct FitRecord<'a> {
-    /// The label of its log lines ("teacher", "catalog: Sampled seed 1").
+    /// The label of its log lines ("teacher", "catalog: sampled seed 1").
     pub label: &'a str,
     /// The run directory for `model.bpk`, `metrics.jsonl` and `checkpoint/`; `None` keeps the
     /// run in memory.

@@ -575,7 +575,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     let err = stderr(&first);
     assert!(err.contains("catalog: teacher epoch 1/3: loss "), "{err}");
     assert!(
-        err.contains("catalog: Sampled seed 1 epoch 2/2: loss "),
+        err.contains("catalog: sampled seed 1 epoch 2/2: loss "),
         "{err}"
     );
 
@@ -593,10 +593,10 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     );
     assert!(err.contains("teacher top-20 cache reused"), "{err}");
     assert!(
-        err.contains("catalog: LabelOnly seed 1 reused from"),
+        err.contains("catalog: label_only seed 1 reused from"),
         "{err}"
     );
-    assert!(err.contains("catalog: Sampled seed 1 trained in"), "{err}");
+    assert!(err.contains("catalog: sampled seed 1 trained in"), "{err}");
     assert!(!err.contains("catalog: teacher trained in"), "{err}");
     // Training is seeded, so the student trained again scores as it did.
     assert_eq!(
@@ -777,12 +777,12 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
         "{err}"
     );
     assert!(
-        err.contains("catalog: Sampled seed 1: label term (alpha = 0.5): sampled softmax over each user's items plus 1000 draws per batch, 50% by training popularity"),
+        err.contains("catalog: sampled seed 1: label term (alpha = 0.5): sampled softmax over each user's items plus 1000 draws per batch, 50% by training popularity"),
         "{err}"
     );
     // Label-only students draw half their negatives by training popularity.
     assert!(
-        err.contains("catalog: LabelOnly seed 1: sampled softmax over each user's items plus 1000 draws per batch, 50% by training popularity"),
+        err.contains("catalog: label_only seed 1: sampled softmax over each user's items plus 1000 draws per batch, 50% by training popularity"),
         "{err}"
     );
     // Against the same teacher trained on the full softmax (0.0581 NDCG@10 when measured;
@@ -875,7 +875,7 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
         ]
     };
     ok(rankdistil(d, &args("whole")));
-    kill_when(d, &args("killed"), "catalog: Sampled seed 1 epoch 2/60");
+    kill_when(d, &args("killed"), "catalog: sampled seed 1 epoch 2/60");
     assert!(
         !d.join("killed/catalog.md").exists(),
         "the run did not finish"
@@ -892,7 +892,7 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
     let err = stderr(&o);
     assert!(err.contains("catalog: teacher reused from"), "{err}");
     assert!(
-        err.contains("catalog: LabelOnly seed 1 reused from"),
+        err.contains("catalog: label_only seed 1 reused from"),
         "{err}"
     );
     let table = |out: &str| std::fs::read_to_string(d.join(out).join("catalog.md")).unwrap();

@@ -157,7 +157,7 @@ pub enum CatalogMethod {
 
 impl CatalogMethod {
     /// The name configs use, which also names the student's folder.
-    pub fn key(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             CatalogMethod::LabelOnly => "label_only",
             CatalogMethod::Sampled => "sampled",

@@ -250,7 +250,7 @@ impl CatalogPlan<'_> {
             ndcg_at_10: metrics.ndcg_at_10,
             recall_at_20: metrics.recall_at_20,
             role,
-            method: student.map(|(m, _)| m.key().into()),
+            method: student.map(|(m, _)| m.name().into()),
             seed: student.map(|(_, s)| s),
             epoch: None,
             seconds: None,
@@ -315,11 +315,11 @@ impl CatalogPlan<'_> {
         full: &[f32],
         backend: &Backend,
     ) -> anyhow::Result<CatalogMetrics> {
-        let name = format!("{method:?} seed {seed}");
+        let name = format!("{} seed {seed}", method.name());
         let dir = self
             .out
             .join("students")
-            .join(format!("{}-seed{seed}", method.key()));
+            .join(format!("{}-seed{seed}", method.name()));
         if self.resume && model_dir::meta_path(&dir).is_some() {
             return reuse_student(&dir, method, seed, &name);
         }
@@ -400,7 +400,7 @@ fn reuse_student(
 ) -> anyhow::Result<CatalogMetrics> {
     let meta = model_dir::load_meta(dir)?;
     anyhow::ensure!(
-        meta.method.as_deref() == Some(method.key()) && meta.seed == Some(seed),
+        meta.method.as_deref() == Some(method.name()) && meta.seed == Some(seed),
         "{}: holds {:?} seed {:?}, not {name}",
         dir.display(),
         meta.method,

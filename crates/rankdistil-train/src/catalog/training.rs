@@ -54,7 +54,7 @@ pub struct CatalogTraining<'a> {
     pub split: &'a ImplicitSplit,
     pub target: Target<'a>,
     pub seed: u64,
-    /// Its log lines' label (`teacher`, `Sampled seed 1`).
+    /// Its log lines' label (`teacher`, `sampled seed 1`).
     pub name: &'a str,
     /// The model folder that keeps its checkpoints and metrics while it trains.
     pub dir: &'a Path,

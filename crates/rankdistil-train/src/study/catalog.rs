@@ -98,13 +98,13 @@ impl CatalogStudy<'_> {
         let last = self.stage(&data.split, teachers.last, backend);
         let mut chosen = Vec::new();
         for search in &config.method {
-            let knobs = choose(search.method.key(), config.trials(search), |knobs| {
+            let knobs = choose(search.method.name(), config.trials(search), |knobs| {
                 let spec = Spec::new(search.method, knobs, Phase::Tune, config.tuning.seed);
                 Ok(self
                     .ensure(&mut book, &tuning, &spec, backend)?
                     .valid_ndcg10)
             })?;
-            chosen.push((search.method.key().to_string(), knobs));
+            chosen.push((search.method.name().to_string(), knobs));
         }
         for (name, knobs) in &chosen {
             for &seed in &config.seeds {
@@ -137,7 +137,7 @@ impl CatalogStudy<'_> {
     fn protocol(&self) -> Protocol<'_> {
         Protocol {
             seeds: &self.config.seeds,
-            subject: self.config.subject.key(),
+            subject: self.config.subject.name(),
             bootstrap: self.config.bootstrap,
             seed: self.config.tuning.seed,
             columns: &USER_COLUMNS,
@@ -309,7 +309,7 @@ impl CatalogStudy<'_> {
             seed,
         } = spec;
         let size = dim.map(|d| vec![d]);
-        if let Some(run) = book.find(phase, method.key(), knobs, seed, size.as_deref()) {
+        if let Some(run) = book.find(phase, method.name(), knobs, seed, size.as_deref()) {
             return Ok(run.clone());
         }
         let trial = self
@@ -336,7 +336,7 @@ impl CatalogStudy<'_> {
         };
         let run = StudyRun {
             phase,
-            method: method.key().into(),
+            method: method.name().into(),
             knobs: knobs.clone(),
             seed,
             size,
@@ -348,7 +348,7 @@ impl CatalogStudy<'_> {
         };
         eprintln!(
             "study: {phase:?} {} seed {seed} {}{}: {} ({seconds:.1}s)",
-            method.key(),
+            method.name(),
             describe(knobs),
             dim.map(|d| format!(" dim {d}")).unwrap_or_default(),
             match &run.test {
@@ -388,7 +388,7 @@ impl CatalogStudy<'_> {
                 alpha: trial.softmax_kd.alpha,
             },
         };
-        let name = format!("{} seed {seed}", method.key());
+        let name = format!("{} seed {seed}", method.name());
         CatalogTraining {
             stage: &trial.stage,
             split: stage.split,
@@ -410,6 +410,6 @@ fn method(name: &str) -> CatalogMethod {
         CatalogMethod::SoftmaxKd,
     ]
     .into_iter()
-    .find(|m| m.key() == name)
+    .find(|m| m.name() == name)
     .expect("rows are named by their method's key")
 }

@@ -200,7 +200,7 @@ impl Checked for CatalogStudyConfig {
             ));
         }
         for (i, search) in self.method.iter().enumerate() {
-            let name = search.method.key();
+            let name = search.method.name();
             if self.method[..i].iter().any(|m| m.method == search.method) {
                 return Err(format!("[[method]] {name}: appears twice"));
             }
@@ -221,7 +221,7 @@ impl Checked for CatalogStudyConfig {
             if !self.method.iter().any(|m| m.method == required) {
                 return Err(format!(
                     "[[method]]: the study compares {} with label_only; both need a [[method]] table",
-                    self.subject.key()
+                    self.subject.name()
                 ));
             }
         }
