@@ -215,12 +215,12 @@ impl TrainConfig {
 /// A model and how it trains: what the teacher and the student of a quickstart each are.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Stage {
+pub struct ListStage {
     pub model: ModelConfig,
     pub train: TrainConfig,
 }
 
-impl Stage {
+impl ListStage {
     fn check(&self, name: &str) -> Result<(), String> {
         self.model.check(&format!("{name}.model"))?;
         self.train.check(&format!("{name}.train"))
@@ -340,8 +340,8 @@ pub struct QuickCompare {
 #[serde(deny_unknown_fields)]
 pub struct QuickstartConfig {
     pub data: DataConfig,
-    pub teacher: Stage,
-    pub student: Stage,
+    pub teacher: ListStage,
+    pub student: ListStage,
     pub distill: ObjectiveConfig,
     pub compare: QuickCompare,
 }

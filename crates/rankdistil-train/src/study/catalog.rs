@@ -38,7 +38,7 @@ pub struct CatalogStudy<'a> {
 }
 
 /// A split with its teacher and what students read from it.
-struct Stage<'a> {
+struct TeacherSplit<'a> {
     split: &'a ImplicitSplit,
     /// The teacher's top-p unseen items per user, for sampled RankDistil.
     cache: TopPCache,
@@ -270,7 +270,7 @@ impl CatalogStudy<'_> {
         split: &'s ImplicitSplit,
         teacher: CatalogScorer,
         backend: &Backend,
-    ) -> Stage<'s> {
+    ) -> TeacherSplit<'s> {
         let p = self.config.largest_p().max(1);
         let cache = build_cache(&teacher, split, p, backend);
         let kd = self
@@ -285,7 +285,7 @@ impl CatalogStudy<'_> {
             Vec::new()
         };
         let heads = user_heads(&teacher, split, backend);
-        Stage {
+        TeacherSplit {
             split,
             cache,
             full,
@@ -297,7 +297,7 @@ impl CatalogStudy<'_> {
     fn ensure(
         &self,
         book: &mut Book,
-        stage: &Stage,
+        stage: &TeacherSplit,
         spec: &Spec,
         backend: &Backend,
     ) -> anyhow::Result<StudyRun> {
@@ -363,7 +363,7 @@ impl CatalogStudy<'_> {
     /// Trains one student in a scratch folder inside the study's, removed afterwards.
     fn student(
         &self,
-        stage: &Stage,
+        stage: &TeacherSplit,
         method: CatalogMethod,
         trial: &CatalogTrial,
         seed: u64,
