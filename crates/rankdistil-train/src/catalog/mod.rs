@@ -14,6 +14,8 @@ pub mod rows;
 pub mod run;
 pub mod scoring;
 pub mod sparse;
+pub mod table;
+pub mod teacher_cache;
 pub mod top_p_cache;
 pub mod training;
 pub mod user_metrics;

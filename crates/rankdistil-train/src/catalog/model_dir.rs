@@ -9,11 +9,13 @@ use burn::prelude::*;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
 
+use crate::backend::Backend;
 use crate::catalog::config::{CatalogData, CatalogModel};
 use crate::fit::MODEL_FILE;
 use crate::memory::check_described_model;
 use crate::role::Role;
 use crate::store::atomic::write_atomic;
+use crate::store::checkpoint::CHECKPOINT_DIR;
 use crate::store::weights::{load_into, save_model};
 
 pub const TEACHER_META: &str = "catalog-teacher.json";
@@ -154,4 +156,46 @@ pub fn read_item_ids(path: &Path, text: &str, num_items: usize) -> anyhow::Resul
         }
     }
     Ok(ids)
+}
+
+/// Saves a finished model's folder; its checkpoints are then of no further use.
+pub fn save_model_dir(
+    dir: &Path,
+    model: &CatalogScorer,
+    meta: &CatalogModelMeta,
+    item_ids: &[String],
+) -> anyhow::Result<()> {
+    save(dir, model, meta, item_ids)?;
+    let checkpoint = dir.join(CHECKPOINT_DIR);
+    if checkpoint.exists() {
+        std::fs::remove_dir_all(&checkpoint)
+            .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
+    }
+    Ok(())
+}
+
+/// Loads the catalog model folder `dir`, which must score this data's `num_items` items (and,
+/// given `model`, have that architecture).
+pub fn load_matching(
+    dir: &Path,
+    backend: &Backend,
+    num_items: usize,
+    model: Option<&CatalogModel>,
+) -> anyhow::Result<CatalogScorer> {
+    let (scorer, meta) = load(dir, &backend.device)?;
+    anyhow::ensure!(
+        meta.num_items == num_items,
+        "{}: the model has {} items, this data {num_items}",
+        dir.display(),
+        meta.num_items
+    );
+    if let Some(model) = model {
+        anyhow::ensure!(
+            meta.model == *model,
+            "{}: the saved model is {:?}, the config asks for {model:?}",
+            dir.display(),
+            meta.model
+        );
+    }
+    Ok(scorer)
 }

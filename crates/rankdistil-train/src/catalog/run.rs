@@ -8,24 +8,21 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use rankdistil_data::host_memory;
-use rankdistil_loss::SoftmaxKdConfig;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
 use crate::catalog::config::{CatalogMethod, CatalogModel, CatalogRunConfig, CatalogStage};
 use crate::catalog::data::{CatalogSplit, load_split};
 use crate::catalog::footprint;
-use crate::catalog::model_dir::{self, CatalogModelMeta};
+use crate::catalog::model_dir::{self, CatalogModelMeta, load_matching, save_model_dir};
 use crate::catalog::scoring::{
-    CatalogEvaluation, CatalogMetrics, evaluate_catalog, evaluate_popularity, score_users,
+    CatalogEvaluation, CatalogMetrics, evaluate_catalog, evaluate_popularity, full_teacher_scores,
 };
+use crate::catalog::table::table;
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
-use crate::catalog::training::{CatalogTraining, Target};
-use crate::report::mean_std;
+use crate::catalog::training::{CatalogTraining, Target, TeacherSignal};
 use crate::role::Role;
 use crate::store::atomic::write_atomic;
-use crate::store::checkpoint::CHECKPOINT_DIR;
 
 /// The resolved config a catalog run keeps, so `resume` can check it continues the same run.
 pub const RUN_CONFIG: &str = "config.toml";
@@ -77,13 +74,8 @@ impl CatalogPlan<'_> {
             t.ndcg_at_10, t.recall_at_20
         );
         let cache = self.top_p_cache(&teacher, &data, backend)?;
-        // Softmax KD needs the teacher's scores over the whole catalog.
-        let full = if self.config.methods.contains(&CatalogMethod::SoftmaxKd) {
-            let all: Vec<usize> = (0..split.train.len()).collect();
-            score_users(&teacher, split, &all, backend, false)
-        } else {
-            Vec::new()
-        };
+        let kd = self.config.methods.contains(&CatalogMethod::SoftmaxKd);
+        let full = full_teacher_scores(&teacher, split, kd, backend);
         let mut rows = Vec::new();
         for &method in &self.config.methods {
             let runs = self
@@ -323,21 +315,9 @@ impl CatalogPlan<'_> {
         if self.resume && model_dir::meta_path(&dir).is_some() {
             return reuse_student(&dir, method, seed, &name);
         }
-        let target = match method {
-            CatalogMethod::LabelOnly => Target::Labels,
-            CatalogMethod::Sampled => Target::Sampled {
-                cache,
-                loss: self.config.distill.sampled.clone().with_seed(seed).init(),
-                alpha: self.config.distill.alpha,
-            },
-            CatalogMethod::SoftmaxKd => Target::SoftmaxKd {
-                scores: full,
-                loss: SoftmaxKdConfig::new()
-                    .with_teacher_temperature(self.config.softmax_kd.teacher_temperature)
-                    .init(),
-                alpha: self.config.softmax_kd.alpha,
-            },
-        };
+        let teacher = TeacherSignal { cache, full };
+        let settings = (&self.config.distill, &self.config.softmax_kd);
+        let target = Target::for_method(method, teacher, settings, seed);
         let stage = &self.config.student;
         let student = train_model(stage, data, target, seed, &name, &dir, backend)?;
         let evaluated = evaluate_catalog(&student, &data.split, backend);
@@ -376,22 +356,6 @@ fn train_model(
     .run(backend)
 }
 
-/// Saves a finished model's folder; its checkpoints are then of no further use.
-pub fn save_model_dir(
-    dir: &Path,
-    model: &CatalogScorer,
-    meta: &CatalogModelMeta,
-    item_ids: &[String],
-) -> anyhow::Result<()> {
-    model_dir::save(dir, model, meta, item_ids)?;
-    let checkpoint = dir.join(CHECKPOINT_DIR);
-    if checkpoint.exists() {
-        std::fs::remove_dir_all(&checkpoint)
-            .with_context(|| format!("{}: cannot remove", checkpoint.display()))?;
-    }
-    Ok(())
-}
-
 fn reuse_student(
     dir: &Path,
     method: CatalogMethod,
@@ -416,107 +380,4 @@ fn reuse_student(
         ndcg_at_10: meta.ndcg_at_10,
         recall_at_20: meta.recall_at_20,
     })
-}
-
-/// Loads the catalog model folder `dir`, which must score this data's `num_items` items (and,
-/// given `model`, have that architecture).
-pub fn load_matching(
-    dir: &Path,
-    backend: &Backend,
-    num_items: usize,
-    model: Option<&CatalogModel>,
-) -> anyhow::Result<CatalogScorer> {
-    let (scorer, meta) = model_dir::load(dir, &backend.device)?;
-    anyhow::ensure!(
-        meta.num_items == num_items,
-        "{}: the model has {} items, this data {num_items}",
-        dir.display(),
-        meta.num_items
-    );
-    if let Some(model) = model {
-        anyhow::ensure!(
-            meta.model == *model,
-            "{}: the saved model is {:?}, the config asks for {model:?}",
-            dir.display(),
-            meta.model
-        );
-    }
-    Ok(scorer)
-}
-
-/// The results table: the teacher, the popularity baseline, and each method's mean ± std
-/// over seeds.
-fn table(
-    teacher: CatalogMetrics,
-    popularity: CatalogMetrics,
-    rows: &[(CatalogMethod, Vec<CatalogMetrics>)],
-) -> String {
-    let (t, p) = (teacher, popularity);
-    let mut md = format!(
-        "| model | NDCG@10 | Recall@20 |\n|---|---|---|\n| teacher | {:.4} | {:.4} |\n| popularity (training counts) | {:.4} | {:.4} |\n",
-        t.ndcg_at_10, t.recall_at_20, p.ndcg_at_10, p.recall_at_20
-    );
-    for (method, runs) in rows {
-        let (n, ns) = mean_std(&runs.iter().map(|r| r.ndcg_at_10).collect::<Vec<_>>());
-        let (r, rs) = mean_std(&runs.iter().map(|r| r.recall_at_20).collect::<Vec<_>>());
-        md += &format!(
-            "| {} | {n:.4} ± {ns:.4} | {r:.4} ± {rs:.4} |\n",
-            method.label()
-        );
-    }
-    md
-}
-
-/// Scores a catalog teacher's whole catalog once and writes each user's top-p unseen items.
-pub struct TeacherCachePlan<'a> {
-    /// A catalog teacher folder.
-    pub teacher: &'a Path,
-    /// A RecBole `.inter` file to score instead of the teacher's own data (same catalog).
-    pub data: Option<&'a Path>,
-    pub p: usize,
-    /// The cache file (default: `<teacher>/teacher-top<p>.bin`).
-    pub out: Option<&'a Path>,
-}
-
-/// What [`TeacherCachePlan::run`] wrote.
-pub struct TeacherCacheReport {
-    pub path: PathBuf,
-    pub users: usize,
-    pub num_items: usize,
-    pub seconds: f64,
-}
-
-impl TeacherCachePlan<'_> {
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<TeacherCacheReport> {
-        let (teacher, meta) = model_dir::load(self.teacher, &backend.device)?;
-        let mut data = meta.data.clone();
-        if let Some(inter) = self.data {
-            data.inter = Some(inter.to_path_buf());
-            data.synthetic = None;
-        }
-        let catalog = model_dir::load_item_ids(self.teacher, meta.num_items)?;
-        let CatalogSplit { split, .. } = load_split(&data, Some(&catalog))?;
-        anyhow::ensure!(
-            split.num_items == meta.num_items,
-            "{}: the teacher has {} items but its data now has {}",
-            self.teacher.display(),
-            meta.num_items,
-            split.num_items
-        );
-        let bytes = split.train.len() as u128 * self.p.min(split.num_items) as u128 * 8;
-        host_memory::check(&format!("--p {}", self.p), bytes).map_err(|e| anyhow::anyhow!(e))?;
-        let started = Instant::now();
-        let cache = build_cache(&teacher, &split, self.p, backend);
-        let path = match self.out {
-            Some(path) => path.to_path_buf(),
-            None => self.teacher.join(format!("teacher-top{}.bin", self.p)),
-        };
-        cache.write(&path, split.num_items)?;
-        Ok(TeacherCacheReport {
-            path,
-            users: split.train.len(),
-            num_items: split.num_items,
-            seconds: started.elapsed().as_secs_f64(),
-        })
-    }
 }

@@ -46,6 +46,21 @@ fn users_per_chunk(backend: &Backend, num_items: usize) -> usize {
     (backend.buffer_budget / (num_items as u64 * 4)).clamp(1, 256) as usize
 }
 
+/// The teacher's scores over the whole catalog for every user, `[users × L]`, which softmax
+/// KD reads; empty when no student `needs` them.
+pub fn full_teacher_scores(
+    teacher: &CatalogScorer,
+    split: &ImplicitSplit,
+    needs: bool,
+    backend: &Backend,
+) -> Vec<f32> {
+    if !needs {
+        return Vec::new();
+    }
+    let all: Vec<usize> = (0..split.train.len()).collect();
+    score_users(teacher, split, &all, backend, false)
+}
+
 /// Scores every item for `users` (inputs: their training items), `[users.len() × L]`, with the
 /// training items set to −∞ when `exclude_train`.
 pub fn score_users(

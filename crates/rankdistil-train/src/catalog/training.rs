@@ -11,14 +11,14 @@ use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::{
-    Draw, Popularity, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe,
-    SoftmaxKd,
+    Draw, Popularity, SampledObjectiveConfig, SampledRankDistil, SampledSoftmaxCe,
+    SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKd, SoftmaxKdConfig,
 };
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
-use crate::catalog::config::CatalogStage;
+use crate::catalog::config::{CatalogMethod, CatalogSoftmaxKd, CatalogStage};
 use crate::catalog::rows::{
     denoised, distinct, gathered_histories, label_rows, label_targets, local,
 };
@@ -46,6 +46,40 @@ pub enum Target<'a> {
         loss: SoftmaxKd,
         alpha: f64,
     },
+}
+
+/// What the teacher gives a student of `method`: its top-p `cache` for sampled RankDistil, its
+/// whole-catalog scores `full` for softmax KD.
+pub struct TeacherSignal<'a> {
+    pub cache: &'a TopPCache,
+    pub full: &'a [f32],
+}
+
+impl<'a> Target<'a> {
+    /// A student's target for `method`, with the `[distill]` and `[softmax_kd]` settings and
+    /// the student's `seed` (which seeds sampled RankDistil's draws).
+    pub fn for_method(
+        method: CatalogMethod,
+        teacher: TeacherSignal<'a>,
+        (distill, softmax_kd): (&SampledObjectiveConfig, &CatalogSoftmaxKd),
+        seed: u64,
+    ) -> Self {
+        match method {
+            CatalogMethod::LabelOnly => Target::Labels,
+            CatalogMethod::Sampled => Target::Sampled {
+                cache: teacher.cache,
+                loss: distill.sampled.clone().with_seed(seed).init(),
+                alpha: distill.alpha,
+            },
+            CatalogMethod::SoftmaxKd => Target::SoftmaxKd {
+                scores: teacher.full,
+                loss: SoftmaxKdConfig::new()
+                    .with_teacher_temperature(softmax_kd.teacher_temperature)
+                    .init(),
+                alpha: softmax_kd.alpha,
+            },
+        }
+    }
 }
 
 /// One catalog model to train.

@@ -8,18 +8,17 @@ use std::time::Instant;
 
 use anyhow::Context;
 use rankdistil_data::ImplicitSplit;
-use rankdistil_loss::SoftmaxKdConfig;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
 use crate::catalog::config::{CatalogMethod, CatalogStage};
 use crate::catalog::data::{CatalogSplit, load_split};
 use crate::catalog::footprint;
+use crate::catalog::model_dir::save_model_dir;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
-use crate::catalog::run::save_model_dir;
-use crate::catalog::scoring::{CatalogMetrics, evaluate_catalog, score_users};
+use crate::catalog::scoring::{CatalogMetrics, evaluate_catalog, full_teacher_scores};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
-use crate::catalog::training::{CatalogTraining, CatalogValidation, Target};
+use crate::catalog::training::{CatalogTraining, CatalogValidation, Target, TeacherSignal};
 use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics};
 use crate::role::Role;
 use crate::study::book::{Book, Phase, StudyRun};
@@ -278,12 +277,7 @@ impl CatalogStudy<'_> {
             .method
             .iter()
             .any(|m| m.method == CatalogMethod::SoftmaxKd);
-        let full = if kd {
-            let all: Vec<usize> = (0..split.train.len()).collect();
-            score_users(&teacher, split, &all, backend, false)
-        } else {
-            Vec::new()
-        };
+        let full = full_teacher_scores(&teacher, split, kd, backend);
         let heads = user_heads(&teacher, split, backend);
         TeacherSplit {
             split,
@@ -373,21 +367,12 @@ impl CatalogStudy<'_> {
             .prefix(".student-")
             .tempdir_in(self.out)
             .with_context(|| format!("{}: cannot create a scratch folder", self.out.display()))?;
-        let target = match method {
-            CatalogMethod::LabelOnly => Target::Labels,
-            CatalogMethod::Sampled => Target::Sampled {
-                cache: &stage.cache,
-                loss: trial.distill.sampled.clone().with_seed(seed).init(),
-                alpha: trial.distill.alpha,
-            },
-            CatalogMethod::SoftmaxKd => Target::SoftmaxKd {
-                scores: &stage.full,
-                loss: SoftmaxKdConfig::new()
-                    .with_teacher_temperature(trial.softmax_kd.teacher_temperature)
-                    .init(),
-                alpha: trial.softmax_kd.alpha,
-            },
+        let teacher = TeacherSignal {
+            cache: &stage.cache,
+            full: &stage.full,
         };
+        let settings = (&trial.distill, &trial.softmax_kd);
+        let target = Target::for_method(method, teacher, settings, seed);
         let name = format!("{} seed {seed}", method.name());
         CatalogTraining {
             stage: &trial.stage,

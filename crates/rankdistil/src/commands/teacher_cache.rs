@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rankdistil_train::catalog::run::TeacherCachePlan;
+use rankdistil_train::catalog::teacher_cache::TeacherCachePlan;
 use rankdistil_train::store::run_lock::RunLock;
 
 use crate::commands::args::BackendArg;
