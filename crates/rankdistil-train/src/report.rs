@@ -36,6 +36,18 @@ pub fn table(rows: &[(String, MetricSummary)]) -> String {
 }
 
 /// Mean and sample standard deviation.
+/// A table cell of `values` over seeds: `mean ± std`, or the value alone when there is one
+/// seed (whose std would print as a misleading `± 0.0000`).
+pub fn mean_std_cell(values: &[f64]) -> String {
+    match values {
+        [one] => format!("{one:.4}"),
+        _ => {
+            let (m, s) = mean_std(values);
+            format!("{m:.4} ± {s:.4}")
+        }
+    }
+}
+
 pub fn mean_std(values: &[f64]) -> (f64, f64) {
     let n = values.len() as f64;
     if values.is_empty() {
@@ -48,4 +60,16 @@ pub fn mean_std(values: &[f64]) -> (f64, f64) {
         0.0
     };
     (mean, var.sqrt())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_seed_prints_its_value_and_more_print_mean_and_sample_std() {
+        assert_eq!(mean_std_cell(&[0.78771]), "0.7877");
+        // Mean 0.5, sample std √0.02 = 0.1414.
+        assert_eq!(mean_std_cell(&[0.4, 0.6]), "0.5000 ± 0.1414");
+    }
 }

@@ -2,7 +2,7 @@
 
 use crate::catalog::config::CatalogMethod;
 use crate::catalog::scoring::CatalogMetrics;
-use crate::report::mean_std;
+use crate::report::mean_std_cell;
 
 /// The results table: the teacher, the popularity baseline, and each method's mean ± std
 /// over seeds.
@@ -17,12 +17,9 @@ pub fn table(
         t.ndcg_at_10, t.recall_at_20, p.ndcg_at_10, p.recall_at_20
     );
     for (method, runs) in rows {
-        let (n, ns) = mean_std(&runs.iter().map(|r| r.ndcg_at_10).collect::<Vec<_>>());
-        let (r, rs) = mean_std(&runs.iter().map(|r| r.recall_at_20).collect::<Vec<_>>());
-        md += &format!(
-            "| {} | {n:.4} ± {ns:.4} | {r:.4} ± {rs:.4} |\n",
-            method.label()
-        );
+        let ndcg = mean_std_cell(&runs.iter().map(|r| r.ndcg_at_10).collect::<Vec<_>>());
+        let recall = mean_std_cell(&runs.iter().map(|r| r.recall_at_20).collect::<Vec<_>>());
+        md += &format!("| {} | {ndcg} | {recall} |\n", method.label());
     }
     md
 }

@@ -8,7 +8,7 @@ use crate::backend::Backend;
 use crate::list::config::CompareConfig;
 use crate::list::teacher::TeacherScores;
 use crate::list::training::ListRun;
-use crate::report::mean_std;
+use crate::report::{mean_std, mean_std_cell};
 
 /// The comparison's columns.
 pub const COMPARE_COLUMNS: [&str; 5] = ["ndcg@1", "ndcg@5", "ndcg@10", "mrr", "overlap@10"];
@@ -41,8 +41,7 @@ impl Comparison {
                     if vals.is_empty() {
                         return "–".into();
                     }
-                    let (m, s) = mean_std(&vals);
-                    format!("{m:.4} ± {s:.4}")
+                    mean_std_cell(&vals)
                 })
                 .collect();
             out += &format!("| {name} | {} |\n", cells.join(" | "));
