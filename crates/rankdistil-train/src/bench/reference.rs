@@ -1,18 +1,20 @@
-//! The reference training step of `scripts/torch_reference.py`, timed on a backend.
+//! The reference training step of `scripts/torch_reference.py`, timed on a backend: the
+//! trainer's own step on a fixed batch.
 
 use std::time::Instant;
 
 use burn::optim::{AdamConfig, ModuleOptimizer};
 use burn::prelude::*;
-use burn::tensor::Distribution;
+use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rankdistil_cpu::Workspace;
-use rankdistil_loss::{CoupledRankDistil, OrderedLoss};
+use rankdistil_data::{BatchPlan, ListBatch, SyntheticConfig, generate};
+use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, Objective, ObjectiveConfig};
 use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::{BenchOptions, FEATURES};
-use crate::memory::{chunks, effective_len, lists_per_chunk};
-use crate::step_gradients::{Features, StepGradients};
+use crate::list::training::accumulate_gradients;
+use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
 
 /// Times the reference step at every configuration and prints one table row each.
 pub fn table(backend: &Backend, options: &BenchOptions) -> anyhow::Result<()> {
@@ -45,25 +47,24 @@ pub struct StepTiming {
     pub micro_batches: usize,
 }
 
-/// The PyTorch reference step's state: the model, Adam, one fixed batch, and its
-/// micro-batches under the backend's buffer budget.
+/// The PyTorch reference step's state: the model, Adam, one fixed host batch and its teacher
+/// scores, stepped by the trainer's own [`accumulate_gradients`], as `train` steps.
 pub struct ReferenceStep {
     device: Device,
     model: Option<MlpScorer>,
     optim: ModuleOptimizer,
-    x: Tensor<3>,
-    host: Vec<f32>,
-    /// Teacher scores on the host, as the trainer holds them: each step orders them there.
+    objective: Objective,
+    batch: ListBatch,
+    /// Teacher scores on the host, one per row, as the trainer holds them.
     teacher: Vec<f32>,
-    loss: CoupledRankDistil,
-    parts: Vec<std::ops::Range<usize>>,
+    sizing: Sizing,
+    micro_batches: usize,
     workspace: Option<Workspace>,
 }
 
 impl ReferenceStep {
-    /// MLP 136→H→H→1 on `[b, n, 136]` normal features, coupled RankDistil at k = 10 on the
-    /// teacher's order, Adam at 1e-3. The order is found on the host and the loss takes
-    /// `forward_ordered`, as `train` does.
+    /// MLP 136→H→H→1 on `b` synthetic lists of `n` items with 136 features, coupled RankDistil
+    /// at k = 10 on the teacher's order (uniform scores), Adam at 1e-3.
     pub fn new(
         backend: &Backend,
         (b, n, h): (usize, usize, usize),
@@ -74,67 +75,62 @@ impl ReferenceStep {
         let model = MlpScorerConfig::new(FEATURES, vec![h, h])
             .init(&device)
             .with_layout(layout);
-        let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
-        let teacher = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
-        let width = h.max(FEATURES);
-        let len = effective_len(n, width, layout);
-        let parts = chunks(b, lists_per_chunk(b, len, width, backend.buffer_budget)?);
-        // The trainer's batches start on the host; the kernel reads them there.
-        let read = |t: &Tensor<3>| t.to_data().convert::<f32>().try_into_vec::<f32>();
-        let host = read(&x).map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
-        let teacher = read(&teacher.unsqueeze_dim(2))
-            .map_err(|e| anyhow::anyhow!("cannot read the teacher back: {e:?}"))?;
+        let data = generate(&SyntheticConfig {
+            queries: b,
+            min_items: n,
+            max_items: n,
+            features: FEATURES,
+            seed: 7,
+            ..SyntheticConfig::default()
+        });
+        let lists = BatchPlan::evaluation(b).epoch(&data, 0, 0);
+        // Padded as the trainer pads a batch on this backend.
+        let batch = ListBatch::from_rows_padded(&data, &lists[0], backend.padding(b));
+        let mut rng = StdRng::seed_from_u64(7);
+        let teacher = (0..data.num_rows()).map(|_| rng.random()).collect();
+        let objective = ObjectiveConfig::new(DistillConfig::Coupled(
+            CoupledRankDistilConfig::new().with_k(10).with_samples(0),
+        ))
+        .init();
+        let sizing = Sizing {
+            widest: h.max(FEATURES),
+            budget: backend.buffer_budget,
+        };
+        let len = effective_len(batch.list_len, sizing.widest, layout);
+        let micro_batches = chunks(b, lists_per_chunk(b, len, sizing.widest, sizing.budget)?).len();
         Ok(Self {
             model: Some(model),
             optim: AdamConfig::new().init(),
-            loss: rankdistil_loss::CoupledRankDistilConfig::new()
-                .with_k(10)
-                .with_samples(0)
-                .init(),
             workspace: backend.cpu_kernel.then(Workspace::new),
             device,
-            x,
-            host,
+            objective,
+            batch,
             teacher,
-            parts,
+            sizing,
+            micro_batches,
         })
     }
 
     pub fn micro_batches(&self) -> usize {
-        self.parts.len()
+        self.micro_batches
     }
 
-    /// One step: forward, loss and backward over the micro-batches, then Adam. Returns the
-    /// loss, detached and not read.
+    /// One step, as `train` takes it: forward, loss and backward over the micro-batches, then
+    /// Adam. Returns the loss, detached and not read.
     pub fn run(&mut self) -> anyhow::Result<Tensor<1>> {
         let model = self
             .model
             .take()
             .expect("the model is put back after every step");
-        let [b, n, _] = self.x.dims();
-        let mut gradients = StepGradients::new(&model, self.workspace.as_mut());
-        let mut total: Option<Tensor<1>> = None;
-        let one = self.parts.len() == 1;
-        for r in &self.parts {
-            let w = r.len() as f64 / b as f64;
-            let features = Features {
-                host: &self.host[r.start * n * FEATURES..r.end * n * FEATURES],
-                dims: [r.len(), n, FEATURES],
-                uploaded: Some(self.x.clone().slice([r.clone(), 0..n, 0..FEATURES])),
-            };
-            let teacher = &self.teacher[r.start * n..r.end * n];
-            let orders = self
-                .loss
-                .orders(teacher, &vec![true; teacher.len()], r.len(), n);
-            let loss_fn = &self.loss;
-            let loss = gradients.add(&model, features, &self.device, |s| {
-                let loss = loss_fn.forward_ordered(s, &orders);
-                if one { loss } else { loss * w }
-            })?;
-            total = Some(total.map_or(loss.clone(), |sum| sum + loss));
-        }
-        let grads = gradients.finish(&model, &self.device);
-        let total = total.ok_or_else(|| anyhow::anyhow!("a step with no lists"))?;
+        let (total, grads) = accumulate_gradients(
+            &model,
+            &self.objective,
+            &self.batch,
+            Some(&self.teacher),
+            self.sizing,
+            &self.device,
+            self.workspace.as_mut(),
+        )?;
         self.model = Some(self.optim.step(1e-3, model, grads));
         Ok(total)
     }

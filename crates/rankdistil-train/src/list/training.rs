@@ -2,6 +2,7 @@
 //! [`ListRun`], the pipeline `train`, `distill`, `compare` and `quickstart` all run: set up,
 //! [`fit`], evaluate on the test split, record `run.json`.
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use burn::optim::GradientsParams;
@@ -298,10 +299,11 @@ pub fn accumulate_gradients(
     let mut total: Option<Tensor<1>> = None;
     for range in parts {
         let weight = batch.nonempty_lists(range.clone()) as f64 / counted;
+        // A batch in one piece is read where it is: the step copies no features.
         let part = if one_piece {
-            batch.clone()
+            Cow::Borrowed(batch)
         } else {
-            batch.slice_lists(range)
+            Cow::Owned(batch.slice_lists(range))
         };
         let slot_teacher = teacher.map(|t| part.gather_rows(t));
         let targets = HostTargets {
