@@ -3,11 +3,11 @@
 
 use std::time::Instant;
 
-use burn::optim::{AdamConfig, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rankdistil_cpu::Workspace;
-use rankdistil_data::{BatchPlan, ListBatch, SyntheticConfig, generate};
+use rankdistil_data::{BatchPlan, ListBatch, RankingDataset, SyntheticConfig, generate};
 use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, Objective, ObjectiveConfig};
 use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
@@ -62,6 +62,42 @@ pub struct ReferenceStep {
     workspace: Option<Workspace>,
 }
 
+/// The reference step's data: `b` synthetic lists of `n` items with 136 features, and a
+/// teacher score per row (uniform).
+pub struct ReferenceData {
+    pub lists: RankingDataset,
+    pub teacher: Vec<f32>,
+}
+
+pub fn reference_data(b: usize, n: usize) -> ReferenceData {
+    let lists = generate(&SyntheticConfig {
+        queries: b,
+        min_items: n,
+        max_items: n,
+        features: FEATURES,
+        seed: 7,
+        ..SyntheticConfig::default()
+    });
+    let mut rng = StdRng::seed_from_u64(7);
+    let teacher = (0..lists.num_rows()).map(|_| rng.random()).collect();
+    ReferenceData { lists, teacher }
+}
+
+/// The one batch the reference step takes: every list, in order.
+pub fn reference_lists(data: &ReferenceData) -> Vec<(usize, Vec<usize>)> {
+    let b = data.lists.num_queries();
+    BatchPlan::evaluation(b)
+        .epoch(&data.lists, 0, 0)
+        .swap_remove(0)
+}
+
+/// Coupled RankDistil at k = 10 on the teacher's own order (no sampled orders).
+pub fn reference_objective() -> ObjectiveConfig {
+    ObjectiveConfig::new(DistillConfig::Coupled(
+        CoupledRankDistilConfig::new().with_k(10).with_samples(0),
+    ))
+}
+
 impl ReferenceStep {
     /// MLP 136→H→H→1 on `b` synthetic lists of `n` items with 136 features, coupled RankDistil
     /// at k = 10 on the teacher's order (uniform scores), Adam at 1e-3.
@@ -75,23 +111,12 @@ impl ReferenceStep {
         let model = MlpScorerConfig::new(FEATURES, vec![h, h])
             .init(&device)
             .with_layout(layout);
-        let data = generate(&SyntheticConfig {
-            queries: b,
-            min_items: n,
-            max_items: n,
-            features: FEATURES,
-            seed: 7,
-            ..SyntheticConfig::default()
-        });
-        let lists = BatchPlan::evaluation(b).epoch(&data, 0, 0);
+        let data = reference_data(b, n);
+        let lists = reference_lists(&data);
         // Padded as the trainer pads a batch on this backend.
-        let batch = ListBatch::from_rows_padded(&data, &lists[0], backend.padding(b));
-        let mut rng = StdRng::seed_from_u64(7);
-        let teacher = (0..data.num_rows()).map(|_| rng.random()).collect();
-        let objective = ObjectiveConfig::new(DistillConfig::Coupled(
-            CoupledRankDistilConfig::new().with_k(10).with_samples(0),
-        ))
-        .init();
+        let batch = ListBatch::from_rows_padded(&data.lists, &lists, backend.padding(b));
+        let objective = reference_objective().init();
+        let teacher = data.teacher;
         let sizing = Sizing {
             widest: h.max(FEATURES),
             budget: backend.buffer_budget,
@@ -115,22 +140,35 @@ impl ReferenceStep {
         self.micro_batches
     }
 
-    /// One step, as `train` takes it: forward, loss and backward over the micro-batches, then
-    /// Adam. Returns the loss, detached and not read.
-    pub fn run(&mut self) -> anyhow::Result<Tensor<1>> {
-        let model = self
-            .model
-            .take()
-            .expect("the model is put back after every step");
-        let (total, grads) = accumulate_gradients(
-            &model,
+    /// The model the next step trains.
+    pub fn model(&self) -> &MlpScorer {
+        self.model
+            .as_ref()
+            .expect("the model is put back after every step")
+    }
+
+    /// The step's loss and gradients at `model`: forward, loss and backward over the
+    /// micro-batches, by the trainer's own function.
+    pub fn gradients(&mut self, model: &MlpScorer) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+        accumulate_gradients(
+            model,
             &self.objective,
             &self.batch,
             Some(&self.teacher),
             self.sizing,
             &self.device,
             self.workspace.as_mut(),
-        )?;
+        )
+    }
+
+    /// One step, as `train` takes it: [`Self::gradients`], then Adam. Returns the loss,
+    /// detached and not read.
+    pub fn run(&mut self) -> anyhow::Result<Tensor<1>> {
+        let model = self
+            .model
+            .take()
+            .expect("the model is put back after every step");
+        let (total, grads) = self.gradients(&model)?;
         self.model = Some(self.optim.step(1e-3, model, grads));
         Ok(total)
     }
