@@ -2,7 +2,8 @@
 
 use rankdistil_models::ItemLayout;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+/// A benchmark suite (the CLI's `--suite`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suite {
     /// The reference step of `scripts/torch_reference.py`: MLP 136→H→H→1, coupled RankDistil
     /// (k = 10, teacher order), Adam, at the four reference (B, N, H).

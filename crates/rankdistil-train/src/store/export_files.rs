@@ -17,12 +17,13 @@ pub const EXPORT_CONFIG: &str = "config.json";
 /// The `kind` of a catalog export's `config.json`; per-item scorer exports have none.
 pub const CATALOG_KIND: &str = "catalog";
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize, Deserialize)]
+/// What an export's weights file is (the CLI's `--format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ExportFormat {
     Safetensors,
     Burnpack,
-    /// An ONNX graph with the normalisation in it, for serving engines (list scorers only).
+    /// An ONNX graph, for serving engines.
     Onnx,
 }
 

@@ -3,23 +3,25 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rankdistil_train::backend::{self, Backend, BackendChoice, BackendError};
+use rankdistil_train::backend::{self, Backend, BackendError};
 use rankdistil_train::list::config::DataConfig;
 use rankdistil_train::list::run_dir::RunTarget;
 use rankdistil_train::list::teacher::{TeacherFiles, TeacherScores};
+
+use crate::commands::choices::BackendFlag;
 
 /// `--backend`.
 #[derive(Debug, Args)]
 pub struct BackendArg {
     /// Which device runs the tensors: `auto` takes a physical GPU when wgpu finds one and the
     /// CPU otherwise.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Auto)]
-    pub backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BackendFlag::Auto)]
+    pub backend: BackendFlag,
 }
 
 impl BackendArg {
     pub fn open(&self) -> Result<Backend, BackendError> {
-        backend::open(self.backend)
+        backend::open(self.backend.into())
     }
 }
 

@@ -8,12 +8,13 @@ use rankdistil_train::bench::options::{BenchOptions, REFERENCE, Suite, parse_con
 use rankdistil_train::bench::{parse, profile, reference, suites};
 
 use crate::commands::args::BackendArg;
+use crate::commands::choices::SuiteFlag;
 
 /// Time training steps and print steps/s with the backend.
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    #[arg(long, value_enum, default_value_t = Suite::Reference)]
-    pub suite: Suite,
+    #[arg(long, value_enum, default_value_t = SuiteFlag::Reference)]
+    pub suite: SuiteFlag,
     #[command(flatten)]
     pub backend: BackendArg,
     /// Timed steps per configuration.
@@ -60,7 +61,8 @@ impl From<Layout> for ItemLayout {
 }
 
 pub fn run(args: BenchArgs) -> anyhow::Result<()> {
-    if args.suite == Suite::Parse {
+    let suite: Suite = args.suite.into();
+    if suite == Suite::Parse {
         let path = args.data.as_deref();
         return parse::parse(path.context("--suite parse needs --data <LETOR file>")?);
     }
@@ -75,16 +77,16 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         layout: args.layout.into(),
     };
     let mut backend = args.backend.open()?;
-    backend.cpu_kernel &= !args.autodiff && args.suite == Suite::Reference;
+    backend.cpu_kernel &= !args.autodiff && suite == Suite::Reference;
     println!("backend: {} ({})", backend.name, backend.adapter);
-    if matches!(args.suite, Suite::Reference | Suite::Profile) {
+    if matches!(suite, Suite::Reference | Suite::Profile) {
         let pass = match backend.cpu_kernel {
             true => "rankdistil-cpu's kernel",
             false => "Burn autodiff",
         };
         println!("MLP layout: {:?}, through {pass}", options.layout);
     }
-    match args.suite {
+    match suite {
         Suite::Reference => reference::table(&backend, &options),
         Suite::Profile => profile::run(
             &backend,

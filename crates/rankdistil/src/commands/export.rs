@@ -7,6 +7,8 @@ use rankdistil_train::catalog::onnx::ITEM_TABLE_FILE;
 use rankdistil_train::list::run_dir::{META_FILE, load_meta, load_model};
 use rankdistil_train::store::export_files::{EXPORT_CONFIG, ExportFormat};
 
+use crate::commands::choices::FormatFlag;
+
 /// Export a run's best model for serving: weights plus a config.json.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -14,25 +16,22 @@ pub struct ExportArgs {
     /// `catalog` (`<run>/teacher`, `<run>/students/<method>-seed<S>`).
     #[arg(long)]
     pub run: PathBuf,
-    #[arg(long, value_enum, default_value_t = ExportFormat::Safetensors)]
-    pub format: ExportFormat,
+    #[arg(long, value_enum, default_value_t = FormatFlag::Safetensors)]
+    pub format: FormatFlag,
     /// The export directory.
     #[arg(long)]
     pub out: PathBuf,
 }
 
 pub fn run(args: ExportArgs) -> anyhow::Result<()> {
+    let format: ExportFormat = args.format.into();
     // Weights move through the host; the CPU backend is enough.
     let cpu = Backend::cpu();
     if model_dir::meta_path(&args.run).is_some() {
-        let (meta, weights) = rankdistil_train::catalog::export::export(
-            &args.run,
-            args.format,
-            &args.out,
-            &cpu.device,
-        )?;
+        let (meta, weights) =
+            rankdistil_train::catalog::export::export(&args.run, format, &args.out, &cpu.device)?;
         let mut files = vec![weights];
-        if args.format == ExportFormat::Onnx {
+        if format == ExportFormat::Onnx {
             files.push(args.out.join(ITEM_TABLE_FILE));
         }
         files.extend([ITEMS_FILE, EXPORT_CONFIG].map(|f| args.out.join(f)));
@@ -57,7 +56,7 @@ pub fn run(args: ExportArgs) -> anyhow::Result<()> {
     let meta = load_meta(&args.run)?;
     let model = load_model(&args.run, &meta, &cpu.device)?;
     let weights =
-        rankdistil_train::list::export::export(&args.run, &meta, &model, args.format, &args.out)?;
+        rankdistil_train::list::export::export(&args.run, &meta, &model, format, &args.out)?;
     println!(
         "exported {} ({} {}, {} inputs, {} parameters) to {} and {}",
         args.run.display(),

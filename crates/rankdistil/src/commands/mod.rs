@@ -3,6 +3,7 @@
 pub mod args;
 pub mod bench;
 pub mod catalog;
+pub mod choices;
 pub mod compare;
 pub mod distill;
 pub mod eval;

@@ -1,5 +1,7 @@
 use clap::Args;
-use rankdistil_train::backend::{self, BackendChoice};
+use rankdistil_train::backend;
+
+use crate::commands::choices::BackendFlag;
 use rankdistil_train::parity::check;
 
 /// Check that two backends agree: the same batch and initial weights must give the same loss
@@ -7,16 +9,16 @@ use rankdistil_train::parity::check;
 #[derive(Debug, Args)]
 pub struct ParityArgs {
     /// The backend under test.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Wgpu)]
-    pub backend: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BackendFlag::Wgpu)]
+    pub backend: BackendFlag,
     /// The reference backend.
-    #[arg(long, value_enum, default_value_t = BackendChoice::Ndarray)]
-    pub against: BackendChoice,
+    #[arg(long, value_enum, default_value_t = BackendFlag::Ndarray)]
+    pub against: BackendFlag,
 }
 
 pub fn run(args: ParityArgs) -> anyhow::Result<()> {
-    let test = backend::open(args.backend)?;
-    let reference = backend::open(args.against)?;
+    let test = backend::open(args.backend.into())?;
+    let reference = backend::open(args.against.into())?;
     let checks = check(&test, &reference)?;
     for c in &checks {
         println!(
