@@ -13,6 +13,8 @@ use burn::tensor::DeviceKind;
 use burn::tensor::wgpu::WgpuBackend;
 use rankdistil_data::Padding;
 
+use crate::progress::notice;
+
 pub use adapters::enumerate_adapters;
 pub use decide::{
     AdapterKind, AdapterSeen, BackendChoice, BackendError, Decision, SOFTWARE_GPU_VAR, decide,
@@ -81,7 +83,7 @@ pub fn open(choice: BackendChoice) -> Result<Backend, BackendError> {
             fallback_reason,
         } => {
             if let Some(reason) = fallback_reason {
-                eprintln!("backend: {reason}");
+                notice!("backend: {reason}");
             }
             if flex {
                 Ok(Backend {

@@ -22,6 +22,8 @@ use burn::backend::ir::OperationIr;
 use burn::cubecl::launched::LaunchedKernels;
 use burn::cubecl::logging::{LaunchObservation, LaunchObserver};
 
+use crate::progress::notice;
+
 /// What one counted stretch of work did.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counts {
@@ -98,7 +100,7 @@ impl LaunchObserver for Launches {
     fn launched(&self, kernel: &'static str) {
         TALLIES.launches.fetch_add(1, Ordering::Relaxed);
         if launch_log() {
-            eprintln!("launch: {kernel}");
+            notice!("launch: {kernel}");
         }
     }
 }

@@ -15,6 +15,7 @@ use rankdistil_metrics::MetricSummary;
 use serde_json::json;
 
 use crate::backend::Backend;
+use crate::progress::notice;
 use crate::store::checkpoint::{BestEpoch, CHECKPOINT_DIR, Checkpoint, TrainState};
 use crate::store::metrics_log::MetricsLog;
 use crate::store::stray::remove_temporaries;
@@ -163,7 +164,7 @@ pub fn fit<T: Task>(
     }
     let seconds = started.elapsed().as_secs_f64();
     if record.progress {
-        eprintln!("{} trained in {seconds:.1}s", record.label);
+        notice!("{} trained in {seconds:.1}s", record.label);
     }
     Ok(match run.best {
         Some((best, model)) => Fitted {
@@ -355,7 +356,7 @@ impl<T: Task> Fitting<'_, T> {
                 format!(", valid {SELECT_BY} {target:.4}{star}")
             })
             .unwrap_or_default();
-        eprintln!(
+        notice!(
             "{} epoch {epoch}/{}: loss {train_loss:.4}{valid} ({:.1}s)",
             self.record.label,
             self.settings.epochs,
@@ -427,9 +428,10 @@ impl<T: Task> Fitting<'_, T> {
         let best = (state.best.as_ref())
             .map(|b| format!(", best epoch {}", b.epoch))
             .unwrap_or_default();
-        eprintln!(
+        notice!(
             "{label}: resuming after epoch {} (step {}{best})",
-            state.epoch, state.step
+            state.epoch,
+            state.step
         );
         self.stepper.step = state.step;
         Ok((model, state.epoch))

@@ -1,5 +1,7 @@
 //! Process-wide settings the CLI applies once, before any other thread starts.
 
+use crate::progress::notice;
+
 /// Prepares the process for training: glibc keeps freed tensor buffers for reuse,
 /// matrixmultiply runs single-threaded inside ndarray's own parallel loop, a closed pipe
 /// ends the process quietly, and a panic on a driver's thread ends it with one line.
@@ -69,7 +71,7 @@ fn exit_on_background_panic() {
         let at = info
             .location()
             .map(|l| format!(" ({}:{})", l.file(), l.line()));
-        eprintln!(
+        notice!(
             "error: a background thread of the backend failed{}: {what}",
             at.unwrap_or_default()
         );

@@ -3,6 +3,20 @@
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+/// Prints one line of progress, or a notice, to stderr: the one place the library writes to the
+/// terminal, so there is one thing to redirect.
+macro_rules! notice {
+    ($($arg:tt)*) => {
+        $crate::progress::line(::std::format_args!($($arg)*))
+    };
+}
+pub(crate) use notice;
+
+/// The line [`notice!`] prints.
+pub(crate) fn line(text: std::fmt::Arguments<'_>) {
+    eprintln!("{text}");
+}
+
 /// A bar of `len` steps counted in `unit` ("batches", "users"), labelled `prefix`.
 pub fn bar(len: u64, prefix: String, unit: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);

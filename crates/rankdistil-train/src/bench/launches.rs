@@ -30,6 +30,7 @@ use crate::fit::{FitSettings, Stepper, Task};
 use crate::list::config::{ModelConfig, TrainConfig};
 use crate::list::data::Splits;
 use crate::list::training::{ListRun, SplitScores};
+use crate::progress::notice;
 
 /// The suite's shape: B lists of N items, hidden width H. Launch counts do not grow with any
 /// of them, so the smallest shape that exercises every kernel is counted.
@@ -93,7 +94,7 @@ fn count_step(
     let mut steady = Vec::with_capacity(options.steps);
     for i in 0..options.steps {
         if crate::device_counts::launch_log() {
-            eprintln!("launches: {name}, steady step {}", i + 1);
+            notice!("launches: {name}, steady step {}", i + 1);
         }
         let (r, c) = counter.count(&mut synced);
         r?;

@@ -21,6 +21,7 @@ use crate::catalog::scoring::{
 use crate::catalog::table::table;
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
 use crate::catalog::training::{CatalogTraining, Target, TeacherSignal};
+use crate::progress::notice;
 use crate::role::Role;
 use crate::store::atomic::write_atomic;
 
@@ -69,9 +70,10 @@ impl CatalogPlan<'_> {
             None => self.train_teacher(&data, backend)?,
         };
         let (t, eval_s) = (evaluated.metrics, evaluated.seconds);
-        eprintln!(
+        notice!(
             "catalog: teacher NDCG@10 {:.4}, Recall@20 {:.4} (full-catalog evaluation in {eval_s:.2}s)",
-            t.ndcg_at_10, t.recall_at_20
+            t.ndcg_at_10,
+            t.recall_at_20
         );
         let cache = self.top_p_cache(&teacher, &data, backend)?;
         let kd = self.config.methods.contains(&CatalogMethod::SoftmaxKd);
@@ -107,7 +109,7 @@ impl CatalogPlan<'_> {
         };
         let data = load_split(&self.config.data, catalog.as_deref())?;
         let split = &data.split;
-        eprintln!(
+        notice!(
             "catalog: {} users, {} items, {} training and {} held-out positives; {} users evaluated",
             data.num_users,
             split.num_items,
@@ -201,7 +203,7 @@ impl CatalogPlan<'_> {
         let model = own.then_some(&self.config.teacher.model);
         let teacher = load_matching(dir, backend, data.split.num_items, model)?;
         if own {
-            eprintln!("catalog: teacher reused from {}", dir.display());
+            notice!("catalog: teacher reused from {}", dir.display());
         }
         Ok(teacher)
     }
@@ -262,14 +264,14 @@ impl CatalogPlan<'_> {
             None => {
                 let path = self.out.join(format!("teacher-top{p}.bin"));
                 if self.resume && path.exists() {
-                    eprintln!(
+                    notice!(
                         "catalog: teacher top-{p} cache reused from {}",
                         path.display()
                     );
                 } else {
                     let started = Instant::now();
                     build_cache(teacher, &data.split, p, backend).write(&path, l)?;
-                    eprintln!(
+                    notice!(
                         "catalog: teacher top-{p} cache written to {} ({:.2}s)",
                         path.display(),
                         started.elapsed().as_secs_f64()
@@ -325,7 +327,7 @@ impl CatalogPlan<'_> {
         let m = evaluated.metrics;
         let meta = self.meta(&stage.model, l, m, Role::Student, Some((method, seed)));
         save_model_dir(&dir, &student, &meta, &data.item_ids)?;
-        eprintln!(
+        notice!(
             "catalog: {name}: NDCG@10 {:.4}, Recall@20 {:.4}, saved to {}",
             m.ndcg_at_10,
             m.recall_at_20,
@@ -370,7 +372,7 @@ fn reuse_student(
         meta.method,
         meta.seed
     );
-    eprintln!(
+    notice!(
         "catalog: {name} reused from {}: NDCG@10 {:.4}, Recall@20 {:.4}",
         dir.display(),
         meta.ndcg_at_10,

@@ -27,6 +27,7 @@ use crate::catalog::scoring::padded;
 use crate::catalog::sparse::{SparseTables, TouchedRows};
 use crate::catalog::top_p_cache::TopPCache;
 use crate::fit::{FitRecord, FitSettings, Fitted, Task, fit};
+use crate::progress::notice;
 
 /// What a catalog scorer learns from.
 pub enum Target<'a> {
@@ -242,7 +243,7 @@ fn announce_sampled_softmax(name: &str, loss: &SampledSoftmaxCe, target: &Target
         Target::Sampled { alpha, .. } => format!("label term (alpha = {alpha}): "),
         _ => String::new(),
     };
-    eprintln!("catalog: {name}: {term}sampled softmax over each user's items plus {how}");
+    notice!("catalog: {name}: {term}sampled softmax over each user's items plus {how}");
 }
 
 impl Task for CatalogTask<'_> {

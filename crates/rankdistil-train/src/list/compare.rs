@@ -8,6 +8,7 @@ use crate::backend::Backend;
 use crate::list::config::CompareConfig;
 use crate::list::teacher::TeacherScores;
 use crate::list::training::ListRun;
+use crate::progress::notice;
 use crate::report::{mean_std, mean_std_cell};
 
 /// The comparison's columns.
@@ -99,7 +100,7 @@ pub fn run_comparison(
             }
             .run(backend)?;
             let test = outcome.test.expect("checked above");
-            eprintln!(
+            notice!(
                 "compare: {:<11} seed {seed}: test ndcg@10 {:.4}, overlap@10 {:.4} (best epoch {}, {:.1}s)",
                 loss.name(),
                 test.get("ndcg@10").unwrap_or(f64::NAN),

@@ -7,6 +7,7 @@ use rankdistil_data::{
 };
 
 use crate::list::config::DataConfig;
+use crate::progress::notice;
 
 /// Normalised splits and the statistics that normalised them.
 pub struct Splits {
@@ -26,7 +27,7 @@ fn read(path: &std::path::Path, num_features: Option<usize>) -> anyhow::Result<R
         CacheStatus::Built => "parsed; binary cache written",
         CacheStatus::Uncached => "parsed; cache not writable",
     };
-    eprintln!(
+    notice!(
         "{}: {} queries, {} rows ({how}, {:.2}s)",
         path.display(),
         data.num_queries(),

@@ -10,6 +10,7 @@ use crate::list::config::TeacherRunConfig;
 use crate::list::data::{Splits, load_splits};
 use crate::list::run_dir::load_normalizer;
 use crate::list::training::{ListOutcome, ListRun, RunRecord};
+use crate::progress::notice;
 use crate::role::Role;
 use crate::store::checkpoint::Checkpoint;
 
@@ -28,7 +29,7 @@ pub fn train_from_labels(
     let stored = checkpointed.then(|| load_normalizer(dir)).transpose()?;
     let splits = load_splits(&cfg.data, cfg.train.seed, stored.as_ref())?;
     let scorer = cfg.model.scorer(splits.train.num_features);
-    eprintln!(
+    notice!(
         "train: {} ({} train / {} valid queries, {} features), {} parameters, backend {} ({})",
         splits.source,
         splits.train.num_queries(),

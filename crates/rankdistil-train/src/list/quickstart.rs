@@ -13,6 +13,7 @@ use crate::list::data::load_splits;
 use crate::list::scoring::{evaluate, random_scores};
 use crate::list::teacher::TeacherScores;
 use crate::list::training::{ListRun, RunRecord};
+use crate::progress::notice;
 use crate::role::Role;
 
 /// What the quickstart measured.
@@ -92,7 +93,7 @@ fn train_teacher(
         cfg.teacher.model.scorer(d_input).num_params(),
         cfg.student.model.scorer(d_input).num_params(),
     );
-    eprintln!(
+    notice!(
         "quickstart: {} ({} / {} / {} train/valid/test queries); teacher {teacher_params} parameters, student {student_params} ({:.0}x smaller)",
         splits.source,
         splits.train.num_queries(),

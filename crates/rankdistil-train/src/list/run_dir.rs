@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::fit::MODEL_FILE;
 use crate::list::config::{DataConfig, ModelConfig};
 use crate::memory::check_described_model;
+use crate::progress::notice;
 use crate::role::Role;
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::Checkpoint;
@@ -162,7 +163,7 @@ impl RunTarget {
             });
         }
         if Checkpoint::of(&dir).state()?.is_none() {
-            eprintln!(
+            notice!(
                 "{}: no complete checkpoint yet; restarting from epoch 1 (the partial epoch is discarded)",
                 dir.display()
             );

@@ -15,6 +15,7 @@ use crate::list::run_dir::{load_meta, load_model};
 use crate::list::scoring::{evaluate, score_dataset};
 use crate::list::teacher_file::TeacherFile;
 use crate::list::training::SplitScores;
+use crate::progress::notice;
 
 pub struct TeacherScores {
     /// Where the scores came from, for logs.
@@ -59,7 +60,7 @@ impl TeacherScores {
         let score = |d| score_dataset(&model, d, backend, batch);
         let (train, valid) = (score(&splits.train), score(&splits.valid));
         let test = splits.test.as_ref().map(score);
-        eprintln!(
+        notice!(
             "teacher {}: scored {} rows in {:.1}s (cached for every epoch and student)",
             run.display(),
             rows(&splits),
@@ -94,7 +95,7 @@ impl TeacherScores {
             _ => None,
         };
         train_file.finish()?;
-        eprintln!(
+        notice!(
             "teacher {}: read scores for {} rows",
             files.train.display(),
             rows(&splits)

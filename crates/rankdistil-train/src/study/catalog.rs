@@ -20,6 +20,7 @@ use crate::catalog::scoring::{CatalogMetrics, evaluate_catalog, full_teacher_sco
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
 use crate::catalog::training::{CatalogTraining, CatalogValidation, Target, TeacherSignal};
 use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics};
+use crate::progress::notice;
 use crate::role::Role;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
@@ -84,7 +85,7 @@ impl CatalogStudy<'_> {
         let tuning_split = data.split.validation(config.validation, VALIDATION_SEED);
         self.check_fits(&data)?;
         let mut book = Book::open(self.out, &toml::to_string(config)?, self.resume)?;
-        eprintln!(
+        notice!(
             "study: {} users, {} items; {} training positives ({} of them held out to validate on), {} test positives",
             data.num_users,
             data.split.num_items,
@@ -184,9 +185,10 @@ impl CatalogStudy<'_> {
             self.teacher("teacher", &last_stage, &data.split, None, data, backend)?;
         let heads = user_heads(&last, &data.split, backend);
         let test = means(&user_metrics(&heads, &data.split, None));
-        eprintln!(
+        notice!(
             "study: teacher: best epoch {best_epoch} on validation (NDCG@10 {:.4}); retrained on all training positives: test NDCG@10 {:.4}",
-            tuning_meta.ndcg_at_10, test["ndcg@10"]
+            tuning_meta.ndcg_at_10,
+            test["ndcg@10"]
         );
         let seconds = tuning_meta
             .seconds
@@ -226,7 +228,7 @@ impl CatalogStudy<'_> {
                 "{}: holds another teacher than the study's; remove it or choose another --out",
                 dir.display()
             );
-            eprintln!("study: {name} reused from {}", dir.display());
+            notice!("study: {name} reused from {}", dir.display());
             return Ok((model, meta));
         }
         let started = Instant::now();
@@ -340,7 +342,7 @@ impl CatalogStudy<'_> {
             test_per_unit,
             seconds,
         };
-        eprintln!(
+        notice!(
             "study: {phase:?} {} seed {seed} {}{}: {} ({seconds:.1}s)",
             method.name(),
             describe(knobs),

@@ -15,6 +15,7 @@ use crate::list::run_dir::{META_FILE, load_meta};
 use crate::list::scoring::{evaluate, score_dataset};
 use crate::list::teacher::TeacherScores;
 use crate::list::training::ListRun;
+use crate::progress::notice;
 use crate::settings;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::config::{ListStudyConfig, MethodSearch};
@@ -171,7 +172,7 @@ impl ListStudy<'_> {
             return Ok(run.clone());
         }
         let run = self.student(setting, (method, knobs), seed, size, phase)?;
-        eprintln!(
+        notice!(
             "study: {phase:?} {} seed {seed} {}{}: valid ndcg@10 {:.4}{} ({:.1}s)",
             method.name(),
             describe(knobs),

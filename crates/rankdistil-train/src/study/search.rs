@@ -6,6 +6,8 @@ use std::collections::BTreeMap;
 use rand::seq::index::sample;
 use rand::{SeedableRng, rngs::StdRng};
 
+use crate::progress::notice;
+
 /// One trial's knob values.
 pub type Knobs = BTreeMap<String, toml::Value>;
 
@@ -54,7 +56,7 @@ pub fn choose(
         }
     }
     let (value, knobs) = best.expect("a search has at least one trial");
-    eprintln!(
+    notice!(
         "study: {method} chose {} (valid ndcg@10 {value:.4})",
         describe(&knobs)
     );
