@@ -2,23 +2,15 @@
 
 use rankdistil_models::ItemLayout;
 
-/// A benchmark suite (the CLI's `--suite`).
+/// A benchmark suite: what each one times or counts is `rankdistil bench --suite`'s help
+/// (`commands/choices.rs` in the CLI).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Suite {
-    /// The reference step of `scripts/torch_reference.py`: MLP 136→H→H→1, coupled RankDistil
-    /// (k = 10, teacher order), Adam, at the four reference (B, N, H).
     Reference,
-    /// One student step per loss at B = 64, N = 1000, k = 10, S = 8.
     Losses,
-    /// Sampled RankDistil (p = 100, m = 100) against the full-catalog loss at L = 10³..10⁶.
     Sampled,
-    /// LETOR parse throughput of --data, and the reload time from its binary cache.
     Parse,
-    /// The reference step's time by phase (forward, loss, backward, Adam), and its matmuls
-    /// alone in GFLOP/s: where a slow configuration loses its time.
     Profile,
-    /// Kernel launches, read-backs, submits and compiles per step (reference, trainer, eval)
-    /// on a GPU backend, counted after warm-up.
     Launches,
 }
 
