@@ -120,10 +120,40 @@ fn steady_steps(backend: &Backend) {
     // bucketed on a GPU, so its steady steps are as steady as the list steps'.
     let catalog = launches::catalog(backend, &counter, options).unwrap();
     assert_steady(&catalog, CATALOG_BUDGET, 0);
+    let filled = draw_that_fills_its_buckets(backend, &counter);
+    assert_eq!(
+        (filled.compiles, filled.read_backs),
+        (0, 0),
+        "a catalog step whose rows fill their buckets exactly: {filled:?}"
+    );
     // Evaluation reads its scores back, once per batch.
     let eval = launches::eval(backend, &counter, options).unwrap();
     assert_steady(&eval, EVAL_BUDGET, 1);
     eprintln!("{}", launches::table(&[reference, trainer, catalog, eval]));
+}
+
+/// The counts of a sparse-table step whose rows fill their buckets exactly (4 history rows and
+/// 8 item rows), after steps whose draws were padded to those buckets: the same graph, so it
+/// compiles nothing new.
+fn draw_that_fills_its_buckets(backend: &Backend, counter: &Counter) -> Counts {
+    use rankdistil_models::CatalogScorerConfig;
+    use rankdistil_train::catalog::sparse::SparseTables;
+    let device = &backend.device;
+    let mut tables = SparseTables::new(&CatalogScorerConfig::new(16, 4).init(device));
+    let mut step = |history: &[u32], candidates: &[u32]| {
+        let touched = tables.gather(history.to_vec(), candidates.to_vec());
+        let [h, c, b] = touched.split();
+        let grads = (h.powi_scalar(2).sum() + c.powi_scalar(2).sum() + b.sum()).backward();
+        tables.step(0.01, &grads, touched);
+        device.sync().unwrap();
+    };
+    // Warmed under the counter, which counts a kernel as compiled the first time it sees it.
+    for _ in 0..2 {
+        counter.count(|| step(&[1, 4, 9], &[0, 2, 3, 5, 7]));
+    }
+    counter
+        .count(|| step(&[1, 4, 9, 11], &[0, 2, 3, 5, 7, 8, 12, 15]))
+        .1
 }
 
 /// The coupled loss and its student gradient on `device`, for orders sampled from `teacher`.

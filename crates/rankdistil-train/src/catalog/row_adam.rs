@@ -79,7 +79,7 @@ impl RowAdam {
     /// - table: `[L, D]`
     /// - rows: `[R]`, distinct row ids, or distinct ids then pads that repeat one of them
     /// - grad: `[R, D]`, the loss gradient of those rows
-    /// - live: `[R, 1]`, 1 for a real row and 0 for a pad, when there are pads: a pad's update
+    /// - live: `[R, 1]`, 1 for a real row and 0 for a pad, on bucketed sizes: a pad's update
     ///   is zeroed, so adding it to the row it repeats changes nothing
     /// - output: the updated table `[L, D]` (pass the table by its only handle, and the rows
     ///   are written in place)

@@ -33,7 +33,8 @@ pub struct SparseTables {
 /// One step's rows of each table: their ids, and the autodiff leaves the loss reads them from.
 /// Where sizes are bucketed, the ids are padded to their bucket with copies of the first row,
 /// which the loss never reads; `live` (`[R, 1]`, 1 for a real row and 0 for a pad) then keeps
-/// Adam off the pads.
+/// Adam off the pads. Every bucketed step carries the mask, all ones when a draw fills its bucket
+/// exactly, so that the step is one graph whatever the draw.
 pub struct TouchedRows {
     rows: [Tensor<1, Int>; 2],
     leaves: [Tensor<2>; 2],
@@ -76,7 +77,7 @@ impl SparseTables {
     }
 
     /// The Adam moments of both tables, as a checkpoint part.
-    pub fn moments_bytes(&self) -> anyhow::Result<burn::tensor::Bytes> {
+    pub fn moments_bytes(&self) -> crate::Result<burn::tensor::Bytes> {
         let state = SparseAdamState {
             tables: self.adam.iter().map(RowAdam::state).collect(),
         };
@@ -84,7 +85,7 @@ impl SparseTables {
     }
 
     /// Restores the moments [`Self::moments_bytes`] saved to `path`.
-    pub fn restore_moments(&mut self, path: &Path) -> anyhow::Result<()> {
+    pub fn restore_moments(&mut self, path: &Path) -> crate::Result<()> {
         let device = self.tables[0].device();
         let empty = SparseAdamState {
             tables: self
@@ -120,7 +121,7 @@ impl SparseTables {
                 .map(|i| f32::from(u8::from(i < *real)))
                 .collect();
             let n = mask.len();
-            (n > *real).then(|| Tensor::from_data(TensorData::new(mask, [n, 1]), &device))
+            (bucketed && n > 0).then(|| Tensor::from_data(TensorData::new(mask, [n, 1]), &device))
         });
         let rows = ids.map(|(r, _)| {
             let n = r.len();
