@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use anyhow::bail;
+use crate::error::bail;
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
 use burn::prelude::*;
@@ -48,7 +48,7 @@ pub trait Task {
         model: &Self::Model,
         batch: Self::Batch,
         step: u64,
-    ) -> anyhow::Result<(Tensor<1>, GradientsParams)>;
+    ) -> crate::Result<(Tensor<1>, GradientsParams)>;
     /// Whether the run validates after each epoch and keeps its best epoch; without, its model
     /// is the last epoch's.
     fn validates(&self) -> bool {
@@ -63,7 +63,7 @@ pub trait Task {
         model
     }
     /// Checkpoint parts beyond the model and the optimizer.
-    fn extra_parts(&self) -> anyhow::Result<Vec<(&'static str, burn::tensor::Bytes)>> {
+    fn extra_parts(&self) -> crate::Result<Vec<(&'static str, burn::tensor::Bytes)>> {
         Ok(Vec::new())
     }
     /// Restores what [`Self::extra_parts`] saved, for the restored `model`; `part` gives the
@@ -72,7 +72,7 @@ pub trait Task {
         &mut self,
         _model: &Self::Model,
         _part: &dyn Fn(&str) -> PathBuf,
-    ) -> anyhow::Result<()> {
+    ) -> crate::Result<()> {
         Ok(())
     }
 }
@@ -130,7 +130,7 @@ pub fn fit<T: Task>(
     settings: &FitSettings,
     record: &FitRecord,
     backend: &Backend,
-) -> anyhow::Result<Fitted<T::Model>> {
+) -> crate::Result<Fitted<T::Model>> {
     let started = Instant::now();
     let device = backend.training_device();
     let (stepper, mut model) = Stepper::start(task, settings, backend);
@@ -217,7 +217,7 @@ impl Stepper {
         task: &mut T,
         model: T::Model,
         batch: T::Batch,
-    ) -> anyhow::Result<(T::Model, Tensor<1>)> {
+    ) -> crate::Result<(T::Model, Tensor<1>)> {
         let (loss, grads) = task.step(&model, batch, self.step)?;
         let model = self.optim.step(self.learning_rate, model, grads);
         self.step += 1;
@@ -236,11 +236,7 @@ pub fn optimizer_for(weight_decay: f64) -> ModuleOptimizer {
 
 impl<T: Task> Fitting<'_, T> {
     /// One epoch of steps; returns the model and the epoch's mean loss.
-    fn train_epoch(
-        &mut self,
-        mut model: T::Model,
-        epoch: usize,
-    ) -> anyhow::Result<(T::Model, f64)> {
+    fn train_epoch(&mut self, mut model: T::Model, epoch: usize) -> crate::Result<(T::Model, f64)> {
         let (record, backend) = (self.record, self.backend);
         let batches = self.task.batches(epoch);
         let count = batches.len();
@@ -290,7 +286,7 @@ impl<T: Task> Fitting<'_, T> {
         epoch: usize,
         train_loss: f64,
         started: Instant,
-    ) -> anyhow::Result<()> {
+    ) -> crate::Result<()> {
         let (valid, improved) = if self.task.validates() {
             // With the state the step keeps outside the model (row-sparse tables) folded in.
             let inference = self.task.complete(model.clone()).valid();
@@ -364,7 +360,7 @@ impl<T: Task> Fitting<'_, T> {
         );
     }
 
-    fn save_checkpoint(&self, model: &T::Model, dir: &Path, epoch: usize) -> anyhow::Result<()> {
+    fn save_checkpoint(&self, model: &T::Model, dir: &Path, epoch: usize) -> crate::Result<()> {
         let state = TrainState {
             epoch,
             step: self.stepper.step,
@@ -376,7 +372,7 @@ impl<T: Task> Fitting<'_, T> {
             .stepper
             .optim
             .into_bytes()
-            .map_err(|e| anyhow::anyhow!("cannot encode the optimizer state: {e:?}"))?;
+            .map_err(|e| crate::error::invalid!("cannot encode the optimizer state: {e:?}"))?;
         let extra = self.task.extra_parts()?;
         // The best epoch's weights travel with the checkpoint: `model.bpk` beside it may be a
         // later epoch's, written before a kill.
@@ -393,7 +389,7 @@ impl<T: Task> Fitting<'_, T> {
 
     /// Restores the model, optimizer, step and best epoch of `dir`'s last complete
     /// checkpoint; returns the model and the epoch it completed (0 without a checkpoint).
-    fn resume(&mut self, fresh: T::Model, dir: &Path) -> anyhow::Result<(T::Model, usize)> {
+    fn resume(&mut self, fresh: T::Model, dir: &Path) -> crate::Result<(T::Model, usize)> {
         let checkpoint = Checkpoint::of(dir);
         remove_temporaries(dir, &[CHECKPOINT_DIR]);
         let Some(state) = checkpoint.state()? else {
@@ -409,7 +405,9 @@ impl<T: Task> Fitting<'_, T> {
         let optim = std::mem::replace(&mut self.stepper.optim, AdamConfig::new().init());
         self.stepper.optim = optim
             .from_bytes(burn::tensor::Bytes::from_bytes_vec(optim_bytes))
-            .map_err(|e| anyhow::anyhow!("{}: unreadable optimizer state: {e:?}", dir.display()))?;
+            .map_err(|e| {
+                crate::error::invalid!("{}: unreadable optimizer state: {e:?}", dir.display())
+            })?;
         self.task
             .restore_extra(&model, &|name| checkpoint.part(state.epoch, name))?;
         if let Some(best) = &state.best {

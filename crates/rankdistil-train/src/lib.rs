@@ -12,6 +12,7 @@ pub mod backend;
 pub mod bench;
 pub mod catalog;
 pub mod device_counts;
+pub mod error;
 pub mod fit;
 pub mod list;
 pub mod memory;
@@ -25,3 +26,5 @@ pub mod settings;
 pub mod step_gradients;
 pub mod store;
 pub mod study;
+
+pub use error::{Error, Result};

@@ -8,7 +8,6 @@
 //! batches the same way. A single list too wide for the budget is refused before training
 //! starts, with the largest size that fits.
 
-use anyhow::bail;
 use rankdistil_data::host_memory;
 use rankdistil_models::ItemLayout;
 
@@ -51,9 +50,9 @@ pub const BYTES_PER_ORDER_SLOT: u128 = 8 + 1 + 4 * 3;
 /// Refuses a model of `params` parameters, described by the file at `path`, whose weights
 /// would not fit in host memory: checked before the model is built from a file that may be
 /// damaged or hostile.
-pub fn check_described_model(path: &std::path::Path, params: usize) -> anyhow::Result<()> {
+pub fn check_described_model(path: &std::path::Path, params: usize) -> crate::Result<()> {
     host_memory::check("the model it describes", params as u128 * 4)
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+        .map_err(|e| crate::Error::Memory(format!("{}: {e}", path.display())))
 }
 
 /// What a run will hold in host memory, by the setting that makes it large: checked before
@@ -72,14 +71,14 @@ impl Footprint {
     }
 
     /// Refuses a part, or the whole, that does not fit the machine, naming the largest part.
-    pub fn check(&self) -> anyhow::Result<()> {
+    pub fn check(&self) -> crate::Result<()> {
         let Some((what, largest)) = self.parts.iter().max_by_key(|(_, b)| *b) else {
             return Ok(());
         };
         let total: u128 = self.parts.iter().map(|(_, b)| b).sum();
         host_memory::check(what, *largest)
             .and_then(|()| host_memory::check(&format!("the run (mostly {what})"), total))
-            .map_err(|e| anyhow::anyhow!("{e}"))
+            .map_err(crate::Error::Memory)
     }
 }
 
@@ -103,16 +102,16 @@ pub fn lists_per_chunk(
     list_len: usize,
     width: usize,
     budget: u64,
-) -> anyhow::Result<usize> {
+) -> crate::Result<usize> {
     let one = activation_bytes(1, list_len, width);
     if one > budget {
         let max_items = budget / (width as u64 * 4);
-        bail!(
+        return Err(crate::Error::Memory(format!(
             "one list of {list_len} items through a layer of {width} units needs {:.0} MiB, over the {:.0} MiB buffer budget; \
              cap lists with [train] max_list_len = {max_items} or less, or use a narrower model",
             one as f64 / (1 << 20) as f64,
             budget as f64 / (1 << 20) as f64
-        );
+        )));
     }
     Ok(((budget / one) as usize).clamp(1, lists.max(1)))
 }

@@ -48,11 +48,11 @@ fn loss_and_grads(
     backend: &Backend,
     (weights, features, teacher, shape): Case,
     order: Order,
-) -> anyhow::Result<(f32, Vec<f32>)> {
+) -> crate::Result<(f32, Vec<f32>)> {
     let [b, n, f] = shape;
     let device = backend.training_device();
     let record = ModuleRecord::from_bytes(burn::tensor::Bytes::from_bytes_vec(weights.to_vec()))
-        .map_err(|e| anyhow::anyhow!("cannot decode the weights: {e:?}"))?;
+        .map_err(|e| crate::error::invalid!("cannot decode the weights: {e:?}"))?;
     let model: MlpScorer = MlpScorerConfig::new(f, vec![64, 64])
         .init(&device)
         .load_record(record);
@@ -97,7 +97,7 @@ pub struct ParityCheck {
 
 /// Compares `test` with `reference` on the trainer's path (teacher order sorted on the host)
 /// and on the benchmark's (arg-top-k on the backend under test).
-pub fn check(test: &Backend, reference: &Backend) -> anyhow::Result<Vec<ParityCheck>> {
+pub fn check(test: &Backend, reference: &Backend) -> crate::Result<Vec<ParityCheck>> {
     let shape = [8usize, 128, 136];
     let [b, n, f] = shape;
     let features: Vec<f32> = random_scores(b * n * f, 1)
@@ -111,7 +111,7 @@ pub fn check(test: &Backend, reference: &Backend) -> anyhow::Result<Vec<ParityCh
         .init(&init_device)
         .into_record()
         .into_bytes()
-        .map_err(|e| anyhow::anyhow!("cannot encode the weights: {e:?}"))?;
+        .map_err(|e| crate::error::invalid!("cannot encode the weights: {e:?}"))?;
     let case = (&weights[..], &features[..], &teacher[..], shape);
     let (l_ref, g_ref) = loss_and_grads(reference, case, Order::Host)?;
     [
@@ -121,7 +121,7 @@ pub fn check(test: &Backend, reference: &Backend) -> anyhow::Result<Vec<ParityCh
     .into_iter()
     .map(|(order, what)| {
         let (loss, g_test) = loss_and_grads(test, case, order)?;
-        anyhow::ensure!(
+        crate::error::ensure!(
             g_ref.len() == g_test.len() && !g_ref.is_empty(),
             "gradient sets differ in size"
         );

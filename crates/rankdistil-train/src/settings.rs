@@ -6,7 +6,6 @@
 
 use std::path::Path;
 
-use anyhow::Context;
 use serde::de::DeserializeOwned;
 
 /// A config with rules beyond its types.
@@ -21,10 +20,16 @@ pub trait Checked: DeserializeOwned {
 }
 
 /// Reads and checks a TOML config, naming the file in any error.
-pub fn load<T: Checked>(path: &Path) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path)
-        .with_context(|| format!("{}: cannot read the config", path.display()))?;
-    parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+pub fn load<T: Checked>(path: &Path) -> crate::Result<T> {
+    let text = std::fs::read_to_string(path).map_err(|source| crate::Error::Io {
+        path: path.to_path_buf(),
+        action: "cannot read the config".into(),
+        source,
+    })?;
+    parse(&text).map_err(|problem| crate::Error::Config {
+        file: path.to_path_buf(),
+        problem,
+    })
 }
 
 /// Parses and checks a TOML config's text. A parse error is one line: where, and what.

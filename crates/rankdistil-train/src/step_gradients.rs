@@ -66,7 +66,7 @@ impl<'w> StepGradients<'w> {
         features: Features,
         device: &Device,
         loss: impl FnOnce(Tensor<2>) -> Tensor<1>,
-    ) -> anyhow::Result<Tensor<1>> {
+    ) -> crate::Result<Tensor<1>> {
         let [b, n, _] = features.dims;
         match &mut self.pass {
             Pass::Autodiff(accumulator) => {
@@ -93,8 +93,9 @@ impl<'w> StepGradients<'w> {
                     Some(g) => g.into_data().convert::<f32>().try_into_vec::<f32>(),
                     None => Ok(vec![0.0; b * n]), // a loss that does not read the scores
                 };
-                let d_scores = d_scores
-                    .map_err(|e| anyhow::anyhow!("cannot read the score gradients: {e:?}"))?;
+                let d_scores = d_scores.map_err(|e| {
+                    crate::Error::Device(format!("cannot read the score gradients: {e:?}"))
+                })?;
                 workspace.backward(mlp, features.host, &d_scores, sums)?;
                 Ok(loss.detach())
             }

@@ -64,35 +64,21 @@ fn main() {
 /// (`rankdistil score ... | head`), 2 for a backend that cannot run here (a usage problem,
 /// like a bad flag), 1 otherwise.
 fn report(e: &anyhow::Error) -> i32 {
-    let closed_pipe = e.chain().any(|c| {
-        c.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
-    });
+    let library = e
+        .chain()
+        .find_map(|c| c.downcast_ref::<rankdistil_train::Error>());
+    let closed_pipe = library.is_some_and(rankdistil_train::Error::is_broken_pipe)
+        || e.chain().any(|c| {
+            c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+        });
     if closed_pipe {
         return 0;
     }
-    eprintln!("error: {}", message(e));
-    if e.downcast_ref::<rankdistil_train::backend::BackendError>()
-        .is_some()
-    {
+    eprintln!("error: {}", rankdistil_train::error::one_line(e.as_ref()));
+    if library.is_some_and(rankdistil_train::Error::is_backend) {
         2
     } else {
         1
     }
-}
-
-/// The error and its causes joined by ": ", leaving out a cause that its wrapper already
-/// ends with (a data error that names the file and the I/O error both).
-fn message(e: &anyhow::Error) -> String {
-    let mut text = String::new();
-    for cause in e.chain().map(ToString::to_string) {
-        if text.ends_with(&cause) {
-            continue;
-        }
-        if !text.is_empty() {
-            text.push_str(": ");
-        }
-        text.push_str(&cause);
-    }
-    text
 }

@@ -80,9 +80,9 @@ fn count_step(
     device: &Device,
     options: LaunchOptions,
     name: &'static str,
-    mut step: impl FnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<StepCounts> {
-    let mut synced = || -> anyhow::Result<()> {
+    mut step: impl FnMut() -> crate::Result<()>,
+) -> crate::Result<StepCounts> {
+    let mut synced = || -> crate::Result<()> {
         step()?;
         sync(device)
     };
@@ -113,7 +113,7 @@ pub fn reference(
     backend: &Backend,
     counter: &Counter,
     options: LaunchOptions,
-) -> anyhow::Result<StepCounts> {
+) -> crate::Result<StepCounts> {
     let mut step = ReferenceStep::new(backend, SHAPE, ItemLayout::Lists)?;
     count_step(
         counter,
@@ -131,13 +131,13 @@ fn count_task<T: Task>(
     options: LaunchOptions,
     name: &'static str,
     (task, settings): (&mut T, &FitSettings),
-) -> anyhow::Result<StepCounts>
+) -> crate::Result<StepCounts>
 where
     T::Batch: Clone,
 {
     let (mut stepper, model) = Stepper::start(task, settings, backend);
     let batch = task.batches(1).into_iter().next();
-    let batch = batch.ok_or_else(|| anyhow::anyhow!("{name}: the data gave no batch"))?;
+    let batch = batch.ok_or_else(|| crate::error::invalid!("{name}: the data gave no batch"))?;
     let device = backend.training_device();
     // Summed on the device, as `fit` does: the loss is read once per epoch, not per step.
     let mut loss_sum = Tensor::<1>::zeros([1], &device);
@@ -160,7 +160,7 @@ pub fn trainer(
     backend: &Backend,
     counter: &Counter,
     options: LaunchOptions,
-) -> anyhow::Result<StepCounts> {
+) -> crate::Result<StepCounts> {
     let (b, n, h) = SHAPE;
     let lists = |queries, seed| {
         generate(&SyntheticConfig {
@@ -219,7 +219,7 @@ pub fn catalog(
     backend: &Backend,
     counter: &Counter,
     options: LaunchOptions,
-) -> anyhow::Result<StepCounts> {
+) -> crate::Result<StepCounts> {
     let (users, items, h) = (64, 400, CATALOG_DIM);
     let inter = synthetic_catalog(users, items, 12, 8, 3);
     let split = ImplicitSplit::from_ratings(&inter, 0.0, 0.2, 3);
@@ -273,14 +273,14 @@ pub fn eval(
     backend: &Backend,
     counter: &Counter,
     options: LaunchOptions,
-) -> anyhow::Result<StepCounts> {
+) -> crate::Result<StepCounts> {
     let (b, n, h) = SHAPE;
     let device = backend.device.clone();
     device.seed(7);
     let model = MlpScorerConfig::new(FEATURES, vec![h, h]).init(&device);
     let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
     let host = (x.into_data().convert::<f32>().try_into_vec::<f32>())
-        .map_err(|e| anyhow::anyhow!("cannot read the features back: {e:?}"))?;
+        .map_err(|e| crate::Error::Device(format!("cannot read the features back: {e:?}")))?;
     count_step(counter, &device, options, "eval", || {
         let features = burn::tensor::TensorData::new(host.clone(), [b, n, FEATURES]);
         let scores = model.forward(Tensor::from_data(features, &device));
@@ -289,12 +289,12 @@ pub fn eval(
             .convert::<f32>()
             .try_into_vec::<f32>()
             .map(drop)
-            .map_err(|e| anyhow::anyhow!("cannot read the scores: {e:?}"))
+            .map_err(|e| crate::Error::Device(format!("cannot read the scores: {e:?}")))
     })
 }
 
 /// Every step of the suite, counted on `backend`.
-pub fn run(backend: &Backend, options: LaunchOptions) -> anyhow::Result<Vec<StepCounts>> {
+pub fn run(backend: &Backend, options: LaunchOptions) -> crate::Result<Vec<StepCounts>> {
     let counter = Counter::new()?;
     Ok(vec![
         reference(backend, &counter, options)?,

@@ -41,15 +41,15 @@ pub struct BenchOptions {
 }
 
 /// Parses `B,N,H` configurations separated by `;`.
-pub fn parse_configs(text: &str) -> anyhow::Result<Vec<(usize, usize, usize)>> {
+pub fn parse_configs(text: &str) -> crate::Result<Vec<(usize, usize, usize)>> {
     text.split(';')
         .map(|c| {
             let v: Vec<usize> = c
                 .split(',')
                 .map(|x| x.trim().parse::<usize>())
                 .collect::<Result<_, _>>()
-                .map_err(|_| anyhow::anyhow!("--configs: \"{c}\" is not B,N,H"))?;
-            anyhow::ensure!(
+                .map_err(|_| crate::error::invalid!("--configs: \"{c}\" is not B,N,H"))?;
+            crate::error::ensure!(
                 v.len() == 3 && v.iter().all(|&x| x > 0),
                 "--configs: \"{c}\" is not B,N,H"
             );

@@ -2,10 +2,10 @@
 
 use std::time::Instant;
 
-use anyhow::Context;
+use crate::error::Context;
 
 /// Text parse throughput, cache write and cache reload for one LETOR file.
-pub fn parse(path: &std::path::Path) -> anyhow::Result<()> {
+pub fn parse(path: &std::path::Path) -> crate::Result<()> {
     use rankdistil_data::{CacheStatus, LetorOptions, cache_path, read_letor, read_letor_cached};
     let mb = std::fs::metadata(path)
         .with_context(|| format!("{}: cannot stat", path.display()))?
@@ -21,11 +21,11 @@ pub fn parse(path: &std::path::Path) -> anyhow::Result<()> {
     let t = Instant::now();
     let (again, hit) = read_letor_cached(path, LetorOptions::default())?;
     let reload_s = t.elapsed().as_secs_f64();
-    anyhow::ensure!(
+    crate::error::ensure!(
         built == CacheStatus::Built && hit == CacheStatus::Hit,
         "cache did not behave: {built:?}, {hit:?}"
     );
-    anyhow::ensure!(
+    crate::error::ensure!(
         again.features == data.features,
         "the cache does not reproduce the text"
     );

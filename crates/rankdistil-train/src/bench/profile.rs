@@ -25,10 +25,10 @@ struct Phases {
 }
 
 /// Waits for the device's queued work, naming a failure as the step's.
-pub(crate) fn sync(device: &Device) -> anyhow::Result<()> {
-    device
-        .sync()
-        .map_err(|e| anyhow::anyhow!("the device failed while running the step: {e:?}"))
+pub(crate) fn sync(device: &Device) -> crate::Result<()> {
+    device.sync().map_err(|e| {
+        crate::Error::Device(format!("the device failed while running the step: {e:?}"))
+    })
 }
 
 /// Runs `f` in blocks of 3 calls until two blocks in a row agree within 10% (kernel compilation
@@ -38,8 +38,8 @@ fn settle_and_time(
     device: &Device,
     max_s: f64,
     steps: usize,
-    mut f: impl FnMut() -> anyhow::Result<()>,
-) -> anyhow::Result<f64> {
+    mut f: impl FnMut() -> crate::Result<()>,
+) -> crate::Result<f64> {
     let started = Instant::now();
     let mut previous = f64::INFINITY;
     while started.elapsed().as_secs_f64() < max_s {
@@ -68,7 +68,7 @@ fn phases(
     layout: ItemLayout,
     max_warmup_s: f64,
     steps: usize,
-) -> anyhow::Result<Phases> {
+) -> crate::Result<Phases> {
     let device = backend.training_device();
     device.seed(7);
     let mut model = Some(
@@ -85,7 +85,7 @@ fn phases(
         .with_samples(0)
         .init();
     let mut totals = [0.0f64; 4];
-    let mut step = |totals: &mut [f64; 4]| -> anyhow::Result<()> {
+    let mut step = |totals: &mut [f64; 4]| -> crate::Result<()> {
         let m = model
             .take()
             .expect("the model is put back after every step");
@@ -133,7 +133,7 @@ fn product_ms(
     max_warmup_s: f64,
     steps: usize,
     product: impl Fn() -> Tensor<1>,
-) -> anyhow::Result<f64> {
+) -> crate::Result<f64> {
     let mut kept = Vec::new();
     settle_and_time(device, max_warmup_s, steps, || {
         kept.push(product());
@@ -147,7 +147,7 @@ fn product_gflops(
     max_warmup_s: f64,
     steps: usize,
     product: impl Fn() -> Tensor<1>,
-) -> anyhow::Result<f64> {
+) -> crate::Result<f64> {
     let ms = product_ms(device, max_warmup_s, steps, product)?;
     Ok(flops / (ms * 1e-3) / 1e9)
 }
@@ -165,7 +165,7 @@ fn matmuls(
     (b, n, h): (usize, usize, usize),
     max_warmup_s: f64,
     steps: usize,
-) -> anyhow::Result<[f64; 4]> {
+) -> crate::Result<[f64; 4]> {
     let rows = b * n;
     let (x, w1) = (
         normal([rows, FEATURES], device),
@@ -199,7 +199,7 @@ fn output_layer(
     (b, n, h): (usize, usize, usize),
     max_warmup_s: f64,
     steps: usize,
-) -> anyhow::Result<[f64; 4]> {
+) -> crate::Result<[f64; 4]> {
     let rows = b * n;
     let (hid, w) = (normal([rows, h], device), normal([h, 1], device));
     let hid3 = hid.clone().reshape([b, n, h]);
@@ -229,8 +229,8 @@ pub fn run(
     layout: ItemLayout,
     max_warmup_s: f64,
     steps: usize,
-) -> anyhow::Result<()> {
-    anyhow::ensure!(steps >= 1, "--steps must be at least 1");
+) -> crate::Result<()> {
+    crate::error::ensure!(steps >= 1, "--steps must be at least 1");
     println!(
         "reference step by phase, each phase ending in a device sync; ms per step over {steps} steps\n\n\
          | B | N | H | MLP forward | loss | backward | Adam | sum |\n|---|---|---|---|---|---|---|---|"

@@ -17,7 +17,7 @@ use crate::list::training::accumulate_gradients;
 use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
 
 /// Times the reference step at every configuration and prints one table row each.
-pub fn table(backend: &Backend, options: &BenchOptions) -> anyhow::Result<()> {
+pub fn table(backend: &Backend, options: &BenchOptions) -> crate::Result<()> {
     println!(
         "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss | warm-up s |\n|---|---|---|---|---|---|---|---|"
     );
@@ -105,7 +105,7 @@ impl ReferenceStep {
         backend: &Backend,
         (b, n, h): (usize, usize, usize),
         layout: ItemLayout,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let device = backend.training_device();
         device.seed(7);
         let model = MlpScorerConfig::new(FEATURES, vec![h, h])
@@ -149,7 +149,7 @@ impl ReferenceStep {
 
     /// The step's loss and gradients at `model`: forward, loss and backward over the
     /// micro-batches, by the trainer's own function.
-    pub fn gradients(&mut self, model: &MlpScorer) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+    pub fn gradients(&mut self, model: &MlpScorer) -> crate::Result<(Tensor<1>, GradientsParams)> {
         accumulate_gradients(
             model,
             &self.objective,
@@ -163,7 +163,7 @@ impl ReferenceStep {
 
     /// One step, as `train` takes it: [`Self::gradients`], then Adam. Returns the loss,
     /// detached and not read.
-    pub fn run(&mut self) -> anyhow::Result<Tensor<1>> {
+    pub fn run(&mut self) -> crate::Result<Tensor<1>> {
         let model = self
             .model
             .take()
@@ -182,7 +182,7 @@ pub fn reference_step(
     warmup: usize,
     max_warmup_s: f64,
     steps: usize,
-) -> anyhow::Result<StepTiming> {
+) -> crate::Result<StepTiming> {
     let mut step = ReferenceStep::new(backend, (b, n, h), layout)?;
     let micro_batches = step.micro_batches();
     let warm_start = Instant::now();
@@ -214,7 +214,7 @@ fn warm_up(
     step: &mut ReferenceStep,
     warmup: usize,
     until_settled: Option<f64>,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let started = Instant::now();
     for _ in 0..warmup {
         step.run()?.into_scalar::<f32>();

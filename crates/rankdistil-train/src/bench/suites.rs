@@ -17,7 +17,7 @@ use crate::backend::Backend;
 use crate::bench::options::FEATURES;
 
 /// One student step (MLP 136→32→1, the loss, Adam) per method at B=64, N=1000, k=10, S=8.
-pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> {
+pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> crate::Result<()> {
     let (b, n) = (64usize, 1000usize);
     let device = backend.training_device();
     device.seed(3);
@@ -115,7 +115,7 @@ impl Catalog {
 
 /// A query tower (64 → 64 → 32) scored by dot product against a fixed item table `[L, 32]`.
 /// The sampled step gathers only the `p + m` candidates' rows; the full step scores all L.
-pub fn sampled(backend: &Backend, warmup: usize, steps: usize) -> anyhow::Result<()> {
+pub fn sampled(backend: &Backend, warmup: usize, steps: usize) -> crate::Result<()> {
     let device = backend.training_device();
     device.seed(5);
     let queries = Tensor::<3>::random([B, 1, F], Distribution::Normal(0.0, 1.0), &device);

@@ -1,7 +1,7 @@
 //! A catalog run's interactions: read from a RecBole `.inter` file or generated, in the item
 //! order of a saved model when one is reused, and split into training and held-out positives.
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use rankdistil_data::{ImplicitSplit, read_recbole_inter, synthetic_catalog};
 
 use crate::catalog::config::CatalogData;
@@ -15,7 +15,7 @@ pub struct CatalogSplit {
 
 /// Reads or generates `data` and splits it. Given a `catalog` (a saved model's item ids), item
 /// indices follow that catalog, so the model scores each item with its own row.
-pub fn load_split(data: &CatalogData, catalog: Option<&[String]>) -> anyhow::Result<CatalogSplit> {
+pub fn load_split(data: &CatalogData, catalog: Option<&[String]>) -> crate::Result<CatalogSplit> {
     let inter = match (&data.inter, &data.synthetic) {
         (Some(p), None) => read_recbole_inter(p)?,
         (None, Some(s)) => synthetic_catalog(s.users, s.items, s.per_user, s.dim, s.seed),

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use burn::prelude::*;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
@@ -68,7 +68,7 @@ pub fn export(
     format: ExportFormat,
     out: &Path,
     device: &Device,
-) -> anyhow::Result<(CatalogModelMeta, std::path::PathBuf)> {
+) -> crate::Result<(CatalogModelMeta, std::path::PathBuf)> {
     let (model, meta) = model_dir::load(dir, device)?;
     let ids = model_dir::load_item_ids(dir, meta.num_items)?;
     StagedExport::build(out, |staged| {
@@ -83,7 +83,7 @@ fn write_export(
     ids: &[String],
     (dir, format): (&Path, ExportFormat),
     out: &Path,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let (_weights, item_table) = match format {
         ExportFormat::Onnx => write_onnx(model, meta, dir, out)?,
         _ => (write_weights(model, dir, format, out)?, None),
@@ -123,7 +123,7 @@ fn write_onnx(
     meta: &CatalogModelMeta,
     dir: &Path,
     out: &Path,
-) -> anyhow::Result<(PathBuf, Option<String>)> {
+) -> crate::Result<(PathBuf, Option<String>)> {
     let weights = safetensors_bytes(model, dir, out)?;
     let tower_layers = meta.model.hidden.len().max(1);
     let files = onnx::export_bytes(tower_layers, &weights)
@@ -138,7 +138,7 @@ fn write_onnx(
 pub fn load(
     dir: &Path,
     device: &Device,
-) -> anyhow::Result<(CatalogScorer, CatalogExportConfig, Vec<String>)> {
+) -> crate::Result<(CatalogScorer, CatalogExportConfig, Vec<String>)> {
     let file = ExportConfigText::read(dir)?;
     let path = file.path.clone();
     if !file.is_catalog() {

@@ -22,7 +22,7 @@ pub fn check_full_scores(users: usize, items: usize) -> Result<(), String> {
 
 /// Refuses a run whose models, cache, batches or orders do not fit the machine, for `users`
 /// users over `items` items.
-pub fn check(config: &CatalogRunConfig, users: usize, items: usize) -> anyhow::Result<()> {
+pub fn check(config: &CatalogRunConfig, users: usize, items: usize) -> crate::Result<()> {
     let (users, l) = (users as u128, items as u128);
     let sampled = &config.distill.sampled;
     let mut footprint = Footprint::default();

@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use burn::prelude::*;
 use rankdistil_models::CatalogScorer;
 use serde::{Deserialize, Serialize};
@@ -48,8 +48,8 @@ pub fn save(
     model: &CatalogScorer,
     meta: &CatalogModelMeta,
     item_ids: &[String],
-) -> anyhow::Result<()> {
-    anyhow::ensure!(
+) -> crate::Result<()> {
+    crate::error::ensure!(
         item_ids.len() == meta.num_items,
         "{} item ids for a catalog of {} items",
         item_ids.len(),
@@ -79,7 +79,7 @@ pub fn meta_path(dir: &Path) -> Option<PathBuf> {
         .find(|p| p.exists())
 }
 
-pub fn load_meta(dir: &Path) -> anyhow::Result<CatalogModelMeta> {
+pub fn load_meta(dir: &Path) -> crate::Result<CatalogModelMeta> {
     let Some(path) = meta_path(dir) else {
         bail!(
             "{}: no {TEACHER_META} or {STUDENT_META}; is it a catalog model folder (`<catalog run>/teacher` or `<catalog run>/students/<name>`)?",
@@ -108,7 +108,7 @@ pub fn load_meta(dir: &Path) -> anyhow::Result<CatalogModelMeta> {
     Ok(meta)
 }
 
-pub fn load(dir: &Path, device: &Device) -> anyhow::Result<(CatalogScorer, CatalogModelMeta)> {
+pub fn load(dir: &Path, device: &Device) -> crate::Result<(CatalogScorer, CatalogModelMeta)> {
     let meta = load_meta(dir)?;
     let model = meta.model.scorer(meta.num_items).init(device);
     let model = load_into(&dir.join(MODEL_FILE), model, || {
@@ -121,7 +121,7 @@ pub fn load(dir: &Path, device: &Device) -> anyhow::Result<(CatalogScorer, Catal
 }
 
 /// The item ids of a catalog model folder, one per catalog index.
-pub fn load_item_ids(dir: &Path, num_items: usize) -> anyhow::Result<Vec<String>> {
+pub fn load_item_ids(dir: &Path, num_items: usize) -> crate::Result<Vec<String>> {
     let path = dir.join(ITEMS_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{}: cannot read the item ids", path.display()))?;
@@ -129,7 +129,7 @@ pub fn load_item_ids(dir: &Path, num_items: usize) -> anyhow::Result<Vec<String>
 }
 
 /// Parses `items.txt`: one non-empty, distinct id per line, `num_items` lines.
-pub fn read_item_ids(path: &Path, text: &str, num_items: usize) -> anyhow::Result<Vec<String>> {
+pub fn read_item_ids(path: &Path, text: &str, num_items: usize) -> crate::Result<Vec<String>> {
     let ids: Vec<String> = text
         .lines()
         .map(|l| l.trim_end_matches('\r').to_string())
@@ -164,7 +164,7 @@ pub fn save_model_dir(
     model: &CatalogScorer,
     meta: &CatalogModelMeta,
     item_ids: &[String],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     save(dir, model, meta, item_ids)?;
     let checkpoint = dir.join(CHECKPOINT_DIR);
     if checkpoint.exists() {
@@ -181,16 +181,16 @@ pub fn load_matching(
     backend: &Backend,
     num_items: usize,
     model: Option<&CatalogModel>,
-) -> anyhow::Result<CatalogScorer> {
+) -> crate::Result<CatalogScorer> {
     let (scorer, meta) = load(dir, &backend.device)?;
-    anyhow::ensure!(
+    crate::error::ensure!(
         meta.num_items == num_items,
         "{}: the model has {} items, this data {num_items}",
         dir.display(),
         meta.num_items
     );
     if let Some(model) = model {
-        anyhow::ensure!(
+        crate::error::ensure!(
             meta.model == *model,
             "{}: the saved model is {:?}, the config asks for {model:?}",
             dir.display(),

@@ -2,7 +2,7 @@
 //! ids and their mask in, the D-dim query vector out) and its item table as safetensors, so
 //! an engine's nearest-neighbour or dot-product stage scores the catalog.
 
-use anyhow::bail;
+use crate::error::bail;
 use safetensors::{Dtype, tensor::TensorView};
 
 use crate::onnx::{Attribute, Dim, FLOAT, Graph, INT64, MAX_MODEL_BYTES, Port, Weights};
@@ -20,7 +20,7 @@ pub struct CatalogOnnx {
 
 /// Splits the safetensors bytes of a catalog scorer with `tower_layers` tower layers into its
 /// query tower's ONNX graph and its item table.
-pub fn export_bytes(tower_layers: usize, safetensors: &[u8]) -> anyhow::Result<CatalogOnnx> {
+pub fn export_bytes(tower_layers: usize, safetensors: &[u8]) -> crate::Result<CatalogOnnx> {
     let mut weights = Weights::read(safetensors)?;
     let item_table = item_table(&mut weights)?;
     let (shape, table) = weights.take("history.weight")?;
@@ -85,17 +85,17 @@ fn history_bag(graph: &mut Graph, table: &str) -> String {
 }
 
 /// `items.weight` and `bias.weight` as a safetensors file of their own.
-fn item_table(weights: &mut Weights) -> anyhow::Result<Vec<u8>> {
+fn item_table(weights: &mut Weights) -> crate::Result<Vec<u8>> {
     let tensors = ["items.weight", "bias.weight"].map(|name| {
         weights.take(name).map(|(shape, values)| {
             let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
             (name, shape, bytes)
         })
     });
-    let tensors = tensors.into_iter().collect::<anyhow::Result<Vec<_>>>()?;
+    let tensors = tensors.into_iter().collect::<crate::Result<Vec<_>>>()?;
     let views = tensors
         .iter()
         .map(|(name, shape, bytes)| Ok((*name, TensorView::new(Dtype::F32, shape.clone(), bytes)?)))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+        .collect::<crate::Result<Vec<_>>>()?;
     Ok(safetensors::serialize(views, None)?)
 }

@@ -28,7 +28,7 @@ pub struct Users {
 
 impl Users {
     /// Reads `path` onto the catalog `item_ids`; ratings at least `min_rating` are positives.
-    pub fn read(path: &Path, item_ids: &[String], min_rating: f32) -> anyhow::Result<Self> {
+    pub fn read(path: &Path, item_ids: &[String], min_rating: f32) -> crate::Result<Self> {
         let (data, _, unknown) = read_recbole_inter(path)?.into_catalog(item_ids);
         let users = data.users.len();
         let (mut history, mut seen) = (vec![Vec::new(); users], vec![Vec::new(); users]);
@@ -56,7 +56,7 @@ impl Users {
         path: &Path,
         item_ids: &[String],
         min_rating: f32,
-    ) -> anyhow::Result<Vec<Vec<u32>>> {
+    ) -> crate::Result<Vec<Vec<u32>>> {
         let (held, _, _) = read_recbole_inter(path)?.into_catalog(item_ids);
         let index: HashMap<&str, usize> = (self.data.users.iter().enumerate())
             .map(|(i, u)| (u.as_str(), i))
@@ -93,7 +93,7 @@ pub fn recommend(
     top: usize,
     sink: &mut impl Write,
     backend: &Backend,
-) -> anyhow::Result<Recommended> {
+) -> crate::Result<Recommended> {
     writeln!(sink, "user_id\trank\titem_id\tscore")?;
     let depth = if heldout.is_some() { top.max(20) } else { top };
     let (mut ndcg, mut recall, mut evaluated, mut lines) = (0.0, 0.0, 0usize, 0usize);

@@ -7,7 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
@@ -53,7 +53,7 @@ pub struct CatalogReport {
 }
 
 impl CatalogPlan<'_> {
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<CatalogReport> {
+    pub fn run(&self, backend: &Backend) -> crate::Result<CatalogReport> {
         let data = self.load_data()?;
         let split = &data.split;
         let reused = self.reused_teacher();
@@ -85,7 +85,7 @@ impl CatalogPlan<'_> {
                 .seeds
                 .iter()
                 .map(|&seed| self.student(method, seed, &data, &cache, &full, backend))
-                .collect::<anyhow::Result<Vec<_>>>()?;
+                .collect::<crate::Result<Vec<_>>>()?;
             rows.push((method, runs));
         }
         let table = table(t, evaluate_popularity(split), &rows);
@@ -99,7 +99,7 @@ impl CatalogPlan<'_> {
 
     /// The data, in a reused teacher's item order, checked against the teacher, a given cache
     /// and the machine's memory.
-    fn load_data(&self) -> anyhow::Result<CatalogSplit> {
+    fn load_data(&self) -> crate::Result<CatalogSplit> {
         let catalog = match self.reused_teacher() {
             Some(dir) => {
                 let num_items = model_dir::load_meta(&dir)?.num_items;
@@ -126,7 +126,7 @@ impl CatalogPlan<'_> {
     }
 
     /// Checks that `out` continues the same run, or starts a new one with its config.
-    fn prepare_out(&self) -> anyhow::Result<()> {
+    fn prepare_out(&self) -> crate::Result<()> {
         let config_text = toml::to_string(self.config)?;
         let stored = self.out.join(RUN_CONFIG);
         if self.resume {
@@ -137,7 +137,7 @@ impl CatalogPlan<'_> {
                     self.out.display()
                 )
             })?;
-            anyhow::ensure!(
+            crate::error::ensure!(
                 text == config_text,
                 "{}: the run was started with another config than {}; resume it with the same settings, or start a new --out",
                 stored.display(),
@@ -156,7 +156,7 @@ impl CatalogPlan<'_> {
         }
         // A run that stopped before its teacher was saved (bad data, say) holds only its
         // config, a copy of the user's file: starting again over it loses nothing.
-        anyhow::ensure!(
+        crate::error::ensure!(
             !self.out.join("teacher").exists() && !self.out.join("students").exists(),
             "{} already holds a catalog run; pass --resume to continue it, or choose another --out (nothing was overwritten)",
             self.out.display()
@@ -178,13 +178,13 @@ impl CatalogPlan<'_> {
     }
 
     /// Softmax KD keeps the teacher's scores over the whole catalog for every user in memory.
-    fn check_softmax_kd_fits(&self, data: &CatalogSplit) -> anyhow::Result<()> {
+    fn check_softmax_kd_fits(&self, data: &CatalogSplit) -> crate::Result<()> {
         if !self.config.methods.contains(&CatalogMethod::SoftmaxKd) {
             return Ok(());
         }
         let (users, l) = (data.split.train.len(), data.split.num_items);
         footprint::check_full_scores(users, l).map_err(|e| {
-            anyhow::anyhow!(
+            crate::error::invalid!(
                 "{}: {e}; drop it from methods and use sampled, whose cost does not grow with the catalog",
                 self.config_path.display()
             )
@@ -198,7 +198,7 @@ impl CatalogPlan<'_> {
         dir: &Path,
         data: &CatalogSplit,
         backend: &Backend,
-    ) -> anyhow::Result<CatalogScorer> {
+    ) -> crate::Result<CatalogScorer> {
         let own = self.teacher.is_none();
         let model = own.then_some(&self.config.teacher.model);
         let teacher = load_matching(dir, backend, data.split.num_items, model)?;
@@ -213,7 +213,7 @@ impl CatalogPlan<'_> {
         &self,
         data: &CatalogSplit,
         backend: &Backend,
-    ) -> anyhow::Result<(CatalogScorer, CatalogEvaluation)> {
+    ) -> crate::Result<(CatalogScorer, CatalogEvaluation)> {
         let dir = self.out.join("teacher");
         let stage = &self.config.teacher;
         let teacher = train_model(stage, data, Target::Labels, 0, "teacher", &dir, backend)?;
@@ -257,7 +257,7 @@ impl CatalogPlan<'_> {
         teacher: &CatalogScorer,
         data: &CatalogSplit,
         backend: &Backend,
-    ) -> anyhow::Result<TopPCache> {
+    ) -> crate::Result<TopPCache> {
         let (p, l) = (self.config.distill.sampled.p, data.split.num_items);
         let path = match self.cache {
             Some(path) => path.to_path_buf(),
@@ -284,11 +284,11 @@ impl CatalogPlan<'_> {
     }
 
     /// Reads a top-p cache, which must serve this run's users and p.
-    fn read_cache(&self, path: &Path, data: &CatalogSplit) -> anyhow::Result<TopPCache> {
+    fn read_cache(&self, path: &Path, data: &CatalogSplit) -> crate::Result<TopPCache> {
         let (p, l) = (self.config.distill.sampled.p, data.split.num_items);
         let cache = TopPCache::read(path, l)?;
         let users = data.split.train.len();
-        anyhow::ensure!(
+        crate::error::ensure!(
             cache.users.len() == users && cache.p >= p,
             "{}: a top-{} cache for {} users does not serve p = {p} for {users} users",
             path.display(),
@@ -308,7 +308,7 @@ impl CatalogPlan<'_> {
         cache: &TopPCache,
         full: &[f32],
         backend: &Backend,
-    ) -> anyhow::Result<CatalogMetrics> {
+    ) -> crate::Result<CatalogMetrics> {
         let name = format!("{} seed {seed}", method.name());
         let dir = self
             .out
@@ -345,7 +345,7 @@ fn train_model(
     name: &str,
     dir: &Path,
     backend: &Backend,
-) -> anyhow::Result<CatalogScorer> {
+) -> crate::Result<CatalogScorer> {
     CatalogTraining {
         stage,
         split: &data.split,
@@ -363,9 +363,9 @@ fn reuse_student(
     method: CatalogMethod,
     seed: u64,
     name: &str,
-) -> anyhow::Result<CatalogMetrics> {
+) -> crate::Result<CatalogMetrics> {
     let meta = model_dir::load_meta(dir)?;
-    anyhow::ensure!(
+    crate::error::ensure!(
         meta.method.as_deref() == Some(method.name()) && meta.seed == Some(seed),
         "{}: holds {:?} seed {:?}, not {name}",
         dir.display(),

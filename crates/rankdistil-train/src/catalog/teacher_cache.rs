@@ -31,7 +31,7 @@ pub struct TeacherCacheReport {
 }
 
 impl TeacherCachePlan<'_> {
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<TeacherCacheReport> {
+    pub fn run(&self, backend: &Backend) -> crate::Result<TeacherCacheReport> {
         let (teacher, meta) = model_dir::load(self.teacher, &backend.device)?;
         let mut data = meta.data.clone();
         if let Some(inter) = self.data {
@@ -40,7 +40,7 @@ impl TeacherCachePlan<'_> {
         }
         let catalog = model_dir::load_item_ids(self.teacher, meta.num_items)?;
         let CatalogSplit { split, .. } = load_split(&data, Some(&catalog))?;
-        anyhow::ensure!(
+        crate::error::ensure!(
             split.num_items == meta.num_items,
             "{}: the teacher has {} items but its data now has {}",
             self.teacher.display(),
@@ -48,7 +48,7 @@ impl TeacherCachePlan<'_> {
             split.num_items
         );
         let bytes = split.train.len() as u128 * self.p.min(split.num_items) as u128 * 8;
-        host_memory::check(&format!("--p {}", self.p), bytes).map_err(|e| anyhow::anyhow!(e))?;
+        host_memory::check(&format!("--p {}", self.p), bytes).map_err(crate::Error::Memory)?;
         let started = Instant::now();
         let cache = build_cache(&teacher, &split, self.p, backend);
         let path = match self.out {

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 
 use rankdistil_data::ImplicitSplit;
 use rankdistil_models::CatalogScorer;
@@ -52,7 +52,7 @@ pub struct TopP {
 impl TopPCache {
     const MAGIC: &'static [u8; 8] = b"RDTOPP01";
 
-    pub fn write(&self, path: &Path, num_items: usize) -> anyhow::Result<()> {
+    pub fn write(&self, path: &Path, num_items: usize) -> crate::Result<()> {
         let mut bytes = Vec::new();
         bytes.extend_from_slice(Self::MAGIC);
         for v in [self.users.len() as u64, self.p as u64, num_items as u64] {
@@ -69,16 +69,16 @@ impl TopPCache {
         Ok(write_atomic(path, &bytes)?)
     }
 
-    pub fn read(path: &Path, num_items: usize) -> anyhow::Result<Self> {
+    pub fn read(path: &Path, num_items: usize) -> crate::Result<Self> {
         let bytes = std::fs::read(path)
             .with_context(|| format!("{}: cannot read the teacher cache", path.display()))?;
         Self::from_bytes(&bytes, path, num_items)
     }
 
     /// Parses a cache file's `bytes`; `path` names it in errors.
-    pub fn from_bytes(bytes: &[u8], path: &Path, num_items: usize) -> anyhow::Result<Self> {
+    pub fn from_bytes(bytes: &[u8], path: &Path, num_items: usize) -> crate::Result<Self> {
         let bad = || {
-            anyhow::anyhow!(
+            crate::error::invalid!(
                 "{}: not a rankdistil teacher top-p cache (truncated or foreign)",
                 path.display()
             )

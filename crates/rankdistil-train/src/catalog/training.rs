@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use crate::error::Context;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::TensorData;
@@ -108,12 +108,12 @@ pub struct CatalogValidation<'a> {
 
 impl<'a> CatalogTraining<'a> {
     /// Trains the model, continuing from its folder's checkpoint when there is one.
-    pub fn run(self, backend: &Backend) -> anyhow::Result<CatalogScorer> {
+    pub fn run(self, backend: &Backend) -> crate::Result<CatalogScorer> {
         Ok(self.fit(backend)?.model)
     }
 
     /// [`Self::run`], with the epoch it kept and its validation metrics.
-    pub fn fit(self, backend: &Backend) -> anyhow::Result<Fitted<CatalogScorer>> {
+    pub fn fit(self, backend: &Backend) -> crate::Result<Fitted<CatalogScorer>> {
         std::fs::create_dir_all(self.dir)
             .with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let label = format!("catalog: {}", self.name);
@@ -280,7 +280,7 @@ impl Task for CatalogTask<'_> {
         model: &CatalogScorer,
         batch: Vec<usize>,
         step: u64,
-    ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+    ) -> crate::Result<(Tensor<1>, GradientsParams)> {
         let (context, rng, tables) = (&self.context, &mut self.rng, self.sparse.as_ref());
         let (loss, touched) = match &context.target {
             Target::Labels if context.sampled_ce.is_some() => {
@@ -346,7 +346,7 @@ impl Task for CatalogTask<'_> {
         }
     }
 
-    fn extra_parts(&self) -> anyhow::Result<Vec<(&'static str, burn::tensor::Bytes)>> {
+    fn extra_parts(&self) -> crate::Result<Vec<(&'static str, burn::tensor::Bytes)>> {
         Ok(match &self.sparse {
             Some(tables) => vec![(SPARSE_ADAM_PART, tables.moments_bytes()?)],
             None => Vec::new(),
@@ -357,7 +357,7 @@ impl Task for CatalogTask<'_> {
         &mut self,
         model: &CatalogScorer,
         part: &dyn Fn(&str) -> std::path::PathBuf,
-    ) -> anyhow::Result<()> {
+    ) -> crate::Result<()> {
         if self.is_row_sparse() {
             let mut tables = SparseTables::new(model);
             tables.restore_moments(&part(SPARSE_ADAM_PART))?;

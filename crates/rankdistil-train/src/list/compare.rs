@@ -75,8 +75,8 @@ pub fn run_comparison(
     teacher: &TeacherScores,
     cfg: &CompareConfig,
     backend: &Backend,
-) -> anyhow::Result<Comparison> {
-    anyhow::ensure!(
+) -> crate::Result<Comparison> {
+    crate::error::ensure!(
         teacher.splits.test.is_some(),
         "compare needs a test split: set [data] test = \"...\" or use synthetic data"
     );

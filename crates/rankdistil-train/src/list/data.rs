@@ -1,6 +1,6 @@
 //! The train/valid/test splits a config names, normalised with statistics fitted on train.
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use rankdistil_data::{
     CacheStatus, FeatureNormalizer, LetorOptions, RankingDataset, generate, read_letor,
     read_letor_cached,
@@ -19,7 +19,7 @@ pub struct Splits {
 }
 
 /// Reads a LETOR file through its binary cache (`<file>.rdcache`), saying which it used.
-fn read(path: &std::path::Path, num_features: Option<usize>) -> anyhow::Result<RankingDataset> {
+fn read(path: &std::path::Path, num_features: Option<usize>) -> crate::Result<RankingDataset> {
     let started = std::time::Instant::now();
     let (data, status) = read_letor_cached(path, LetorOptions { num_features })?;
     let how = match status {
@@ -43,7 +43,7 @@ pub fn load_splits(
     cfg: &DataConfig,
     seed: u64,
     normalizer: Option<&FeatureNormalizer>,
-) -> anyhow::Result<Splits> {
+) -> crate::Result<Splits> {
     let (mut train, mut valid, mut test, source) = read_splits(cfg, seed, normalizer)?;
     // Splits read separately may have seen different largest indices.
     let width = [Some(&train), Some(&valid), test.as_ref()]
@@ -109,7 +109,7 @@ fn read_splits(
     cfg: &DataConfig,
     seed: u64,
     normalizer: Option<&FeatureNormalizer>,
-) -> anyhow::Result<RawSplits> {
+) -> crate::Result<RawSplits> {
     Ok(match (&cfg.synthetic, &cfg.train) {
         (Some(syn), _) => {
             let all = generate(syn);
@@ -146,7 +146,7 @@ fn read_splits(
 pub fn load_for_model(
     path: &std::path::Path,
     normalizer: &FeatureNormalizer,
-) -> anyhow::Result<RankingDataset> {
+) -> crate::Result<RankingDataset> {
     let width = normalizer.num_features();
     let mut data = read_letor(
         path,

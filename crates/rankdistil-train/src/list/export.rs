@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use burn::prelude::*;
 use rankdistil_data::{FeatureNormalizer, MAX_FEATURES};
 use rankdistil_metrics::MetricSummary;
@@ -60,12 +60,7 @@ const FORWARD_LAYER_NORM: &str = "x = normalize(features); for each hidden layer
 const FORWARD_ONNX: &str = "scores = model.onnx(features): input \"features\" [N, input_dim] raw feature values (the normalization is in the graph), output \"scores\" [N]";
 
 /// Writes the ONNX graph of `model` into `out`; returns its file.
-fn write_onnx(
-    model: &MlpScorer,
-    run: &Path,
-    meta: &RunMeta,
-    out: &Path,
-) -> anyhow::Result<PathBuf> {
+fn write_onnx(model: &MlpScorer, run: &Path, meta: &RunMeta, out: &Path) -> crate::Result<PathBuf> {
     // The graph reads the weights by their export names.
     let weights = safetensors_bytes(model, run, out)?;
     let bytes = onnx::model_bytes(&meta.model, &meta.normalizer, &weights)?;
@@ -82,7 +77,7 @@ pub fn export(
     model: &MlpScorer,
     format: ExportFormat,
     out: &Path,
-) -> anyhow::Result<PathBuf> {
+) -> crate::Result<PathBuf> {
     StagedExport::build(out, |dir| write_export(run, meta, model, format, dir))?;
     Ok(out.join(format.file()))
 }
@@ -93,7 +88,7 @@ fn write_export(
     model: &MlpScorer,
     format: ExportFormat,
     out: &Path,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let _weights = match format {
         ExportFormat::Onnx => write_onnx(model, run, meta, out)?,
         _ => write_weights(model, run, format, out)?,
@@ -124,7 +119,7 @@ fn write_export(
 }
 
 /// Loads an export directory onto `device`.
-pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, ExportConfig)> {
+pub fn load_export(dir: &Path, device: &Device) -> crate::Result<(MlpScorer, ExportConfig)> {
     let file = ExportConfigText::read(dir)?;
     if file.is_catalog() {
         bail!(
@@ -146,7 +141,7 @@ pub fn load_export(dir: &Path, device: &Device) -> anyhow::Result<(MlpScorer, Ex
     config
         .architecture
         .check("architecture")
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| crate::error::invalid!("{}: {e}", path.display()))?;
     check_described_model(
         &path,
         config.architecture.scorer(config.input_dim).num_params(),

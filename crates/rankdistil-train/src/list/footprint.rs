@@ -13,7 +13,7 @@ pub fn check(
     objective: &ObjectiveConfig,
     d_input: usize,
     longest: usize,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let scorer = model.scorer(d_input);
     let list = train.max_list_len.unwrap_or(longest).min(longest) as u128;
     // The larger of the two batches sizes the activations, and the message names its key.

@@ -22,7 +22,7 @@ pub fn train_from_labels(
     resume: bool,
     progress: bool,
     backend: &Backend,
-) -> anyhow::Result<(Splits, ListOutcome)> {
+) -> crate::Result<(Splits, ListOutcome)> {
     // A resumed run keeps the statistics it started with.
     // One killed before its first checkpoint restarts, and computes them afresh.
     let checkpointed = resume && Checkpoint::of(dir).state()?.is_some();

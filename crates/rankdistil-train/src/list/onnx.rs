@@ -15,7 +15,7 @@ pub fn model_bytes(
     architecture: &ModelConfig,
     normalizer: &FeatureNormalizer,
     safetensors: &[u8],
-) -> anyhow::Result<Vec<u8>> {
+) -> crate::Result<Vec<u8>> {
     let mut weights = Weights::read(safetensors)?;
     let mut graph = Graph::default();
     let mut x = normalize(&mut graph, "features", normalizer);

@@ -31,14 +31,15 @@ pub fn run_quickstart(
     config_text: &str,
     out: &Path,
     backend: &Backend,
-) -> anyhow::Result<QuickstartReport> {
+) -> crate::Result<QuickstartReport> {
     let teacher_dir = out.join("teacher");
     train_teacher(cfg, config_text, &teacher_dir, backend)?;
     // Students learn from the saved teacher, as `distill` would.
     let (seed, batch) = (cfg.teacher.train.seed, cfg.teacher.train.eval_batch_size);
     let teacher = TeacherScores::load(&teacher_dir, None, backend, seed, batch)?;
     let test = teacher.splits.test.as_ref();
-    let test = test.ok_or_else(|| anyhow::anyhow!("the quickstart's data has no test split"))?;
+    let test =
+        test.ok_or_else(|| crate::error::invalid!("the quickstart's data has no test split"))?;
     let mut rows = vec![("teacher".to_string(), teacher.test_metrics.clone())];
     let label_only = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
     for (name, objective) in [
@@ -86,7 +87,7 @@ fn train_teacher(
     config_text: &str,
     dir: &Path,
     backend: &Backend,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let splits = load_splits(&cfg.data, cfg.teacher.train.seed, None)?;
     let d_input = splits.train.num_features;
     let (teacher_params, student_params) = (

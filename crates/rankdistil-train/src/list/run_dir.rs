@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use burn::prelude::*;
 use rankdistil_data::FeatureNormalizer;
 use rankdistil_metrics::MetricSummary;
@@ -59,7 +59,7 @@ impl RunMeta {
 }
 
 /// Loads a run's best model onto `device`, checking the file matches the recorded architecture.
-pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result<MlpScorer> {
+pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> crate::Result<MlpScorer> {
     let config = meta.scorer_config();
     let model = config.init(device);
     let expected = model.num_params();
@@ -71,7 +71,7 @@ pub fn load_model(run: &Path, meta: &RunMeta, device: &Device) -> anyhow::Result
     })
 }
 
-pub fn save_normalizer(run: &Path, normalizer: &FeatureNormalizer) -> anyhow::Result<()> {
+pub fn save_normalizer(run: &Path, normalizer: &FeatureNormalizer) -> crate::Result<()> {
     Ok(write_atomic(
         &run.join(NORMALIZER_FILE),
         serde_json::to_string(normalizer)?.as_bytes(),
@@ -79,21 +79,21 @@ pub fn save_normalizer(run: &Path, normalizer: &FeatureNormalizer) -> anyhow::Re
 }
 
 /// The normalisation a run started with, so a resumed run keeps its statistics.
-pub fn load_normalizer(run: &Path) -> anyhow::Result<FeatureNormalizer> {
+pub fn load_normalizer(run: &Path) -> crate::Result<FeatureNormalizer> {
     let path = run.join(NORMALIZER_FILE);
     let text = std::fs::read_to_string(&path)
         .with_context(|| format!("{}: cannot read", path.display()))?;
     serde_json::from_str(&text).with_context(|| format!("{}: malformed", path.display()))
 }
 
-pub fn save_meta(run: &Path, meta: &RunMeta) -> anyhow::Result<()> {
+pub fn save_meta(run: &Path, meta: &RunMeta) -> crate::Result<()> {
     Ok(write_atomic(
         &run.join(META_FILE),
         serde_json::to_string_pretty(meta)?.as_bytes(),
     )?)
 }
 
-pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
+pub fn load_meta(run: &Path) -> crate::Result<RunMeta> {
     let path = run.join(META_FILE);
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
@@ -114,10 +114,10 @@ pub fn load_meta(run: &Path) -> anyhow::Result<RunMeta> {
     }
     meta.data
         .check()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| crate::error::invalid!("{}: {e}", path.display()))?;
     meta.model
         .check("model")
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        .map_err(|e| crate::error::invalid!("{}: {e}", path.display()))?;
     check_described_model(&path, meta.scorer_config().num_params())?;
     Ok(meta)
 }
@@ -136,11 +136,7 @@ impl RunTarget {
     /// `--out` or `runs/<config name>`, locked; with `--resume` the run's own `config.toml`.
     /// A run killed before its first complete checkpoint restarts from epoch 1 under
     /// `--resume`.
-    pub fn resolve(
-        out: Option<&Path>,
-        config: Option<&Path>,
-        resume: bool,
-    ) -> anyhow::Result<Self> {
+    pub fn resolve(out: Option<&Path>, config: Option<&Path>, resume: bool) -> crate::Result<Self> {
         let dir = match (out, config) {
             (Some(o), _) => o.to_path_buf(),
             (None, Some(c)) => PathBuf::from("runs").join(c.file_stem().unwrap_or_default()),
@@ -184,7 +180,7 @@ pub fn create_run_dir(
     dir: &Path,
     config_text: &str,
     normalizer: &FeatureNormalizer,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     if dir.join(META_FILE).exists() || dir.join(METRICS_FILE).exists() {
         bail!(
             "{} already holds a run; continue it with --resume, or choose another --out (nothing was overwritten)",

@@ -36,7 +36,7 @@ pub fn score_letor(
     data: &Path,
     sink: &mut impl Write,
     backend: &Backend,
-) -> anyhow::Result<Scored> {
+) -> crate::Result<Scored> {
     let width = request.config.input_dim;
     let options = LetorOptions {
         num_features: Some(width),
@@ -50,7 +50,7 @@ pub fn score_letor(
         let mut batch = RankingDataset::new(width);
         while batch.num_queries() < request.batch_queries.max(1) {
             let next = reader.next_query().map_err(|e| {
-                anyhow::anyhow!(
+                crate::error::invalid!(
                     "{e} (the model in {} takes {width} features)",
                     request.export.display()
                 )

@@ -51,7 +51,7 @@ impl TeacherScores {
         backend: &Backend,
         seed: u64,
         batch: usize,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let meta = load_meta(run)?;
         let model = load_model(run, &meta, &backend.device)?;
         let data = data.unwrap_or(&meta.data).clone();
@@ -76,7 +76,7 @@ impl TeacherScores {
     }
 
     /// Reads an outside teacher's scores of `data`, whose normalisation is fitted on train.
-    pub fn from_files(files: &TeacherFiles, data: &DataConfig, seed: u64) -> anyhow::Result<Self> {
+    pub fn from_files(files: &TeacherFiles, data: &DataConfig, seed: u64) -> crate::Result<Self> {
         let splits = load_splits(data, seed, None)?;
         let mut train_file = TeacherFile::read(&files.train, data.train.as_deref())?;
         let train = train_file.take_scores(&splits.train)?;
@@ -145,7 +145,7 @@ fn read_all(
     path: &Path,
     letor: Option<&Path>,
     split: &rankdistil_data::RankingDataset,
-) -> anyhow::Result<Vec<f32>> {
+) -> crate::Result<Vec<f32>> {
     let mut file = TeacherFile::read(path, letor)?;
     let scores = file.take_scores(split)?;
     file.finish()?;

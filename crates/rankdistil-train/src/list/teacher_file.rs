@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use rankdistil_data::{LetorOptions, LetorReader, RankingDataset, quoted};
 
 /// A document of a scores file: its qid and document id.
@@ -22,7 +22,7 @@ pub struct TeacherFile {
 impl TeacherFile {
     /// Reads `path`. A plain file (one score per line) is matched line by line to `letor`, the
     /// LETOR file it scores; a TREC run needs none.
-    pub fn read(path: &Path, letor: Option<&Path>) -> anyhow::Result<Self> {
+    pub fn read(path: &Path, letor: Option<&Path>) -> crate::Result<Self> {
         let file = std::fs::File::open(path)
             .with_context(|| format!("{}: cannot read the teacher's scores", path.display()))?;
         let mut lines = BufReader::new(file).lines().enumerate();
@@ -60,7 +60,7 @@ impl TeacherFile {
         path: &Path,
         letor: Option<&Path>,
         lines: impl Iterator<Item = (usize, std::io::Result<String>)>,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let Some(letor) = letor else {
             bail!(
                 "{}: one score per line needs the LETOR file it scores, and this data has none: give a TREC run (\"qid Q0 docid rank score tag\")",
@@ -105,7 +105,7 @@ impl TeacherFile {
 
     /// One score per row of `data`, in row order, taking each from the file; a row the file
     /// has no score for is an error that names it.
-    pub fn take_scores(&mut self, data: &RankingDataset) -> anyhow::Result<Vec<f32>> {
+    pub fn take_scores(&mut self, data: &RankingDataset) -> crate::Result<Vec<f32>> {
         let mut out = Vec::with_capacity(data.num_rows());
         for q in 0..data.num_queries() {
             let qid = &data.qids[q];
@@ -132,7 +132,7 @@ impl TeacherFile {
     }
 
     /// Errs on a score no row took: a document the data does not have.
-    pub fn finish(self) -> anyhow::Result<()> {
+    pub fn finish(self) -> crate::Result<()> {
         let first = self.scores.iter().min_by_key(|(_, (_, line))| *line);
         match first {
             None => Ok(()),
@@ -146,8 +146,12 @@ impl TeacherFile {
     }
 }
 
-fn at(path: &Path, line: u64, message: String) -> anyhow::Error {
-    anyhow::anyhow!("{}:{line}: {message}", path.display())
+fn at(path: &Path, line: u64, message: String) -> crate::Error {
+    crate::Error::Data(rankdistil_data::DataError::Parse {
+        path: path.to_path_buf(),
+        line,
+        message,
+    })
 }
 
 fn parse_score(text: &str) -> Result<f32, String> {
@@ -182,7 +186,7 @@ fn insert(
     score: f32,
     path: &Path,
     line: u64,
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     if let Some((_, first)) = scores.get(&key) {
         bail!(
             "{}:{line}: qid {} docid {} was scored already at line {first}, expected one score per document",
@@ -196,7 +200,7 @@ fn insert(
 }
 
 /// The (qid, docid) of every data line of a LETOR file, in order.
-fn letor_documents(letor: &Path) -> anyhow::Result<Vec<Key>> {
+fn letor_documents(letor: &Path) -> crate::Result<Vec<Key>> {
     let mut reader = LetorReader::open(letor, LetorOptions::default())?;
     let mut documents = Vec::new();
     while let Some(query) = reader.next_query()? {

@@ -75,10 +75,10 @@ pub struct ListOutcome {
 impl<'a> ListRun<'a> {
     /// The run's step as [`fit`] takes it, checked against the memory budget: what `run`
     /// trains, and what the benchmarks count.
-    pub fn task(&'a self, backend: &'a Backend) -> anyhow::Result<ListTask<'a>> {
+    pub fn task(&'a self, backend: &'a Backend) -> crate::Result<ListTask<'a>> {
         let objective = self.objective.init();
         if objective.needs_teacher() && self.teacher.is_none() {
-            anyhow::bail!("method {} needs teacher scores", self.objective.name());
+            crate::error::bail!("method {} needs teacher scores", self.objective.name());
         }
         let d_input = self.splits.train.num_features;
         let longest = self.splits.train.max_list_len();
@@ -88,7 +88,7 @@ impl<'a> ListRun<'a> {
 }
 
 impl ListRun<'_> {
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<ListOutcome> {
+    pub fn run(&self, backend: &Backend) -> crate::Result<ListOutcome> {
         let mut task = self.task(backend)?;
         let scorer = task.scorer.clone();
         // Everything is checked: only now is anything written.
@@ -184,7 +184,7 @@ impl<'a> ListTask<'a> {
         scorer: MlpScorerConfig,
         objective: Objective,
         backend: &'a Backend,
-    ) -> anyhow::Result<Self> {
+    ) -> crate::Result<Self> {
         let train = &run.splits.train;
         let widest = scorer.hidden.iter().copied().chain([scorer.d_input]).max();
         let widest = widest.unwrap_or(1);
@@ -239,7 +239,7 @@ impl Task for ListTask<'_> {
         model: &MlpScorer,
         lists: Self::Batch,
         step: u64,
-    ) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+    ) -> crate::Result<(Tensor<1>, GradientsParams)> {
         let padding = self.backend.padding(self.settings.batch_size);
         let batch = ListBatch::from_rows_padded(self.train, &lists, padding);
         self.objective.reseed(step);
@@ -288,7 +288,7 @@ pub fn accumulate_gradients(
     sizing: Sizing,
     device: &Device,
     workspace: Option<&mut Workspace>,
-) -> anyhow::Result<(Tensor<1>, GradientsParams)> {
+) -> crate::Result<(Tensor<1>, GradientsParams)> {
     let Sizing { widest, budget } = sizing;
     let len = effective_len(batch.list_len, widest, model.layout());
     let per = lists_per_chunk(batch.batch_size, len, widest, budget)?;
@@ -327,7 +327,7 @@ pub fn accumulate_gradients(
             None => loss,
         });
     }
-    let total = total.ok_or_else(|| anyhow::anyhow!("a training batch with no lists"))?;
+    let total = total.ok_or_else(|| crate::error::invalid!("a training batch with no lists"))?;
     Ok((total, gradients.finish(model, device)))
 }
 

@@ -7,7 +7,7 @@ mod proto;
 
 use std::collections::HashMap;
 
-use anyhow::Context;
+use crate::error::Context;
 use prost::Message;
 use safetensors::SafeTensors;
 
@@ -90,18 +90,13 @@ impl Graph {
     }
 
     /// The weight `name` of `weights` as a constant of the same name.
-    pub fn weight(&mut self, weights: &mut Weights, name: &str) -> anyhow::Result<String> {
+    pub fn weight(&mut self, weights: &mut Weights, name: &str) -> crate::Result<String> {
         let (shape, values) = weights.take(name)?;
         Ok(self.constant(name, &shape, values))
     }
 
     /// `x @ {layer}.weight + {layer}.bias`.
-    pub fn affine(
-        &mut self,
-        weights: &mut Weights,
-        layer: &str,
-        x: &str,
-    ) -> anyhow::Result<String> {
+    pub fn affine(&mut self, weights: &mut Weights, layer: &str, x: &str) -> crate::Result<String> {
         let w = self.weight(weights, &format!("{layer}.weight"))?;
         let b = self.weight(weights, &format!("{layer}.bias"))?;
         let product = self.op("MatMul", &[x, &w], vec![]);
@@ -183,7 +178,7 @@ impl Attribute {
 pub(crate) struct Weights(HashMap<String, (Vec<usize>, Vec<f32>)>);
 
 impl Weights {
-    pub fn read(safetensors: &[u8]) -> anyhow::Result<Self> {
+    pub fn read(safetensors: &[u8]) -> crate::Result<Self> {
         let tensors = SafeTensors::deserialize(safetensors).context("the scorer's weights")?;
         Ok(Self(
             tensors
@@ -202,7 +197,7 @@ impl Weights {
     }
 
     /// The shape and values of `name`.
-    pub fn take(&mut self, name: &str) -> anyhow::Result<(Vec<usize>, Vec<f32>)> {
+    pub fn take(&mut self, name: &str) -> crate::Result<(Vec<usize>, Vec<f32>)> {
         self.0
             .remove(name)
             .with_context(|| format!("the weights have no tensor {name}"))

@@ -8,7 +8,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
+use crate::error::Context;
 use rankdistil_metrics::MetricSummary;
 use serde::{Deserialize, Serialize};
 
@@ -57,13 +57,13 @@ impl Checkpoint {
     }
 
     /// Reads part `name` of the checkpoint `state` names.
-    pub fn read_part(&self, state: &TrainState, name: &str) -> anyhow::Result<Vec<u8>> {
+    pub fn read_part(&self, state: &TrainState, name: &str) -> crate::Result<Vec<u8>> {
         let path = self.part(state.epoch, name);
         std::fs::read(&path).with_context(|| format!("{}: cannot read", path.display()))
     }
 
     /// Writes the checkpoint of a completed epoch: its parts, then the state that names them.
-    pub fn save(&self, state: &TrainState, parts: &[(&str, &[u8])]) -> anyhow::Result<()> {
+    pub fn save(&self, state: &TrainState, parts: &[(&str, &[u8])]) -> crate::Result<()> {
         std::fs::create_dir_all(&self.dir)
             .with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let current: Vec<PathBuf> = parts
@@ -89,7 +89,7 @@ impl Checkpoint {
     }
 
     /// The state of the last complete checkpoint, if the run has one.
-    pub fn state(&self) -> anyhow::Result<Option<TrainState>> {
+    pub fn state(&self) -> crate::Result<Option<TrainState>> {
         let path = self.dir.join(STATE_FILE);
         if !path.exists() {
             return Ok(None);

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::bail;
+use crate::error::bail;
 use sha2::{Digest, Sha256};
 
 /// The `config.json` key of the digests: file name → lowercase hex SHA-256.
@@ -21,7 +21,7 @@ pub fn verify(
     config_path: &Path,
     name: &str,
     bytes: &[u8],
-) -> anyhow::Result<()> {
+) -> crate::Result<()> {
     let Some(expected) = config[DIGESTS_KEY][name].as_str() else {
         bail!(
             "{}: records no {DIGESTS_KEY} digest of {name} (written by an older rankdistil, or edited); export it again",

@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use burn::module::Module;
 use burn::store::{ModuleSnapshot, SafetensorsStore};
 use serde::{Deserialize, Serialize};
@@ -44,7 +44,7 @@ pub fn write_weights<M: Module>(
     run: &Path,
     format: ExportFormat,
     out: &Path,
-) -> anyhow::Result<PathBuf> {
+) -> crate::Result<PathBuf> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let weights = out.join(format.file());
     match format {
@@ -62,7 +62,7 @@ pub fn write_weights<M: Module>(
 
 /// `model`'s weights as safetensors bytes (named as a safetensors export names them), through
 /// a scratch file in `out`, since the store writes to paths only.
-pub fn safetensors_bytes<M: Module>(model: &M, run: &Path, out: &Path) -> anyhow::Result<Vec<u8>> {
+pub fn safetensors_bytes<M: Module>(model: &M, run: &Path, out: &Path) -> crate::Result<Vec<u8>> {
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let scratch = tempfile::NamedTempFile::new_in(out)
         .with_context(|| format!("{}: cannot create a scratch file", out.display()))?;
@@ -71,33 +71,34 @@ pub fn safetensors_bytes<M: Module>(model: &M, run: &Path, out: &Path) -> anyhow
 }
 
 /// Writes `model`'s weights as safetensors at `path`, naming `run` in its metadata.
-pub fn save_safetensors<M: Module>(model: &M, run: &Path, path: &Path) -> anyhow::Result<()> {
+pub fn save_safetensors<M: Module>(model: &M, run: &Path, path: &Path) -> crate::Result<()> {
     let mut store = SafetensorsStore::from_file(path)
         .overwrite(true)
         .metadata("producer", "rankdistil")
         .metadata("run", run.display().to_string());
     model
         .save_into(&mut store)
-        .map_err(|e| anyhow::anyhow!("{}: cannot write safetensors: {e}", path.display()))?;
+        .map_err(|e| crate::error::invalid!("{}: cannot write safetensors: {e}", path.display()))?;
     sort_header(path)
 }
 
 /// Rewrites the safetensors header at `path` with its keys sorted: the store writes its
 /// metadata from a hash map, so the same model would otherwise export to different bytes
 /// (and digests) each time. The sorted header has the same length, so no offset moves.
-fn sort_header(path: &Path) -> anyhow::Result<()> {
-    let cannot = |e: std::io::Error| anyhow::anyhow!("{}: cannot rewrite: {e}", path.display());
+fn sort_header(path: &Path) -> crate::Result<()> {
+    let cannot =
+        |e: std::io::Error| crate::error::invalid!("{}: cannot rewrite: {e}", path.display());
     let mut bytes = std::fs::read(path).map_err(cannot)?;
     let len = bytes
         .first_chunk::<8>()
         .map(|n| u64::from_le_bytes(*n) as usize)
         .filter(|&n| 8 + n <= bytes.len())
         .ok_or_else(|| {
-            anyhow::anyhow!("{}: a safetensors file without a header", path.display())
+            crate::error::invalid!("{}: a safetensors file without a header", path.display())
         })?;
     let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + len])?;
     let mut sorted = sorted_keys(header).to_string().into_bytes();
-    anyhow::ensure!(
+    crate::error::ensure!(
         sorted.len() <= len,
         "{}: header grew when sorted",
         path.display()
@@ -133,7 +134,7 @@ pub fn read_weights<M: Module>(
     name: &str,
     format: ExportFormat,
     config: &ExportConfigText,
-) -> anyhow::Result<M> {
+) -> crate::Result<M> {
     let weights = dir.join(name);
     let path = &config.path;
     if format == ExportFormat::Onnx {
@@ -156,12 +157,12 @@ fn read_safetensors<M: Module>(
     bytes: Vec<u8>,
     weights: &Path,
     config: &Path,
-) -> anyhow::Result<M> {
+) -> crate::Result<M> {
     let mut store = SafetensorsStore::from_bytes(Some(bytes))
         .validate(true)
         .allow_partial(false);
     let result = model.load_from(&mut store).map_err(|e| {
-        anyhow::anyhow!(
+        crate::error::invalid!(
             "{}: not a readable safetensors file for this architecture (truncated or foreign?): {e}",
             weights.display()
         )
@@ -180,7 +181,7 @@ fn read_safetensors<M: Module>(
 }
 
 /// Writes an export's `config.json` into `out`.
-pub fn write_config(out: &Path, config: &impl Serialize) -> anyhow::Result<()> {
+pub fn write_config(out: &Path, config: &impl Serialize) -> crate::Result<()> {
     Ok(write_atomic(
         &out.join(EXPORT_CONFIG),
         serde_json::to_string_pretty(config)?.as_bytes(),
@@ -194,7 +195,7 @@ pub struct ExportConfigText {
 }
 
 impl ExportConfigText {
-    pub fn read(dir: &Path) -> anyhow::Result<Self> {
+    pub fn read(dir: &Path) -> crate::Result<Self> {
         let path = dir.join(EXPORT_CONFIG);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
@@ -208,7 +209,7 @@ impl ExportConfigText {
 
     /// The bytes of the export's file `name`, read once and checked against the digest this
     /// config records.
-    pub fn verified(&self, dir: &Path, name: &str) -> anyhow::Result<Vec<u8>> {
+    pub fn verified(&self, dir: &Path, name: &str) -> crate::Result<Vec<u8>> {
         let file = dir.join(name);
         let bytes =
             std::fs::read(&file).with_context(|| format!("{}: cannot read", file.display()))?;

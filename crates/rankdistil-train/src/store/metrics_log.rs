@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 
 use crate::store::atomic::write_atomic;
 
@@ -31,14 +31,14 @@ impl MetricsLog {
     }
 
     /// Adds one epoch's line. The log is small, so it is rewritten whole, atomically.
-    pub fn append(&self, line: &serde_json::Value) -> anyhow::Result<()> {
+    pub fn append(&self, line: &serde_json::Value) -> crate::Result<()> {
         let mut text = self.text();
         text.push_str(&format!("{line}\n"));
         Ok(write_atomic(&self.path, text.as_bytes())?)
     }
 
     /// Drops the lines of epochs after `epoch` (written before a kill, not checkpointed).
-    pub fn truncate(&self, epoch: usize) -> anyhow::Result<()> {
+    pub fn truncate(&self, epoch: usize) -> crate::Result<()> {
         if !self.path.exists() {
             return Ok(());
         }
@@ -58,7 +58,7 @@ impl MetricsLog {
 
     /// Every logged epoch; a malformed line is an error naming the file and line. `run` names
     /// the directory in the error when there is no log.
-    pub fn read(&self, run: &Path) -> anyhow::Result<Vec<EpochMetrics>> {
+    pub fn read(&self, run: &Path) -> crate::Result<Vec<EpochMetrics>> {
         let text = std::fs::read_to_string(&self.path).with_context(|| {
             format!(
                 "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
@@ -71,7 +71,7 @@ impl MetricsLog {
             .enumerate()
             .filter(|(_, l)| !l.trim().is_empty())
             .map(|(i, line)| parse_line(line).with_context(|| self.at(i)))
-            .collect::<anyhow::Result<Vec<_>>>()?;
+            .collect::<crate::Result<Vec<_>>>()?;
         if epochs.is_empty() {
             bail!("{}: no epochs logged yet", self.path.display());
         }
@@ -92,7 +92,7 @@ pub struct EpochMetrics {
     pub valid: BTreeMap<String, f64>,
 }
 
-fn parse_line(line: &str) -> anyhow::Result<EpochMetrics> {
+fn parse_line(line: &str) -> crate::Result<EpochMetrics> {
     let v: serde_json::Value = serde_json::from_str(line).context("not a JSON line")?;
     let (Some(epoch), Some(train_loss), Some(valid)) = (
         v["epoch"].as_u64(),

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 
 use crate::store::digests::{DIGESTS_KEY, sha256_hex};
 use crate::store::export_files::EXPORT_CONFIG;
@@ -18,7 +18,7 @@ pub struct StagedExport {
 
 impl StagedExport {
     /// Starts an export to `out`, which must be new, empty or an earlier export.
-    pub fn begin(out: &Path) -> anyhow::Result<Self> {
+    pub fn begin(out: &Path) -> crate::Result<Self> {
         if out.exists() {
             let is_export = out.join(EXPORT_CONFIG).is_file();
             let empty = std::fs::read_dir(out)
@@ -53,10 +53,7 @@ impl StagedExport {
 
     /// Builds an export at `out` with `write`, which fills the directory it is given; errors
     /// name `out`, never the staging directory.
-    pub fn build<T>(
-        out: &Path,
-        write: impl FnOnce(&Path) -> anyhow::Result<T>,
-    ) -> anyhow::Result<T> {
+    pub fn build<T>(out: &Path, write: impl FnOnce(&Path) -> crate::Result<T>) -> crate::Result<T> {
         let staged = Self::begin(out)?;
         let staging = staged.dir().to_path_buf();
         let value = write(&staging).map_err(|e| renamed(&e, &staging, out))?;
@@ -70,7 +67,7 @@ impl StagedExport {
     }
 
     /// Records the digests in `config.json` and puts the export in place of any old one.
-    pub fn commit(self) -> anyhow::Result<()> {
+    pub fn commit(self) -> crate::Result<()> {
         let out = &self.out;
         record_digests(self.staging.path(), out)?;
         let staged = self.staging.keep();
@@ -105,7 +102,7 @@ fn remove_abandoned(parent: &Path, name: &str) {
 }
 
 /// Adds [`DIGESTS_KEY`] to the staged `config.json`: every other file's SHA-256.
-fn record_digests(staged: &Path, out: &Path) -> anyhow::Result<()> {
+fn record_digests(staged: &Path, out: &Path) -> crate::Result<()> {
     let config_path = staged.join(EXPORT_CONFIG);
     let text = std::fs::read_to_string(&config_path)
         .with_context(|| format!("{}: cannot read", out.join(EXPORT_CONFIG).display()))?;
@@ -130,17 +127,18 @@ fn record_digests(staged: &Path, out: &Path) -> anyhow::Result<()> {
 }
 
 /// An I/O error about a staged file, named by the file the user asked for.
-fn renamed(e: &anyhow::Error, staged: &Path, out: &Path) -> anyhow::Error {
-    let text = format!("{e:#}").replace(&*staged.to_string_lossy(), &out.to_string_lossy());
-    anyhow::anyhow!(text)
+fn renamed(e: &crate::Error, staged: &Path, out: &Path) -> crate::Error {
+    let text =
+        crate::error::one_line(e).replace(&*staged.to_string_lossy(), &out.to_string_lossy());
+    crate::error::invalid!(text)
 }
 
 /// Puts `staged` at `out`. With an old export there, the two are exchanged in one rename
 /// (`renameat2(RENAME_EXCHANGE)` on Linux), so `out` always holds a whole export; returns
 /// whether there was one (now at `staged`).
-fn swap_into_place(staged: &Path, out: &Path) -> anyhow::Result<bool> {
+fn swap_into_place(staged: &Path, out: &Path) -> crate::Result<bool> {
     let cannot = |e: std::io::Error| {
-        anyhow::anyhow!("{}: cannot put the export in place: {e}", out.display())
+        crate::error::invalid!("{}: cannot put the export in place: {e}", out.display())
     };
     if !out.exists() {
         std::fs::rename(staged, out).map_err(cannot)?;

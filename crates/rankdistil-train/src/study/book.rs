@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use crate::error::{Context, bail};
 use serde::{Deserialize, Serialize};
 
 use crate::store::atomic::write_atomic;
@@ -81,7 +81,7 @@ pub struct Book {
 
 impl Book {
     /// A new study in `out`, or with `resume` the one there, which must have run `config`.
-    pub fn open(out: &Path, config: &str, resume: bool) -> anyhow::Result<Self> {
+    pub fn open(out: &Path, config: &str, resume: bool) -> crate::Result<Self> {
         let path = out.join(STUDY_FILE);
         if !resume {
             if path.exists() {
@@ -130,12 +130,12 @@ impl Book {
     }
 
     /// Records a finished run and rewrites the file.
-    pub fn add(&mut self, run: StudyRun) -> anyhow::Result<()> {
+    pub fn add(&mut self, run: StudyRun) -> crate::Result<()> {
         self.runs.push(run);
         self.save()
     }
 
-    pub fn save(&self) -> anyhow::Result<()> {
+    pub fn save(&self) -> crate::Result<()> {
         let text = serde_json::to_string_pretty(self)?;
         Ok(write_atomic(&self.path, text.as_bytes())?)
     }

@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use anyhow::Context;
+use crate::error::Context;
 use rankdistil_data::ImplicitSplit;
 use rankdistil_models::CatalogScorer;
 
@@ -24,8 +24,9 @@ use crate::progress::notice;
 use crate::role::Role;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
+use crate::study::drive::{Plan, RunSpec, StudyRunner, Sweep, drive};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
-use crate::study::search::{Knobs, choose, describe};
+use crate::study::search::Knobs;
 
 /// Seeds the validation split apart from the test split.
 const VALIDATION_SEED: u64 = 0x5eed_7a11;
@@ -48,28 +49,6 @@ struct TeacherSplit<'a> {
     heads: Vec<Vec<u32>>,
 }
 
-/// One student run: its method and knobs, its size (the study's own when `None`), why it
-/// runs, and its seed.
-struct Spec<'k> {
-    method: CatalogMethod,
-    knobs: &'k Knobs,
-    dim: Option<usize>,
-    phase: Phase,
-    seed: u64,
-}
-
-impl<'k> Spec<'k> {
-    fn new(method: CatalogMethod, knobs: &'k Knobs, phase: Phase, seed: u64) -> Self {
-        Self {
-            method,
-            knobs,
-            dim: None,
-            phase,
-            seed,
-        }
-    }
-}
-
 /// The two teachers' story, for the report.
 struct Teachers {
     summary: TeacherSummary,
@@ -79,7 +58,7 @@ struct Teachers {
 
 impl CatalogStudy<'_> {
     /// Runs what the study's record lacks and returns its findings.
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<Findings> {
+    pub fn run(&self, backend: &Backend) -> crate::Result<Findings> {
         let config = self.config;
         let data = load_split(&config.data, None)?;
         let tuning_split = data.split.validation(config.validation, VALIDATION_SEED);
@@ -96,42 +75,20 @@ impl CatalogStudy<'_> {
         let teachers = self.teachers(&data, &tuning_split, backend)?;
         let tuning = self.stage(&tuning_split, teachers.tuning, backend);
         let last = self.stage(&data.split, teachers.last, backend);
-        let mut chosen = Vec::new();
-        for search in &config.method {
-            let knobs = choose(search.method.name(), config.trials(search), |knobs| {
-                let spec = Spec::new(search.method, knobs, Phase::Tune, config.tuning.seed);
-                Ok(self
-                    .ensure(&mut book, &tuning, &spec, backend)?
-                    .valid_ndcg10)
-            })?;
-            chosen.push((search.method.name().to_string(), knobs));
-        }
-        for (name, knobs) in &chosen {
-            for &seed in &config.seeds {
-                let spec = Spec::new(method(name), knobs, Phase::Final, seed);
-                self.ensure(&mut book, &last, &spec, backend)?;
-            }
-        }
-        let protocol = self.protocol();
-        let findings = Findings::new(&protocol, &book, teachers.summary, &chosen);
-        if let Some(sweep) = &config.sweep {
-            let seeds = sweep.seeds.as_ref().unwrap_or(&config.seeds);
-            for &dim in &sweep.dim {
-                for (name, knobs) in findings.sweep_methods(&chosen) {
-                    for &seed in seeds {
-                        let spec = Spec {
-                            dim: Some(dim),
-                            ..Spec::new(method(name), knobs, Phase::Sweep, seed)
-                        };
-                        self.ensure(&mut book, &last, &spec, backend)?;
-                    }
-                }
-            }
-        }
-        let findings = Findings::new(&protocol, &book, findings.teacher, &chosen);
-        book.summary = findings.json();
-        book.save()?;
-        Ok(findings)
+        let runner = CatalogRunner {
+            study: self,
+            tuning,
+            last,
+            backend,
+        };
+        let plan = Plan {
+            protocol: self.protocol(),
+            sweep: config.sweep.as_ref().map(|sweep| Sweep {
+                sizes: sweep.dim.iter().map(|&d| vec![d]).collect(),
+                seeds: sweep.seeds.as_deref().unwrap_or(&config.seeds),
+            }),
+        };
+        drive(&runner, &mut book, &plan, teachers.summary)
     }
 
     fn protocol(&self) -> Protocol<'_> {
@@ -146,14 +103,14 @@ impl CatalogStudy<'_> {
     }
 
     /// Softmax KD keeps the teacher's scores over the whole catalog for every user.
-    fn check_fits(&self, data: &CatalogSplit) -> anyhow::Result<()> {
+    fn check_fits(&self, data: &CatalogSplit) -> crate::Result<()> {
         let kd = (self.config.method.iter()).any(|m| m.method == CatalogMethod::SoftmaxKd);
         if !kd {
             return Ok(());
         }
         let (users, l) = (data.split.train.len(), data.split.num_items);
         footprint::check_full_scores(users, l)
-            .map_err(|e| anyhow::anyhow!("{e}: drop its [[method]] table"))
+            .map_err(|e| crate::error::invalid!("{e}: drop its [[method]] table"))
     }
 
     /// The tuning teacher (validated, early-stopped) and the final one (all training
@@ -163,7 +120,7 @@ impl CatalogStudy<'_> {
         data: &CatalogSplit,
         tuning_split: &ImplicitSplit,
         backend: &Backend,
-    ) -> anyhow::Result<Teachers> {
+    ) -> crate::Result<Teachers> {
         let stage = &self.config.teacher;
         let validation = CatalogValidation {
             split: tuning_split,
@@ -219,11 +176,11 @@ impl CatalogStudy<'_> {
         validation: Option<CatalogValidation>,
         data: &CatalogSplit,
         backend: &Backend,
-    ) -> anyhow::Result<(CatalogScorer, CatalogModelMeta)> {
+    ) -> crate::Result<(CatalogScorer, CatalogModelMeta)> {
         let dir = self.out.join(name);
         if model_dir::meta_path(&dir).is_some() {
             let (model, meta) = model_dir::load(&dir, &backend.device)?;
-            anyhow::ensure!(
+            crate::error::ensure!(
                 meta.model == stage.model && meta.num_items == split.num_items,
                 "{}: holds another teacher than the study's; remove it or choose another --out",
                 dir.display()
@@ -289,29 +246,27 @@ impl CatalogStudy<'_> {
         }
     }
 
-    /// The recorded run of these settings, trained now if the record lacks it.
-    fn ensure(
+    /// Trains the student `spec` asks for on `stage`'s split and measures it: validation
+    /// NDCG@10 when tuning, the test split's per-user metrics otherwise.
+    fn measured(
         &self,
-        book: &mut Book,
         stage: &TeacherSplit,
-        spec: &Spec,
+        spec: &RunSpec,
         backend: &Backend,
-    ) -> anyhow::Result<StudyRun> {
-        let &Spec {
-            method,
+    ) -> crate::Result<StudyRun> {
+        let &RunSpec {
             knobs,
-            dim,
             phase,
             seed,
+            size,
+            ..
         } = spec;
-        let size = dim.map(|d| vec![d]);
-        if let Some(run) = book.find(phase, method.name(), knobs, seed, size.as_deref()) {
-            return Ok(run.clone());
-        }
+        let method = method(spec.method);
+        let dim = size.and_then(|s| s.first().copied());
         let trial = self
             .config
             .trial(method, knobs, dim)
-            .map_err(anyhow::Error::msg)?;
+            .map_err(crate::Error::msg)?;
         let started = Instant::now();
         let student = self.student(stage, method, &trial, seed, backend)?;
         let seconds = started.elapsed().as_secs_f64();
@@ -330,30 +285,18 @@ impl CatalogStudy<'_> {
                 (f64::NAN, Some(means(&per_user)), per_unit)
             }
         };
-        let run = StudyRun {
+        Ok(StudyRun {
             phase,
             method: method.name().into(),
             knobs: knobs.clone(),
             seed,
-            size,
+            size: size.map(<[usize]>::to_vec),
             params: trial.stage.model.scorer(stage.split.num_items).num_params(),
             valid_ndcg10,
             test,
             test_per_unit,
             seconds,
-        };
-        notice!(
-            "study: {phase:?} {} seed {seed} {}{}: {} ({seconds:.1}s)",
-            method.name(),
-            describe(knobs),
-            dim.map(|d| format!(" dim {d}")).unwrap_or_default(),
-            match &run.test {
-                Some(t) => format!("test ndcg@10 {:.4}", t["ndcg@10"]),
-                None => format!("valid ndcg@10 {valid_ndcg10:.4}"),
-            },
-        );
-        book.add(run.clone())?;
-        Ok(run)
+        })
     }
 
     /// Trains one student in a scratch folder inside the study's, removed afterwards.
@@ -364,7 +307,7 @@ impl CatalogStudy<'_> {
         trial: &CatalogTrial,
         seed: u64,
         backend: &Backend,
-    ) -> anyhow::Result<CatalogScorer> {
+    ) -> crate::Result<CatalogScorer> {
         let scratch = tempfile::Builder::new()
             .prefix(".student-")
             .tempdir_in(self.out)
@@ -386,6 +329,36 @@ impl CatalogStudy<'_> {
             validation: None,
         }
         .run(backend)
+    }
+}
+
+/// A catalog study's students: tuned against the validated teacher's split, run and tested
+/// against the final teacher's.
+struct CatalogRunner<'a> {
+    study: &'a CatalogStudy<'a>,
+    tuning: TeacherSplit<'a>,
+    last: TeacherSplit<'a>,
+    backend: &'a Backend,
+}
+
+impl StudyRunner for CatalogRunner<'_> {
+    fn trials(&self) -> Vec<(String, Vec<Knobs>)> {
+        let config = self.study.config;
+        (config.method.iter())
+            .map(|m| (m.method.name().to_string(), config.trials(m)))
+            .collect()
+    }
+
+    fn train(&self, spec: &RunSpec) -> crate::Result<StudyRun> {
+        let stage = match spec.phase {
+            Phase::Tune => &self.tuning,
+            _ => &self.last,
+        };
+        self.study.measured(stage, spec, self.backend)
+    }
+
+    fn size_label(&self, size: &[usize]) -> String {
+        format!("dim {}", size.first().copied().unwrap_or_default())
     }
 }
 

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::{CatalogData, CatalogMethod, CatalogSoftmaxKd, CatalogStage};
 use crate::settings::Checked;
-use crate::study::config::Tuning;
-use crate::study::search::{Knobs, describe, draw};
+use crate::study::config::{Tuning, check_compared, check_protocol};
+use crate::study::search::{Knobs, describe, draw, knob_number};
 
 /// Knobs every catalog method may set: the student's training and model settings.
 pub const CATALOG_TRAINING_KNOBS: [&str; 4] =
@@ -104,12 +104,8 @@ impl CatalogStudyConfig {
         let mut distill = self.distill.clone();
         let mut kd = toml::Table::try_from(&self.softmax_kd).map_err(|e| e.to_string())?;
         for (key, value) in knobs {
-            let number = || {
-                value
-                    .as_float()
-                    .or_else(|| value.as_integer().map(|v| v as f64))
-                    .ok_or_else(|| format!("{key} = {value}: expected a number"))
-            };
+            let number =
+                || knob_number(value).ok_or_else(|| format!("{key} = {value}: expected a number"));
             match (key.as_str(), method) {
                 ("learning_rate", _) => stage.train.learning_rate = number()?,
                 ("dropout", _) => stage.model.dropout = number()?,
@@ -188,22 +184,14 @@ impl Checked for CatalogStudyConfig {
                 self.validation
             ));
         }
-        if self.patience == 0 || self.tuning.trials == 0 || self.seeds.is_empty() {
-            return Err(
-                "patience and [tuning] trials must be at least 1, and seeds needs an entry".into(),
-            );
+        if self.patience == 0 {
+            return Err("patience = 0, expected at least 1 epoch".into());
         }
-        if self.bootstrap < 100 {
-            return Err(format!(
-                "bootstrap = {}, expected at least 100 resamples",
-                self.bootstrap
-            ));
-        }
+        check_protocol(&self.tuning, &self.seeds, self.bootstrap)?;
+        let names: Vec<&str> = self.method.iter().map(|m| m.method.name()).collect();
+        check_compared(&names, self.subject.name())?;
         for (i, search) in self.method.iter().enumerate() {
             let name = search.method.name();
-            if self.method[..i].iter().any(|m| m.method == search.method) {
-                return Err(format!("[[method]] {name}: appears twice"));
-            }
             if search.search.is_empty() || search.search.values().any(Vec::is_empty) {
                 return Err(format!(
                     "[[method]] {} ({name}): search needs at least one knob, each with a value",
@@ -215,14 +203,6 @@ impl Checked for CatalogStudyConfig {
                 self.trial(search.method, &knobs, None).map_err(|e| {
                     format!("[[method]] {} ({name}): {}: {e}", i + 1, describe(&knobs))
                 })?;
-            }
-        }
-        for required in [CatalogMethod::LabelOnly, self.subject] {
-            if !self.method.iter().any(|m| m.method == required) {
-                return Err(format!(
-                    "[[method]]: the study compares {} with label_only; both need a [[method]] table",
-                    self.subject.name()
-                ));
             }
         }
         if let Some(sweep) = &self.sweep {

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::list::config::{ModelConfig, TrainConfig};
 use crate::settings::Checked;
+use crate::study::search::knob_number;
 
 /// Knobs a trial may set outside the loss table, for every method.
 pub const TRAINING_KNOBS: [&str; 2] = ["learning_rate", "dropout"];
@@ -111,25 +112,11 @@ impl Checked for ListStudyConfig {
     fn check(&self) -> Result<(), String> {
         self.model.check("model")?;
         self.train.check("train")?;
-        if self.tuning.trials == 0 || self.seeds.is_empty() || self.bootstrap < 100 {
-            return Err(
-                "[tuning] trials and `seeds` need at least one entry, and bootstrap at least 100 resamples"
-                    .into(),
-            );
-        }
+        check_protocol(&self.tuning, &self.seeds, self.bootstrap)?;
+        let names: Vec<&str> = self.method.iter().map(MethodSearch::name).collect();
+        check_compared(&names, &self.subject)?;
         for (i, method) in self.method.iter().enumerate() {
             check_method(method, i)?;
-            if self.method[..i].iter().any(|m| m.name() == method.name()) {
-                return Err(format!("[[method]] {}: appears twice", method.name()));
-            }
-        }
-        for required in ["label_only", self.subject.as_str()] {
-            if !self.method.iter().any(|m| m.name() == required) {
-                return Err(format!(
-                    "[[method]]: the study compares {} with label_only; both need a [[method]] table",
-                    self.subject
-                ));
-            }
         }
         if let Some(sweep) = &self.sweep {
             let empty = sweep.hidden.is_empty() || sweep.seeds.as_ref().is_some_and(Vec::is_empty);
@@ -142,6 +129,40 @@ impl Checked for ListStudyConfig {
         }
         Ok(())
     }
+}
+
+/// The rules every study's tuning budget, seeds and bootstrap share.
+pub fn check_protocol(tuning: &Tuning, seeds: &[u64], bootstrap: usize) -> Result<(), String> {
+    if tuning.trials == 0 {
+        return Err("[tuning] trials = 0, expected at least 1 trial per method".into());
+    }
+    if seeds.is_empty() {
+        return Err("seeds = [], expected at least one seed".into());
+    }
+    if bootstrap < 100 {
+        return Err(format!(
+            "bootstrap = {bootstrap}, expected at least 100 resamples"
+        ));
+    }
+    Ok(())
+}
+
+/// The rules every study's `[[method]]` tables share: each method once, and both the subject
+/// and label-only among them.
+pub fn check_compared(names: &[&str], subject: &str) -> Result<(), String> {
+    for (i, name) in names.iter().enumerate() {
+        if names[..i].contains(name) {
+            return Err(format!("[[method]] {name}: appears twice"));
+        }
+    }
+    for required in ["label_only", subject] {
+        if !names.contains(&required) {
+            return Err(format!(
+                "[[method]]: the study compares {subject} with label_only; both need a [[method]] table"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Every value of every knob must make a loss (or training setting) the method accepts.
@@ -158,8 +179,8 @@ fn check_method(method: &MethodSearch, index: usize) -> Result<(), String> {
         for value in values {
             let knob = BTreeMap::from([(key.clone(), value.clone())]);
             let ok = match key.as_str() {
-                "learning_rate" => value.as_float().is_some_and(|v| v > 0.0 && v.is_finite()),
-                "dropout" => value.as_float().is_some_and(|v| (0.0..1.0).contains(&v)),
+                "learning_rate" => knob_number(value).is_some_and(|v| v > 0.0 && v.is_finite()),
+                "dropout" => knob_number(value).is_some_and(|v| (0.0..1.0).contains(&v)),
                 _ => method.objective(&knob).map(drop).is_ok(),
             };
             if !ok {
@@ -181,6 +202,50 @@ mod tests {
     use crate::list::config::TeacherRunConfig;
     use crate::settings::load;
     use crate::study::catalog_config::CatalogStudyConfig;
+
+    fn search(loss: &str, knobs: &str) -> MethodSearch {
+        toml::from_str(&format!("loss = {{ {loss} }}\nsearch = {{ {knobs} }}\n")).unwrap()
+    }
+
+    #[test]
+    fn training_knobs_take_integers_as_catalog_knobs_do() {
+        let m = search(
+            "method = \"label_only\"",
+            "dropout = [0, 0.5], learning_rate = [1]",
+        );
+        assert_eq!(check_method(&m, 0), Ok(()));
+        let m = search("method = \"label_only\"", "dropout = [1]");
+        assert_eq!(
+            check_method(&m, 0).unwrap_err(),
+            "[[method]] 1 (label_only): search.dropout = 1: expected a number (learning_rate > 0, dropout in [0, 1))"
+        );
+    }
+
+    #[test]
+    fn both_kinds_of_study_share_the_protocol_rules() {
+        let tuning = Tuning { trials: 2, seed: 1 };
+        assert_eq!(check_protocol(&tuning, &[1], 100), Ok(()));
+        assert_eq!(
+            check_protocol(&Tuning { trials: 0, seed: 1 }, &[1], 100).unwrap_err(),
+            "[tuning] trials = 0, expected at least 1 trial per method"
+        );
+        assert_eq!(
+            check_protocol(&tuning, &[], 100).unwrap_err(),
+            "seeds = [], expected at least one seed"
+        );
+        assert_eq!(
+            check_protocol(&tuning, &[1], 99).unwrap_err(),
+            "bootstrap = 99, expected at least 100 resamples"
+        );
+        assert_eq!(
+            check_compared(&["label_only", "coupled", "label_only"], "coupled").unwrap_err(),
+            "[[method]] label_only: appears twice"
+        );
+        assert_eq!(
+            check_compared(&["label_only"], "sampled").unwrap_err(),
+            "[[method]]: the study compares sampled with label_only; both need a [[method]] table"
+        );
+    }
 
     /// Every shipped study config loads, and so does the teacher config it names.
     #[test]

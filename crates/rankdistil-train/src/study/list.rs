@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use anyhow::Context;
+use crate::error::Context;
 use rankdistil_data::RankingDataset;
 use rankdistil_metrics::{IdcgZero, ndcg_at};
 
@@ -15,12 +15,12 @@ use crate::list::run_dir::{META_FILE, load_meta};
 use crate::list::scoring::{evaluate, score_dataset};
 use crate::list::teacher::TeacherScores;
 use crate::list::training::ListRun;
-use crate::progress::notice;
 use crate::settings;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::config::{ListStudyConfig, MethodSearch};
+use crate::study::drive::{Plan, RunSpec, StudyRunner, Sweep, drive};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
-use crate::study::search::{Knobs, choose, describe, draw};
+use crate::study::search::{Knobs, draw, knob_number};
 
 /// Where the teacher's run goes inside the study's directory.
 const TEACHER_DIR: &str = "teacher";
@@ -41,7 +41,7 @@ struct Setting<'a> {
 
 impl ListStudy<'_> {
     /// Runs what the study's record lacks and returns its findings.
-    pub fn run(&self, backend: &Backend) -> anyhow::Result<Findings> {
+    pub fn run(&self, backend: &Backend) -> crate::Result<Findings> {
         let config_text = toml::to_string(self.config)?;
         let mut book = Book::open(self.out, &config_text, self.resume)?;
         let (mut teacher, teacher_summary) = self.teacher(backend)?;
@@ -52,57 +52,22 @@ impl ListStudy<'_> {
                 self.config.teacher.display()
             )
         })?;
-        let setting = Setting {
-            teacher: &teacher,
-            test: &test,
-            backend,
+        let runner = ListRunner {
+            study: self,
+            setting: Setting {
+                teacher: &teacher,
+                test: &test,
+                backend,
+            },
         };
-        let mut chosen = Vec::new();
-        for method in &self.config.method {
-            chosen.push((method, self.tune(&mut book, &setting, method)?));
-        }
-        for (method, knobs) in &chosen {
-            for &seed in &self.config.seeds {
-                self.ensure(
-                    &mut book,
-                    &setting,
-                    (method, knobs),
-                    seed,
-                    None,
-                    Phase::Final,
-                )?;
-            }
-        }
-        let named: Vec<(String, Knobs)> = (chosen.iter())
-            .map(|(m, k)| (m.name().to_string(), k.clone()))
-            .collect();
-        let protocol = self.protocol();
-        let findings = Findings::new(&protocol, &book, teacher_summary, &named);
-        if let Some(sweep) = &self.config.sweep {
-            let seeds = sweep.seeds.as_ref().unwrap_or(&self.config.seeds);
-            for size in &sweep.hidden {
-                for (name, knobs) in findings.sweep_methods(&named) {
-                    let method = (self.config.method.iter())
-                        .find(|m| m.name() == name)
-                        .expect("a chosen method is configured");
-                    for &seed in seeds {
-                        let size = Some(size.as_slice());
-                        self.ensure(
-                            &mut book,
-                            &setting,
-                            (method, knobs),
-                            seed,
-                            size,
-                            Phase::Sweep,
-                        )?;
-                    }
-                }
-            }
-        }
-        let findings = Findings::new(&protocol, &book, findings.teacher, &named);
-        book.summary = findings.json();
-        book.save()?;
-        Ok(findings)
+        let plan = Plan {
+            protocol: self.protocol(),
+            sweep: self.config.sweep.as_ref().map(|sweep| Sweep {
+                sizes: sweep.hidden.clone(),
+                seeds: sweep.seeds.as_deref().unwrap_or(&self.config.seeds),
+            }),
+        };
+        drive(&runner, &mut book, &plan, teacher_summary)
     }
 
     fn protocol(&self) -> Protocol<'_> {
@@ -117,7 +82,7 @@ impl ListStudy<'_> {
     }
 
     /// The teacher's run in the study's directory: trained (or continued) unless finished.
-    fn teacher(&self, backend: &Backend) -> anyhow::Result<(TeacherScores, TeacherSummary)> {
+    fn teacher(&self, backend: &Backend) -> crate::Result<(TeacherScores, TeacherSummary)> {
         let cfg: TeacherRunConfig = settings::load(&self.config.teacher)?;
         let dir = self.out.join(TEACHER_DIR);
         let mut seconds = None;
@@ -142,63 +107,20 @@ impl ListStudy<'_> {
         Ok((scores, summary))
     }
 
-    /// Every trial of `method`; returns the knobs of the best validation NDCG@10.
-    fn tune(
-        &self,
-        book: &mut Book,
-        setting: &Setting,
-        method: &MethodSearch,
-    ) -> anyhow::Result<Knobs> {
-        let tuning = &self.config.tuning;
-        let trials = draw(&method.search, tuning.trials, tuning.seed);
-        choose(method.name(), trials, |knobs| {
-            let seed = tuning.seed;
-            let run = self.ensure(book, setting, (method, knobs), seed, None, Phase::Tune)?;
-            Ok(run.valid_ndcg10)
-        })
-    }
-
-    /// The recorded run of these settings, trained now if the record lacks it.
-    fn ensure(
-        &self,
-        book: &mut Book,
-        setting: &Setting,
-        (method, knobs): (&MethodSearch, &Knobs),
-        seed: u64,
-        size: Option<&[usize]>,
-        phase: Phase,
-    ) -> anyhow::Result<StudyRun> {
-        if let Some(run) = book.find(phase, method.name(), knobs, seed, size) {
-            return Ok(run.clone());
-        }
-        let run = self.student(setting, (method, knobs), seed, size, phase)?;
-        notice!(
-            "study: {phase:?} {} seed {seed} {}{}: valid ndcg@10 {:.4}{} ({:.1}s)",
-            method.name(),
-            describe(knobs),
-            size.map(|s| format!(" hidden {s:?}")).unwrap_or_default(),
-            run.valid_ndcg10,
-            run.test
-                .as_ref()
-                .and_then(|t| t.get("ndcg@10"))
-                .map(|v| format!(", test {v:.4}"))
-                .unwrap_or_default(),
-            run.seconds
-        );
-        book.add(run.clone())?;
-        Ok(run)
-    }
-
     /// Trains one student and measures it: validation always, test unless tuning.
     fn student(
         &self,
         setting: &Setting,
-        (method, knobs): (&MethodSearch, &Knobs),
-        seed: u64,
-        size: Option<&[usize]>,
-        phase: Phase,
-    ) -> anyhow::Result<StudyRun> {
-        let mut objective = method.objective(knobs).map_err(anyhow::Error::msg)?;
+        method: &MethodSearch,
+        &RunSpec {
+            knobs,
+            phase,
+            seed,
+            size,
+            ..
+        }: &RunSpec,
+    ) -> crate::Result<StudyRun> {
+        let mut objective = method.objective(knobs).map_err(crate::Error::msg)?;
         objective.seed = seed;
         let (model, train) = self.stage(knobs, seed, size);
         let teacher = setting.teacher;
@@ -249,7 +171,7 @@ impl ListStudy<'_> {
         seed: u64,
         size: Option<&[usize]>,
     ) -> (ModelConfig, TrainConfig) {
-        let number = |key| knobs.get(key).and_then(toml::Value::as_float);
+        let number = |key| knobs.get(key).and_then(knob_number);
         let mut model = self.config.model.clone();
         if let Some(hidden) = size {
             model.hidden = hidden.to_vec();
@@ -263,6 +185,35 @@ impl ListStudy<'_> {
             train.learning_rate = rate;
         }
         (model, train)
+    }
+}
+
+/// A list study's students, trained on its teacher's scores.
+struct ListRunner<'a> {
+    study: &'a ListStudy<'a>,
+    setting: Setting<'a>,
+}
+
+impl StudyRunner for ListRunner<'_> {
+    fn trials(&self) -> Vec<(String, Vec<Knobs>)> {
+        let tuning = &self.study.config.tuning;
+        (self.study.config.method.iter())
+            .map(|m| {
+                let trials = draw(&m.search, tuning.trials, tuning.seed);
+                (m.name().to_string(), trials)
+            })
+            .collect()
+    }
+
+    fn train(&self, spec: &RunSpec) -> crate::Result<StudyRun> {
+        let method = (self.study.config.method.iter())
+            .find(|m| m.name() == spec.method)
+            .expect("the driver runs configured methods");
+        self.study.student(&self.setting, method, spec)
+    }
+
+    fn size_label(&self, size: &[usize]) -> String {
+        format!("hidden {size:?}")
     }
 }
 

@@ -8,6 +8,7 @@ pub mod book;
 pub mod catalog;
 pub mod catalog_config;
 pub mod config;
+pub mod drive;
 pub mod list;
 pub mod report;
 pub mod search;

@@ -11,6 +11,13 @@ use crate::progress::notice;
 /// One trial's knob values.
 pub type Knobs = BTreeMap<String, toml::Value>;
 
+/// A knob's value as a number; a TOML integer counts (`dropout = [0, 0.1]`).
+pub fn knob_number(value: &toml::Value) -> Option<f64> {
+    value
+        .as_float()
+        .or_else(|| value.as_integer().map(|v| v as f64))
+}
+
 /// `count` settings from the grid of `search` (all of it when smaller), in grid order, drawn
 /// with `seed`.
 pub fn draw(search: &BTreeMap<String, Vec<toml::Value>>, count: usize, seed: u64) -> Vec<Knobs> {
@@ -46,8 +53,8 @@ fn point(search: &BTreeMap<String, Vec<toml::Value>>, mut index: usize) -> Knobs
 pub fn choose(
     method: &str,
     trials: Vec<Knobs>,
-    mut score: impl FnMut(&Knobs) -> anyhow::Result<f64>,
-) -> anyhow::Result<Knobs> {
+    mut score: impl FnMut(&Knobs) -> crate::Result<f64>,
+) -> crate::Result<Knobs> {
     let mut best: Option<(f64, Knobs)> = None;
     for knobs in trials {
         let value = score(&knobs)?;

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use rankdistil_train::backend::{self, Backend, BackendError};
+use rankdistil_train::backend::{self, Backend};
 use rankdistil_train::list::config::DataConfig;
 use rankdistil_train::list::run_dir::RunTarget;
 use rankdistil_train::list::teacher::{TeacherFiles, TeacherScores};
@@ -20,8 +20,8 @@ pub struct BackendArg {
 }
 
 impl BackendArg {
-    pub fn open(&self) -> Result<Backend, BackendError> {
-        backend::open(self.backend.into())
+    pub fn open(&self) -> rankdistil_train::Result<Backend> {
+        Ok(backend::open(self.backend.into())?)
     }
 }
 
@@ -44,7 +44,11 @@ pub struct RunArgs {
 impl RunArgs {
     /// Where the run goes and which config it reads.
     pub fn target(&self) -> anyhow::Result<RunTarget> {
-        RunTarget::resolve(self.out.as_deref(), self.config.as_deref(), self.resume)
+        Ok(RunTarget::resolve(
+            self.out.as_deref(),
+            self.config.as_deref(),
+            self.resume,
+        )?)
     }
 }
 
@@ -82,7 +86,7 @@ impl TeacherArgs {
         batch: usize,
     ) -> anyhow::Result<TeacherScores> {
         match (&self.teacher, &self.teacher_scores) {
-            (Some(run), _) => TeacherScores::load(run, data, backend, seed, batch),
+            (Some(run), _) => Ok(TeacherScores::load(run, data, backend, seed, batch)?),
             (None, Some(train)) => {
                 let data = data.ok_or_else(|| {
                     anyhow::anyhow!(
@@ -94,7 +98,7 @@ impl TeacherArgs {
                     valid: self.teacher_valid_scores.clone(),
                     test: self.teacher_test_scores.clone(),
                 };
-                TeacherScores::from_files(&files, data, seed)
+                Ok(TeacherScores::from_files(&files, data, seed)?)
             }
             (None, None) => anyhow::bail!("give --teacher <run> or --teacher-scores <file>"),
         }

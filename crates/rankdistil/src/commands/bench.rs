@@ -64,7 +64,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
     let suite: Suite = args.suite.into();
     if suite == Suite::Parse {
         let path = args.data.as_deref();
-        return parse::parse(path.context("--suite parse needs --data <LETOR file>")?);
+        return Ok(parse::parse(
+            path.context("--suite parse needs --data <LETOR file>")?,
+        )?);
     }
     let options = BenchOptions {
         steps: args.steps,
@@ -86,7 +88,7 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         };
         println!("MLP layout: {:?}, through {pass}", options.layout);
     }
-    match suite {
+    let done = match suite {
         Suite::Reference => reference::table(&backend, &options),
         Suite::Profile => profile::run(
             &backend,
@@ -106,5 +108,6 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
         }
         Suite::Sampled => suites::sampled(&backend, options.warmup, options.steps),
         Suite::Parse => unreachable!("handled above"),
-    }
+    };
+    Ok(done?)
 }

@@ -1,0 +1,133 @@
+//! The flow every study follows, over lists or a catalog: tune each method on validation,
+//! run the chosen settings on the final seeds, sweep the student's size, and record the
+//! findings. What a run trains on is the [`StudyRunner`]'s; what runs, in which order, and
+//! what the record keeps is said once, here.
+
+use crate::progress::notice;
+use crate::study::book::{Book, Phase, StudyRun};
+use crate::study::report::{Findings, Protocol, TeacherSummary};
+use crate::study::search::{Knobs, choose, describe};
+
+/// One student run a study asks for.
+#[derive(Debug, Clone, Copy)]
+pub struct RunSpec<'a> {
+    /// The method's name, as the record and the tables write it.
+    pub method: &'a str,
+    pub knobs: &'a Knobs,
+    pub phase: Phase,
+    pub seed: u64,
+    /// The sweep's size (hidden widths, or `[D]` for a catalog); `None` for the study's own.
+    pub size: Option<&'a [usize]>,
+}
+
+/// The student sizes a sweep trains, and on which seeds.
+pub struct Sweep<'a> {
+    pub sizes: Vec<Vec<usize>>,
+    pub seeds: &'a [u64],
+}
+
+/// What one kind of study trains.
+pub trait StudyRunner {
+    /// Each method's name and its tuning trials, in the config's order.
+    fn trials(&self) -> Vec<(String, Vec<Knobs>)>;
+    /// Trains the student `spec` asks for, and measures it: on validation when tuning, on the
+    /// test split otherwise.
+    fn train(&self, spec: &RunSpec) -> crate::Result<StudyRun>;
+    /// How a sweep's size reads in the log (`hidden [32]`, `dim 8`).
+    fn size_label(&self, size: &[usize]) -> String;
+}
+
+/// What the study runs beyond the runner's methods.
+pub struct Plan<'a> {
+    pub protocol: Protocol<'a>,
+    pub sweep: Option<Sweep<'a>>,
+}
+
+/// Runs what the record lacks, in order, and returns the findings (also kept in the record).
+pub fn drive(
+    runner: &impl StudyRunner,
+    book: &mut Book,
+    plan: &Plan,
+    teacher: TeacherSummary,
+) -> crate::Result<Findings> {
+    let tuning_seed = plan.protocol.seed;
+    let mut chosen = Vec::new();
+    for (method, trials) in runner.trials() {
+        let knobs = choose(&method, trials, |knobs| {
+            let spec = spec(&method, knobs, Phase::Tune, tuning_seed, None);
+            Ok(ensure(runner, book, &spec)?.valid_ndcg10)
+        })?;
+        chosen.push((method, knobs));
+    }
+    for (method, knobs) in &chosen {
+        for &seed in plan.protocol.seeds {
+            ensure(runner, book, &spec(method, knobs, Phase::Final, seed, None))?;
+        }
+    }
+    let findings = Findings::new(&plan.protocol, book, teacher, &chosen);
+    if let Some(sweep) = &plan.sweep {
+        for size in &sweep.sizes {
+            for (method, knobs) in findings.sweep_methods(&chosen) {
+                for &seed in sweep.seeds {
+                    let size = Some(size.as_slice());
+                    ensure(runner, book, &spec(method, knobs, Phase::Sweep, seed, size))?;
+                }
+            }
+        }
+    }
+    let findings = Findings::new(&plan.protocol, book, findings.teacher, &chosen);
+    book.summary = findings.json();
+    book.save()?;
+    Ok(findings)
+}
+
+fn spec<'a>(
+    method: &'a str,
+    knobs: &'a Knobs,
+    phase: Phase,
+    seed: u64,
+    size: Option<&'a [usize]>,
+) -> RunSpec<'a> {
+    RunSpec {
+        method,
+        knobs,
+        phase,
+        seed,
+        size,
+    }
+}
+
+/// The recorded run of `spec`, trained now if the record lacks it.
+fn ensure(runner: &impl StudyRunner, book: &mut Book, spec: &RunSpec) -> crate::Result<StudyRun> {
+    let RunSpec {
+        method,
+        knobs,
+        phase,
+        seed,
+        size,
+    } = *spec;
+    if let Some(run) = book.find(phase, method, knobs, seed, size) {
+        return Ok(run.clone());
+    }
+    let run = runner.train(spec)?;
+    let valid = Some(run.valid_ndcg10)
+        .filter(|v| !v.is_nan())
+        .map(|v| format!("valid ndcg@10 {v:.4}"));
+    let test = (run.test.as_ref())
+        .and_then(|t| t.get("ndcg@10"))
+        .map(|v| format!("test ndcg@10 {v:.4}"));
+    notice!(
+        "study: {phase:?} {method} seed {seed} {}{}: {} ({:.1}s)",
+        describe(knobs),
+        size.map(|s| format!(" {}", runner.size_label(s)))
+            .unwrap_or_default(),
+        [valid, test]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(", "),
+        run.seconds
+    );
+    book.add(run.clone())?;
+    Ok(run)
+}
