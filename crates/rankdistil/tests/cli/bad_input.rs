@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::util::*;
 
 /// A LETOR file of 40 synthetic queries over 4 features.
 fn letor(d: &Path, name: &str) {
@@ -95,7 +94,7 @@ fn letor_readers_refuse_bad_files_by_line() {
                 "--config",
                 &config,
                 "--backend",
-                "ndarray",
+                TEST_BACKEND,
                 "--out",
                 "r",
             ],
@@ -120,7 +119,7 @@ fn letor_readers_refuse_bad_files_by_line() {
         "--config",
         "bare.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "r",
     ];
@@ -155,7 +154,7 @@ fn settings_out_of_range_leave_no_run_behind() {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "r",
         ];
@@ -171,7 +170,7 @@ fn settings_out_of_range_leave_no_run_behind() {
         "--config",
         "h.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "r",
     ];
@@ -193,7 +192,7 @@ fn teacher(d: &Path) {
             "--config",
             "teacher.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "t",
         ],
@@ -248,7 +247,7 @@ fn loss_settings_out_of_range_leave_no_student_behind() {
             "--config",
             "s.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "s",
         ];
@@ -287,7 +286,7 @@ fn sizes_past_the_machine_are_refused_before_any_work() {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "r",
         ];
@@ -346,7 +345,7 @@ fn sampled_orders_past_the_machine_are_refused() {
         "--config",
         "s.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "s",
     ];
@@ -365,7 +364,7 @@ fn a_failed_score_leaves_no_file_and_a_directory_is_no_output() {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "t",
         ],
@@ -382,7 +381,7 @@ fn a_failed_score_leaves_no_file_and_a_directory_is_no_output() {
         "--out",
         "x/run.trec",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     refused(
         d,
@@ -405,7 +404,7 @@ fn a_failed_score_leaves_no_file_and_a_directory_is_no_output() {
         "--out",
         "x",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     refused(d, &args, "x: is a directory, expected a file path", &[]);
 }
@@ -420,7 +419,7 @@ fn catalog(d: &Path, out: &str, config: &str, extra: &[&str]) -> std::process::O
         "--config",
         "c.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         out,
     ];
@@ -435,7 +434,7 @@ fn catalog_refused(d: &Path, config: &str, extra: &[&str], needle: &str) {
         "--config",
         "c.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "new",
     ];
@@ -514,7 +513,7 @@ fn sizes_past_the_catalog_run_and_a_truncated_cache_is_refused() {
         "--out",
         "all.bin",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     ok(rankdistil(d, &cache));
     ok(rankdistil(
@@ -538,7 +537,7 @@ fn sizes_past_the_catalog_run_and_a_truncated_cache_is_refused() {
         "--top",
         "1000000000000",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     let o = ok(rankdistil(d, &recommend));
     assert_eq!(

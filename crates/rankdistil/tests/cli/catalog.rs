@@ -1,19 +1,19 @@
 //! `rankdistil catalog` end to end on a small synthetic catalog.
 
 use std::path::Path;
-use std::process::Command;
 
-mod common;
-use common::{fails, ok, python_has, python_script, rankdistil, stderr, stdout};
+use crate::util::{
+    TEST_BACKEND, command, fails, ok, python_has, python_script, rankdistil, stderr, stdout,
+};
 
-/// `rankdistil catalog --config c.toml --backend ndarray --out <out> <extra>` in `dir`.
+/// `rankdistil catalog --config c.toml --backend <TEST_BACKEND> --out <out> <extra>` in `dir`.
 fn catalog(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
     let args = [
         "catalog",
         "--config",
         "c.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         out,
     ];
@@ -61,14 +61,13 @@ fn trains_a_teacher_writes_its_top_p_cache_and_distils_students() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     std::fs::write(d.join("c.toml"), CONFIG).unwrap();
-    let o = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-        .current_dir(d)
+    let o = command(d)
         .args([
             "catalog",
             "--config",
             "c.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "cat",
         ])
@@ -101,13 +100,7 @@ fn trains_a_teacher_writes_its_top_p_cache_and_distils_students() {
 /// A separate cache from the saved teacher, then students from it without re-training it; a
 /// damaged cache is refused.
 fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
-    let run = |args: &[&str]| {
-        Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-            .current_dir(d)
-            .args(args)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| command(d).args(args).output().unwrap();
     let o = run(&[
         "teacher-cache",
         "--teacher",
@@ -117,7 +110,7 @@ fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
         "--out",
         "c.bin",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     assert_eq!(
@@ -130,7 +123,7 @@ fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
         "--config",
         "c.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "cat2",
         "--teacher",
@@ -151,7 +144,7 @@ fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
         "--config",
         "c.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "cat3",
         "--teacher",
@@ -205,9 +198,8 @@ fn bad_catalog_configs_are_clear_errors() {
     ] {
         assert!(CONFIG.contains(from), "{from}");
         std::fs::write(d.join("c.toml"), CONFIG.replace(from, to)).unwrap();
-        let o = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-            .current_dir(d)
-            .args(["catalog", "--config", "c.toml", "--backend", "ndarray"])
+        let o = command(d)
+            .args(["catalog", "--config", "c.toml", "--backend", TEST_BACKEND])
             .output()
             .unwrap();
         let err = String::from_utf8_lossy(&o.stderr);
@@ -338,7 +330,7 @@ fn recommend_for_three_users(d: &Path) -> (String, Vec<(String, usize, String, f
             "--out",
             "recs.tsv",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     ));
     let err = stderr(&o);
@@ -395,7 +387,7 @@ fn serve_heldout_and_burnpack_alike(d: &Path, tsv: &str, recs: &[(String, usize,
             "--top",
             "10",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     ));
     assert_eq!(stdout(&o), tsv);
@@ -423,7 +415,7 @@ fn serve_heldout_and_burnpack_alike(d: &Path, tsv: &str, recs: &[(String, usize,
             "--out",
             "recs2.tsv",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     ));
     // NDCG@10: (1 + 1/log2(3)) / 2.
@@ -484,7 +476,7 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
             "--data",
             "missing.inter",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     let err = fails(&o, "(os error 2)");
@@ -509,7 +501,7 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
             "--data",
             "x.txt",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     fails(&o, "a catalog scorer's export");
@@ -529,13 +521,13 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
             "--data",
             "new.inter",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     fails(&o, "not a catalog scorer's export");
     let damaged = items.replacen("i2\n", "i0\n", 1);
     std::fs::write(d.join("safetensors/items.txt"), damaged).unwrap();
-    common::reseal(&d.join("safetensors"), "items.txt");
+    crate::util::reseal(&d.join("safetensors"), "items.txt");
     let o = rankdistil(
         d,
         &[
@@ -545,7 +537,7 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
             "--data",
             "new.inter",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     fails(&o, "items.txt:3: item id \"i0\" repeats line 1");
@@ -566,7 +558,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
         "--config",
         "c.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "cat",
     ];
@@ -705,7 +697,7 @@ fn a_reused_teacher_reads_another_file_in_its_own_item_order() {
                 "--out",
                 out,
                 "--backend",
-                "ndarray",
+                TEST_BACKEND,
             ],
         )
     };
@@ -802,7 +794,7 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
             "--config",
             "full.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "full",
         ],
@@ -827,8 +819,7 @@ fn teacher_ndcg(table: &str) -> f64 {
 /// Starts `args` and kills it with SIGKILL once a stderr line contains `when`.
 fn kill_when(d: &Path, args: &[&str], when: &str) {
     use std::io::{BufRead, BufReader};
-    let mut child = Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-        .current_dir(d)
+    let mut child = command(d)
         .args(args)
         .stderr(std::process::Stdio::piped())
         .stdout(std::process::Stdio::null())
@@ -869,7 +860,7 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
             "--config",
             "c.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             out,
         ]

@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::util::*;
 
 /// A trained run in `dir/run` on 6-feature synthetic data in `dir/data.txt`.
 fn trained(dir: &Path) {
@@ -38,7 +37,7 @@ fn trained_with(dir: &Path, model_keys: &str) {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "run",
         ],
@@ -124,7 +123,7 @@ fn score_both_formats_alike(d: &Path) {
             "--out",
             "st.trec",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     ));
     let bp = ok(rankdistil(
@@ -181,7 +180,7 @@ fn a_model_with_another_input_dimension_is_a_clear_error() {
             "--data",
             "wide.txt",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     let err = stderr(&o);
@@ -204,7 +203,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     let st = d.join("st/model.safetensors");
     let bytes = std::fs::read(&st).unwrap();
     std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
-    common::reseal(&d.join("st"), "model.safetensors");
+    crate::util::reseal(&d.join("st"), "model.safetensors");
     let o = rankdistil(
         d,
         &[
@@ -214,7 +213,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
             "--data",
             "data.txt",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     let err = stderr(&o);
@@ -226,7 +225,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     assert!(!err.contains("panicked"), "{err}");
 
     std::fs::write(d.join("bp/model.bpk"), b"this is not a checkpoint at all").unwrap();
-    common::reseal(&d.join("bp"), "model.bpk");
+    crate::util::reseal(&d.join("bp"), "model.bpk");
     let o = rankdistil(
         d,
         &[
@@ -236,7 +235,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
             "--data",
             "data.txt",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     let err = stderr(&o);
@@ -272,7 +271,7 @@ fn an_export_config_that_does_not_fit_is_a_clear_error() {
             "--data",
             "data.txt",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     let err = stderr(&o);
@@ -295,7 +294,7 @@ fn an_export_config_that_does_not_fit_is_a_clear_error() {
             "--data",
             "data.txt",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ],
     );
     let err = stderr(&o);
@@ -336,7 +335,7 @@ fn a_diverging_run_stops_with_the_epoch_and_step() {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "run",
         ],

@@ -6,13 +6,11 @@
 //! stray is left. Also: two writers on one directory, and weights of one export beside the
 //! config of another.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
-use common::{stderr, stdout};
+use crate::util::{TEST_BACKEND, stderr, stdout};
 
 const CONFIG: &str = r#"
 [data.synthetic]
@@ -35,10 +33,8 @@ seed = 1
 "#;
 
 fn rankdistil(d: &Path, fault: Option<&str>, args: &[&str]) -> Output {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_rankdistil"));
-    c.current_dir(d)
-        .args(args)
-        .env_remove("RANKDISTIL_SOFTWARE_GPU");
+    let mut c = crate::util::command(d);
+    c.args(args);
     match fault {
         Some(f) => c.env("RANKDISTIL_FAULT", f),
         None => c.env_remove("RANKDISTIL_FAULT"),
@@ -52,7 +48,7 @@ fn train(d: &Path, out: &str, fault: Option<&str>) -> Output {
         "--config",
         "t.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         out,
     ];
@@ -63,7 +59,7 @@ fn resume(d: &Path, out: &str) -> Output {
     rankdistil(
         d,
         None,
-        &["train", "--resume", "--backend", "ndarray", "--out", out],
+        &["train", "--resume", "--backend", TEST_BACKEND, "--out", out],
     )
 }
 
@@ -274,7 +270,11 @@ fn resume_or_restart<'a>(
 ) -> impl Fn(&str) -> Output + 'a {
     move |out: &str| match d.join(out).join("config.toml").exists() {
         true => {
-            let args = [command, &["--resume", "--backend", "ndarray", "--out", out]].concat();
+            let args = [
+                command,
+                &["--resume", "--backend", TEST_BACKEND, "--out", out],
+            ]
+            .concat();
             rankdistil(d, None, &args)
         }
         false => start(out, None),
@@ -304,7 +304,7 @@ const WRITES: [&str; 15] = [
 /// `--backend`; `resume`, those that `--resume` takes).
 fn list_faults(d: &Path, command: &[&str], resume: &[&str]) {
     let start = |out: &str, fault: Option<&str>| {
-        let args = [command, &["--backend", "ndarray", "--out", out]].concat();
+        let args = [command, &["--backend", TEST_BACKEND, "--out", out]].concat();
         rankdistil(d, fault, &args)
     };
     let recover = resume_or_restart(d, resume, &start);
@@ -382,7 +382,7 @@ fn two_runs(d: &Path) {
             "--config",
             cfg,
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             out,
         ];
@@ -575,7 +575,7 @@ fn catalog_survives_a_kill_or_a_full_disk_at_every_write() {
             "--config",
             "c.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             out,
         ];
@@ -619,7 +619,7 @@ fn recommend_refuses_a_mixed_export(d: &Path) {
         "--data",
         "new.inter",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     let o = rankdistil(d, None, &args);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));

@@ -2,8 +2,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::util::*;
 
 const TEACHER: &str = r#"
 [data]
@@ -80,7 +79,7 @@ fn train_a_teacher_once(d: &Path) {
             "--config",
             "teacher.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "runs/t",
         ],
@@ -100,7 +99,7 @@ fn train_a_teacher_once(d: &Path) {
     let log = std::fs::read_to_string(d.join("runs/t/metrics.jsonl")).unwrap();
     assert_eq!(log.lines().count(), 2, "one metrics line per epoch");
     let line: serde_json::Value = serde_json::from_str(log.lines().next().unwrap()).unwrap();
-    assert_eq!(line["backend"], "ndarray");
+    assert_eq!(line["backend"], TEST_BACKEND);
     assert!(line["valid"]["ndcg@10"].as_f64().unwrap() >= 0.0);
 
     let o = rankdistil(
@@ -110,7 +109,7 @@ fn train_a_teacher_once(d: &Path) {
             "--config",
             "teacher.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "runs/t",
         ],
@@ -152,7 +151,7 @@ fn evaluate_and_distill(d: &Path) {
             "--config",
             "student.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "runs/s",
         ],
@@ -248,7 +247,7 @@ fn unknown_config_keys_are_rejected_with_the_valid_ones() {
     .unwrap();
     let o = rankdistil(
         dir.path(),
-        &["train", "--config", "bad.toml", "--backend", "ndarray"],
+        &["train", "--config", "bad.toml", "--backend", TEST_BACKEND],
     );
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
@@ -274,7 +273,10 @@ fn a_malformed_data_file_names_the_file_and_line() {
         "[data]\ntrain = \"train.txt\"\n[model]\nhidden = [4]\n",
     )
     .unwrap();
-    let o = rankdistil(d, &["train", "--config", "t.toml", "--backend", "ndarray"]);
+    let o = rankdistil(
+        d,
+        &["train", "--config", "t.toml", "--backend", TEST_BACKEND],
+    );
     assert_eq!(o.status.code(), Some(1));
     assert!(
         stderr(&o).contains("train.txt:3: invalid value \"x\" for feature 1"),
@@ -345,7 +347,7 @@ fn out_of_range_settings_are_errors_not_panics() {
                 "--config",
                 "t.toml",
                 "--backend",
-                "ndarray",
+                TEST_BACKEND,
                 "--out",
                 "r",
             ],
@@ -376,7 +378,7 @@ fn bench_reference_and_profile_print_measured_tables() {
     let dir = tempfile::tempdir().unwrap();
     let common = [
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--configs",
         "8,64,32;4,32,16",
         "--steps",
@@ -443,7 +445,7 @@ fn bench_reference_and_profile_print_measured_tables() {
 
     let o = rankdistil(
         dir.path(),
-        &["bench", "--backend", "ndarray", "--configs", "4,16"],
+        &["bench", "--backend", TEST_BACKEND, "--configs", "4,16"],
     );
     assert!(!o.status.success());
     assert!(
@@ -492,7 +494,7 @@ fn the_rows_item_layout_trains_the_same_model() {
                 "--config",
                 &format!("{name}.toml"),
                 "--backend",
-                "ndarray",
+                TEST_BACKEND,
                 "--out",
                 name,
             ],

@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::util::*;
 
 /// Trains a run with `normalization` and `model` keys on synthetic data, exports it as ONNX and
 /// safetensors, and checks onnxruntime's scores of the data against `score`'s.
@@ -34,7 +33,7 @@ fn onnx_matches_score(normalization: &str, model: &str) {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "run",
         ],
@@ -59,7 +58,7 @@ fn onnx_matches_score(normalization: &str, model: &str) {
         "--out",
         "st.trec",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     ok(rankdistil(d, &score));
     // `score` serves safetensors and burnpack; an ONNX export goes to onnxruntime.
@@ -70,7 +69,7 @@ fn onnx_matches_score(normalization: &str, model: &str) {
         "--data",
         "data.txt",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
     ];
     fails(
         &rankdistil(d, &refused),

@@ -5,6 +5,8 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::util::TEST_BACKEND;
+
 const CONFIG: &str = r#"
 [data]
 normalization = "zscore"
@@ -183,7 +185,7 @@ fn resume_without_a_checkpoint_restarts_from_epoch_1() {
             "--out",
             "empty",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ])
         .output()
         .unwrap();

@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::util::*;
 
 const TEACHER: &str = r#"
 [data]
@@ -55,7 +54,7 @@ fn study(d: &Path, extra: &[&str]) -> std::process::Output {
         "--config",
         "study.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         "s",
     ];

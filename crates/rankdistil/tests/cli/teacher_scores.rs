@@ -3,8 +3,7 @@
 
 use std::path::Path;
 
-mod common;
-use common::*;
+use crate::util::*;
 
 const TEACHER: &str = "[data]\ntrain = \"train.txt\"\ntest = \"test.txt\"\n[model]\nhidden = [16]\n[train]\nepochs = 2\n";
 const STUDENT: &str = "[data]\ntrain = \"train.txt\"\ntest = \"test.txt\"\n[model]\nhidden = [4]\n[train]\nepochs = 2\n[loss]\nmethod = \"coupled\"\nk = 5\n";
@@ -36,7 +35,7 @@ fn teacher_and_its_runs(d: &Path) {
             "--config",
             "t.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "t",
         ],
@@ -52,7 +51,7 @@ fn teacher_and_its_runs(d: &Path) {
             "--out",
             out,
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
         ];
         ok(rankdistil(d, &args));
     }
@@ -65,7 +64,7 @@ fn student(d: &Path, teacher: &[&str], out: &str) -> serde_json::Value {
         "--config",
         "s.toml",
         "--backend",
-        "ndarray",
+        TEST_BACKEND,
         "--out",
         out,
     ];
@@ -206,7 +205,7 @@ fn bad_score_files_name_the_file_and_line() {
             "--config",
             "s.toml",
             "--backend",
-            "ndarray",
+            TEST_BACKEND,
             "--out",
             "s",
         ];

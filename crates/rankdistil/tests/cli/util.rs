@@ -1,17 +1,23 @@
-//! Running the `rankdistil` binary from integration tests.
-#![allow(dead_code)]
+//! Running the `rankdistil` binary from the tests, and reading what it printed.
 
 use std::path::Path;
 use std::process::{Command, Output};
 
+/// The backend every test runs on unless it tests a backend: Burn's CPU backend that stays
+/// (ndarray leaves in Burn 0.23).
+pub const TEST_BACKEND: &str = "flex";
+
+/// The binary, to run in `dir`. CI opens the software GPU for its own tests; the CLI's run
+/// without it.
+pub fn command(dir: &Path) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_rankdistil"));
+    c.current_dir(dir).env_remove("RANKDISTIL_SOFTWARE_GPU");
+    c
+}
+
+/// Runs the binary in `dir` with `args`, to its end.
 pub fn rankdistil(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-        .current_dir(dir)
-        // CI opens the software GPU for its own tests; the CLI's run without it.
-        .env_remove("RANKDISTIL_SOFTWARE_GPU")
-        .args(args)
-        .output()
-        .expect("the binary runs")
+    command(dir).args(args).output().expect("the binary runs")
 }
 
 pub fn stderr(o: &Output) -> String {
