@@ -109,7 +109,7 @@ pub fn wrote(path: &Path) {
     }
 }
 
-/// Fault injection for the fault tests (`crates/rankdistil/tests/faults.rs`), through one
+/// Fault injection for the fault tests (`crates/rankdistil/tests/cli/faults.rs`), through one
 /// environment variable that no user sets: `RANKDISTIL_FAULT=abort-after:<file>[#n]` aborts
 /// the process (as a kill would) right after the n-th commit (default 1st) of a path ending in
 /// `<file>`, `RANKDISTIL_FAULT=full-at:<file>[#n]` fails that commit as a full disk does, and

@@ -5,6 +5,7 @@ use burn::tensor::IndexingUpdateOp;
 use rand::{SeedableRng, rngs::StdRng};
 
 use crate::checks::{at_least_one, or_panic, positive};
+#[cfg(feature = "kernels")]
 use crate::kernel::ordered_top_k_nll;
 use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::{NEG, head_nll, launches_kernels, logsumexp, top_k_nll};
@@ -26,6 +27,7 @@ pub struct CoupledRankDistilConfig {
     /// Teacher temperature τ_t of the sampling distribution.
     #[config(default = 1.0)]
     pub teacher_temperature: f64,
+    /// Seeds the loss's random streams.
     #[config(default = 0)]
     pub seed: u64,
 }
@@ -64,10 +66,15 @@ impl CoupledRankDistilConfig {
 /// pushed down. With `S = 0` the teacher's own order is used. Memory is `O(B·S·N)`.
 #[derive(Module, Debug)]
 pub struct CoupledRankDistil {
+    /// As [`CoupledRankDistilConfig::k`].
     pub k: usize,
+    /// As [`CoupledRankDistilConfig::samples`].
     pub samples: usize,
+    /// As [`CoupledRankDistilConfig::temperature`].
     pub temperature: f64,
+    /// As [`CoupledRankDistilConfig::teacher_temperature`].
     pub teacher_temperature: f64,
+    /// As [`CoupledRankDistilConfig::seed`].
     pub seed: u64,
     #[module(skip)]
     rng: Arc<Mutex<StdRng>>,
@@ -133,6 +140,8 @@ impl CoupledRankDistil {
     }
 }
 
+crate::teacher_order::inherent_forward!(CoupledRankDistil);
+
 impl OrderedLoss for CoupledRankDistil {
     fn teacher_head(&self) -> usize {
         self.k
@@ -158,6 +167,7 @@ impl OrderedLoss for CoupledRankDistil {
 
     fn forward_ordered(&self, student: Tensor<2>, orders: &ListOrders) -> Tensor<1> {
         let device = student.device();
+        #[cfg(feature = "kernels")]
         if launches_kernels(&device) {
             // The same loss in two kernels, forward and backward, and the mean as one sum
             // weighted on the host.

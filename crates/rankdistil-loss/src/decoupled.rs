@@ -50,10 +50,15 @@ impl DecoupledRankDistilConfig {
 /// P is the teacher's top-p items, M every other valid item.
 #[derive(Module, Debug)]
 pub struct DecoupledRankDistil {
+    /// As [`DecoupledRankDistilConfig::p`].
     pub p: usize,
+    /// As [`DecoupledRankDistilConfig::lambda`].
     pub lambda: f64,
+    /// As [`DecoupledRankDistilConfig::temperature`].
     pub temperature: f64,
 }
+
+crate::teacher_order::inherent_forward!(DecoupledRankDistil);
 
 impl OrderedLoss for DecoupledRankDistil {
     fn teacher_head(&self) -> usize {

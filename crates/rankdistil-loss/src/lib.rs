@@ -1,9 +1,10 @@
 #![doc = include_str!("../README.md")]
+#![warn(missing_docs)]
 
 mod checks;
-mod config;
 mod coupled;
 mod decoupled;
+#[cfg(feature = "kernels")]
 mod kernel;
 pub mod label;
 mod listmle_kd;
@@ -23,7 +24,6 @@ mod teacher_order;
 mod top_p;
 mod uniform_draw;
 
-pub use config::{DistillConfig, ObjectiveConfig, SampledObjectiveConfig, TableDefaults};
 pub use coupled::{CoupledRankDistil, CoupledRankDistilConfig};
 pub use decoupled::{DecoupledRankDistil, DecoupledRankDistilConfig};
 pub use label::listmle::{ListMle, ListMleConfig};
@@ -41,4 +41,3 @@ pub use sampled::{Candidates, SampledRankDistil, SampledRankDistilConfig};
 pub use softmax_kd::{SoftmaxKd, SoftmaxKdConfig};
 pub use targets::{DistillTerm, HostTargets};
 pub use teacher_order::OrderedLoss;
-pub use uniform_draw::distinct_uniform;

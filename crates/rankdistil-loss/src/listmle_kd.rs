@@ -37,8 +37,11 @@ impl ListMleKdConfig {
 /// ```
 #[derive(Module, Debug)]
 pub struct ListMleKd {
+    /// As [`ListMleKdConfig::temperature`].
     pub temperature: f64,
 }
+
+crate::teacher_order::inherent_forward!(ListMleKd);
 
 impl OrderedLoss for ListMleKd {
     /// The whole order.

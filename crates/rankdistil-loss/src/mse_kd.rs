@@ -10,6 +10,7 @@ use crate::targets::{DistillTerm, HostTargets};
 pub struct MseKd;
 
 impl MseKd {
+    /// The loss (it has no settings).
     pub fn new() -> Self {
         Self
     }

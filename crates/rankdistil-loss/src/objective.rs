@@ -1,5 +1,4 @@
-//! The student objective `(1 − α)·distill + α·label_loss`, with both losses chosen at run time
-//! from an [`ObjectiveConfig`](crate::ObjectiveConfig).
+//! The student objective `(1 − α)·distill + α·label_loss`, with both losses chosen at run time.
 
 use burn::prelude::*;
 
@@ -13,10 +12,14 @@ use crate::targets::{DistillTerm, HostTargets};
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "snake_case")]
 pub enum LabelLossKind {
+    /// Softmax cross-entropy ([`SoftmaxCe`]).
     #[default]
     SoftmaxCe,
+    /// ListMLE ([`ListMle`]).
     Listmle,
+    /// RankNet ([`RankNet`]).
     Ranknet,
+    /// Mean squared error against the labels ([`MseKd`]).
     Mse,
 }
 
@@ -35,13 +38,18 @@ impl LabelLossKind {
 /// A label loss chosen at run time.
 #[derive(Debug, Clone)]
 pub enum LabelLoss {
+    /// Softmax cross-entropy.
     SoftmaxCe(SoftmaxCe),
+    /// ListMLE.
     Listmle(ListMle),
+    /// RankNet.
     Ranknet(RankNet),
+    /// Mean squared error against the labels.
     Mse(MseKd),
 }
 
 impl LabelLoss {
+    /// The label loss of `kind`, its random stream (ListMLE's tie-breaks) seeded with `seed`.
     pub fn new(kind: LabelLossKind, seed: u64) -> Self {
         match kind {
             LabelLossKind::SoftmaxCe => LabelLoss::SoftmaxCe(SoftmaxCe::new()),
@@ -84,8 +92,11 @@ impl LabelLoss {
 /// `label_only` method) it is the label loss alone.
 #[derive(Debug)]
 pub struct Objective {
+    /// The distillation term; `None` for `label_only`.
     pub distill: Option<Box<dyn DistillTerm>>,
+    /// The label loss.
     pub label: LabelLoss,
+    /// α, the label loss's share of the mix.
     pub alpha: f64,
 }
 

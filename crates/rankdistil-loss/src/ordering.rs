@@ -10,13 +10,16 @@ use rand::{RngExt, rngs::StdRng};
 /// `S` orders of each of `B` lists of `N` slots.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListOrders {
-    pub batch: usize,
-    pub samples: usize,
-    pub len: usize,
+    /// B, the lists.
+    pub(crate) batch: usize,
+    /// S, the orders of each list.
+    pub(crate) samples: usize,
+    /// N, the slots of each list.
+    pub(crate) len: usize,
     /// `[B * S * N]`: slot indices, valid items first in target order, then the padded slots.
-    pub index: Vec<i64>,
+    pub(crate) index: Vec<i64>,
     /// `[B]`: valid items per list.
-    pub counts: Vec<usize>,
+    pub(crate) counts: Vec<usize>,
 }
 
 /// Orders slots by `(primary, secondary)` descending, full ties to the lower slot. Only the first
@@ -39,6 +42,16 @@ fn order_desc(valid: &mut [usize], keys: &[(f64, f64)], head: usize) {
 }
 
 impl ListOrders {
+    /// `[B, S, N]`: the lists, the orders of each, and the slots of each list.
+    pub fn dims(&self) -> [usize; 3] {
+        [self.batch, self.samples, self.len]
+    }
+
+    /// `[B * S * N]`: each order's slot indices, valid items first in target order.
+    pub fn slots(&self) -> &[i64] {
+        &self.index
+    }
+
     fn build(
         values: &[f32],
         mask: &[bool],

@@ -52,10 +52,15 @@ impl PairwiseRankDistilConfig {
 /// Memory is `O(B·p·N)`.
 #[derive(Module, Debug)]
 pub struct PairwiseRankDistil {
+    /// As [`PairwiseRankDistilConfig::p`].
     pub p: usize,
+    /// As [`PairwiseRankDistilConfig::lambda`].
     pub lambda: f64,
+    /// As [`PairwiseRankDistilConfig::temperature`].
     pub temperature: f64,
 }
+
+crate::teacher_order::inherent_forward!(PairwiseRankDistil);
 
 impl OrderedLoss for PairwiseRankDistil {
     fn teacher_head(&self) -> usize {

@@ -73,8 +73,16 @@ pub(crate) fn top_k_nll(x: Tensor<2>, valid: Tensor<2, Bool>, k: usize) -> Tenso
 
 /// Whether `device` runs on CubeCL (wgpu, Vulkan), where every kernel launch costs host time
 /// and only elementwise chains and their reductions fuse.
+#[cfg(feature = "kernels")]
 pub(crate) fn launches_kernels(device: &Device) -> bool {
     device.identity().is_some()
+}
+
+/// Without the `kernels` feature burn has no CubeCL backend to ask about: every device takes
+/// the CPU backends' formulation.
+#[cfg(not(feature = "kernels"))]
+pub(crate) fn launches_kernels(_device: &Device) -> bool {
+    false
 }
 
 /// The blockwise reference of [`top_k_nll`], the CPU backends' path.

@@ -16,6 +16,7 @@ use crate::targets::{DistillTerm, HostTargets};
 pub struct RankNetKd;
 
 impl RankNetKd {
+    /// The loss (it has no settings).
     pub fn new() -> Self {
         Self
     }

@@ -56,8 +56,11 @@ impl RankingDistillationConfig {
 /// ```
 #[derive(Module, Debug)]
 pub struct RankingDistillation {
+    /// As [`RankingDistillationConfig::k`].
     pub k: usize,
+    /// As [`RankingDistillationConfig::lambda`].
     pub lambda: f64,
+    /// As [`RankingDistillationConfig::rd_alpha`].
     pub alpha: f64,
 }
 

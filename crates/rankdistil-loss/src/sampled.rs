@@ -6,10 +6,13 @@ use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng};
 
 use crate::checks::{or_panic, positive};
+#[cfg(feature = "kernels")]
 use crate::kernel::ordered_top_k_nll;
 use crate::label::sampled_softmax_ce::Popularity;
 use crate::ordering::{ListOrders, gather_ordered};
-use crate::plackett_luce::{launches_kernels, top_k_nll};
+#[cfg(feature = "kernels")]
+use crate::plackett_luce::launches_kernels;
+use crate::plackett_luce::top_k_nll;
 use crate::reduce::mean_over;
 use crate::uniform_draw::distinct_uniform;
 
@@ -28,8 +31,10 @@ pub struct SampledRankDistilConfig {
     /// Orders sampled from PL(teacher) within the top-p; 0 keeps the teacher's order.
     #[config(default = 0)]
     pub samples: usize,
+    /// Student temperature τ.
     #[config(default = 1.0)]
     pub temperature: f64,
+    /// Teacher temperature τ_t.
     #[config(default = 1.0)]
     pub teacher_temperature: f64,
     /// Add `log((L − p)/m)` to each negative's logit, so their exp-sum estimates the sum over
@@ -40,6 +45,7 @@ pub struct SampledRankDistilConfig {
     /// are uniform. 0 draws m distinct items uniformly. Below 1, so every item can be drawn.
     #[config(default = 0.0)]
     pub popular_negatives: f64,
+    /// Seeds the loss's random streams.
     #[config(default = 0)]
     pub seed: u64,
 }
@@ -84,6 +90,7 @@ impl SampledRankDistilConfig {
 /// One query's candidates: the teacher's top-p item ids (teacher order) then m negatives.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Candidates {
+    /// The teacher's top items, in teacher order, then the negatives.
     pub items: Vec<u32>,
     /// How many of `items` are the teacher's top items.
     pub top: usize,
@@ -105,14 +112,23 @@ pub struct Candidates {
 /// With `m = L − p` it equals the coupled loss on the whole catalog.
 #[derive(Module, Debug)]
 pub struct SampledRankDistil {
+    /// As [`SampledRankDistilConfig::k`].
     pub k: usize,
+    /// As [`SampledRankDistilConfig::p`].
     pub p: usize,
+    /// As [`SampledRankDistilConfig::m`].
     pub m: usize,
+    /// As [`SampledRankDistilConfig::samples`].
     pub samples: usize,
+    /// As [`SampledRankDistilConfig::temperature`].
     pub temperature: f64,
+    /// As [`SampledRankDistilConfig::teacher_temperature`].
     pub teacher_temperature: f64,
+    /// As [`SampledRankDistilConfig::logq_correction`].
     pub logq_correction: bool,
+    /// As [`SampledRankDistilConfig::popular_negatives`].
     pub popular_negatives: f64,
+    /// As [`SampledRankDistilConfig::seed`].
     pub seed: u64,
     #[module(skip)]
     rng: Arc<Mutex<StdRng>>,
@@ -264,6 +280,7 @@ impl SampledRankDistil {
         };
         let shift = Tensor::<2>::from_data(TensorData::new(shift, [b, c]), &device);
         let nonempty: Vec<bool> = candidates.iter().map(|cand| cand.top > 0).collect();
+        #[cfg(feature = "kernels")]
         if launches_kernels(&device) {
             // x = student/τ + shift, as the kernel's scores/τ.
             let nll = ordered_top_k_nll(
@@ -289,6 +306,7 @@ impl SampledRankDistil {
 }
 
 /// `[B·S]`: each order's weight in the mean over nonempty lists of the mean over their orders.
+#[cfg(feature = "kernels")]
 fn mean_weights(nonempty: &[bool], samples: usize, device: &Device) -> Tensor<1> {
     let w = 1.0 / (samples * nonempty.iter().filter(|&&e| e).count().max(1)) as f32;
     let data: Vec<f32> = (nonempty.iter())

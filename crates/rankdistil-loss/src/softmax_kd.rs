@@ -41,7 +41,9 @@ impl SoftmaxKdConfig {
 /// ```
 #[derive(Module, Debug)]
 pub struct SoftmaxKd {
+    /// As [`SoftmaxKdConfig::temperature`].
     pub temperature: f64,
+    /// As [`SoftmaxKdConfig::teacher_temperature`].
     pub teacher_temperature: f64,
 }
 

@@ -6,9 +6,13 @@ use burn::tensor::TensorData;
 /// One batch's targets, on the host: `[B * N]` each.
 #[derive(Debug, Clone, Copy)]
 pub struct HostTargets<'a> {
+    /// B, the lists.
     pub batch: usize,
+    /// N, the slots of each list.
     pub len: usize,
+    /// `[B * N]`: true for a real item.
     pub mask: &'a [bool],
+    /// `[B * N]`: graded relevance labels.
     pub labels: &'a [f32],
     /// Teacher scores; required by every method but `label_only`.
     pub teacher: Option<&'a [f32]>,

@@ -40,6 +40,33 @@ pub trait OrderedLoss: std::fmt::Debug {
     }
 }
 
+/// The loss's `forward` as an inherent method, so that a caller needs no trait in scope.
+macro_rules! inherent_forward {
+    ($loss:ty) => {
+        impl $loss {
+            /// The loss, averaged over the lists with at least one valid item; the teacher's
+            /// scores are read to the host and ordered there.
+            ///
+            /// # Shapes
+            ///
+            /// - student: `[B, N]`
+            /// - teacher: `[B, N]`
+            /// - mask: `[B, N]`, true for a real item
+            /// - output: `[1]`
+            pub fn forward(
+                &self,
+                student: Tensor<2>,
+                teacher: Tensor<2>,
+                mask: Tensor<2, Bool>,
+            ) -> Tensor<1> {
+                <Self as $crate::teacher_order::OrderedLoss>::forward(self, student, teacher, mask)
+            }
+        }
+    };
+}
+
+pub(crate) use inherent_forward;
+
 impl<L: OrderedLoss> DistillTerm for L {
     fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
         let orders = self.orders(targets.teacher(), targets.mask, targets.batch, targets.len);

@@ -8,7 +8,7 @@ use rand::{Rng, RngExt};
 /// draw order; all of them when fewer are allowed. A partial Fisher–Yates over the allowed
 /// items when m is more than half of them, else rejection sampling, which keeps the draw
 /// `O(m)` for `m ≪ L`.
-pub fn distinct_uniform(
+pub(crate) fn distinct_uniform(
     catalog: usize,
     m: usize,
     excluded: &HashSet<u32>,

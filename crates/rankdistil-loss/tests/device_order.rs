@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use rankdistil_loss::{CoupledRankDistilConfig, OrderedLoss};
+use rankdistil_loss::CoupledRankDistilConfig;
 
 /// Lists of 40 slots with 40, 23, 7 (fewer than k), 1 and 0 valid items. Teacher scores are
 /// distinct: under ties the device order depends on the backend's sort (CPU backends sort

@@ -190,10 +190,12 @@ fn label_losses() -> Vec<(&'static str, LossFn)> {
         (
             "mixed coupled + softmax_ce",
             Box::new(|s, c, _d| {
-                let mut cfg = ObjectiveConfig::new(DistillConfig::Coupled(
-                    CoupledRankDistilConfig::new().with_k(3),
-                ));
-                cfg.alpha = 0.3;
+                let coupled = CoupledRankDistilConfig::new().with_k(3).with_seed(0).init();
+                let objective = Objective {
+                    distill: Some(Box::new(coupled)),
+                    label: LabelLoss::new(LabelLossKind::SoftmaxCe, 0),
+                    alpha: 0.3,
+                };
                 let targets = HostTargets {
                     batch: B,
                     len: N,
@@ -201,7 +203,6 @@ fn label_losses() -> Vec<(&'static str, LossFn)> {
                     labels: &c.labels,
                     teacher: Some(&c.teacher),
                 };
-                let objective = cfg.init();
                 objective.reseed(0);
                 objective.forward(s, &targets)
             }),

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 
 use common::*;
-use rankdistil_loss::{CoupledRankDistilConfig, OrderedLoss, Popularity, SampledRankDistilConfig};
+use rankdistil_loss::{CoupledRankDistilConfig, Popularity, SampledRankDistilConfig};
 
 fn catalog(l: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let mut rng = Lcg(seed);

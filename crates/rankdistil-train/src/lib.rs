@@ -15,6 +15,7 @@ pub mod device_counts;
 pub mod error;
 pub mod fit;
 pub mod list;
+pub mod loss_config;
 pub mod memory;
 pub mod onnx;
 pub mod parity;

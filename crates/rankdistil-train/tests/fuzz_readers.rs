@@ -262,11 +262,12 @@ fn fuzz_files(rng: &mut StdRng, runs: usize, time: Duration) {
 /// checkpoint's `state.json`.
 fn tiny_export() -> (tempfile::TempDir, Vec<u8>, Vec<u8>, Vec<u8>) {
     use rankdistil_data::SyntheticConfig;
-    use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+    use rankdistil_loss::LabelLossKind;
     use rankdistil_train::list::config::{DataConfig, ModelConfig, TrainConfig};
     use rankdistil_train::list::data::load_splits;
     use rankdistil_train::list::run_dir::load_meta;
     use rankdistil_train::list::training::{ListRun, RunRecord};
+    use rankdistil_train::loss_config::ObjectiveConfig;
     use rankdistil_train::store::export_files::ExportFormat;
 
     let run = tempfile::tempdir().unwrap();

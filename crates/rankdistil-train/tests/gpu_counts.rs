@@ -163,7 +163,7 @@ fn loss_and_grad(
     orders: &ListOrders,
     k: usize,
 ) -> (f32, Vec<f32>) {
-    let (b, n) = (orders.batch, orders.len);
+    let [b, _, n] = orders.dims();
     let loss_fn = CoupledRankDistilConfig::new()
         .with_k(k)
         .with_temperature(0.5)

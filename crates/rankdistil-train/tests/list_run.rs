@@ -2,13 +2,14 @@
 //! memory and into a run directory, without the CLI.
 
 use rankdistil_data::SyntheticConfig;
-use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+use rankdistil_loss::LabelLossKind;
 use rankdistil_train::backend::Backend;
 use rankdistil_train::list::config::{DataConfig, DistillRunConfig, ModelConfig, TrainConfig};
 use rankdistil_train::list::data::load_splits;
 use rankdistil_train::list::run_dir::load_meta;
 use rankdistil_train::list::scoring::score_dataset;
 use rankdistil_train::list::training::{ListRun, RunRecord, SplitScores};
+use rankdistil_train::loss_config::ObjectiveConfig;
 use rankdistil_train::settings;
 
 fn data() -> DataConfig {

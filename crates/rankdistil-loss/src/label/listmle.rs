@@ -16,6 +16,7 @@ pub struct ListMleConfig {
 }
 
 impl ListMleConfig {
+    /// The loss with these settings.
     pub fn init(&self) -> ListMle {
         ListMle {
             seed: self.seed,
@@ -32,6 +33,7 @@ impl ListMleConfig {
 /// ```
 #[derive(Module, Debug)]
 pub struct ListMle {
+    /// As [`ListMleConfig::seed`].
     pub seed: u64,
     #[module(skip)]
     rng: Arc<Mutex<StdRng>>,

@@ -15,6 +15,7 @@ use crate::reduce::mean_over;
 pub struct RankNet;
 
 impl RankNet {
+    /// The loss (it has no settings).
     pub fn new() -> Self {
         Self
     }

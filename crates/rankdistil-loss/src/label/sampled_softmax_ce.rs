@@ -25,6 +25,7 @@ pub struct SampledSoftmaxCeConfig {
 }
 
 impl SampledSoftmaxCeConfig {
+    /// The loss with these settings.
     pub fn init(&self) -> SampledSoftmaxCe {
         assert!(
             (0.0..1.0).contains(&self.popular),
@@ -86,7 +87,9 @@ impl Popularity {
 /// A batch's drawn items, each once, with the logit shift that corrects for how it was drawn.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Draw {
+    /// The drawn items, each once.
     pub items: Vec<u32>,
+    /// Each drawn item's logit shift δ_j.
     pub shifts: Vec<f32>,
 }
 
@@ -108,8 +111,11 @@ pub struct Draw {
 /// catalog.
 #[derive(Module, Debug)]
 pub struct SampledSoftmaxCe {
+    /// As [`SampledSoftmaxCeConfig::negatives`].
     pub negatives: usize,
+    /// As [`SampledSoftmaxCeConfig::popular`].
     pub popular: f64,
+    /// As [`SampledSoftmaxCeConfig::logq_correction`].
     pub logq_correction: bool,
 }
 

@@ -7,15 +7,14 @@
 
 use std::time::Duration;
 
+use crate::loss_config::{DistillConfig, ObjectiveConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
 use rand::{RngExt, SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::{
     FeatureNormalizer, ImplicitSplit, SyntheticConfig, generate, synthetic_catalog,
 };
-use rankdistil_loss::{
-    CoupledRankDistilConfig, DistillConfig, ObjectiveConfig, SampledRankDistilConfig,
-};
+use rankdistil_loss::{CoupledRankDistilConfig, SampledRankDistilConfig};
 use rankdistil_models::{ItemLayout, MlpScorerConfig};
 
 use crate::backend::Backend;

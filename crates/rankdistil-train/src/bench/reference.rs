@@ -3,12 +3,13 @@
 
 use std::time::Instant;
 
+use crate::loss_config::{DistillConfig, ObjectiveConfig};
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rankdistil_cpu::Workspace;
 use rankdistil_data::{BatchPlan, ListBatch, RankingDataset, SyntheticConfig, generate};
-use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, Objective, ObjectiveConfig};
+use rankdistil_loss::{CoupledRankDistilConfig, Objective};
 use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;

@@ -3,13 +3,13 @@
 
 use std::time::Instant;
 
+use crate::loss_config::{DistillConfig, ObjectiveConfig};
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::{Distribution, TensorData};
 use rand::{RngExt, SeedableRng, rngs::StdRng};
 use rankdistil_loss::{
-    Candidates, CoupledRankDistilConfig, DistillConfig, HostTargets, ObjectiveConfig,
-    SampledRankDistil, SampledRankDistilConfig, distinct_uniform,
+    Candidates, CoupledRankDistilConfig, HostTargets, SampledRankDistil, SampledRankDistilConfig,
 };
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 
@@ -85,7 +85,10 @@ impl Catalog {
         let table: Vec<f32> = (0..l * D).map(|_| rng.random::<f32>() - 0.5).collect();
         // The teacher's top-p per query (as a teacher top-p cache would hold them).
         let tops = (0..B)
-            .map(|_| distinct_uniform(l, P, &Default::default(), &mut rng))
+            .map(|_| {
+                let top = rand::seq::index::sample(&mut rng, l, P);
+                top.into_iter().map(|i| i as u32).collect()
+            })
             .collect();
         let teacher_top = (0..B)
             .flat_map(|_| (0..P + M).map(|j| -(j as f32)))

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
+use crate::loss_config::SampledObjectiveConfig;
 use rankdistil_data::host_memory;
-use rankdistil_loss::SampledObjectiveConfig;
 use rankdistil_models::CatalogScorerConfig;
 use serde::{Deserialize, Serialize};
 

@@ -5,14 +5,15 @@
 use std::path::Path;
 
 use crate::error::Context;
+use crate::loss_config::SampledObjectiveConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::{
-    Draw, Popularity, SampledObjectiveConfig, SampledRankDistil, SampledSoftmaxCe,
-    SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKd, SoftmaxKdConfig,
+    Draw, Popularity, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe,
+    SoftmaxKd, SoftmaxKdConfig,
 };
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;

@@ -3,8 +3,9 @@
 
 use std::path::PathBuf;
 
+use crate::loss_config::ObjectiveConfig;
 use rankdistil_data::{MAX_FEATURES, NormalizationKind, SyntheticConfig};
-use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+use rankdistil_loss::LabelLossKind;
 use rankdistil_models::{Activation, ItemLayout, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 

@@ -1,6 +1,6 @@
 //! What a list run holds in host memory, from its settings and its data's shape.
 
-use rankdistil_loss::{DistillConfig, ObjectiveConfig};
+use crate::loss_config::{DistillConfig, ObjectiveConfig};
 
 use crate::list::config::{ModelConfig, TrainConfig};
 use crate::memory::{BYTES_PER_ORDER_SLOT, BYTES_PER_PARAM, Footprint};

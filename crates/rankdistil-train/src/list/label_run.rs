@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use rankdistil_loss::ObjectiveConfig;
+use crate::loss_config::ObjectiveConfig;
 
 use crate::backend::Backend;
 use crate::list::config::TeacherRunConfig;

@@ -3,7 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
-use rankdistil_loss::{LabelLossKind, ObjectiveConfig};
+use crate::loss_config::ObjectiveConfig;
+use rankdistil_loss::LabelLossKind;
 use rankdistil_metrics::MetricSummary;
 
 use crate::backend::Backend;

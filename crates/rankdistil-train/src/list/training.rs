@@ -5,11 +5,12 @@
 use std::borrow::Cow;
 use std::path::Path;
 
+use crate::loss_config::ObjectiveConfig;
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use rankdistil_cpu::Workspace;
 use rankdistil_data::{BatchPlan, ListBatch, RankingDataset};
-use rankdistil_loss::{HostTargets, Objective, ObjectiveConfig};
+use rankdistil_loss::{HostTargets, Objective};
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 
@@ -333,11 +334,12 @@ pub fn accumulate_gradients(
 
 #[cfg(test)]
 mod tests {
+    use crate::loss_config::{DistillConfig, ObjectiveConfig};
     use burn::module::Module;
     use burn::prelude::*;
     use rankdistil_cpu::Workspace;
     use rankdistil_data::{BatchPlan, ListBatch, RankingDataset, SyntheticConfig, generate};
-    use rankdistil_loss::{CoupledRankDistilConfig, DistillConfig, Objective, ObjectiveConfig};
+    use rankdistil_loss::{CoupledRankDistilConfig, Objective};
     use rankdistil_models::{Activation, MlpScorer, MlpScorerConfig};
 
     use super::accumulate_gradients;

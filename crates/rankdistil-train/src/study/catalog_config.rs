@@ -4,7 +4,7 @@
 
 use std::collections::BTreeMap;
 
-use rankdistil_loss::SampledObjectiveConfig;
+use crate::loss_config::SampledObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::{CatalogData, CatalogMethod, CatalogSoftmaxKd, CatalogStage};

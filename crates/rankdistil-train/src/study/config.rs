@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use rankdistil_loss::ObjectiveConfig;
+use crate::loss_config::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::list::config::{ModelConfig, TrainConfig};

@@ -1,4 +1,5 @@
-//! Loss settings as config tables name them.
+//! Loss settings as config tables name them: the `[loss]` table of list runs and the
+//! `[distill]` table of catalog runs, read into the loss crate's configs.
 //!
 //! A `[loss]` table picks its distillation loss with `method`; its other keys are that loss's
 //! own config fields, defaulted as the loss's `#[derive(Config)]` defaults them, plus the label
@@ -17,17 +18,11 @@ use serde::de::{DeserializeOwned, Deserializer, Error as _};
 use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
-use crate::coupled::CoupledRankDistilConfig;
-use crate::decoupled::DecoupledRankDistilConfig;
-use crate::listmle_kd::ListMleKdConfig;
-use crate::mse_kd::MseKd;
-use crate::objective::{LabelLoss, LabelLossKind, Objective};
-use crate::pairwise::PairwiseRankDistilConfig;
-use crate::ranknet_kd::RankNetKd;
-use crate::rd::RankingDistillationConfig;
-use crate::sampled::SampledRankDistilConfig;
-use crate::softmax_kd::SoftmaxKdConfig;
-use crate::targets::DistillTerm;
+use rankdistil_loss::{
+    CoupledRankDistilConfig, DecoupledRankDistilConfig, DistillTerm, LabelLoss, LabelLossKind,
+    ListMleKdConfig, MseKd, Objective, PairwiseRankDistilConfig, RankNetKd,
+    RankingDistillationConfig, SampledRankDistilConfig, SoftmaxKdConfig,
+};
 
 /// A distillation loss and its settings, tagged by `method`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -160,6 +155,13 @@ impl ObjectiveConfig {
         if !(0.0..=1.0).contains(&self.alpha) {
             return Err(format!("alpha = {}, expected 0 <= alpha <= 1", self.alpha));
         }
+        if i64::try_from(self.seed).is_err() {
+            return Err(format!(
+                "seed = {}, expected at most {} (a TOML integer)",
+                self.seed,
+                i64::MAX
+            ));
+        }
         Ok(())
     }
 
@@ -200,7 +202,9 @@ impl From<ObjectiveConfig> for Table {
         let mut table = to_table(&config.distill);
         table.insert("alpha".into(), config.alpha.into());
         table.insert("label_loss".into(), config.label_loss.name().into());
-        table.insert("seed".into(), Value::Integer(config.seed as i64));
+        // `check` refuses a seed past i64::MAX, so a checked config writes its own seed.
+        let seed = i64::try_from(config.seed).unwrap_or(i64::MAX);
+        table.insert("seed".into(), Value::Integer(seed));
         table
     }
 }
@@ -268,7 +272,7 @@ fn to_table(value: &impl Serialize) -> Table {
 }
 
 /// A loss config whose defaults fill the keys a table leaves out.
-pub trait TableDefaults: Serialize + DeserializeOwned {
+trait TableDefaults: Serialize + DeserializeOwned {
     fn defaults() -> Self;
 }
 
@@ -367,6 +371,19 @@ mod tests {
             panic!("{again:?}");
         };
         assert_eq!((a.k, a.rd_alpha, a.lambda), (b.k, b.rd_alpha, b.lambda));
+    }
+
+    #[test]
+    fn a_seed_past_a_toml_integer_is_refused_not_wrapped() {
+        let mut config = parse("method = \"coupled\"").unwrap();
+        config.seed = u64::MAX;
+        assert_eq!(
+            config.check().unwrap_err(),
+            "seed = 18446744073709551615, expected at most 9223372036854775807 (a TOML integer)"
+        );
+        config.seed = i64::MAX as u64;
+        let again = ObjectiveConfig::try_from(Table::from(config)).unwrap();
+        assert_eq!(again.seed, i64::MAX as u64);
     }
 
     #[test]
