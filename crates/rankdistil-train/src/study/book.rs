@@ -92,11 +92,15 @@ impl Book {
             }
             std::fs::create_dir_all(out)
                 .with_context(|| format!("{}: cannot create", out.display()))?;
-            return Ok(Self {
+            // Recorded before anything trains, so that a study killed in its teachers
+            // resumes with --resume as one killed later does.
+            let book = Self {
                 config: config.into(),
                 path,
                 ..Self::default()
-            });
+            };
+            book.save()?;
+            return Ok(book);
         }
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(

@@ -692,3 +692,120 @@ fn scoring_a_config_with_weights_of_another_export_is_refused() {
         "error: ea/config.json: model.safetensors does not match the digest this config records; the weights and the config come from different exports (replaced while being read?); read it again, or export again"
     );
 }
+
+/// A catalog study whose tuning teacher validates, and so writes `model.bpk` at each
+/// improvement, checkpointing after every epoch.
+const CATALOG_STUDY: &str = r#"
+seeds = [1]
+patience = 10
+bootstrap = 100
+[data.synthetic]
+users = 40
+items = 150
+per_user = 10
+dim = 4
+seed = 2
+[teacher.model]
+dim = 8
+[teacher.train]
+epochs = 5
+batch_size = 16
+learning_rate = 0.02
+checkpoint_seconds = 0
+[student.model]
+dim = 4
+[student.train]
+epochs = 1
+batch_size = 16
+learning_rate = 0.01
+[distill]
+k = 5
+[tuning]
+trials = 1
+seed = 3
+[[method]]
+method = "label_only"
+search = { learning_rate = [0.01] }
+[[method]]
+method = "sampled"
+search = { p = [10], m = [20] }
+"#;
+
+/// Killed right after an improvement's `model.bpk` and before that epoch's checkpoint, the
+/// tuning teacher resumes from the epoch before, whose best weights travel in its checkpoint:
+/// the study ends with the teacher, and the students, of an uninterrupted study.
+#[test]
+fn a_catalog_teacher_killed_between_an_improvement_and_its_checkpoint_resumes_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("study.toml"), CATALOG_STUDY).unwrap();
+    let study = |out: &str, fault: Option<&str>, resume: bool| {
+        let mut args = vec!["study", "--config", "study.toml", "--backend", TEST_BACKEND];
+        args.extend(["--out", out]);
+        if resume {
+            args.push("--resume");
+        }
+        rankdistil(d, fault, &args)
+    };
+    let whole = study("whole", None, false);
+    assert!(whole.status.success(), "{}", stderr(&whole));
+    let killed = study(
+        "killed",
+        Some("abort-after:teacher-tuning/model.bpk#2"),
+        false,
+    );
+    assert!(
+        !killed.status.success(),
+        "the fault fired: {}",
+        stderr(&killed)
+    );
+    let teacher_dir = d.join("killed/teacher-tuning");
+    assert!(teacher_dir.join("checkpoint/state.json").exists());
+    let state: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(teacher_dir.join("checkpoint/state.json")).unwrap(),
+    )
+    .unwrap();
+    let best_part = format!("checkpoint/epoch-{}.best.bpk", state["epoch"]);
+    // The resume's first write is `model.bpk` from the checkpoint's best weights, not the
+    // newer weights the kill left there.
+    let restored = study(
+        "killed",
+        Some("abort-after:teacher-tuning/model.bpk#1"),
+        true,
+    );
+    assert!(!restored.status.success(), "{}", stderr(&restored));
+    let restored_model = std::fs::read(teacher_dir.join("model.bpk")).unwrap();
+    assert!(
+        restored_model == std::fs::read(teacher_dir.join(&best_part)).unwrap(),
+        "model.bpk after the restore is not {best_part}"
+    );
+    let resumed = study("killed", None, true);
+    assert!(resumed.status.success(), "{}", stderr(&resumed));
+    let read = |out: &str, file: &str| -> serde_json::Value {
+        serde_json::from_str(&std::fs::read_to_string(d.join(out).join(file)).unwrap()).unwrap()
+    };
+    let teacher = "teacher-tuning/catalog-teacher.json";
+    let (a, b) = (read("whole", teacher), read("killed", teacher));
+    assert_eq!(a["epoch"], b["epoch"], "the kept epoch");
+    for key in ["ndcg_at_10", "recall_at_20"] {
+        let (x, y) = (a[key].as_f64().unwrap(), b[key].as_f64().unwrap());
+        assert!((x - y).abs() <= 1e-6, "teacher {key}: {x} vs {y}");
+    }
+    let (a, b) = (read("whole", "study.json"), read("killed", "study.json"));
+    assert_eq!(
+        a["summary"]["teacher"]["best_epoch"],
+        b["summary"]["teacher"]["best_epoch"]
+    );
+    let valid = |book: &serde_json::Value| -> Vec<f64> {
+        let runs = book["runs"].as_array().unwrap();
+        runs.iter()
+            .filter_map(|r| r["valid_ndcg10"].as_f64())
+            .collect()
+    };
+    for (x, y) in valid(&a).iter().zip(valid(&b)) {
+        assert!(
+            (x - y).abs() <= 1e-6,
+            "a student's validation NDCG@10: {x} vs {y}"
+        );
+    }
+}
