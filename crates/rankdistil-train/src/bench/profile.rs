@@ -1,4 +1,4 @@
-//! `bench --suite profile`: where the reference step's time goes.
+//! `bench --suite profile`: where the reference step's time goes, with the trainer's loss.
 //!
 //! Each phase of the step (MLP forward, loss, backward, Adam) ends in a device sync, so its time
 //! is its own. The matmuls of the step are then timed alone: the forward products and the
@@ -10,11 +10,13 @@ use std::time::Instant;
 use burn::optim::{AdamConfig, GradientsParams};
 use burn::prelude::*;
 use burn::tensor::Distribution;
-use rankdistil_loss::CoupledRankDistilConfig;
+use rankdistil_data::ListBatch;
+use rankdistil_loss::HostTargets;
 use rankdistil_models::{ItemLayout, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::FEATURES;
+use crate::bench::reference::{reference_data, reference_lists, reference_objective};
 
 /// Milliseconds per phase, averaged over the timed steps.
 struct Phases {
@@ -77,13 +79,21 @@ fn phases(
             .with_layout(layout),
     );
     let mut optim = AdamConfig::new().init();
-    let x = Tensor::<3>::random([b, n, FEATURES], Distribution::Normal(0.0, 1.0), &device);
-    let t = Tensor::<2>::random([b, n], Distribution::Normal(0.0, 1.0), &device);
-    let mask = Tensor::<2, Bool>::full([b, n], true, &device);
-    let loss_fn = CoupledRankDistilConfig::new()
-        .with_k(10)
-        .with_samples(0)
-        .init();
+    // The reference step's batch and objective: the loss phase is the trainer's loss (the
+    // teacher ordered on the host, then the ordered forward), not a device-order copy.
+    let data = reference_data(b, n);
+    let batch =
+        ListBatch::from_rows_padded(&data.lists, &reference_lists(&data), backend.padding(b));
+    let x = batch.features_tensor(&device);
+    let teacher = batch.gather_rows(&data.teacher);
+    let targets = HostTargets {
+        batch: batch.batch_size,
+        len: batch.list_len,
+        mask: &batch.mask,
+        labels: &batch.labels,
+        teacher: Some(&teacher),
+    };
+    let objective = reference_objective().init();
     let mut totals = [0.0f64; 4];
     let mut step = |totals: &mut [f64; 4]| -> crate::Result<()> {
         let m = model
@@ -93,7 +103,7 @@ fn phases(
         let s = m.forward(x.clone()); // [B, N]
         sync(&device)?;
         let forward = clock.elapsed().as_secs_f64();
-        let loss = loss_fn.forward_device_order(s, t.clone(), mask.clone());
+        let loss = objective.forward(s, &targets);
         sync(&device)?;
         let loss_t = clock.elapsed().as_secs_f64();
         let grads = GradientsParams::from_grads(loss.backward(), &m);
