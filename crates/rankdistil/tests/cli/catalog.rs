@@ -2,9 +2,21 @@
 
 use std::path::Path;
 
+use rankdistil_train::catalog::config::{CatalogMethod, CatalogRunConfig};
+
 use crate::util::{
     TEST_BACKEND, command, fails, ok, python_has, python_script, rankdistil, stderr, stdout,
 };
+
+/// [`CONFIG`] as the run's config struct, to edit by field.
+fn config() -> CatalogRunConfig {
+    toml::from_str(CONFIG).unwrap()
+}
+
+/// Writes `config` as `dir/file`.
+fn write_config(dir: &Path, file: &str, config: &CatalogRunConfig) {
+    std::fs::write(dir.join(file), toml::to_string(config).unwrap()).unwrap();
+}
 
 /// `rankdistil catalog --config c.toml --backend <TEST_BACKEND> --out <out> <extra>` in `dir`.
 fn catalog(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
@@ -231,12 +243,9 @@ fn recommendations(tsv: &str) -> Vec<(String, usize, String, f32)> {
 fn students_are_saved_exported_and_serve_recommendations() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let config = CONFIG.replace(
-        "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
-        "methods = [\"sampled\"]\nseeds = [3]",
-    );
-    assert_ne!(config, CONFIG);
-    std::fs::write(d.join("c.toml"), config).unwrap();
+    let mut config = config();
+    (config.methods, config.seeds) = (vec![CatalogMethod::Sampled], vec![3]);
+    write_config(d, "c.toml", &config);
     ok(catalog(d, "cat", &[]));
     let student = d.join("cat/students/sampled-seed3");
     let meta: serde_json::Value = serde_json::from_str(
@@ -548,11 +557,10 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
 fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
-    let config = CONFIG.replace(
-        "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
-        "methods = [\"label_only\", \"sampled\"]\nseeds = [1]",
-    );
-    std::fs::write(d.join("c.toml"), &config).unwrap();
+    let mut config = config();
+    config.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Sampled];
+    config.seeds = vec![1];
+    write_config(d, "c.toml", &config);
     let args = [
         "catalog",
         "--config",
@@ -627,7 +635,8 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     );
 
     // Resuming with other settings is refused.
-    std::fs::write(d.join("c.toml"), config.replace("k = 5", "k = 4")).unwrap();
+    config.distill.sampled.k = 4;
+    write_config(d, "c.toml", &config);
     let o = rankdistil(d, &[&args[..], &["--resume"]].concat());
     fails(&o, "was started with another config");
     let o = catalog(d, "none", &["--resume"]);
@@ -724,16 +733,11 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
 
     // Softmax KD over 10⁶ items for 1,100 users would hold 4.1 GiB of teacher scores: refused
     // before any training, naming the way out.
-    let huge = CONFIG
-        .replace(
-            "users = 60\nitems = 400\nper_user = 15",
-            "users = 1100\nitems = 1000000\nper_user = 2",
-        )
-        .replace(
-            r#"methods = ["label_only", "sampled", "softmax_kd"]"#,
-            r#"methods = ["softmax_kd"]"#,
-        );
-    std::fs::write(d.join("c.toml"), huge).unwrap();
+    let mut huge = config();
+    let data = huge.data.synthetic.as_mut().unwrap();
+    (data.users, data.items, data.per_user) = (1100, 1_000_000, 2);
+    huge.methods = vec![CatalogMethod::SoftmaxKd];
+    write_config(d, "c.toml", &huge);
     let err = fails(
         &catalog(d, "cat", &[]),
         "c.toml: softmax_kd needs the teacher's scores over all 1000000 items for all 1100 users, 4.1 GiB (at most 4 GiB); drop it from methods and use sampled",
@@ -743,23 +747,16 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
     // The same --out takes a corrected config without --resume: the refused start left only
     // its config. Teacher and label-only students train on a sampled softmax, and the
     // RankDistil student mixes one in with α = 0.5.
-    let sampled = CONFIG
-        .replace(
-            r#"methods = ["label_only", "sampled", "softmax_kd"]"#,
-            r#"methods = ["label_only", "sampled"]"#,
-        )
-        .replace("seeds = [1, 2]", "seeds = [1]")
-        .replace("epochs = 3", "epochs = 10")
-        .replace(
-            "input_dropout = 0.3\n",
-            "input_dropout = 0.3\nnegatives = 50\n",
-        )
-        .replace(
-            "[student.train]\n",
-            "[student.train]\nnegatives = 1000\npopular_negatives = 0.5\n",
-        )
-        .replace("m = 30\n", "m = 30\nalpha = 0.5\npopular_negatives = 0.5\n");
-    std::fs::write(d.join("c.toml"), sampled).unwrap();
+    let mut sampled = config();
+    sampled.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Sampled];
+    sampled.seeds = vec![1];
+    sampled.teacher.train.epochs = 10;
+    sampled.teacher.train.negatives = 50;
+    sampled.student.train.negatives = 1000;
+    sampled.student.train.popular_negatives = 0.5;
+    sampled.distill.alpha = 0.5;
+    sampled.distill.sampled.popular_negatives = 0.5;
+    write_config(d, "c.toml", &sampled);
     let o = ok(catalog(d, "cat", &[]));
     let err = stderr(&o);
     assert!(
@@ -779,14 +776,11 @@ fn sampled_softmax_teachers_train_and_a_refused_start_can_be_retried() {
     );
     // Against the same teacher trained on the full softmax (0.0581 NDCG@10 when measured;
     // the sampled one 0.0565).
-    let full = CONFIG
-        .replace(
-            r#"methods = ["label_only", "sampled", "softmax_kd"]"#,
-            r#"methods = ["label_only"]"#,
-        )
-        .replace("seeds = [1, 2]", "seeds = [1]")
-        .replace("epochs = 3", "epochs = 10");
-    std::fs::write(d.join("full.toml"), full).unwrap();
+    let mut full = config();
+    full.methods = vec![CatalogMethod::LabelOnly];
+    full.seeds = vec![1];
+    full.teacher.train.epochs = 10;
+    write_config(d, "full.toml", &full);
     let o_full = ok(rankdistil(
         d,
         &[
@@ -846,14 +840,11 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     // Students long enough to be killed in the middle of one.
-    let config = CONFIG
-        .replace(
-            "methods = [\"label_only\", \"sampled\", \"softmax_kd\"]\nseeds = [1, 2]",
-            "methods = [\"label_only\", \"sampled\"]\nseeds = [1]",
-        )
-        .replace("epochs = 2\n", "epochs = 60\n");
-    assert!(config.contains("epochs = 60"));
-    std::fs::write(d.join("c.toml"), &config).unwrap();
+    let mut config = config();
+    config.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Sampled];
+    config.seeds = vec![1];
+    config.student.train.epochs = 60;
+    write_config(d, "c.toml", &config);
     let args = |out: &'static str| {
         [
             "catalog",
