@@ -3,7 +3,6 @@
 //! every method's tuning trials against the first, the chosen settings on the final seeds
 //! against the second (tested per user), the paired tests and the embedding-size sweep.
 
-use std::path::Path;
 use std::time::Instant;
 
 use crate::error::Context;
@@ -24,7 +23,7 @@ use crate::progress::notice;
 use crate::role::Role;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::catalog_config::{CatalogStudyConfig, CatalogTrial};
-use crate::study::drive::{Plan, RunSpec, StudyRunner, Sweep, drive};
+use crate::study::drive::{Measured, Plan, RunSpec, Study, StudyRunner, Sweep, drive};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
 use crate::study::search::Knobs;
 
@@ -32,11 +31,7 @@ use crate::study::search::Knobs;
 const VALIDATION_SEED: u64 = 0x5eed_7a11;
 
 /// A catalog study and where it writes.
-pub struct CatalogStudy<'a> {
-    pub config: &'a CatalogStudyConfig,
-    pub out: &'a Path,
-    pub resume: bool,
-}
+pub type CatalogStudy<'a> = Study<'a, CatalogStudyConfig>;
 
 /// A split with its teacher and what students read from it.
 struct TeacherSplit<'a> {
@@ -254,13 +249,7 @@ impl CatalogStudy<'_> {
         spec: &RunSpec,
         backend: &Backend,
     ) -> crate::Result<StudyRun> {
-        let &RunSpec {
-            knobs,
-            phase,
-            seed,
-            size,
-            ..
-        } = spec;
+        let (knobs, phase, seed, size) = (spec.knobs, spec.phase, spec.seed, spec.size);
         let method = method(spec.method);
         let dim = size.and_then(|s| s.first().copied());
         let trial = self
@@ -285,18 +274,13 @@ impl CatalogStudy<'_> {
                 (f64::NAN, Some(means(&per_user)), per_unit)
             }
         };
-        Ok(StudyRun {
-            phase,
-            method: method.name().into(),
-            knobs: knobs.clone(),
-            seed,
-            size: size.map(<[usize]>::to_vec),
+        Ok(spec.record(Measured {
             params: trial.stage.model.scorer(stage.split.num_items).num_params(),
             valid_ndcg10,
             test,
             test_per_unit,
             seconds,
-        })
+        }))
     }
 
     /// Trains one student in a scratch folder inside the study's, removed afterwards.

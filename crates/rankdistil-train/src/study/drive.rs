@@ -3,10 +3,20 @@
 //! findings. What a run trains on is the [`StudyRunner`]'s; what runs, in which order, and
 //! what the record keeps is said once, here.
 
+use std::collections::BTreeMap;
+use std::path::Path;
+
 use crate::progress::notice;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
 use crate::study::search::{Knobs, choose, describe};
+
+/// A study's config, where it writes, and whether it continues the record there.
+pub struct Study<'a, C> {
+    pub config: &'a C,
+    pub out: &'a Path,
+    pub resume: bool,
+}
 
 /// One student run a study asks for.
 #[derive(Debug, Clone, Copy)]
@@ -18,6 +28,41 @@ pub struct RunSpec<'a> {
     pub seed: u64,
     /// The sweep's size (hidden widths, or `[D]` for a catalog); `None` for the study's own.
     pub size: Option<&'a [usize]>,
+}
+
+/// What training and measuring one student gave.
+pub struct Measured {
+    pub params: usize,
+    /// NaN for a run without validation.
+    pub valid_ndcg10: f64,
+    pub test: Option<BTreeMap<String, f64>>,
+    pub test_per_unit: Option<Vec<f64>>,
+    pub seconds: f64,
+}
+
+impl RunSpec<'_> {
+    /// The record of this run.
+    pub fn record(&self, measured: Measured) -> StudyRun {
+        let Measured {
+            params,
+            valid_ndcg10,
+            test,
+            test_per_unit,
+            seconds,
+        } = measured;
+        StudyRun {
+            phase: self.phase,
+            method: self.method.into(),
+            knobs: self.knobs.clone(),
+            seed: self.seed,
+            size: self.size.map(<[usize]>::to_vec),
+            params,
+            valid_ndcg10,
+            test,
+            test_per_unit,
+            seconds,
+        }
+    }
 }
 
 /// The student sizes a sweep trains, and on which seeds.

@@ -1,8 +1,6 @@
 //! A study over list data: the teacher, every method's tuning trials (validation only), the
 //! chosen settings on the final seeds (test), the paired tests and the size sweep.
 
-use std::path::Path;
-
 use crate::error::Context;
 use rankdistil_data::RankingDataset;
 use rankdistil_metrics::{IdcgZero, ndcg_at};
@@ -18,7 +16,7 @@ use crate::list::training::ListRun;
 use crate::settings;
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::config::{ListStudyConfig, MethodSearch};
-use crate::study::drive::{Plan, RunSpec, StudyRunner, Sweep, drive};
+use crate::study::drive::{Measured, Plan, RunSpec, Study, StudyRunner, Sweep, drive};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
 use crate::study::search::{Knobs, draw, knob_number};
 
@@ -26,11 +24,7 @@ use crate::study::search::{Knobs, draw, knob_number};
 const TEACHER_DIR: &str = "teacher";
 
 /// A list study and where it writes.
-pub struct ListStudy<'a> {
-    pub config: &'a ListStudyConfig,
-    pub out: &'a Path,
-    pub resume: bool,
-}
+pub type ListStudy<'a> = Study<'a, ListStudyConfig>;
 
 /// What the students train and are tested on.
 struct Setting<'a> {
@@ -112,14 +106,9 @@ impl ListStudy<'_> {
         &self,
         setting: &Setting,
         method: &MethodSearch,
-        &RunSpec {
-            knobs,
-            phase,
-            seed,
-            size,
-            ..
-        }: &RunSpec,
+        spec: &RunSpec,
     ) -> crate::Result<StudyRun> {
+        let (knobs, phase, seed, size) = (spec.knobs, spec.phase, spec.seed, spec.size);
         let mut objective = method.objective(knobs).map_err(crate::Error::msg)?;
         objective.seed = seed;
         let (model, train) = self.stage(knobs, seed, size);
@@ -150,18 +139,13 @@ impl ListStudy<'_> {
                 (Some(summary.values), per_query)
             }
         };
-        Ok(StudyRun {
-            phase,
-            method: method.name().into(),
-            knobs: knobs.clone(),
-            seed,
-            size: size.map(<[usize]>::to_vec),
+        Ok(spec.record(Measured {
             params: model.scorer(teacher.splits.train.num_features).num_params(),
             valid_ndcg10: outcome.valid.get("ndcg@10").unwrap_or(f64::NAN),
             test,
             test_per_unit,
             seconds: outcome.seconds,
-        })
+        }))
     }
 
     /// The student's architecture and training settings for a trial's knobs.
