@@ -43,6 +43,12 @@ pub fn fails(o: &Output, needle: &str) -> String {
     err
 }
 
+/// Asserts a clear failure (exit status 1, no panic) and returns stderr, for the caller to
+/// read.
+pub fn refused(o: &Output) -> String {
+    fails(o, "")
+}
+
 /// Whether python3 can import `modules` (`"numpy, onnxruntime"`); when the environment sets
 /// `require` (as CI does), it must.
 pub fn python_has(modules: &str, require: &str) -> bool {
