@@ -322,4 +322,54 @@ mod tests {
             "catalog-ml100k.toml and catalog-synthetic-1m.toml at least"
         );
     }
+
+    const SMALL: &str = "methods = [\"label_only\", \"sampled\"]\nseeds = [1]\n\
+        [data.synthetic]\nusers = 60\nitems = 400\nper_user = 15\nseed = 2\n\
+        [teacher.model]\ndim = 16\n[teacher.train]\nepochs = 3\nbatch_size = 16\n\
+        learning_rate = 0.01\ninput_dropout = 0.3\n\
+        [student.model]\ndim = 4\n[student.train]\nepochs = 2\nbatch_size = 16\n\
+        learning_rate = 0.01\n[distill]\nk = 5\np = 20\nm = 30\n";
+
+    /// Each range rule of a catalog config, as `settings::parse` words its refusal.
+    #[test]
+    fn catalog_range_checks_name_the_key_and_what_was_expected() {
+        let parse = crate::settings::parse::<CatalogRunConfig>;
+        assert!(parse(SMALL).is_ok());
+        for (from, to, expected) in [
+            (
+                "[data.synthetic]\nusers = 60\nitems = 400\nper_user = 15\nseed = 2\n",
+                "[data]\nseed = 1\n",
+                "[data] needs exactly one of",
+            ),
+            (
+                "[student.model]\ndim = 4\n",
+                "[student.model]\ndim = 4\ndropout = 1.5\n",
+                "[student] input_dropout and dropout must be in [0, 1)",
+            ),
+            (
+                "m = 30\n",
+                "m = 30\npopular_negatives = -0.1\n",
+                "[distill] popular_negatives = -0.1, expected 0 <= popular_negatives < 1",
+            ),
+            (
+                "m = 30\n",
+                "m = 30\nalpha = 0.5\n",
+                "[distill] alpha = 0.5 mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives",
+            ),
+            (
+                "input_dropout = 0.3",
+                "input_dropout = 0.3\nnegatives = 100\npopular_negatives = 1.0",
+                "[teacher.train] popular_negatives = 1, expected 0 <= popular_negatives < 1",
+            ),
+            (
+                "learning_rate = 0.01\ninput_dropout = 0.3",
+                "learning_rate = inf\ninput_dropout = 0.3",
+                "[teacher] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)",
+            ),
+        ] {
+            assert!(SMALL.contains(from), "{from}");
+            let err = parse(&SMALL.replacen(from, to, 1)).unwrap_err();
+            assert!(err.starts_with(expected), "{err}");
+        }
+    }
 }
