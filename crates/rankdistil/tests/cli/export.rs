@@ -172,7 +172,7 @@ fn a_model_with_another_input_dimension_is_a_clear_error() {
     ok(rankdistil(d, &["export", "--run", "run", "--out", "st"]));
     std::fs::write(d.join("wide.txt"), "1 qid:1 1:0.5 7:1\n0 qid:1 2:1\n").unwrap();
     let o = score(d, "st", "wide.txt");
-    let err = refused(&o);
+    let err = refusal(&o);
     assert!(
         err.contains("wide.txt:1: feature index 7 exceeds the configured 6 features"),
         "{err}"
@@ -206,7 +206,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     std::fs::write(&st, &bytes[..bytes.len() / 2]).unwrap();
     crate::util::reseal(&d.join("st"), "model.safetensors");
     let o = score(d, "st", "data.txt");
-    let err = refused(&o);
+    let err = refusal(&o);
     assert!(
         err.contains("model.safetensors") && err.contains("not a readable safetensors"),
         "{err}"
@@ -215,7 +215,7 @@ fn truncated_and_foreign_checkpoints_are_clear_errors() {
     std::fs::write(d.join("bp/model.bpk"), b"this is not a checkpoint at all").unwrap();
     crate::util::reseal(&d.join("bp"), "model.bpk");
     let o = score(d, "bp", "data.txt");
-    let err = refused(&o);
+    let err = refusal(&o);
     assert!(
         err.contains("model.bpk") && err.contains("not a readable burnpack checkpoint"),
         "{err}"
@@ -239,7 +239,7 @@ fn an_export_config_that_does_not_fit_is_a_clear_error() {
     cfg["architecture"]["hidden"] = serde_json::json!([16]);
     std::fs::write(d.join("bp2/config.json"), cfg.to_string()).unwrap();
     let o = score(d, "bp2", "data.txt");
-    let err = refused(&o);
+    let err = refusal(&o);
     assert!(
         err.contains("do not fit the recorded architecture"),
         "{err}"
@@ -249,7 +249,7 @@ fn an_export_config_that_does_not_fit_is_a_clear_error() {
     cfg["architecture"]["dropout"] = serde_json::json!(1.0);
     std::fs::write(d.join("bp2/config.json"), cfg.to_string()).unwrap();
     let o = score(d, "bp2", "data.txt");
-    let err = refused(&o);
+    let err = refusal(&o);
     assert!(
         err.contains(
             "config.json: [architecture] hidden widths must be >= 1 and dropout in [0, 1)"
@@ -291,7 +291,7 @@ fn a_diverging_run_stops_with_the_epoch_and_step() {
             "run",
         ],
     );
-    let err = refused(&o);
+    let err = refusal(&o);
     assert!(
         err.contains("the loss became") && err.contains("at epoch 1, step"),
         "{err}"

@@ -45,7 +45,7 @@ pub fn fails(o: &Output, needle: &str) -> String {
 
 /// Asserts a clear failure (exit status 1, no panic) and returns stderr, for the caller to
 /// read.
-pub fn refused(o: &Output) -> String {
+pub fn refusal(o: &Output) -> String {
     fails(o, "")
 }
 
