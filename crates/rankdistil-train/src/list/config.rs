@@ -403,6 +403,69 @@ mod tests {
         assert!(seen >= 13, "only {seen} run configs in {}", dir.display());
     }
 
+    /// Each range rule of a `train` and a `distill` config, as `settings::parse` words its
+    /// refusal. (The CLI's tests keep one of each through the process.)
+    #[test]
+    fn run_range_checks_name_the_key_and_what_was_expected() {
+        let data = "[data.synthetic]\nqueries = 40\nmin_items = 5\nmax_items = 20\nfeatures = 4\n\
+            hidden = 4\nnoise = 0.1\nseed = 1\n";
+        let train = |rest: &str| {
+            let text = format!("{data}[model]\nhidden = [4]\n{rest}");
+            crate::settings::parse::<TeacherRunConfig>(&text).unwrap_err()
+        };
+        let counts = "[train] epochs, batch_size and eval_batch_size must be at least 1";
+        for (rest, expected) in [
+            ("[train]\nbatch_size = 0\n", counts),
+            ("[train]\nepochs = 0\n", counts),
+            (
+                "[train]\nlearning_rate = nan\n",
+                "[train] learning_rate = NaN, expected a finite number > 0",
+            ),
+        ] {
+            assert_eq!(train(rest), expected);
+        }
+        let hidden = format!("{data}[model]\nhidden = [0]\n");
+        let err = crate::settings::parse::<TeacherRunConfig>(&hidden).unwrap_err();
+        assert_eq!(
+            err,
+            "[model] hidden widths must be >= 1 and dropout in [0, 1)"
+        );
+        let distill = |loss: &str| {
+            let text = format!("[model]\nhidden = [4]\n[loss]\n{loss}\n");
+            crate::settings::parse::<DistillRunConfig>(&text).unwrap_err()
+        };
+        for (loss, expected) in [
+            (
+                "method = \"coupled\"\ntemperature = 0",
+                "[loss] temperature = 0, expected a finite number > 0",
+            ),
+            (
+                "method = \"softmax_kd\"\nteacher_temperature = -1",
+                "[loss] teacher_temperature = -1, expected a finite number > 0",
+            ),
+            (
+                "method = \"listmle_kd\"\ntemperature = nan",
+                "[loss] temperature = NaN, expected a finite number > 0",
+            ),
+            (
+                "method = \"softmax_kd\"\ntemperature = inf",
+                "[loss] temperature = inf, expected a finite number > 0",
+            ),
+            (
+                "method = \"mse\"\nalpha = 2",
+                "[loss] alpha = 2, expected 0 <= alpha <= 1",
+            ),
+        ] {
+            assert_eq!(distill(loss), expected);
+        }
+        let dropout = "[model]\nhidden = [4]\ndropout = 1.0\n[loss]\nmethod = \"coupled\"\n";
+        let err = crate::settings::parse::<DistillRunConfig>(dropout).unwrap_err();
+        assert_eq!(
+            err,
+            "[model] hidden widths must be >= 1 and dropout in [0, 1)"
+        );
+    }
+
     #[test]
     fn a_loss_setting_out_of_range_names_its_table_and_key() {
         let distill = "[model]\nhidden = [4]\n[loss]\nmethod = \"coupled\"\nk = 0\n";
