@@ -164,12 +164,7 @@ fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
         "--cache",
         "c.bin",
     ]);
-    let err3 = String::from_utf8_lossy(&o.stderr);
-    assert_eq!(o.status.code(), Some(1), "{err3}");
-    assert!(
-        err3.contains("not a rankdistil teacher top-p cache"),
-        "{err3}"
-    );
+    fails(&o, "not a rankdistil teacher top-p cache");
 }
 
 #[test]
