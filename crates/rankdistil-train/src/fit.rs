@@ -15,7 +15,7 @@ use rankdistil_metrics::MetricSummary;
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::progress::notice;
+use crate::progress::{self, Event, Valid};
 use crate::store::checkpoint::{BestEpoch, CHECKPOINT_DIR, Checkpoint, TrainState};
 use crate::store::metrics_log::MetricsLog;
 use crate::store::stray::remove_temporaries;
@@ -164,7 +164,10 @@ pub fn fit<T: Task>(
     }
     let seconds = started.elapsed().as_secs_f64();
     if record.progress {
-        notice!("{} trained in {seconds:.1}s", record.label);
+        progress::emit(Event::Trained {
+            run: record.label.into(),
+            seconds,
+        });
     }
     Ok(match run.best {
         Some((best, model)) => Fitted {
@@ -345,19 +348,18 @@ impl<T: Task> Fitting<'_, T> {
         if !self.record.progress {
             return;
         }
-        let valid = valid
-            .map(|v| {
-                let target = v.get(SELECT_BY).unwrap_or(0.0);
-                let star = if improved { " *" } else { "" };
-                format!(", valid {SELECT_BY} {target:.4}{star}")
-            })
-            .unwrap_or_default();
-        notice!(
-            "{} epoch {epoch}/{}: loss {train_loss:.4}{valid} ({:.1}s)",
-            self.record.label,
-            self.settings.epochs,
-            started.elapsed().as_secs_f64()
-        );
+        progress::emit(Event::Epoch {
+            run: self.record.label.into(),
+            epoch,
+            epochs: self.settings.epochs,
+            loss: train_loss,
+            valid: valid.map(|v| Valid {
+                metric: SELECT_BY.into(),
+                value: v.get(SELECT_BY).unwrap_or(0.0),
+                improved,
+            }),
+            seconds: started.elapsed().as_secs_f64(),
+        });
     }
 
     fn save_checkpoint(&self, model: &T::Model, dir: &Path, epoch: usize) -> crate::Result<()> {
@@ -423,14 +425,12 @@ impl<T: Task> Fitting<'_, T> {
             self.best = Some((best.clone(), weights));
         }
         MetricsLog::of(dir).truncate(state.epoch)?;
-        let best = (state.best.as_ref())
-            .map(|b| format!(", best epoch {}", b.epoch))
-            .unwrap_or_default();
-        notice!(
-            "{label}: resuming after epoch {} (step {}{best})",
-            state.epoch,
-            state.step
-        );
+        progress::emit(Event::Resumed {
+            run: label.into(),
+            epoch: state.epoch,
+            step: state.step,
+            best_epoch: state.best.as_ref().map(|b| b.epoch),
+        });
         self.stepper.step = state.step;
         Ok((model, state.epoch))
     }

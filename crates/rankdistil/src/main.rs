@@ -12,6 +12,10 @@ use clap::{Parser, Subcommand};
     about = "Knowledge distillation for top-k ranking (RankDistil) on Burn"
 )]
 struct Cli {
+    /// Also append the run's milestones (epochs, reuses, resumes, study runs) to FILE, one JSON
+    /// object a line, for scripts to read instead of the progress text
+    #[arg(long, global = true, value_name = "FILE")]
+    events: Option<std::path::PathBuf>,
     #[command(subcommand)]
     command: Command,
 }
@@ -38,7 +42,13 @@ enum Command {
 fn main() {
     // SAFETY: the first thing the process does; no other thread exists yet.
     unsafe { rankdistil_train::process::prepare() };
-    let result = match Cli::parse().command {
+    let cli = Cli::parse();
+    if let Some(path) = &cli.events
+        && let Err(e) = rankdistil_train::progress::record_events_to(path)
+    {
+        std::process::exit(report(&e.into()));
+    }
+    let result = match cli.command {
         Command::Quickstart(a) => commands::quickstart::run(a),
         Command::Train(a) => commands::train::run(a),
         Command::Distill(a) => commands::distill::run(a),

@@ -21,7 +21,7 @@ use crate::catalog::scoring::{
 use crate::catalog::table::table;
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
 use crate::catalog::training::{CatalogTraining, Target, TeacherSignal};
-use crate::progress::notice;
+use crate::progress::{self, Event, Reached, notice};
 use crate::role::Role;
 use crate::store::atomic::write_atomic;
 
@@ -203,7 +203,11 @@ impl CatalogPlan<'_> {
         let model = own.then_some(&self.config.teacher.model);
         let teacher = load_matching(dir, backend, data.split.num_items, model)?;
         if own {
-            notice!("catalog: teacher reused from {}", dir.display());
+            progress::emit(Event::Reused {
+                run: "catalog: teacher".into(),
+                from: dir.to_path_buf(),
+                metrics: None,
+            });
         }
         Ok(teacher)
     }
@@ -264,18 +268,19 @@ impl CatalogPlan<'_> {
             None => {
                 let path = self.out.join(format!("teacher-top{p}.bin"));
                 if self.resume && path.exists() {
-                    notice!(
-                        "catalog: teacher top-{p} cache reused from {}",
-                        path.display()
-                    );
+                    progress::emit(Event::TopPCache {
+                        p,
+                        path: path.clone(),
+                        written_in: None,
+                    });
                 } else {
                     let started = Instant::now();
                     build_cache(teacher, &data.split, p, backend).write(&path, l)?;
-                    notice!(
-                        "catalog: teacher top-{p} cache written to {} ({:.2}s)",
-                        path.display(),
-                        started.elapsed().as_secs_f64()
-                    );
+                    progress::emit(Event::TopPCache {
+                        p,
+                        path: path.clone(),
+                        written_in: Some(started.elapsed().as_secs_f64()),
+                    });
                 }
                 path
             }
@@ -372,12 +377,14 @@ fn reuse_student(
         meta.method,
         meta.seed
     );
-    notice!(
-        "catalog: {name} reused from {}: NDCG@10 {:.4}, Recall@20 {:.4}",
-        dir.display(),
-        meta.ndcg_at_10,
-        meta.recall_at_20
-    );
+    progress::emit(Event::Reused {
+        run: format!("catalog: {name}"),
+        from: dir.to_path_buf(),
+        metrics: Some(Reached {
+            ndcg_at_10: meta.ndcg_at_10,
+            recall_at_20: meta.recall_at_20,
+        }),
+    });
     Ok(CatalogMetrics {
         ndcg_at_10: meta.ndcg_at_10,
         recall_at_20: meta.recall_at_20,

@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use crate::progress::notice;
+use crate::progress::{self, Event};
 use crate::study::book::{Book, Phase, StudyRun};
 use crate::study::report::{Findings, Protocol, TeacherSummary};
 use crate::study::search::{Knobs, choose, describe};
@@ -155,24 +155,16 @@ fn ensure(runner: &impl StudyRunner, book: &mut Book, spec: &RunSpec) -> crate::
         return Ok(run.clone());
     }
     let run = runner.train(spec)?;
-    let valid = Some(run.valid_ndcg10)
-        .filter(|v| !v.is_nan())
-        .map(|v| format!("valid ndcg@10 {v:.4}"));
-    let test = (run.test.as_ref())
-        .and_then(|t| t.get("ndcg@10"))
-        .map(|v| format!("test ndcg@10 {v:.4}"));
-    notice!(
-        "study: {phase:?} {method} seed {seed} {}{}: {} ({:.1}s)",
-        describe(knobs),
-        size.map(|s| format!(" {}", runner.size_label(s)))
-            .unwrap_or_default(),
-        [valid, test]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(", "),
-        run.seconds
-    );
+    progress::emit(Event::StudyRun {
+        phase: format!("{phase:?}"),
+        method: method.to_string(),
+        seed,
+        knobs: describe(knobs),
+        size: size.map(|s| runner.size_label(s)),
+        valid_ndcg10: Some(run.valid_ndcg10).filter(|v| !v.is_nan()),
+        test_ndcg10: run.test.as_ref().and_then(|t| t.get("ndcg@10")).copied(),
+        seconds: run.seconds,
+    });
     book.add(run.clone())?;
     Ok(run)
 }

@@ -4,8 +4,11 @@ use std::path::Path;
 
 use rankdistil_train::catalog::config::{CatalogMethod, CatalogRunConfig};
 
+use std::time::Duration;
+
 use crate::util::{
-    TEST_BACKEND, command, fails, ok, python_has, python_script, rankdistil, stderr, stdout,
+    Event, TEST_BACKEND, command, ended_epoch, fails, is_epoch, kill_when, ok, python_has,
+    python_script, rankdistil, recorded, reused_from, stderr, stdout, trained,
 };
 
 /// [`CONFIG`] as the run's config struct, to edit by field.
@@ -130,25 +133,24 @@ fn reuse_the_teacher_through_its_cache(d: &Path, cache: &[u8]) {
         cache,
         "the same teacher gives the same cache"
     );
-    let o = run(&[
-        "catalog",
-        "--config",
-        "c.toml",
-        "--backend",
-        TEST_BACKEND,
-        "--out",
-        "cat2",
-        "--teacher",
-        "cat/teacher",
-        "--cache",
-        "c.bin",
-    ]);
-    let err2 = String::from_utf8_lossy(&o.stderr);
-    assert!(o.status.success(), "{err2}");
-    assert!(
-        !err2.contains("teacher trained"),
-        "the teacher is reused: {err2}"
+    let (o, events) = recorded(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            TEST_BACKEND,
+            "--out",
+            "cat2",
+            "--teacher",
+            "cat/teacher",
+            "--cache",
+            "c.bin",
+        ],
     );
+    ok(o);
+    assert!(!trained(&events, "catalog: teacher"), "reused: {events:?}");
 
     std::fs::write(d.join("c.bin"), &cache[..100]).unwrap();
     let o = run(&[
@@ -534,13 +536,13 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
         "--out",
         "cat",
     ];
-    let first = ok(rankdistil(d, &args));
+    let (first, events) = recorded(d, &args);
+    ok(first);
     let table = std::fs::read_to_string(d.join("cat/catalog.md")).unwrap();
-    let err = stderr(&first);
-    assert!(err.contains("catalog: teacher epoch 1/3: loss "), "{err}");
+    assert!(ended_epoch(&events, "catalog: teacher", 3), "{events:?}");
     assert!(
-        err.contains("catalog: sampled seed 1 epoch 2/2: loss "),
-        "{err}"
+        ended_epoch(&events, "catalog: sampled seed 1", 2),
+        "{events:?}"
     );
 
     // A second start over the finished run is refused and changes nothing.
@@ -549,19 +551,28 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
 
     // As if killed while the sampled student was saving: its metadata never landed.
     std::fs::remove_file(d.join("cat/students/sampled-seed1/catalog-student.json")).unwrap();
-    let o = ok(rankdistil(d, &[&args[..], &["--resume"]].concat()));
-    let err = stderr(&o);
-    assert!(
-        err.contains("catalog: teacher reused from cat/teacher"),
-        "{err}"
+    let (o, events) = recorded(d, &[&args[..], &["--resume"]].concat());
+    ok(o);
+    assert_eq!(
+        reused_from(&events, "catalog: teacher"),
+        Some(Path::new("cat/teacher")),
+        "{events:?}"
     );
-    assert!(err.contains("teacher top-20 cache reused"), "{err}");
     assert!(
-        err.contains("catalog: label_only seed 1 reused from"),
-        "{err}"
+        events.contains(&Event::TopPCache {
+            p: 20,
+            path: "cat/teacher-top20.bin".into(),
+            written_in: None
+        }),
+        "{events:?}"
     );
-    assert!(err.contains("catalog: sampled seed 1 trained in"), "{err}");
-    assert!(!err.contains("catalog: teacher trained in"), "{err}");
+    assert_eq!(
+        reused_from(&events, "catalog: label_only seed 1"),
+        Some(Path::new("cat/students/label_only-seed1")),
+        "{events:?}"
+    );
+    assert!(trained(&events, "catalog: sampled seed 1"), "{events:?}");
+    assert!(!trained(&events, "catalog: teacher"), "{events:?}");
     // Training is seeded, so the student trained again scores as it did.
     assert_eq!(
         std::fs::read_to_string(d.join("cat/catalog.md")).unwrap(),
@@ -774,31 +785,6 @@ fn teacher_ndcg(table: &str) -> f64 {
         .unwrap_or_else(|| panic!("a teacher row in {table}"))
 }
 
-/// Starts `args` and kills it with SIGKILL once a stderr line contains `when`.
-fn kill_when(d: &Path, args: &[&str], when: &str) {
-    use std::io::{BufRead, BufReader};
-    let mut child = command(d)
-        .args(args)
-        .stderr(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    // The pipe stays open until the kill: a closed one would end the run first.
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let seen = lines
-        .by_ref()
-        .map_while(Result::ok)
-        .any(|line| line.contains(when));
-    assert!(seen, "the run never logged {when:?}");
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run must still be going when killed"
-    );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
-    drop(lines);
-}
-
 #[test]
 fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
     let dir = tempfile::tempdir().unwrap();
@@ -821,7 +807,13 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
         ]
     };
     ok(rankdistil(d, &args("whole")));
-    kill_when(d, &args("killed"), "catalog: sampled seed 1 epoch 2/60");
+    let mut killed = command(d);
+    killed.args(args("killed"));
+    kill_when(
+        killed,
+        |e| is_epoch(e, "catalog: sampled seed 1", 2),
+        Duration::ZERO,
+    );
     assert!(
         !d.join("killed/catalog.md").exists(),
         "the run did not finish"
@@ -831,16 +823,17 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
             .exists(),
         "killed while the sampled student trained"
     );
-    let o = ok(rankdistil(
-        d,
-        &[&args("killed")[..], &["--resume"]].concat(),
-    ));
-    let err = stderr(&o);
-    assert!(err.contains("catalog: teacher reused from"), "{err}");
+    let (o, events) = recorded(d, &[&args("killed")[..], &["--resume"]].concat());
+    ok(o);
     assert!(
-        err.contains("catalog: label_only seed 1 reused from"),
-        "{err}"
+        reused_from(&events, "catalog: teacher").is_some(),
+        "{events:?}"
     );
+    assert!(
+        reused_from(&events, "catalog: label_only seed 1").is_some(),
+        "{events:?}"
+    );
+    assert!(trained(&events, "catalog: sampled seed 1"), "{events:?}");
     let table = |out: &str| std::fs::read_to_string(d.join(out).join("catalog.md")).unwrap();
     assert_eq!(table("killed"), table("whole"));
 }

@@ -1,11 +1,10 @@
 //! A run killed with SIGKILL mid-epoch and resumed ends exactly where an uninterrupted run does.
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
-use crate::util::TEST_BACKEND;
+use crate::util::{Event, TEST_BACKEND, command, kill_when, ok, recorded};
 
 const CONFIG: &str = r#"
 [data]
@@ -31,14 +30,10 @@ learning_rate = 0.002
 seed = 9
 "#;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_rankdistil"))
-}
-
 /// `rankdistil train` of `t.toml` into `out`, in `d`, on `backend`.
 fn train(d: &Path, out: &str, backend: &str) -> Command {
-    let mut command = bin();
-    command.current_dir(d).args([
+    let mut command = command(d);
+    command.args([
         "train",
         "--config",
         "t.toml",
@@ -72,31 +67,14 @@ fn assert_close(a: &serde_json::Value, b: &serde_json::Value, path: &str) {
     }
 }
 
-/// Starts `train` into `killed` and kills it with SIGKILL once its third epoch is logged.
+/// Starts `train` into `killed` and kills it with SIGKILL once its third epoch has ended.
 fn kill_during_epoch_4(d: &Path, backend: &str) {
-    let mut child = train(d, "killed", backend)
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let mut lines = BufReader::new(stderr).lines();
-    let deadline = Instant::now() + Duration::from_secs(120);
-    loop {
-        let line = lines.next().expect("the run prints epochs").unwrap();
-        if line.contains("epoch 3/6") {
-            break;
-        }
-        assert!(Instant::now() < deadline, "no third epoch");
-    }
     // Into epoch 4 (or its checkpoint write): anywhere is fine, that is the point.
-    std::thread::sleep(Duration::from_millis(100));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "the run must still be going when killed"
+    kill_when(
+        train(d, "killed", backend),
+        |e| matches!(e, Event::Epoch { epoch: 3, .. }),
+        Duration::from_millis(100),
     );
-    child.kill().unwrap(); // SIGKILL
-    child.wait().unwrap();
     assert!(
         !d.join("killed/run.json").exists(),
         "the killed run never finished"
@@ -137,14 +115,23 @@ fn kill_9_then_resume(backend: &str, hidden: &str) {
         "the last complete checkpoint is a middle epoch: {state}"
     );
 
-    let resumed = bin()
-        .current_dir(d)
-        .args(["train", "--resume", "--out", "killed", "--backend", backend])
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&resumed.stderr);
-    assert!(resumed.status.success(), "{err}");
-    assert!(err.contains("resuming after epoch"), "{err}");
+    let (resumed, events) = recorded(
+        d,
+        &["train", "--resume", "--out", "killed", "--backend", backend],
+    );
+    ok(resumed);
+    let resumed_after = events.iter().find_map(|e| match e {
+        Event::Resumed { epoch, .. } => Some(*epoch as u64),
+        _ => None,
+    });
+    assert_eq!(resumed_after, Some(epoch), "{events:?}");
+    let ended: Vec<u64> = (events.iter())
+        .filter_map(|e| match e {
+            Event::Epoch { epoch, .. } => Some(*epoch as u64),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(ended, (epoch + 1..=6).collect::<Vec<_>>(), "only the rest");
 
     assert_close(
         &metrics(&d.join("full")),
@@ -177,8 +164,7 @@ fn resume_without_a_checkpoint_restarts_from_epoch_1() {
         "[model]\nhidden = [4]\n[train]\nepochs = 2\n",
     )
     .unwrap();
-    let o = bin()
-        .current_dir(d)
+    let o = command(d)
         .args([
             "train",
             "--resume",

@@ -1,7 +1,11 @@
 //! Running the `rankdistil` binary from the tests, and reading what it printed.
 
-use std::path::Path;
-use std::process::{Command, Output};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub use rankdistil_train::progress::Event;
 
 /// The backend every test runs on unless it tests a backend: Burn's CPU backend that stays
 /// (ndarray leaves in Burn 0.23).
@@ -18,6 +22,89 @@ pub fn command(dir: &Path) -> Command {
 /// Runs the binary in `dir` with `args`, to its end.
 pub fn rankdistil(dir: &Path, args: &[&str]) -> Output {
     command(dir).args(args).output().expect("the binary runs")
+}
+
+/// A fresh file in `dir` for one run's `--events`.
+fn events_file(dir: &Path) -> PathBuf {
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    dir.join(format!(
+        "events-{}.jsonl",
+        NEXT.fetch_add(1, Ordering::Relaxed)
+    ))
+}
+
+/// The events a run recorded in `file`; none when it stopped before opening it.
+fn read_events(file: &Path) -> Vec<Event> {
+    if !file.exists() {
+        return Vec::new();
+    }
+    rankdistil_train::progress::read_events(file).expect("the events file reads")
+}
+
+/// Runs the binary in `dir` with `args` and `--events`, to its end: its output, and the
+/// milestones it recorded.
+pub fn recorded(dir: &Path, args: &[&str]) -> (Output, Vec<Event>) {
+    let file = events_file(dir);
+    let o = command(dir)
+        .args(args)
+        .arg("--events")
+        .arg(&file)
+        .output()
+        .expect("the binary runs");
+    (o, read_events(&file))
+}
+
+/// Starts `command` (which runs in a test's directory) with `--events`, waits for an event `when` accepts, lets it run `then`
+/// longer and kills it with SIGKILL. Panics if the run ends first, or never gets there.
+pub fn kill_when(mut command: Command, when: impl Fn(&Event) -> bool, then: Duration) {
+    let dir = (command.get_current_dir()).expect("the command runs in a test's directory");
+    let file = events_file(dir);
+    let mut child = command
+        .arg("--events")
+        .arg(&file)
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("the binary runs");
+    let deadline = Instant::now() + Duration::from_secs(300);
+    while !read_events(&file).iter().any(&when) {
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "the run ended before the event"
+        );
+        assert!(Instant::now() < deadline, "the event never came");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    std::thread::sleep(then);
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "the run must still be going when killed"
+    );
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+}
+
+/// Whether `events` has `run` ending `epoch`.
+pub fn ended_epoch(events: &[Event], run: &str, epoch: usize) -> bool {
+    events.iter().any(|e| is_epoch(e, run, epoch))
+}
+
+/// Whether `e` is `run` ending `epoch`.
+pub fn is_epoch(e: &Event, run: &str, epoch: usize) -> bool {
+    matches!(e, Event::Epoch { run: r, epoch: n, .. } if r == run && *n == epoch)
+}
+
+/// Whether `events` has `run` trained to its end.
+pub fn trained(events: &[Event], run: &str) -> bool {
+    (events.iter()).any(|e| matches!(e, Event::Trained { run: r, .. } if r == run))
+}
+
+/// Where `events` says `run` was loaded from instead of trained, if it was.
+pub fn reused_from<'e>(events: &'e [Event], run: &str) -> Option<&'e Path> {
+    events.iter().find_map(|e| match e {
+        Event::Reused { run: r, from, .. } if r == run => Some(from.as_path()),
+        _ => None,
+    })
 }
 
 pub fn stderr(o: &Output) -> String {

@@ -1,7 +1,11 @@
 //! Progress bars on stderr, in one style for every long loop. indicatif hides them when
 //! stderr is not a terminal, so logs and CI output stay clean.
 
+mod event;
+
 use indicatif::{ProgressBar, ProgressStyle};
+
+pub use event::{Event, Reached, Valid, emit, read as read_events, record_to as record_events_to};
 
 /// Prints one line of progress, or a notice, to stderr: the one place the library writes to the
 /// terminal, so there is one thing to redirect.
