@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 #![warn(missing_docs)]
 
+mod adr_mse;
 mod checks;
 mod coupled;
 mod decoupled;
@@ -8,6 +9,7 @@ mod decoupled;
 mod kernel;
 pub mod label;
 mod listmle_kd;
+mod margin_mse;
 mod mse_kd;
 mod objective;
 mod ordering;
@@ -17,6 +19,7 @@ mod plackett_luce;
 mod ranknet_kd;
 mod rd;
 mod reduce;
+mod rrd;
 mod sampled;
 mod softmax_kd;
 mod targets;
@@ -24,6 +27,7 @@ mod teacher_order;
 mod top_p;
 mod uniform_draw;
 
+pub use adr_mse::{AdrMse, AdrMseConfig, RankDiscount};
 pub use coupled::{CoupledRankDistil, CoupledRankDistilConfig};
 pub use decoupled::{DecoupledRankDistil, DecoupledRankDistilConfig};
 pub use label::listmle::{ListMle, ListMleConfig};
@@ -31,12 +35,14 @@ pub use label::ranknet::RankNet;
 pub use label::sampled_softmax_ce::{Draw, Popularity, SampledSoftmaxCe, SampledSoftmaxCeConfig};
 pub use label::softmax_ce::SoftmaxCe;
 pub use listmle_kd::{ListMleKd, ListMleKdConfig};
+pub use margin_mse::{MarginMse, MarginMseConfig};
 pub use mse_kd::MseKd;
 pub use objective::{LabelLoss, LabelLossKind, Objective};
 pub use ordering::ListOrders;
 pub use pairwise::{PairwiseRankDistil, PairwiseRankDistilConfig};
 pub use ranknet_kd::RankNetKd;
 pub use rd::{RankingDistillation, RankingDistillationConfig};
+pub use rrd::{RelaxedRankingDistillation, RelaxedRankingDistillationConfig, RrdDraw};
 pub use sampled::{Candidates, SampledRankDistil, SampledRankDistilConfig};
 pub use softmax_kd::{SoftmaxKd, SoftmaxKdConfig};
 pub use targets::{DistillTerm, HostTargets};

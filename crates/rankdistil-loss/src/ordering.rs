@@ -221,7 +221,8 @@ impl ListOrders {
     }
 }
 
-fn gumbel(rng: &mut StdRng) -> f64 {
+/// A standard Gumbel draw.
+pub(crate) fn gumbel(rng: &mut StdRng) -> f64 {
     let u: f64 = rng.random();
     -(-(u.max(1e-300)).ln()).ln()
 }

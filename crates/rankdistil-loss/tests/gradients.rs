@@ -120,6 +120,48 @@ fn baseline_losses() -> Vec<(&'static str, LossFn)> {
             }),
         ),
         (
+            "margin_mse",
+            Box::new(|s, c, d| {
+                MarginMseConfig::new().init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
+            }),
+        ),
+        (
+            "margin_mse, sampled pairs",
+            // A fresh loss each call draws the same pairs.
+            Box::new(|s, c, d| {
+                MarginMseConfig::new().with_pairs(5).init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
+            }),
+        ),
+        (
+            "adr_mse",
+            Box::new(|s, c, d| {
+                AdrMseConfig::new().with_temperature(0.7).init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
+            }),
+        ),
+        (
+            "rrd",
+            Box::new(|s, c, d| {
+                RelaxedRankingDistillationConfig::new()
+                    .with_k(2)
+                    .with_top_n(3)
+                    .with_negatives(1)
+                    .init()
+                    .forward(s, t2(&c.teacher, B, N, d), m2(&c.mask, B, N, d))
+            }),
+        ),
+        (
             "rd",
             Box::new(|s, c, d| {
                 RankingDistillationConfig::new().with_k(3).init().forward(

@@ -1,0 +1,128 @@
+"""Test vectors for the baseline losses, from their authors' reference implementations.
+
+Writes crates/rankdistil-loss/tests/vectors/baselines.json: for each case the student and
+teacher scores, the loss, and its gradient with respect to the student scores (torch autograd).
+
+- Margin-MSE: sentence-transformers' MarginMSELoss.compute_loss_from_embeddings, with one-wide
+  embeddings (query 1, document s) so that its dot-product similarity is the student score.
+- ADR-MSE: Lightning IR's ApproxRankMSE.compute_loss.
+- RRD: relaxed_ranking_loss from the DE-RRD authors' Utils/loss.py (postech-di-lab/METIS), read
+  from a checkout given as --metis, with the sampled items fixed in the case.
+
+Run in a venv with the pinned versions (docs/LOSSES.md, "Reference implementations"):
+    python -m venv ref && ref/bin/pip install torch==2.15.0 sentence-transformers==6.2.0 lightning-ir==0.0.6
+    ref/bin/python scripts/baseline_references.py --metis <METIS checkout>
+"""
+
+import argparse
+import importlib.util
+import json
+import pathlib
+import types
+
+import torch
+
+OUT = pathlib.Path(__file__).resolve().parent.parent / "crates/rankdistil-loss/tests/vectors/baselines.json"
+
+
+def scores(gen, b, n, scale=2.0):
+    return (torch.randn(b, n, generator=gen, dtype=torch.float64) * scale).tolist()
+
+
+def margin_mse_case(gen, b, n):
+    from sentence_transformers.sentence_transformer.losses import MarginMSELoss
+
+    loss_fn = MarginMSELoss(model=None)
+    s0, t0 = scores(gen, b, n), scores(gen, b, n)
+    s = torch.tensor(s0, dtype=torch.float32, requires_grad=True)
+    t = torch.tensor(t0, dtype=torch.float32)
+    per_list = []
+    for list_ in range(b):
+        # Every ordered pair: each item is once the positive, against the others as negatives.
+        others = [[j for j in range(n) if j != i] for i in range(n)]
+        query = torch.ones(n, 1)
+        positive = s[list_].unsqueeze(1)
+        negatives = [s[list_][[o[k] for o in others]].unsqueeze(1) for k in range(n - 1)]
+        labels = torch.stack([t[list_][i] - t[list_][others[i]] for i in range(n)])
+        per_list.append(loss_fn.compute_loss_from_embeddings([query, positive, *negatives], labels))
+    loss = torch.stack(per_list).mean()
+    loss.backward()
+    return {"student": s0, "teacher": t0, "loss": loss.item(), "grad": s.grad.tolist()}
+
+
+def adr_mse_case(gen, b, n, temperature):
+    from lightning_ir.loss.approximate import ApproxRankMSE
+
+    loss_fn = ApproxRankMSE(temperature=temperature, discount="log2")
+    s0, t0 = scores(gen, b, n), scores(gen, b, n)
+    s = torch.tensor(s0, dtype=torch.float32, requires_grad=True)
+    t = torch.tensor(t0, dtype=torch.float32)
+    loss = loss_fn.compute_loss(types.SimpleNamespace(scores=s), types.SimpleNamespace(targets=t))
+    loss.backward()
+    return {
+        "student": s0,
+        "teacher": t0,
+        "temperature": temperature,
+        "loss": loss.item(),
+        "grad": s.grad.tolist(),
+    }
+
+
+def rrd_case(gen, relaxed_ranking_loss, b, n, k, l):
+    s0 = scores(gen, b, n)
+    interesting, uninteresting = [], []
+    for _ in range(b):
+        perm = torch.randperm(n, generator=gen).tolist()
+        interesting.append(perm[:k])
+        uninteresting.append(perm[k : k + l])
+    s = torch.tensor(s0, dtype=torch.float32, requires_grad=True)
+    s1 = torch.gather(s, 1, torch.tensor(interesting))
+    s2 = torch.gather(s, 1, torch.tensor(uninteresting))
+    loss = relaxed_ranking_loss(s1, s2)  # summed over the lists
+    loss.backward()
+    return {
+        "student": s0,
+        "interesting": interesting,
+        "uninteresting": uninteresting,
+        "loss_sum": loss.item(),
+        "grad_sum": s.grad.tolist(),
+    }
+
+
+def load_rrd(metis):
+    path = pathlib.Path(metis) / "model-layer/knowledge-distillation-module/DE-RRD/Utils/loss.py"
+    spec = importlib.util.spec_from_file_location("derrd_loss", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module.relaxed_ranking_loss
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--metis", required=True, help="a checkout of postech-di-lab/METIS")
+    args = parser.parse_args()
+    import lightning_ir
+    import sentence_transformers
+
+    gen = torch.Generator().manual_seed(2026)
+    rrd = load_rrd(args.metis)
+    out = {
+        "generated_by": "scripts/baseline_references.py",
+        "versions": {
+            "torch": torch.__version__,
+            "sentence_transformers": sentence_transformers.__version__,
+            "lightning_ir": getattr(lightning_ir, "__version__", "0.0.6"),
+        },
+        "margin_mse": [margin_mse_case(gen, b, n) for b, n in [(1, 2), (2, 5), (3, 8), (4, 16)]],
+        "adr_mse": [
+            adr_mse_case(gen, b, n, temp)
+            for b, n, temp in [(1, 3, 1.0), (2, 6, 1.0), (3, 10, 0.5), (2, 20, 2.0)]
+        ],
+        "rrd": [rrd_case(gen, rrd, b, n, k, l) for b, n, k, l in [(1, 4, 2, 1), (2, 10, 3, 4), (3, 30, 10, 12), (2, 60, 40, 20)]],
+    }
+    OUT.write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main()
