@@ -19,9 +19,10 @@ use serde::{Deserialize, Serialize};
 use toml::{Table, Value};
 
 use rankdistil_loss::{
-    CoupledRankDistilConfig, DecoupledRankDistilConfig, DistillTerm, LabelLoss, LabelLossKind,
-    ListMleKdConfig, MseKd, Objective, PairwiseRankDistilConfig, RankNetKd,
-    RankingDistillationConfig, SampledRankDistilConfig, SoftmaxKdConfig,
+    AdrMseConfig, CoupledRankDistilConfig, DecoupledRankDistilConfig, DistillTerm, LabelLoss,
+    LabelLossKind, ListMleKdConfig, MarginMseConfig, MseKd, Objective, PairwiseRankDistilConfig,
+    RankNetKd, RankingDistillationConfig, RelaxedRankingDistillationConfig,
+    SampledRankDistilConfig, SoftmaxKdConfig,
 };
 
 /// A distillation loss and its settings, tagged by `method`.
@@ -46,13 +47,22 @@ pub enum DistillConfig {
     /// Ranking Distillation (Tang & Wang 2018).
     #[serde(deserialize_with = "with_defaults")]
     Rd(RankingDistillationConfig),
+    /// Relaxed Ranking Distillation (DE-RRD, Kang et al. 2020).
+    #[serde(deserialize_with = "with_defaults")]
+    Rrd(RelaxedRankingDistillationConfig),
+    /// Margin-MSE (Hofstätter et al. 2020).
+    #[serde(deserialize_with = "with_defaults")]
+    MarginMse(MarginMseConfig),
+    /// ADR-MSE (Schlatt et al. 2024): reads only the teacher's order.
+    #[serde(deserialize_with = "with_defaults")]
+    AdrMse(AdrMseConfig),
     /// No teacher: the label loss alone, the baseline distillation must beat.
     LabelOnly {},
 }
 
 impl DistillConfig {
     /// Every method with its default settings.
-    pub fn all() -> [DistillConfig; 9] {
+    pub fn all() -> [DistillConfig; 12] {
         [
             DistillConfig::Coupled(CoupledRankDistilConfig::new()),
             DistillConfig::Decoupled(DecoupledRankDistilConfig::new()),
@@ -62,6 +72,9 @@ impl DistillConfig {
             DistillConfig::RanknetKd {},
             DistillConfig::ListmleKd(ListMleKdConfig::new()),
             DistillConfig::Rd(RankingDistillationConfig::new()),
+            DistillConfig::Rrd(RelaxedRankingDistillationConfig::new()),
+            DistillConfig::MarginMse(MarginMseConfig::new()),
+            DistillConfig::AdrMse(AdrMseConfig::new()),
             DistillConfig::LabelOnly {},
         ]
     }
@@ -77,6 +90,9 @@ impl DistillConfig {
             DistillConfig::RanknetKd {} => "ranknet_kd",
             DistillConfig::ListmleKd(_) => "listmle_kd",
             DistillConfig::Rd(_) => "rd",
+            DistillConfig::Rrd(_) => "rrd",
+            DistillConfig::MarginMse(_) => "margin_mse",
+            DistillConfig::AdrMse(_) => "adr_mse",
             DistillConfig::LabelOnly {} => "label_only",
         }
     }
@@ -90,6 +106,9 @@ impl DistillConfig {
             DistillConfig::SoftmaxKd(c) => c.check(),
             DistillConfig::ListmleKd(c) => c.check(),
             DistillConfig::Rd(c) => c.check(),
+            DistillConfig::Rrd(c) => c.check(),
+            DistillConfig::MarginMse(c) => c.check(),
+            DistillConfig::AdrMse(c) => c.check(),
             DistillConfig::Mse {} | DistillConfig::RanknetKd {} | DistillConfig::LabelOnly {} => {
                 Ok(())
             }
@@ -107,6 +126,9 @@ impl DistillConfig {
             DistillConfig::RanknetKd {} => Box::new(RankNetKd::new()),
             DistillConfig::ListmleKd(c) => Box::new(c.init()),
             DistillConfig::Rd(c) => Box::new(c.init()),
+            DistillConfig::Rrd(c) => Box::new(c.clone().with_seed(seed).init()),
+            DistillConfig::MarginMse(c) => Box::new(c.clone().with_seed(seed).init()),
+            DistillConfig::AdrMse(c) => Box::new(c.init()),
             DistillConfig::LabelOnly {} => return None,
         })
     }
@@ -293,6 +315,9 @@ table_defaults!(
     SoftmaxKdConfig,
     ListMleKdConfig,
     RankingDistillationConfig,
+    RelaxedRankingDistillationConfig,
+    MarginMseConfig,
+    AdrMseConfig,
     SampledRankDistilConfig
 );
 
