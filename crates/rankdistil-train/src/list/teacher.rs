@@ -13,7 +13,7 @@ use crate::list::config::DataConfig;
 use crate::list::data::{Splits, load_splits};
 use crate::list::run_dir::{load_meta, load_model};
 use crate::list::scoring::{evaluate, score_dataset};
-use crate::list::teacher_file::TeacherFile;
+use crate::list::teacher_file::{TeacherColumn, TeacherFile};
 use crate::list::training::SplitScores;
 use crate::progress::notice;
 
@@ -40,6 +40,8 @@ pub struct TeacherFiles {
     pub train: PathBuf,
     pub valid: Option<PathBuf>,
     pub test: Option<PathBuf>,
+    /// Whether the files' scores or their ranks give the order.
+    pub column: TeacherColumn,
 }
 
 impl TeacherScores {
@@ -78,16 +80,20 @@ impl TeacherScores {
     /// Reads an outside teacher's scores of `data`, whose normalisation is fitted on train.
     pub fn from_files(files: &TeacherFiles, data: &DataConfig, seed: u64) -> crate::Result<Self> {
         let splits = load_splits(data, seed, None)?;
-        let mut train_file = TeacherFile::read(&files.train, data.train.as_deref())?;
+        let mut train_file = TeacherFile::read(&files.train, data.train.as_deref(), files.column)?;
         let train = train_file.take_scores(&splits.train)?;
         let valid = match (&files.valid, &data.valid) {
             // Validation queries split from the training file are in its scores.
             (_, None) => Some(train_file.take_scores(&splits.valid)?),
-            (Some(path), Some(letor)) => Some(read_all(path, Some(letor), &splits.valid)?),
+            (Some(path), Some(letor)) => {
+                Some(read_all(path, Some(letor), &splits.valid, files.column)?)
+            }
             (None, Some(_)) => None,
         };
         let test = match (&files.test, &splits.test, &data.test) {
-            (Some(path), Some(split), letor) => Some(read_all(path, letor.as_deref(), split)?),
+            (Some(path), Some(split), letor) => {
+                Some(read_all(path, letor.as_deref(), split, files.column)?)
+            }
             // Synthetic data's test queries are split from the same data, and may be scored.
             (None, Some(split), None) if train_file.scores(split) => {
                 Some(train_file.take_scores(split)?)
@@ -145,8 +151,9 @@ fn read_all(
     path: &Path,
     letor: Option<&Path>,
     split: &rankdistil_data::RankingDataset,
+    column: TeacherColumn,
 ) -> crate::Result<Vec<f32>> {
-    let mut file = TeacherFile::read(path, letor)?;
+    let mut file = TeacherFile::read(path, letor, column)?;
     let scores = file.take_scores(split)?;
     file.finish()?;
     Ok(scores)

@@ -13,6 +13,18 @@ use rankdistil_data::{LetorOptions, LetorReader, RankingDataset, quoted};
 /// A document of a scores file: its qid and document id.
 type Key = (String, String);
 
+/// Which value of a file gives the teacher's order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TeacherColumn {
+    /// The scores, highest first.
+    #[default]
+    Scores,
+    /// The ranks, 1 first, read as the score `−rank`: for a ranker whose scores mean nothing
+    /// (an LLM reranker writing a TREC run), and for the losses that read only the order
+    /// (`adr_mse`, `rrd`, `listmle_kd`).
+    Ranks,
+}
+
 /// The scores of one file, by document, with the line each came from.
 pub struct TeacherFile {
     path: PathBuf,
@@ -22,7 +34,7 @@ pub struct TeacherFile {
 impl TeacherFile {
     /// Reads `path`. A plain file (one score per line) is matched line by line to `letor`, the
     /// LETOR file it scores; a TREC run needs none.
-    pub fn read(path: &Path, letor: Option<&Path>) -> crate::Result<Self> {
+    pub fn read(path: &Path, letor: Option<&Path>, column: TeacherColumn) -> crate::Result<Self> {
         let file = std::fs::File::open(path)
             .with_context(|| format!("{}: cannot read the teacher's scores", path.display()))?;
         let mut lines = BufReader::new(file).lines().enumerate();
@@ -38,9 +50,9 @@ impl TeacherFile {
             let is_plain = *plain.get_or_insert(fields.len() == 1);
             if is_plain {
                 let rest = std::iter::once((n, Ok(line))).chain(lines.by_ref());
-                return Self::read_plain(path, letor, rest);
+                return Self::read_plain(path, letor, rest, column);
             }
-            let (key, score) = trec_line(&fields).map_err(|e| at(path, line_no, e))?;
+            let (key, score) = trec_line(&fields, column).map_err(|e| at(path, line_no, e))?;
             insert(&mut scores, key, score, path, line_no)?;
         }
         if scores.is_empty() {
@@ -60,6 +72,7 @@ impl TeacherFile {
         path: &Path,
         letor: Option<&Path>,
         lines: impl Iterator<Item = (usize, std::io::Result<String>)>,
+        column: TeacherColumn,
     ) -> crate::Result<Self> {
         let Some(letor) = letor else {
             bail!(
@@ -77,7 +90,7 @@ impl TeacherFile {
             if text.is_empty() {
                 continue;
             }
-            let score = parse_score(text).map_err(|e| at(path, line_no, e))?;
+            let score = parse_value(text, column).map_err(|e| at(path, line_no, e))?;
             let Some(key) = documents.next() else {
                 bail!(
                     "{}:{line_no}: more scores than the {count} data lines of {}",
@@ -168,15 +181,33 @@ fn parse_score(text: &str) -> Result<f32, String> {
     }
 }
 
+/// A score, or a rank (a whole number >= 1) read as the score `−rank`.
+fn parse_value(text: &str, column: TeacherColumn) -> Result<f32, String> {
+    match column {
+        TeacherColumn::Scores => parse_score(text),
+        TeacherColumn::Ranks => match text.parse::<u32>() {
+            Ok(r) if r >= 1 => Ok(-(r as f32)),
+            _ => Err(format!(
+                "rank \"{}\" is not a whole number >= 1 (--teacher-ranks reads ranks)",
+                quoted(text)
+            )),
+        },
+    }
+}
+
 /// `qid Q0 docid rank score tag`.
-fn trec_line(fields: &[&str]) -> Result<(Key, f32), String> {
+fn trec_line(fields: &[&str], column: TeacherColumn) -> Result<(Key, f32), String> {
     if fields.len() != 6 || fields[1] != "Q0" {
         return Err(format!(
             "\"{}\" is not a TREC run line, expected \"qid Q0 docid rank score tag\"",
             quoted(&fields.join(" "))
         ));
     }
-    let score = parse_score(fields[4])?;
+    let value = match column {
+        TeacherColumn::Scores => fields[4],
+        TeacherColumn::Ranks => fields[3],
+    };
+    let score = parse_value(value, column)?;
     Ok(((fields[0].to_string(), fields[2].to_string()), score))
 }
 

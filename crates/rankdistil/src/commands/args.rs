@@ -7,6 +7,7 @@ use rankdistil_train::backend::{self, Backend};
 use rankdistil_train::list::config::DataConfig;
 use rankdistil_train::list::run_dir::RunTarget;
 use rankdistil_train::list::teacher::{TeacherFiles, TeacherScores};
+use rankdistil_train::list::teacher_file::TeacherColumn;
 
 use crate::commands::choices::BackendFlag;
 
@@ -73,6 +74,11 @@ pub struct TeacherArgs {
     /// Its scores of the `[data] test` file, for agreement metrics on test.
     #[arg(long, requires = "teacher_scores")]
     pub teacher_test_scores: Option<PathBuf>,
+    /// Read the files' ranks, not their scores: a TREC run's rank column, or one rank per
+    /// line, 1 first. For a ranker whose scores mean nothing, with a loss that reads only the
+    /// order (adr_mse, rrd, listmle_kd)
+    #[arg(long, requires = "teacher_scores")]
+    pub teacher_ranks: bool,
 }
 
 impl TeacherArgs {
@@ -97,6 +103,11 @@ impl TeacherArgs {
                     train: train.clone(),
                     valid: self.teacher_valid_scores.clone(),
                     test: self.teacher_test_scores.clone(),
+                    column: if self.teacher_ranks {
+                        TeacherColumn::Ranks
+                    } else {
+                        TeacherColumn::Scores
+                    },
                 };
                 Ok(TeacherScores::from_files(&files, data, seed)?)
             }

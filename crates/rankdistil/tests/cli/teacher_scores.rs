@@ -247,3 +247,61 @@ fn a_student_distils_from_a_lightgbm_teacher() {
         "agreement with the LightGBM teacher"
     );
 }
+
+/// `trec` with every score replaced by 0, as a ranker that writes only ranks leaves it.
+fn ranks_only(d: &Path, trec: &str, out: &str) {
+    let text = std::fs::read_to_string(d.join(trec)).unwrap();
+    let lines: String = text
+        .lines()
+        .map(|l| {
+            let mut f: Vec<&str> = l.split_whitespace().collect();
+            f[4] = "0";
+            format!("{}\n", f.join(" "))
+        })
+        .collect();
+    std::fs::write(d.join(out), lines).unwrap();
+}
+
+#[test]
+fn a_ranking_without_scores_distils_by_its_ranks() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    teacher_and_its_runs(d);
+    let adr = STUDENT.replace("method = \"coupled\"\nk = 5\n", "method = \"adr_mse\"\n");
+    std::fs::write(d.join("s.toml"), adr).unwrap();
+    ranks_only(d, "train.trec", "train.ranks");
+    ranks_only(d, "test.trec", "test.ranks");
+    let from_run = student(d, &["--teacher", "t"], "from-run");
+    let ranks = [
+        "--teacher-scores",
+        "train.ranks",
+        "--teacher-test-scores",
+        "test.ranks",
+    ];
+    let by_rank = student(d, &[&ranks[..], &["--teacher-ranks"]].concat(), "by-rank");
+    // ADR-MSE reads only the order, and the ranks are the run's order.
+    assert_eq!(by_rank, from_run);
+    // Read as scores, the zeros are all ties: another order, another student.
+    assert_ne!(
+        student(d, &ranks, "by-score")["ndcg@10"],
+        from_run["ndcg@10"]
+    );
+
+    std::fs::write(d.join("bad.ranks"), "q1 Q0 d1 0 0.5 tag\n").unwrap();
+    let args = [
+        "distill",
+        "--config",
+        "s.toml",
+        "--backend",
+        TEST_BACKEND,
+        "--out",
+        "bad",
+        "--teacher-scores",
+        "bad.ranks",
+        "--teacher-ranks",
+    ];
+    fails(
+        &rankdistil(d, &args),
+        "bad.ranks:1: rank \"0\" is not a whole number >= 1 (--teacher-ranks reads ranks)",
+    );
+}
