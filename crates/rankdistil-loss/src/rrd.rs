@@ -10,7 +10,9 @@ use crate::checks::{at_least_one, or_panic, positive};
 use crate::ordering::{ListOrders, gumbel};
 use crate::plackett_luce::{NEG, head_nll, logsumexp};
 use crate::reduce::mean_over;
+use crate::sampled::Candidates;
 use crate::targets::{DistillTerm, HostTargets};
+use crate::uniform_draw::distinct_uniform;
 
 /// Configuration of [`RelaxedRankingDistillation`].
 #[derive(Config, Debug)]
@@ -134,21 +136,14 @@ impl RelaxedRankingDistillation {
         for list in 0..b {
             let order = &orders.slots()[list * n..list * n + orders.counts[list]];
             let top = order.len().min(self.top_n);
-            // Gumbel top-K of log w_r: K draws without replacement, each ∝ exp(−r/T).
-            let mut keys: Vec<(f64, usize)> = (0..top)
-                .map(|r| (-((r + 1) as f64) / self.temperature + gumbel(&mut rng), r))
-                .collect();
-            keys.sort_by(|a, b| b.0.total_cmp(&a.0));
-            let mut ranks: Vec<usize> = keys.iter().take(k).map(|&(_, r)| r).collect();
-            ranks.sort_unstable();
+            let ranks = draw_ranks(top, k, self.temperature, &mut rng);
             for (i, r) in ranks.into_iter().enumerate() {
                 interesting[list * k + i] = order[r];
             }
             let below = &order[top..];
-            for (i, j) in
-                crate::uniform_draw::distinct_uniform(below.len(), l, &HashSet::new(), &mut *rng)
-                    .into_iter()
-                    .enumerate()
+            for (i, j) in distinct_uniform(below.len(), l, &HashSet::new(), &mut *rng)
+                .into_iter()
+                .enumerate()
             {
                 uninteresting[list * l + i] = below[j as usize];
             }
@@ -158,6 +153,52 @@ impl RelaxedRankingDistillation {
             interesting,
             uninteresting,
         }
+    }
+
+    /// One user's candidates in a catalog of `catalog` items, from the teacher's top items
+    /// `top` (in teacher order, at least `top_n` of them when the catalog allows): K drawn from
+    /// the first `top_n` by rank, in rank order, then L negatives drawn uniformly from the
+    /// items outside those `top_n` and `known` (the user's own positives). No logit shift: RRD
+    /// sums the drawn negatives as they are.
+    pub fn candidates(&self, top: &[u32], known: &[u32], catalog: usize) -> Candidates {
+        let head = &top[..top.len().min(self.top_n)];
+        let mut rng = self.rng.lock().expect("rng lock");
+        let mut items: Vec<u32> = draw_ranks(head.len(), self.k, self.temperature, &mut rng)
+            .into_iter()
+            .map(|r| head[r])
+            .collect();
+        let drawn = items.len();
+        let excluded: HashSet<u32> = head.iter().chain(known).copied().collect();
+        let negatives = distinct_uniform(catalog, self.negatives, &excluded, &mut *rng);
+        let m = negatives.len();
+        items.extend(negatives);
+        Candidates {
+            items,
+            top: drawn,
+            negative_shifts: vec![0.0; m],
+        }
+    }
+
+    /// The loss for each user's candidates ([`Self::candidates`]): `student` is `[B, C]`, the
+    /// scores of each user's candidates in their order, padded past `items.len()`.
+    pub fn forward_candidates(&self, student: Tensor<2>, candidates: &[Candidates]) -> Tensor<1> {
+        let [b, c] = student.dims();
+        let (mut interesting, mut uninteresting) = (vec![-1; b * c], vec![-1; b * c]);
+        for (i, cand) in candidates.iter().enumerate() {
+            let n = cand.items.len().min(c);
+            for j in 0..cand.top.min(n) {
+                interesting[i * c + j] = j as i64;
+            }
+            for j in cand.top..n {
+                uninteresting[i * c + j - cand.top] = j as i64;
+            }
+        }
+        let draw = RrdDraw {
+            batch: b,
+            interesting,
+            uninteresting,
+        };
+        self.forward_drawn(student, &draw)
     }
 
     /// The loss of `student` for a fixed draw.
@@ -178,6 +219,18 @@ impl RelaxedRankingDistillation {
         );
         mean_over(per_list, head_valid.any_dim(1).squeeze_dim::<1>(1))
     }
+}
+
+/// `k` of the ranks `0..top` without replacement, each draw ∝ exp(−(r + 1)/T), in rank order:
+/// the Gumbel top-k of `log w_r`, which is the same distribution as drawing one at a time.
+fn draw_ranks(top: usize, k: usize, temperature: f64, rng: &mut StdRng) -> Vec<usize> {
+    let mut keys: Vec<(f64, usize)> = (0..top)
+        .map(|r| (-((r + 1) as f64) / temperature + gumbel(rng), r))
+        .collect();
+    keys.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let mut ranks: Vec<usize> = keys.iter().take(k).map(|&(_, r)| r).collect();
+    ranks.sort_unstable();
+    ranks
 }
 
 /// `student`'s scores at `slots` (`[B * W]`, `-1` for none): the scores and which are real.

@@ -209,3 +209,38 @@ fn adr_mse_reads_only_the_teachers_order() {
     };
     assert_eq!(by(&t), by(&ranks));
 }
+
+#[test]
+fn rrd_catalog_candidates_come_from_the_cache_head_and_score_as_a_fixed_draw() {
+    let d = device();
+    let loss = RelaxedRankingDistillationConfig::new()
+        .with_k(3)
+        .with_top_n(5)
+        .with_negatives(4)
+        .init();
+    // The teacher's top items in its order; the user's own items are 0 and 1.
+    let top = [40u32, 7, 22, 13, 9, 30, 31];
+    let cand = loss.candidates(&top, &[0, 1], 50);
+    assert_eq!((cand.items.len(), cand.top), (7, 3));
+    let position = |item: &u32| top.iter().position(|t| t == item).unwrap();
+    let ranks: Vec<usize> = cand.items[..3].iter().map(position).collect();
+    assert!(
+        ranks.windows(2).all(|w| w[0] < w[1]) && ranks[2] < 5,
+        "{cand:?}"
+    );
+    for negative in &cand.items[3..] {
+        assert!(!top[..5].contains(negative) && *negative > 1, "{cand:?}");
+    }
+    assert!(cand.negative_shifts.iter().all(|&s| s == 0.0));
+
+    let mut rng = Lcg(5);
+    let scores: Vec<f32> = (0..8).map(|_| rng.range(-2.0, 2.0)).collect(); // one pad slot
+    let by_candidates = scalar(loss.forward_candidates(t2(&scores, 1, 8, &d), &[cand]));
+    let draw = RrdDraw {
+        batch: 1,
+        interesting: vec![0, 1, 2],
+        uninteresting: vec![3, 4, 5, 6],
+    };
+    let by_draw = scalar(loss.forward_drawn(t2(&scores, 1, 8, &d), &draw));
+    assert_rel(by_candidates, by_draw, 1e-6, "the same draw");
+}

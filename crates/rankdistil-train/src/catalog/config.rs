@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use crate::loss_config::SampledObjectiveConfig;
 use rankdistil_data::host_memory;
+use rankdistil_loss::RelaxedRankingDistillationConfig;
 use rankdistil_models::CatalogScorerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -153,15 +154,31 @@ pub enum CatalogMethod {
     Sampled,
     /// Softmax KD against the teacher's scores over the whole catalog.
     SoftmaxKd,
+    /// Relaxed Ranking Distillation (DE-RRD) from the teacher's top-p cache.
+    Rrd,
 }
 
 impl CatalogMethod {
+    /// Every method, in the order tables list them.
+    pub const ALL: [CatalogMethod; 4] = [
+        CatalogMethod::LabelOnly,
+        CatalogMethod::Sampled,
+        CatalogMethod::SoftmaxKd,
+        CatalogMethod::Rrd,
+    ];
+
+    /// Whether its students read the teacher's top-p cache.
+    pub fn reads_cache(self) -> bool {
+        matches!(self, CatalogMethod::Sampled | CatalogMethod::Rrd)
+    }
+
     /// The name configs use, which also names the student's folder.
     pub fn name(self) -> &'static str {
         match self {
             CatalogMethod::LabelOnly => "label_only",
             CatalogMethod::Sampled => "sampled",
             CatalogMethod::SoftmaxKd => "softmax_kd",
+            CatalogMethod::Rrd => "rrd",
         }
     }
 
@@ -171,6 +188,7 @@ impl CatalogMethod {
             CatalogMethod::LabelOnly => "label_only",
             CatalogMethod::Sampled => "sampled RankDistil",
             CatalogMethod::SoftmaxKd => "softmax_kd",
+            CatalogMethod::Rrd => "rrd",
         }
     }
 }
@@ -187,6 +205,9 @@ pub struct CatalogRunConfig {
     /// `[softmax_kd]`: the whole-catalog softmax KD baseline's temperature and label mix.
     #[serde(default)]
     pub softmax_kd: CatalogSoftmaxKd,
+    /// `[rrd]`: the RRD baseline's draw and label mix.
+    #[serde(default)]
+    pub rrd: CatalogRrd,
     pub methods: Vec<CatalogMethod>,
     pub seeds: Vec<u64>,
 }
@@ -225,6 +246,63 @@ impl CatalogSoftmaxKd {
             ));
         }
         share("[softmax_kd] alpha", self.alpha)
+    }
+}
+
+/// RRD from the teacher's top-p cache (K of its first `top_n` by rank, L uniform negatives),
+/// mixed with weight `alpha` with the sampled label softmax: `(1 − α)·RRD + α·label`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogRrd {
+    pub k: usize,
+    /// At most the cache's depth, `[distill] p`.
+    pub top_n: usize,
+    pub negatives: usize,
+    pub temperature: f64,
+    pub alpha: f64,
+}
+
+impl Default for CatalogRrd {
+    fn default() -> Self {
+        Self {
+            k: 10,
+            top_n: 50,
+            negatives: 100,
+            temperature: 10.0,
+            alpha: 0.0,
+        }
+    }
+}
+
+impl CatalogRrd {
+    /// The loss's own config, its draws seeded with `seed`.
+    pub fn loss(&self, seed: u64) -> RelaxedRankingDistillationConfig {
+        RelaxedRankingDistillationConfig::new()
+            .with_k(self.k)
+            .with_top_n(self.top_n)
+            .with_negatives(self.negatives)
+            .with_temperature(self.temperature)
+            .with_seed(seed)
+    }
+
+    /// The first rule broken, against a cache `p` deep and a student drawing `label_negatives`
+    /// for its label softmax.
+    pub fn check(&self, p: usize, label_negatives: usize) -> Result<(), String> {
+        self.loss(0).check().map_err(|e| format!("[rrd] {e}"))?;
+        share("[rrd] alpha", self.alpha)?;
+        if self.top_n > p {
+            return Err(format!(
+                "[rrd] top_n = {} reads the teacher's top-p cache, which [distill] p = {p} keeps: expected top_n <= p",
+                self.top_n
+            ));
+        }
+        if self.alpha > 0.0 && label_negatives == 0 {
+            return Err(format!(
+                "[rrd] alpha = {} mixes in the sampled label softmax: set [student.train] negatives",
+                self.alpha
+            ));
+        }
+        Ok(())
     }
 }
 
@@ -284,6 +362,10 @@ impl Checked for CatalogRunConfig {
     fn check(&self) -> Result<(), String> {
         self.distill.check().map_err(|e| format!("[distill] {e}"))?;
         self.softmax_kd.check()?;
+        if self.methods.contains(&CatalogMethod::Rrd) {
+            let p = self.distill.sampled.p;
+            self.rrd.check(p, self.student.train.negatives)?;
+        }
         if self.distill.alpha > 0.0 && self.student.train.negatives == 0 {
             return Err(format!(
                 "[distill] alpha = {} mixes in the student's label softmax, which a sampled student computes over drawn items: set [student.train] negatives (1000, say)",

@@ -323,7 +323,11 @@ impl CatalogPlan<'_> {
             return reuse_student(&dir, method, seed, &name);
         }
         let teacher = TeacherSignal { cache, full };
-        let settings = (&self.config.distill, &self.config.softmax_kd);
+        let settings = (
+            &self.config.distill,
+            &self.config.softmax_kd,
+            &self.config.rrd,
+        );
         let target = Target::for_method(method, teacher, settings, seed);
         let stage = &self.config.student;
         let student = train_model(stage, data, target, seed, &name, &dir, backend)?;

@@ -12,14 +12,14 @@ use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::{
-    Draw, Popularity, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe,
-    SoftmaxKd, SoftmaxKdConfig,
+    Candidates, Draw, Popularity, RelaxedRankingDistillation, SampledRankDistil, SampledSoftmaxCe,
+    SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKd, SoftmaxKdConfig,
 };
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
-use crate::catalog::config::{CatalogMethod, CatalogSoftmaxKd, CatalogStage};
+use crate::catalog::config::{CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage};
 use crate::catalog::rows::{
     denoised, distinct, gathered_histories, label_rows, label_targets, local,
 };
@@ -48,6 +48,12 @@ pub enum Target<'a> {
         loss: SoftmaxKd,
         alpha: f64,
     },
+    /// RRD from the cache, mixed with weight `alpha` with the sampled label softmax.
+    Rrd {
+        cache: &'a TopPCache,
+        loss: RelaxedRankingDistillation,
+        alpha: f64,
+    },
 }
 
 /// What the teacher gives a student of `method`: its top-p `cache` for sampled RankDistil, its
@@ -58,12 +64,12 @@ pub struct TeacherSignal<'a> {
 }
 
 impl<'a> Target<'a> {
-    /// A student's target for `method`, with the `[distill]` and `[softmax_kd]` settings and
-    /// the student's `seed` (which seeds sampled RankDistil's draws).
+    /// A student's target for `method`, with the `[distill]`, `[softmax_kd]` and `[rrd]`
+    /// settings and the student's `seed` (which seeds the sampled losses' draws).
     pub fn for_method(
         method: CatalogMethod,
         teacher: TeacherSignal<'a>,
-        (distill, softmax_kd): (&SampledObjectiveConfig, &CatalogSoftmaxKd),
+        (distill, softmax_kd, rrd): (&SampledObjectiveConfig, &CatalogSoftmaxKd, &CatalogRrd),
         seed: u64,
     ) -> Self {
         match method {
@@ -79,6 +85,11 @@ impl<'a> Target<'a> {
                     .with_teacher_temperature(softmax_kd.teacher_temperature)
                     .init(),
                 alpha: softmax_kd.alpha,
+            },
+            CatalogMethod::Rrd => Target::Rrd {
+                cache: teacher.cache,
+                loss: rrd.loss(seed).init(),
+                alpha: rrd.alpha,
             },
         }
     }
@@ -186,7 +197,7 @@ impl<'a> CatalogTask<'a> {
         let l = split.num_items;
         let label_term = match &target {
             Target::Labels => true,
-            Target::Sampled { alpha, .. } => *alpha > 0.0,
+            Target::Sampled { alpha, .. } | Target::Rrd { alpha, .. } => *alpha > 0.0,
             Target::SoftmaxKd { .. } => false,
         };
         let sampled_ce = (label_term && stage.train.negatives > 0).then(|| {
@@ -226,7 +237,10 @@ impl<'a> CatalogTask<'a> {
     /// Sampled training reads a few hundred rows of each per-item table per step; those tables
     /// train with row-sparse Adam, so a step's cost does not grow with the catalog.
     fn is_row_sparse(&self) -> bool {
-        matches!(self.context.target, Target::Sampled { .. }) || self.context.sampled_ce.is_some()
+        matches!(
+            self.context.target,
+            Target::Sampled { .. } | Target::Rrd { .. }
+        ) || self.context.sampled_ce.is_some()
     }
 }
 
@@ -290,14 +304,22 @@ impl Task for CatalogTask<'_> {
             }
             Target::Labels => (full_label_loss(context, model, &batch, rng), None),
             Target::Sampled { cache, loss, alpha } => {
-                loss.reseed(step);
-                let tables = tables.expect("sampled training keeps row-sparse tables");
                 let distill = SampledDistill {
                     cache,
                     loss,
                     alpha: *alpha,
                 };
-                sampled_distill_loss(context, &distill, model, tables, &batch, rng)
+                let tables = tables.expect("sampled training keeps row-sparse tables");
+                sampled_distill_loss(context, &distill, model, tables, (&batch, step), rng)
+            }
+            Target::Rrd { cache, loss, alpha } => {
+                let distill = SampledDistill {
+                    cache,
+                    loss,
+                    alpha: *alpha,
+                };
+                let tables = tables.expect("sampled training keeps row-sparse tables");
+                sampled_distill_loss(context, &distill, model, tables, (&batch, step), rng)
             }
             Target::SoftmaxKd {
                 scores,
@@ -435,38 +457,96 @@ fn sampled_label_loss(
     )
 }
 
-/// Sampled RankDistil's inputs beside the step's.
+/// A distillation loss over each user's candidates drawn from the teacher's top-p cache:
+/// sampled RankDistil and RRD.
+trait CandidateLoss {
+    /// Restarts the draws at the global `step`.
+    fn reseed(&self, step: u64);
+    /// One user's candidates from their cached top items `top`, never one of `known`.
+    fn candidates(
+        &self,
+        top: &[u32],
+        known: &[u32],
+        catalog: usize,
+        popularity: Option<&Popularity>,
+    ) -> Candidates;
+    /// The loss of the candidates' scores `[B, C]`; `teacher` holds the cached teacher scores
+    /// of each user's first `top` candidates.
+    fn loss(&self, scores: Tensor<2>, teacher: &[f32], candidates: &[Candidates]) -> Tensor<1>;
+}
+
+impl CandidateLoss for SampledRankDistil {
+    fn reseed(&self, step: u64) {
+        SampledRankDistil::reseed(self, step);
+    }
+
+    fn candidates(
+        &self,
+        top: &[u32],
+        known: &[u32],
+        catalog: usize,
+        popularity: Option<&Popularity>,
+    ) -> Candidates {
+        match popularity.filter(|_| self.popular_negatives > 0.0) {
+            Some(pop) => self.candidates_by_popularity(top, known, catalog, pop),
+            None => SampledRankDistil::candidates(self, top, known, catalog),
+        }
+    }
+
+    fn loss(&self, scores: Tensor<2>, teacher: &[f32], candidates: &[Candidates]) -> Tensor<1> {
+        self.forward(scores, teacher, candidates)
+    }
+}
+
+impl CandidateLoss for RelaxedRankingDistillation {
+    fn reseed(&self, step: u64) {
+        RelaxedRankingDistillation::reseed(self, step);
+    }
+
+    fn candidates(
+        &self,
+        top: &[u32],
+        known: &[u32],
+        catalog: usize,
+        _popularity: Option<&Popularity>,
+    ) -> Candidates {
+        RelaxedRankingDistillation::candidates(self, top, known, catalog)
+    }
+
+    // RRD's candidates are already in the teacher's order: it reads no teacher score.
+    fn loss(&self, scores: Tensor<2>, _teacher: &[f32], candidates: &[Candidates]) -> Tensor<1> {
+        self.forward_candidates(scores, candidates)
+    }
+}
+
+/// A cache-reading loss's inputs beside the step's.
 struct SampledDistill<'a> {
     cache: &'a TopPCache,
-    loss: &'a SampledRankDistil,
+    loss: &'a dyn CandidateLoss,
     alpha: f64,
 }
 
-/// Sampled RankDistil over each user's teacher top-p and m negatives, mixed with the sampled
-/// label softmax when `alpha > 0`. Only the rows the batch reads enter the graph.
+/// A cache-reading loss over each user's candidates (for sampled RankDistil the teacher top-p
+/// and m negatives), mixed with the sampled label softmax when `alpha > 0`. Only the rows the
+/// batch reads enter the graph.
 fn sampled_distill_loss(
     context: &StepContext,
     distill: &SampledDistill,
     model: &CatalogScorer,
     tables: &SparseTables,
-    batch: &[usize],
+    (batch, step): (&[usize], u64),
     rng: &mut StdRng,
 ) -> (Tensor<1>, Option<TouchedRows>) {
     let (split, device, l) = (context.split, &context.device, context.split.num_items);
+    distill.loss.reseed(step);
     let histories = batch.iter().map(|&u| split.train[u].as_slice());
     let (history_rows, ids, mask) = gathered_histories(histories, device);
-    let popularity = context
-        .popularity
-        .as_ref()
-        .filter(|_| distill.loss.popular_negatives > 0.0);
+    let popularity = context.popularity.as_ref();
     let cands: Vec<_> = batch
         .iter()
         .map(|&u| {
             let (top, known) = (&distill.cache.users[u].items, &split.train[u]);
-            match popularity {
-                Some(pop) => distill.loss.candidates_by_popularity(top, known, l, pop),
-                None => distill.loss.candidates(top, known, l),
-            }
+            distill.loss.candidates(top, known, l, popularity)
         })
         .collect();
     // The label term's draw, when mixed in: its rows (the users' items and the draw) join the
@@ -505,7 +585,7 @@ fn sampled_distill_loss(
     let scores = model
         .score_rows_from(items.clone(), bias.clone(), q.clone())
         .gather(1, cand_ids); // [B, R] -> [B, C]
-    let loss = distill.loss.forward(scores, &teacher, &cands);
+    let loss = distill.loss.loss(scores, &teacher, &cands);
     let loss = match (label, context.sampled_ce.as_ref()) {
         (Some((at, (labels, valid, shifts))), Some(ce)) => {
             let scores = model.score_rows_from(items.select(0, at.clone()), bias.select(0, at), q); // [B, R_label]

@@ -300,7 +300,7 @@ impl CatalogStudy<'_> {
             cache: &stage.cache,
             full: &stage.full,
         };
-        let settings = (&trial.distill, &trial.softmax_kd);
+        let settings = (&trial.distill, &trial.softmax_kd, &trial.rrd);
         let target = Target::for_method(method, teacher, settings, seed);
         let name = format!("{} seed {seed}", method.name());
         CatalogTraining {
@@ -348,12 +348,8 @@ impl StudyRunner for CatalogRunner<'_> {
 
 /// The method a chosen row names.
 fn method(name: &str) -> CatalogMethod {
-    [
-        CatalogMethod::LabelOnly,
-        CatalogMethod::Sampled,
-        CatalogMethod::SoftmaxKd,
-    ]
-    .into_iter()
-    .find(|m| m.name() == name)
-    .expect("rows are named by their method's key")
+    CatalogMethod::ALL
+        .into_iter()
+        .find(|m| m.name() == name)
+        .expect("rows are named by their method's key")
 }

@@ -7,7 +7,9 @@ use std::collections::BTreeMap;
 use crate::loss_config::SampledObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::catalog::config::{CatalogData, CatalogMethod, CatalogSoftmaxKd, CatalogStage};
+use crate::catalog::config::{
+    CatalogData, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
+};
 use crate::settings::Checked;
 use crate::study::config::{Tuning, check_compared, check_protocol};
 use crate::study::search::{Knobs, describe, draw, knob_number};
@@ -38,6 +40,9 @@ pub struct CatalogStudyConfig {
     /// Softmax KD's fixed keys.
     #[serde(default)]
     pub softmax_kd: CatalogSoftmaxKd,
+    /// RRD's fixed keys.
+    #[serde(default)]
+    pub rrd: CatalogRrd,
     pub tuning: Tuning,
     pub seeds: Vec<u64>,
     /// The method whose gains the study measures.
@@ -68,7 +73,7 @@ fn default_resamples() -> usize {
 pub struct CatalogMethodSearch {
     pub method: CatalogMethod,
     /// Each knob's candidate values: [`CATALOG_TRAINING_KNOBS`], and `[distill]` keys for
-    /// `sampled` or `[softmax_kd]` keys for `softmax_kd`.
+    /// `sampled`, `[softmax_kd]` keys for `softmax_kd` or `[rrd]` keys for `rrd`.
     pub search: BTreeMap<String, Vec<toml::Value>>,
 }
 
@@ -90,6 +95,7 @@ pub struct CatalogTrial {
     pub stage: CatalogStage,
     pub distill: SampledObjectiveConfig,
     pub softmax_kd: CatalogSoftmaxKd,
+    pub rrd: CatalogRrd,
 }
 
 impl CatalogStudyConfig {
@@ -103,6 +109,7 @@ impl CatalogStudyConfig {
         let mut stage = self.student.clone();
         let mut distill = self.distill.clone();
         let mut kd = toml::Table::try_from(&self.softmax_kd).map_err(|e| e.to_string())?;
+        let mut rrd = toml::Table::try_from(&self.rrd).map_err(|e| e.to_string())?;
         for (key, value) in knobs {
             let number =
                 || knob_number(value).ok_or_else(|| format!("{key} = {value}: expected a number"));
@@ -118,6 +125,7 @@ impl CatalogStudyConfig {
                 }
                 (_, CatalogMethod::Sampled) => drop(distill.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::SoftmaxKd) => drop(kd.insert(key.clone(), value.clone())),
+                (_, CatalogMethod::Rrd) => drop(rrd.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::LabelOnly) => {
                     return Err(format!(
                         "{key}: label_only has only the knobs {}",
@@ -143,10 +151,16 @@ impl CatalogStudyConfig {
             .try_into()
             .map_err(|e: toml::de::Error| e.message().to_string())?;
         softmax_kd.check()?;
+        let rrd: CatalogRrd = toml::Value::Table(rrd)
+            .try_into()
+            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        // The study's cache is as deep as its trials read (`largest_p`).
+        rrd.check(usize::MAX, stage.train.negatives)?;
         Ok(CatalogTrial {
             stage,
             distill,
             softmax_kd,
+            rrd,
         })
     }
 
@@ -158,14 +172,13 @@ impl CatalogStudyConfig {
     /// The largest `p` any sampled trial uses: the teacher's cache serves them all.
     pub fn largest_p(&self) -> usize {
         let mut p = 0;
-        for search in self
-            .method
-            .iter()
-            .filter(|m| m.method == CatalogMethod::Sampled)
-        {
+        for search in self.method.iter().filter(|m| m.method.reads_cache()) {
             for knobs in self.trials(search) {
                 if let Ok(trial) = self.trial(search.method, &knobs, None) {
-                    p = p.max(trial.distill.sampled.p);
+                    p = p.max(match search.method {
+                        CatalogMethod::Rrd => trial.rrd.top_n,
+                        _ => trial.distill.sampled.p,
+                    });
                 }
             }
         }

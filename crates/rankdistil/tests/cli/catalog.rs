@@ -837,3 +837,38 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
     let table = |out: &str| std::fs::read_to_string(d.join(out).join("catalog.md")).unwrap();
     assert_eq!(table("killed"), table("whole"));
 }
+
+#[test]
+fn an_rrd_student_reads_the_cache_and_a_head_deeper_than_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut config = config();
+    config.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Rrd];
+    config.seeds = vec![1];
+    config.rrd.top_n = 20;
+    config.rrd.negatives = 30;
+    write_config(d, "c.toml", &config);
+    let (o, events) = recorded(
+        d,
+        &[
+            "catalog",
+            "--config",
+            "c.toml",
+            "--backend",
+            TEST_BACKEND,
+            "--out",
+            "cat",
+        ],
+    );
+    ok(o);
+    assert!(ended_epoch(&events, "catalog: rrd seed 1", 2), "{events:?}");
+    let table = std::fs::read_to_string(d.join("cat/catalog.md")).unwrap();
+    assert!(table.contains("| rrd |"), "{table}");
+
+    config.rrd.top_n = 21;
+    write_config(d, "c.toml", &config);
+    fails(
+        &catalog(d, "deeper", &[]),
+        "[rrd] top_n = 21 reads the teacher's top-p cache, which [distill] p = 20 keeps: expected top_n <= p",
+    );
+}
