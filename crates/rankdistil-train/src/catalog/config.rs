@@ -249,15 +249,16 @@ impl CatalogSoftmaxKd {
     }
 }
 
-/// RRD from the teacher's top-p cache (K of its first `top_n` by rank, L uniform negatives),
-/// mixed with weight `alpha` with the sampled label softmax: `(1 − α)·RRD + α·label`.
+/// RRD from the teacher's top-p cache (K of its first `top_n` by rank, L `uninteresting` items
+/// drawn uniformly), mixed with weight `alpha` with the sampled label softmax:
+/// `(1 − α)·RRD + α·label`. L is not called `negatives`: that key is the label softmax's draw.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct CatalogRrd {
     pub k: usize,
     /// At most the cache's depth, `[distill] p`.
     pub top_n: usize,
-    pub negatives: usize,
+    pub uninteresting: usize,
     pub temperature: f64,
     pub alpha: f64,
 }
@@ -267,7 +268,7 @@ impl Default for CatalogRrd {
         Self {
             k: 10,
             top_n: 50,
-            negatives: 100,
+            uninteresting: 100,
             temperature: 10.0,
             alpha: 0.0,
         }
@@ -280,7 +281,7 @@ impl CatalogRrd {
         RelaxedRankingDistillationConfig::new()
             .with_k(self.k)
             .with_top_n(self.top_n)
-            .with_negatives(self.negatives)
+            .with_negatives(self.uninteresting)
             .with_temperature(self.temperature)
             .with_seed(seed)
     }

@@ -846,7 +846,7 @@ fn an_rrd_student_reads_the_cache_and_a_head_deeper_than_it_is_refused() {
     config.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Rrd];
     config.seeds = vec![1];
     config.rrd.top_n = 20;
-    config.rrd.negatives = 30;
+    config.rrd.uninteresting = 30;
     write_config(d, "c.toml", &config);
     let (o, events) = recorded(
         d,
