@@ -8,10 +8,13 @@ teacher scores, the loss, and its gradient with respect to the student scores (t
 - ADR-MSE: Lightning IR's ApproxRankMSE.compute_loss.
 - RRD: relaxed_ranking_loss from the DE-RRD authors' Utils/loss.py (postech-di-lab/METIS), read
   from a checkout given as --metis, with the sampled items fixed in the case.
+- CD: CD.get_loss from woriazzc/KDs (modeling/KD/cf/baseline.py), read from a checkout given as
+  --kds, with its drawn items fixed and the models' scores given. Its package imports mlflow
+  and torch_cluster, which CD does not use; they are stubbed.
 
 Run in a venv with the pinned versions (docs/LOSSES.md, "Reference implementations"):
     python -m venv ref && ref/bin/pip install torch==2.15.0 sentence-transformers==6.2.0 lightning-ir==0.0.6
-    ref/bin/python scripts/baseline_references.py --metis <METIS checkout>
+    ref/bin/python scripts/baseline_references.py --metis <METIS checkout> --kds <KDs checkout>
 """
 
 import argparse
@@ -89,6 +92,51 @@ def rrd_case(gen, relaxed_ranking_loss, b, n, k, l):
     }
 
 
+class Scores:
+    """A model whose forward_multi_items reads fixed scores, as KDs' losses call it."""
+
+    def __init__(self, scores):
+        self.scores = scores
+
+    def forward_multi_items(self, users, items):
+        return torch.gather(self.scores[users], 1, items)
+
+
+def cd_case(gen, cd_class, b, n, t1, t2):
+    s0, t0 = scores(gen, b, n), scores(gen, b, n)
+    s = torch.tensor(s0, dtype=torch.float32, requires_grad=True)
+    loss_fn = cd_class.__new__(cd_class)
+    torch.nn.Module.__init__(loss_fn)
+    loss_fn.t1, loss_fn.t2 = t1, t2
+    loss_fn.rank_samples = torch.arange(n).repeat(b, 1)
+    loss_fn.teacher = Scores(torch.tensor(t0, dtype=torch.float32))
+    loss_fn.student = Scores(s)
+    loss = loss_fn.get_loss(torch.arange(b), None, None)  # summed over the users
+    loss.backward()
+    return {
+        "student": s0,
+        "teacher": t0,
+        "t1": t1,
+        "t2": t2,
+        "loss_sum": loss.item(),
+        "grad_sum": s.grad.tolist(),
+    }
+
+
+def load_cd(kds):
+    import sys
+    import types
+
+    sys.path.insert(0, str(pathlib.Path(kds)))
+    for unused in ["mlflow", "torch_cluster"]:
+        stub = types.ModuleType(unused)
+        stub.__getattr__ = lambda name: None  # any name it imports
+        sys.modules.setdefault(unused, stub)
+    from modeling.KD.cf.baseline import CD
+
+    return CD
+
+
 def load_rrd(metis):
     path = pathlib.Path(metis) / "model-layer/knowledge-distillation-module/DE-RRD/Utils/loss.py"
     spec = importlib.util.spec_from_file_location("derrd_loss", path)
@@ -100,12 +148,14 @@ def load_rrd(metis):
 def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--metis", required=True, help="a checkout of postech-di-lab/METIS")
+    parser.add_argument("--kds", required=True, help="a checkout of woriazzc/KDs")
     args = parser.parse_args()
     import lightning_ir
     import sentence_transformers
 
     gen = torch.Generator().manual_seed(2026)
     rrd = load_rrd(args.metis)
+    cd = load_cd(args.kds)
     out = {
         "generated_by": "scripts/baseline_references.py",
         "versions": {
@@ -118,6 +168,7 @@ def main():
             adr_mse_case(gen, b, n, temp)
             for b, n, temp in [(1, 3, 1.0), (2, 6, 1.0), (3, 10, 0.5), (2, 20, 2.0)]
         ],
+        "cd": [cd_case(gen, cd, b, n, t1, t2) for b, n, t1, t2 in [(1, 2, 2.0, 0.0), (2, 5, 2.0, 0.0), (3, 10, 1.0, 0.5), (2, 40, 4.0, -1.0)]],
         "rrd": [rrd_case(gen, rrd, b, n, k, l) for b, n, k, l in [(1, 4, 2, 1), (2, 10, 3, 4), (3, 30, 10, 12), (2, 60, 40, 20)]],
     }
     OUT.write_text(json.dumps(out, indent=1) + "\n")

@@ -2,6 +2,7 @@
 #![warn(missing_docs)]
 
 mod adr_mse;
+mod cd;
 mod checks;
 mod coupled;
 mod decoupled;
@@ -28,6 +29,7 @@ mod top_p;
 mod uniform_draw;
 
 pub use adr_mse::{AdrMse, AdrMseConfig, RankDiscount};
+pub use cd::{CollaborativeDistillation, CollaborativeDistillationConfig};
 pub use coupled::{CoupledRankDistil, CoupledRankDistilConfig};
 pub use decoupled::{DecoupledRankDistil, DecoupledRankDistilConfig};
 pub use label::listmle::{ListMle, ListMleConfig};

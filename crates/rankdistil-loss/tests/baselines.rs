@@ -1,12 +1,16 @@
 //! The baseline losses against their authors' code: vectors from sentence-transformers'
 //! `MarginMSELoss`, Lightning IR's `ApproxRankMSE` and DE-RRD's `relaxed_ranking_loss`
-//! (`scripts/baseline_references.py`; docs/LOSSES.md, "Reference implementations").
+//! (`scripts/baseline_references.py`; docs/LOSSES.md, "Reference implementations"), and CD
+//! from woriazzc/KDs.
 
 mod common;
 
 use burn::prelude::*;
 use common::*;
-use rankdistil_loss::{AdrMseConfig, MarginMseConfig, RelaxedRankingDistillationConfig, RrdDraw};
+use rankdistil_loss::{
+    AdrMseConfig, CollaborativeDistillationConfig, MarginMseConfig,
+    RelaxedRankingDistillationConfig, RrdDraw,
+};
 use serde_json::Value;
 
 const TOLERANCE: f64 = 1e-5;
@@ -243,4 +247,63 @@ fn rrd_catalog_candidates_come_from_the_cache_head_and_score_as_a_fixed_draw() {
     };
     let by_draw = scalar(loss.forward_drawn(t2(&scores, 1, 8, &d), &draw));
     assert_rel(by_candidates, by_draw, 1e-6, "the same draw");
+}
+
+#[test]
+fn cd_on_fixed_items_matches_the_kds_implementation() {
+    for (c, case) in cases("cd").iter().enumerate() {
+        let (t, b, n) = matrix(&case["teacher"]);
+        let loss = CollaborativeDistillationConfig::new()
+            .with_t1(case["t1"].as_f64().unwrap())
+            .with_t2(case["t2"].as_f64().unwrap())
+            .init();
+        // The authors sum over users; the loss is their mean.
+        check(
+            &format!("case {c}"),
+            case,
+            ("loss_sum", "grad_sum", b as f64),
+            |s| {
+                let d = s.device();
+                loss.forward(s, t2(&t, b, n, &d), m2(&vec![true; b * n], b, n, &d))
+            },
+        );
+    }
+}
+
+#[test]
+fn cd_draws_distinct_items_favouring_the_teachers_top() {
+    let loss = CollaborativeDistillationConfig::new()
+        .with_samples(1)
+        .with_top_n(4)
+        .with_temperature(0.25)
+        .init();
+    let draws = 20_000;
+    let mut first = [0usize; 4];
+    for step in 0..draws {
+        loss.reseed(step);
+        first[loss.draw(10)[0]] += 1;
+    }
+    // The better of two ranks drawn from w_r = exp(−r / (N·T)) = exp(−r): P(r) = P(min = r).
+    let w: Vec<f64> = (1..=4).map(|r| (-(r as f64)).exp()).collect();
+    let z: f64 = w.iter().sum();
+    let tail = |r: usize| w[r..].iter().sum::<f64>() / z; // P(rank >= r)
+    for (r, &count) in first.iter().enumerate() {
+        let expected = tail(r).powi(2) - tail(r + 1).powi(2);
+        let got = count as f64 / draws as f64;
+        assert!(
+            (got - expected).abs() < 0.015,
+            "rank {}: {got:.3} vs {expected:.3}",
+            r + 1
+        );
+    }
+    let many = CollaborativeDistillationConfig::new()
+        .with_samples(6)
+        .with_top_n(8)
+        .init();
+    let mut drawn = many.draw(50);
+    drawn.sort_unstable();
+    drawn.dedup();
+    assert_eq!(drawn.len(), 6);
+    assert!(drawn.iter().all(|&r| r < 8));
+    assert_eq!(many.draw(3).len(), 3, "no more than the ranking holds");
 }

@@ -141,6 +141,16 @@ fn baseline_losses() -> Vec<(&'static str, LossFn)> {
             }),
         ),
         (
+            "cd",
+            Box::new(|s, c, d| {
+                CollaborativeDistillationConfig::new().init().forward(
+                    s,
+                    t2(&c.teacher, B, N, d),
+                    m2(&c.mask, B, N, d),
+                )
+            }),
+        ),
+        (
             "adr_mse",
             Box::new(|s, c, d| {
                 AdrMseConfig::new().with_temperature(0.7).init().forward(
