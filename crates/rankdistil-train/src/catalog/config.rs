@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::loss_config::SampledObjectiveConfig;
 use rankdistil_data::host_memory;
-use rankdistil_loss::RelaxedRankingDistillationConfig;
+use rankdistil_loss::{CollaborativeDistillationConfig, RelaxedRankingDistillationConfig};
 use rankdistil_models::CatalogScorerConfig;
 use serde::{Deserialize, Serialize};
 
@@ -156,20 +156,26 @@ pub enum CatalogMethod {
     SoftmaxKd,
     /// Relaxed Ranking Distillation (DE-RRD) from the teacher's top-p cache.
     Rrd,
+    /// Collaborative Distillation from the teacher's top-p cache.
+    Cd,
 }
 
 impl CatalogMethod {
     /// Every method, in the order tables list them.
-    pub const ALL: [CatalogMethod; 4] = [
+    pub const ALL: [CatalogMethod; 5] = [
         CatalogMethod::LabelOnly,
         CatalogMethod::Sampled,
         CatalogMethod::SoftmaxKd,
         CatalogMethod::Rrd,
+        CatalogMethod::Cd,
     ];
 
     /// Whether its students read the teacher's top-p cache.
     pub fn reads_cache(self) -> bool {
-        matches!(self, CatalogMethod::Sampled | CatalogMethod::Rrd)
+        matches!(
+            self,
+            CatalogMethod::Sampled | CatalogMethod::Rrd | CatalogMethod::Cd
+        )
     }
 
     /// The name configs use, which also names the student's folder.
@@ -179,6 +185,7 @@ impl CatalogMethod {
             CatalogMethod::Sampled => "sampled",
             CatalogMethod::SoftmaxKd => "softmax_kd",
             CatalogMethod::Rrd => "rrd",
+            CatalogMethod::Cd => "cd",
         }
     }
 
@@ -189,6 +196,7 @@ impl CatalogMethod {
             CatalogMethod::Sampled => "sampled RankDistil",
             CatalogMethod::SoftmaxKd => "softmax_kd",
             CatalogMethod::Rrd => "rrd",
+            CatalogMethod::Cd => "cd",
         }
     }
 }
@@ -208,6 +216,9 @@ pub struct CatalogRunConfig {
     /// `[rrd]`: the RRD baseline's draw and label mix.
     #[serde(default)]
     pub rrd: CatalogRrd,
+    /// `[cd]`: the CD baseline's draw, soft target and label mix.
+    #[serde(default)]
+    pub cd: CatalogCd,
     pub methods: Vec<CatalogMethod>,
     pub seeds: Vec<u64>,
 }
@@ -290,21 +301,78 @@ impl CatalogRrd {
     /// for its label softmax.
     pub fn check(&self, p: usize, label_negatives: usize) -> Result<(), String> {
         self.loss(0).check().map_err(|e| format!("[rrd] {e}"))?;
-        share("[rrd] alpha", self.alpha)?;
-        if self.top_n > p {
-            return Err(format!(
-                "[rrd] top_n = {} reads the teacher's top-p cache, which [distill] p = {p} keeps: expected top_n <= p",
-                self.top_n
-            ));
-        }
-        if self.alpha > 0.0 && label_negatives == 0 {
-            return Err(format!(
-                "[rrd] alpha = {} mixes in the sampled label softmax: set [student.train] negatives",
-                self.alpha
-            ));
-        }
-        Ok(())
+        cache_head("[rrd]", self.top_n, p, self.alpha, label_negatives)
     }
+}
+
+/// CD from the teacher's top-p cache (`samples` of its first `top_n`, drawn by rank), mixed
+/// with weight `alpha` with the sampled label softmax: `(1 − α)·CD + α·label`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogCd {
+    pub samples: usize,
+    /// At most the cache's depth, `[distill] p`.
+    pub top_n: usize,
+    pub temperature: f64,
+    pub t1: f64,
+    pub t2: f64,
+    pub alpha: f64,
+}
+
+impl Default for CatalogCd {
+    fn default() -> Self {
+        Self {
+            samples: 10,
+            top_n: 50,
+            temperature: 20.0,
+            t1: 2.0,
+            t2: 0.0,
+            alpha: 0.0,
+        }
+    }
+}
+
+impl CatalogCd {
+    /// The loss's own config, its draws seeded with `seed`.
+    pub fn loss(&self, seed: u64) -> CollaborativeDistillationConfig {
+        CollaborativeDistillationConfig::new()
+            .with_samples(self.samples)
+            .with_top_n(self.top_n)
+            .with_temperature(self.temperature)
+            .with_t1(self.t1)
+            .with_t2(self.t2)
+            .with_seed(seed)
+    }
+
+    /// The first rule broken, against a cache `p` deep and a student drawing `label_negatives`
+    /// for its label softmax.
+    pub fn check(&self, p: usize, label_negatives: usize) -> Result<(), String> {
+        self.loss(0).check().map_err(|e| format!("[cd] {e}"))?;
+        cache_head("[cd]", self.top_n, p, self.alpha, label_negatives)
+    }
+}
+
+/// The rules every cache-reading baseline shares: a head no deeper than the cache, and a
+/// label mix only with a label softmax to mix in.
+fn cache_head(
+    table: &str,
+    top_n: usize,
+    p: usize,
+    alpha: f64,
+    label_negatives: usize,
+) -> Result<(), String> {
+    share(&format!("{table} alpha"), alpha)?;
+    if top_n > p {
+        return Err(format!(
+            "{table} top_n = {top_n} reads the teacher's top-p cache, which [distill] p = {p} keeps: expected top_n <= p"
+        ));
+    }
+    if alpha > 0.0 && label_negatives == 0 {
+        return Err(format!(
+            "{table} alpha = {alpha} mixes in the sampled label softmax: set [student.train] negatives"
+        ));
+    }
+    Ok(())
 }
 
 impl CatalogStage {
@@ -363,9 +431,12 @@ impl Checked for CatalogRunConfig {
     fn check(&self) -> Result<(), String> {
         self.distill.check().map_err(|e| format!("[distill] {e}"))?;
         self.softmax_kd.check()?;
+        let (p, negatives) = (self.distill.sampled.p, self.student.train.negatives);
         if self.methods.contains(&CatalogMethod::Rrd) {
-            let p = self.distill.sampled.p;
-            self.rrd.check(p, self.student.train.negatives)?;
+            self.rrd.check(p, negatives)?;
+        }
+        if self.methods.contains(&CatalogMethod::Cd) {
+            self.cd.check(p, negatives)?;
         }
         if self.distill.alpha > 0.0 && self.student.train.negatives == 0 {
             return Err(format!(

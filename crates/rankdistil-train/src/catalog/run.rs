@@ -20,7 +20,7 @@ use crate::catalog::scoring::{
 };
 use crate::catalog::table::table;
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
-use crate::catalog::training::{CatalogTraining, Target, TeacherSignal};
+use crate::catalog::training::{CatalogTraining, MethodSettings, Target, TeacherSignal};
 use crate::progress::{self, Event, Reached, notice};
 use crate::role::Role;
 use crate::store::atomic::write_atomic;
@@ -323,11 +323,12 @@ impl CatalogPlan<'_> {
             return reuse_student(&dir, method, seed, &name);
         }
         let teacher = TeacherSignal { cache, full };
-        let settings = (
-            &self.config.distill,
-            &self.config.softmax_kd,
-            &self.config.rrd,
-        );
+        let settings = MethodSettings {
+            distill: &self.config.distill,
+            softmax_kd: &self.config.softmax_kd,
+            rrd: &self.config.rrd,
+            cd: &self.config.cd,
+        };
         let target = Target::for_method(method, teacher, settings, seed);
         let stage = &self.config.student;
         let student = train_model(stage, data, target, seed, &name, &dir, backend)?;

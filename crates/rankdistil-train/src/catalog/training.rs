@@ -12,14 +12,17 @@ use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::{
-    Candidates, Draw, Popularity, RelaxedRankingDistillation, SampledRankDistil, SampledSoftmaxCe,
-    SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKd, SoftmaxKdConfig,
+    Candidates, CollaborativeDistillation, Draw, Popularity, RelaxedRankingDistillation,
+    SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKd,
+    SoftmaxKdConfig,
 };
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
-use crate::catalog::config::{CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage};
+use crate::catalog::config::{
+    CatalogCd, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
+};
 use crate::catalog::rows::{
     denoised, distinct, gathered_histories, label_rows, label_targets, local,
 };
@@ -54,6 +57,38 @@ pub enum Target<'a> {
         loss: RelaxedRankingDistillation,
         alpha: f64,
     },
+    /// CD from the cache, mixed with weight `alpha` with the sampled label softmax.
+    Cd {
+        cache: &'a TopPCache,
+        loss: CollaborativeDistillation,
+        alpha: f64,
+    },
+}
+
+impl Target<'_> {
+    /// The cache and loss of a target that reads the teacher's top-p cache.
+    fn cache_loss(&self) -> Option<SampledDistill<'_>> {
+        let (cache, loss, alpha): (_, &dyn CandidateLoss, _) = match self {
+            Target::Sampled { cache, loss, alpha } => (cache, loss, alpha),
+            Target::Rrd { cache, loss, alpha } => (cache, loss, alpha),
+            Target::Cd { cache, loss, alpha } => (cache, loss, alpha),
+            Target::Labels | Target::SoftmaxKd { .. } => return None,
+        };
+        Some(SampledDistill {
+            cache,
+            loss,
+            alpha: *alpha,
+        })
+    }
+}
+
+/// The `[distill]`, `[softmax_kd]`, `[rrd]` and `[cd]` settings of a student.
+#[derive(Clone, Copy)]
+pub struct MethodSettings<'a> {
+    pub distill: &'a SampledObjectiveConfig,
+    pub softmax_kd: &'a CatalogSoftmaxKd,
+    pub rrd: &'a CatalogRrd,
+    pub cd: &'a CatalogCd,
 }
 
 /// What the teacher gives a student of `method`: its top-p `cache` for sampled RankDistil, its
@@ -69,9 +104,15 @@ impl<'a> Target<'a> {
     pub fn for_method(
         method: CatalogMethod,
         teacher: TeacherSignal<'a>,
-        (distill, softmax_kd, rrd): (&SampledObjectiveConfig, &CatalogSoftmaxKd, &CatalogRrd),
+        settings: MethodSettings,
         seed: u64,
     ) -> Self {
+        let MethodSettings {
+            distill,
+            softmax_kd,
+            rrd,
+            cd,
+        } = settings;
         match method {
             CatalogMethod::LabelOnly => Target::Labels,
             CatalogMethod::Sampled => Target::Sampled {
@@ -90,6 +131,11 @@ impl<'a> Target<'a> {
                 cache: teacher.cache,
                 loss: rrd.loss(seed).init(),
                 alpha: rrd.alpha,
+            },
+            CatalogMethod::Cd => Target::Cd {
+                cache: teacher.cache,
+                loss: cd.loss(seed).init(),
+                alpha: cd.alpha,
             },
         }
     }
@@ -197,8 +243,8 @@ impl<'a> CatalogTask<'a> {
         let l = split.num_items;
         let label_term = match &target {
             Target::Labels => true,
-            Target::Sampled { alpha, .. } | Target::Rrd { alpha, .. } => *alpha > 0.0,
             Target::SoftmaxKd { .. } => false,
+            cached => cached.cache_loss().is_some_and(|d| d.alpha > 0.0),
         };
         let sampled_ce = (label_term && stage.train.negatives > 0).then(|| {
             SampledSoftmaxCeConfig::new(stage.train.negatives)
@@ -239,7 +285,7 @@ impl<'a> CatalogTask<'a> {
     fn is_row_sparse(&self) -> bool {
         matches!(
             self.context.target,
-            Target::Sampled { .. } | Target::Rrd { .. }
+            Target::Sampled { .. } | Target::Rrd { .. } | Target::Cd { .. }
         ) || self.context.sampled_ce.is_some()
     }
 }
@@ -254,10 +300,9 @@ fn announce_sampled_softmax(name: &str, loss: &SampledSoftmaxCe, target: &Target
     } else {
         format!("{} of the {l} items drawn per batch", loss.negatives.min(l))
     };
-    let term = match target {
-        Target::Sampled { alpha, .. } => format!("label term (alpha = {alpha}): "),
-        _ => String::new(),
-    };
+    let term = (target.cache_loss())
+        .map(|d| format!("label term (alpha = {}): ", d.alpha))
+        .unwrap_or_default();
     notice!("catalog: {name}: {term}sampled softmax over each user's items plus {how}");
 }
 
@@ -303,21 +348,8 @@ impl Task for CatalogTask<'_> {
                 sampled_label_loss(context, model, tables, &batch, rng)
             }
             Target::Labels => (full_label_loss(context, model, &batch, rng), None),
-            Target::Sampled { cache, loss, alpha } => {
-                let distill = SampledDistill {
-                    cache,
-                    loss,
-                    alpha: *alpha,
-                };
-                let tables = tables.expect("sampled training keeps row-sparse tables");
-                sampled_distill_loss(context, &distill, model, tables, (&batch, step), rng)
-            }
-            Target::Rrd { cache, loss, alpha } => {
-                let distill = SampledDistill {
-                    cache,
-                    loss,
-                    alpha: *alpha,
-                };
+            Target::Sampled { .. } | Target::Rrd { .. } | Target::Cd { .. } => {
+                let distill = context.target.cache_loss().expect("a cache-reading target");
                 let tables = tables.expect("sampled training keeps row-sparse tables");
                 sampled_distill_loss(context, &distill, model, tables, (&batch, step), rng)
             }
@@ -470,8 +502,13 @@ trait CandidateLoss {
         catalog: usize,
         popularity: Option<&Popularity>,
     ) -> Candidates;
-    /// The loss of the candidates' scores `[B, C]`; `teacher` holds the cached teacher scores
-    /// of each user's first `top` candidates.
+    /// The teacher's scores of a user's first candidates, from their cached `top` items and
+    /// `top_scores`: by default its `top` candidates, which are the cache's first.
+    fn teacher_scores(&self, cand: &Candidates, _top: &[u32], top_scores: &[f32]) -> Vec<f32> {
+        top_scores[..cand.top].to_vec()
+    }
+    /// The loss of the candidates' scores `[B, C]`; `teacher` (`[B * C]`) holds
+    /// [`Self::teacher_scores`] of each user's candidates, 0 past them.
     fn loss(&self, scores: Tensor<2>, teacher: &[f32], candidates: &[Candidates]) -> Tensor<1>;
 }
 
@@ -516,6 +553,49 @@ impl CandidateLoss for RelaxedRankingDistillation {
     // RRD's candidates are already in the teacher's order: it reads no teacher score.
     fn loss(&self, scores: Tensor<2>, _teacher: &[f32], candidates: &[Candidates]) -> Tensor<1> {
         self.forward_candidates(scores, candidates)
+    }
+}
+
+impl CandidateLoss for CollaborativeDistillation {
+    fn reseed(&self, step: u64) {
+        CollaborativeDistillation::reseed(self, step);
+    }
+
+    // CD's items are drawn from the cache by rank; it has no negatives.
+    fn candidates(
+        &self,
+        top: &[u32],
+        _known: &[u32],
+        _catalog: usize,
+        _popularity: Option<&Popularity>,
+    ) -> Candidates {
+        let items: Vec<u32> = self.draw(top.len()).into_iter().map(|r| top[r]).collect();
+        Candidates {
+            top: items.len(),
+            items,
+            negative_shifts: Vec::new(),
+        }
+    }
+
+    fn teacher_scores(&self, cand: &Candidates, top: &[u32], top_scores: &[f32]) -> Vec<f32> {
+        let depth = top.len().min(self.top_n);
+        (cand.items.iter())
+            .map(|item| {
+                let r = top[..depth].iter().position(|t| t == item);
+                top_scores[r.expect("CD draws from the cache's head")]
+            })
+            .collect()
+    }
+
+    fn loss(&self, scores: Tensor<2>, teacher: &[f32], candidates: &[Candidates]) -> Tensor<1> {
+        let device = scores.device();
+        let [b, c] = scores.dims();
+        let mask: Vec<bool> = (candidates.iter())
+            .flat_map(|cand| (0..c).map(move |j| j < cand.items.len()))
+            .collect();
+        let teacher = Tensor::<2>::from_data(TensorData::new(teacher.to_vec(), [b, c]), &device);
+        let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [b, c]), &device);
+        self.forward(scores, teacher, mask)
     }
 }
 
@@ -564,8 +644,13 @@ fn sampled_distill_loss(
             .flat_map(|c| c.items.iter().copied())
             .chain(label_rows.iter().flatten().copied()),
     );
-    let (cand_ids, teacher) =
-        candidate_slots(&cands, batch, distill.cache, &candidate_rows, device);
+    let (cand_ids, teacher) = candidate_slots(
+        (&cands, distill.loss),
+        batch,
+        distill.cache,
+        &candidate_rows,
+        device,
+    );
     let label = label_draw.zip(label_rows).map(|(draw, rows)| {
         let at: Vec<i64> = rows
             .iter()
@@ -598,10 +683,10 @@ fn sampled_distill_loss(
 }
 
 /// Each user's candidates as positions in the gathered `rows` `[B, C]`, and the teacher's
-/// scores of their top items in the same slots. Padding points at local row 0, a real
+/// scores of the candidates the loss reads them for, in the same slots. Padding points at local row 0, a real
 /// candidate; the loss masks it out.
 fn candidate_slots(
-    cands: &[rankdistil_loss::Candidates],
+    (cands, loss): (&[Candidates], &dyn CandidateLoss),
     batch: &[usize],
     cache: &TopPCache,
     rows: &[u32],
@@ -617,7 +702,9 @@ fn candidate_slots(
         for (j, &it) in cand.items.iter().enumerate() {
             flat[i * c + j] = local(rows, it) as i64;
         }
-        teacher[i * c..i * c + cand.top].copy_from_slice(&cache.users[u].scores[..cand.top]);
+        let (top, scores) = (&cache.users[u].items, &cache.users[u].scores);
+        let known = loss.teacher_scores(cand, top, scores);
+        teacher[i * c..i * c + known.len()].copy_from_slice(&known);
     }
     let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), device);
     (ids, teacher)

@@ -17,7 +17,9 @@ use crate::catalog::model_dir::save_model_dir;
 use crate::catalog::model_dir::{self, CatalogModelMeta};
 use crate::catalog::scoring::{CatalogMetrics, evaluate_catalog, full_teacher_scores};
 use crate::catalog::top_p_cache::{TopPCache, build_cache};
-use crate::catalog::training::{CatalogTraining, CatalogValidation, Target, TeacherSignal};
+use crate::catalog::training::{
+    CatalogTraining, CatalogValidation, MethodSettings, Target, TeacherSignal,
+};
 use crate::catalog::user_metrics::{USER_COLUMNS, means, user_heads, user_metrics};
 use crate::progress::notice;
 use crate::role::Role;
@@ -300,7 +302,12 @@ impl CatalogStudy<'_> {
             cache: &stage.cache,
             full: &stage.full,
         };
-        let settings = (&trial.distill, &trial.softmax_kd, &trial.rrd);
+        let settings = MethodSettings {
+            distill: &trial.distill,
+            softmax_kd: &trial.softmax_kd,
+            rrd: &trial.rrd,
+            cd: &trial.cd,
+        };
         let target = Target::for_method(method, teacher, settings, seed);
         let name = format!("{} seed {seed}", method.name());
         CatalogTraining {

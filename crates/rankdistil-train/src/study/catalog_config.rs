@@ -8,7 +8,7 @@ use crate::loss_config::SampledObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::{
-    CatalogData, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
+    CatalogCd, CatalogData, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
 };
 use crate::settings::Checked;
 use crate::study::config::{Tuning, check_compared, check_protocol};
@@ -43,6 +43,9 @@ pub struct CatalogStudyConfig {
     /// RRD's fixed keys.
     #[serde(default)]
     pub rrd: CatalogRrd,
+    /// CD's fixed keys.
+    #[serde(default)]
+    pub cd: CatalogCd,
     pub tuning: Tuning,
     pub seeds: Vec<u64>,
     /// The method whose gains the study measures.
@@ -96,6 +99,7 @@ pub struct CatalogTrial {
     pub distill: SampledObjectiveConfig,
     pub softmax_kd: CatalogSoftmaxKd,
     pub rrd: CatalogRrd,
+    pub cd: CatalogCd,
 }
 
 impl CatalogStudyConfig {
@@ -110,6 +114,7 @@ impl CatalogStudyConfig {
         let mut distill = self.distill.clone();
         let mut kd = toml::Table::try_from(&self.softmax_kd).map_err(|e| e.to_string())?;
         let mut rrd = toml::Table::try_from(&self.rrd).map_err(|e| e.to_string())?;
+        let mut cd = toml::Table::try_from(&self.cd).map_err(|e| e.to_string())?;
         for (key, value) in knobs {
             let number =
                 || knob_number(value).ok_or_else(|| format!("{key} = {value}: expected a number"));
@@ -126,6 +131,7 @@ impl CatalogStudyConfig {
                 (_, CatalogMethod::Sampled) => drop(distill.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::SoftmaxKd) => drop(kd.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::Rrd) => drop(rrd.insert(key.clone(), value.clone())),
+                (_, CatalogMethod::Cd) => drop(cd.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::LabelOnly) => {
                     return Err(format!(
                         "{key}: label_only has only the knobs {}",
@@ -147,20 +153,19 @@ impl CatalogStudyConfig {
                 distill.alpha
             ));
         }
-        let softmax_kd: CatalogSoftmaxKd = toml::Value::Table(kd)
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let softmax_kd: CatalogSoftmaxKd = from_table(kd)?;
         softmax_kd.check()?;
-        let rrd: CatalogRrd = toml::Value::Table(rrd)
-            .try_into()
-            .map_err(|e: toml::de::Error| e.message().to_string())?;
+        let rrd: CatalogRrd = from_table(rrd)?;
+        let cd: CatalogCd = from_table(cd)?;
         // The study's cache is as deep as its trials read (`largest_p`).
         rrd.check(usize::MAX, stage.train.negatives)?;
+        cd.check(usize::MAX, stage.train.negatives)?;
         Ok(CatalogTrial {
             stage,
             distill,
             softmax_kd,
             rrd,
+            cd,
         })
     }
 
@@ -177,6 +182,7 @@ impl CatalogStudyConfig {
                 if let Ok(trial) = self.trial(search.method, &knobs, None) {
                     p = p.max(match search.method {
                         CatalogMethod::Rrd => trial.rrd.top_n,
+                        CatalogMethod::Cd => trial.cd.top_n,
                         _ => trial.distill.sampled.p,
                     });
                 }
@@ -184,6 +190,11 @@ impl CatalogStudyConfig {
         }
         p
     }
+}
+
+/// A method's table, its trial's knobs set, read back into its settings.
+fn from_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, String> {
+    (toml::Value::Table(table).try_into()).map_err(|e: toml::de::Error| e.message().to_string())
 }
 
 impl Checked for CatalogStudyConfig {

@@ -839,33 +839,47 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
 }
 
 #[test]
-fn an_rrd_student_reads_the_cache_and_a_head_deeper_than_it_is_refused() {
+fn rrd_and_cd_students_read_the_cache_and_a_head_deeper_than_it_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut config = config();
-    config.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Rrd];
+    config.methods = vec![
+        CatalogMethod::LabelOnly,
+        CatalogMethod::Rrd,
+        CatalogMethod::Cd,
+    ];
     config.seeds = vec![1];
     config.rrd.top_n = 20;
     config.rrd.uninteresting = 30;
+    config.cd.top_n = 20;
     write_config(d, "c.toml", &config);
-    let (o, events) = recorded(
-        d,
-        &[
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            TEST_BACKEND,
-            "--out",
-            "cat",
-        ],
-    );
+    let args = [
+        "catalog",
+        "--config",
+        "c.toml",
+        "--backend",
+        TEST_BACKEND,
+        "--out",
+        "cat",
+    ];
+    let (o, events) = recorded(d, &args);
     ok(o);
-    assert!(ended_epoch(&events, "catalog: rrd seed 1", 2), "{events:?}");
+    for run in ["catalog: rrd seed 1", "catalog: cd seed 1"] {
+        assert!(ended_epoch(&events, run, 2), "{run}: {events:?}");
+    }
     let table = std::fs::read_to_string(d.join("cat/catalog.md")).unwrap();
-    assert!(table.contains("| rrd |"), "{table}");
+    assert!(
+        table.contains("| rrd |") && table.contains("| cd |"),
+        "{table}"
+    );
 
-    config.rrd.top_n = 21;
+    config.cd.top_n = 21;
+    write_config(d, "c.toml", &config);
+    fails(
+        &catalog(d, "deeper", &[]),
+        "[cd] top_n = 21 reads the teacher's top-p cache, which [distill] p = 20 keeps: expected top_n <= p",
+    );
+    (config.cd.top_n, config.rrd.top_n) = (20, 21);
     write_config(d, "c.toml", &config);
     fails(
         &catalog(d, "deeper", &[]),
