@@ -53,6 +53,20 @@ def margin_mse_case(gen, b, n):
     return {"student": s0, "teacher": t0, "loss": loss.item(), "grad": s.grad.tolist()}
 
 
+def margin_mse_negatives_case(gen, b, m):
+    """One positive against m negatives per row, as the catalog mode uses the loss."""
+    from sentence_transformers.sentence_transformer.losses import MarginMSELoss
+
+    s0, t0 = scores(gen, b, 1 + m), scores(gen, b, 1 + m)
+    s = torch.tensor(s0, dtype=torch.float32, requires_grad=True)
+    t = torch.tensor(t0, dtype=torch.float32)
+    embeddings = [torch.ones(b, 1)] + [s[:, j : j + 1] for j in range(1 + m)]
+    # Labels as the positive's and the negatives' teacher scores, which the loss turns into margins.
+    loss = MarginMSELoss(model=None).compute_loss_from_embeddings(embeddings, t)
+    loss.backward()
+    return {"student": s0, "teacher": t0, "loss": loss.item(), "grad": s.grad.tolist()}
+
+
 def adr_mse_case(gen, b, n, temperature):
     from lightning_ir.loss.approximate import ApproxRankMSE
 
@@ -164,6 +178,7 @@ def main():
             "lightning_ir": getattr(lightning_ir, "__version__", "0.0.6"),
         },
         "margin_mse": [margin_mse_case(gen, b, n) for b, n in [(1, 2), (2, 5), (3, 8), (4, 16)]],
+        "margin_mse_negatives": [margin_mse_negatives_case(gen, b, m) for b, m in [(1, 1), (3, 4), (5, 20)]],
         "adr_mse": [
             adr_mse_case(gen, b, n, temp)
             for b, n, temp in [(1, 3, 1.0), (2, 6, 1.0), (3, 10, 0.5), (2, 20, 2.0)]

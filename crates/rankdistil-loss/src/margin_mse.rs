@@ -1,3 +1,4 @@
+use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use burn::prelude::*;
@@ -6,7 +7,9 @@ use rand::{RngExt, SeedableRng, rngs::StdRng};
 
 use crate::checks::or_panic;
 use crate::reduce::mean_over;
+use crate::sampled::Candidates;
 use crate::targets::{DistillTerm, HostTargets};
+use crate::uniform_draw::distinct_uniform;
 
 /// Configuration of [`MarginMse`].
 #[derive(Config, Debug)]
@@ -85,6 +88,55 @@ impl MarginMse {
         let [b, n] = mask.dims();
         let pairs = self.draw(&host, b, n);
         pairs.loss(student - teacher.detach())
+    }
+
+    /// The margins of one positive against negatives, as sentence-transformers computes them:
+    /// slot 0 of each row is the positive, the valid slots after it its negatives.
+    ///
+    /// ```text
+    /// L = mean over rows of  mean_{j ≥ 1 valid} ((s_0 − s_j) − (t_0 − t_0j))²
+    /// ```
+    ///
+    /// - student, teacher, mask: `[B, 1 + M]`; output: `[1]`
+    pub fn forward_positive(
+        &self,
+        student: Tensor<2>,
+        teacher: Tensor<2>,
+        mask: Tensor<2, Bool>,
+    ) -> Tensor<1> {
+        let [b, c] = student.dims();
+        let e = student - teacher.detach(); // margin error of (0, j) is e_0 − e_j
+        let positive = e.clone().slice([0..b, 0..1]);
+        let negatives = mask.slice([0..b, 1..c]);
+        let sq = (positive - e.slice([0..b, 1..c]))
+            .square()
+            .mask_fill(negatives.clone().bool_not(), 0.0);
+        let count = negatives.clone().float().sum_dim(1).clamp_min(1.0);
+        let per_row = (sq.sum_dim(1) / count).squeeze_dim::<1>(1);
+        mean_over(per_row, negatives.any_dim(1).squeeze_dim::<1>(1))
+    }
+
+    /// One user's candidates in a catalog of `catalog` items for [`Self::forward_positive`]:
+    /// one of `known` (the user's own items) drawn uniformly as the positive, then `negatives`
+    /// distinct items drawn uniformly from the others. None for a user with no item.
+    pub fn candidates(&self, known: &[u32], negatives: usize, catalog: usize) -> Candidates {
+        let mut rng = self.rng.lock().expect("rng lock");
+        if known.is_empty() {
+            return Candidates {
+                items: Vec::new(),
+                top: 0,
+                negative_shifts: Vec::new(),
+            };
+        }
+        let mut items = vec![known[rng.random_range(0..known.len())]];
+        let excluded: HashSet<u32> = known.iter().copied().collect();
+        items.extend(distinct_uniform(catalog, negatives, &excluded, &mut *rng));
+        let m = items.len() - 1;
+        Candidates {
+            items,
+            top: 1,
+            negative_shifts: vec![0.0; m],
+        }
     }
 
     /// `pairs` ordered pairs of distinct valid slots per list (none for a list of fewer than 2).

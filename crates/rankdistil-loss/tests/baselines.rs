@@ -87,6 +87,18 @@ fn margin_mse_over_all_pairs_matches_sentence_transformers() {
 }
 
 #[test]
+fn margin_mse_of_a_positive_against_negatives_matches_sentence_transformers() {
+    for (c, case) in cases("margin_mse_negatives").iter().enumerate() {
+        let (t, b, n) = matrix(&case["teacher"]);
+        let loss = MarginMseConfig::new().init();
+        check(&format!("case {c}"), case, ("loss", "grad", 1.0), |s| {
+            let d = s.device();
+            loss.forward_positive(s, t2(&t, b, n, &d), m2(&vec![true; b * n], b, n, &d))
+        });
+    }
+}
+
+#[test]
 fn adr_mse_matches_lightning_ir() {
     for (c, case) in cases("adr_mse").iter().enumerate() {
         let (t, b, n) = matrix(&case["teacher"]);

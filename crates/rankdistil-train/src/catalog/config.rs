@@ -158,17 +158,26 @@ pub enum CatalogMethod {
     Rrd,
     /// Collaborative Distillation from the teacher's top-p cache.
     Cd,
+    /// Margin-MSE of a training positive against uniform negatives, on the teacher's
+    /// whole-catalog scores.
+    MarginMse,
 }
 
 impl CatalogMethod {
     /// Every method, in the order tables list them.
-    pub const ALL: [CatalogMethod; 5] = [
+    pub const ALL: [CatalogMethod; 6] = [
         CatalogMethod::LabelOnly,
         CatalogMethod::Sampled,
         CatalogMethod::SoftmaxKd,
         CatalogMethod::Rrd,
         CatalogMethod::Cd,
+        CatalogMethod::MarginMse,
     ];
+
+    /// Whether its students read the teacher's scores of every item for every user.
+    pub fn reads_full_scores(self) -> bool {
+        matches!(self, CatalogMethod::SoftmaxKd | CatalogMethod::MarginMse)
+    }
 
     /// Whether its students read the teacher's top-p cache.
     pub fn reads_cache(self) -> bool {
@@ -186,6 +195,7 @@ impl CatalogMethod {
             CatalogMethod::SoftmaxKd => "softmax_kd",
             CatalogMethod::Rrd => "rrd",
             CatalogMethod::Cd => "cd",
+            CatalogMethod::MarginMse => "margin_mse",
         }
     }
 
@@ -197,6 +207,7 @@ impl CatalogMethod {
             CatalogMethod::SoftmaxKd => "softmax_kd",
             CatalogMethod::Rrd => "rrd",
             CatalogMethod::Cd => "cd",
+            CatalogMethod::MarginMse => "margin_mse",
         }
     }
 }
@@ -219,6 +230,9 @@ pub struct CatalogRunConfig {
     /// `[cd]`: the CD baseline's draw, soft target and label mix.
     #[serde(default)]
     pub cd: CatalogCd,
+    /// `[margin_mse]`: the Margin-MSE baseline's draw and label mix.
+    #[serde(default)]
+    pub margin_mse: CatalogMarginMse,
     pub methods: Vec<CatalogMethod>,
     pub seeds: Vec<u64>,
 }
@@ -352,8 +366,37 @@ impl CatalogCd {
     }
 }
 
-/// The rules every cache-reading baseline shares: a head no deeper than the cache, and a
-/// label mix only with a label softmax to mix in.
+/// Margin-MSE of one of a user's training positives against `pairs` uniform negatives, each
+/// step, on the teacher's whole-catalog scores; mixed with weight `alpha` with the sampled
+/// label softmax. `pairs` is not called `negatives`: that key is the label softmax's draw.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct CatalogMarginMse {
+    pub pairs: usize,
+    pub alpha: f64,
+}
+
+impl Default for CatalogMarginMse {
+    fn default() -> Self {
+        Self {
+            pairs: 10,
+            alpha: 0.0,
+        }
+    }
+}
+
+impl CatalogMarginMse {
+    /// The first rule broken, for a student drawing `label_negatives` for its label softmax.
+    pub fn check(&self, label_negatives: usize) -> Result<(), String> {
+        if self.pairs == 0 {
+            return Err("[margin_mse] pairs = 0, expected pairs >= 1".into());
+        }
+        label_mix("[margin_mse]", self.alpha, label_negatives)
+    }
+}
+
+/// The rules every cache-reading baseline shares: a head no deeper than the cache, and its
+/// label mix.
 fn cache_head(
     table: &str,
     top_n: usize,
@@ -361,12 +404,17 @@ fn cache_head(
     alpha: f64,
     label_negatives: usize,
 ) -> Result<(), String> {
-    share(&format!("{table} alpha"), alpha)?;
     if top_n > p {
         return Err(format!(
             "{table} top_n = {top_n} reads the teacher's top-p cache, which [distill] p = {p} keeps: expected top_n <= p"
         ));
     }
+    label_mix(table, alpha, label_negatives)
+}
+
+/// A baseline's label mix `alpha`: a share, and only with a label softmax to mix in.
+fn label_mix(table: &str, alpha: f64, label_negatives: usize) -> Result<(), String> {
+    share(&format!("{table} alpha"), alpha)?;
     if alpha > 0.0 && label_negatives == 0 {
         return Err(format!(
             "{table} alpha = {alpha} mixes in the sampled label softmax: set [student.train] negatives"
@@ -437,6 +485,9 @@ impl Checked for CatalogRunConfig {
         }
         if self.methods.contains(&CatalogMethod::Cd) {
             self.cd.check(p, negatives)?;
+        }
+        if self.methods.contains(&CatalogMethod::MarginMse) {
+            self.margin_mse.check(negatives)?;
         }
         if self.distill.alpha > 0.0 && self.student.train.negatives == 0 {
             return Err(format!(

@@ -76,8 +76,8 @@ impl CatalogPlan<'_> {
             t.recall_at_20
         );
         let cache = self.top_p_cache(&teacher, &data, backend)?;
-        let kd = self.config.methods.contains(&CatalogMethod::SoftmaxKd);
-        let full = full_teacher_scores(&teacher, split, kd, backend);
+        let full_scores = self.config.methods.iter().any(|m| m.reads_full_scores());
+        let full = full_teacher_scores(&teacher, split, full_scores, backend);
         let mut rows = Vec::new();
         for &method in &self.config.methods {
             let runs = self
@@ -177,9 +177,10 @@ impl CatalogPlan<'_> {
         }
     }
 
-    /// Softmax KD keeps the teacher's scores over the whole catalog for every user in memory.
+    /// Softmax KD and Margin-MSE keep the teacher's scores over the whole catalog for every
+    /// user in memory.
     fn check_softmax_kd_fits(&self, data: &CatalogSplit) -> crate::Result<()> {
-        if !self.config.methods.contains(&CatalogMethod::SoftmaxKd) {
+        if !self.config.methods.iter().any(|m| m.reads_full_scores()) {
             return Ok(());
         }
         let (users, l) = (data.split.train.len(), data.split.num_items);
@@ -328,6 +329,7 @@ impl CatalogPlan<'_> {
             softmax_kd: &self.config.softmax_kd,
             rrd: &self.config.rrd,
             cd: &self.config.cd,
+            margin_mse: &self.config.margin_mse,
         };
         let target = Target::for_method(method, teacher, settings, seed);
         let stage = &self.config.student;

@@ -12,16 +12,16 @@ use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
 use rankdistil_data::ImplicitSplit;
 use rankdistil_loss::{
-    Candidates, CollaborativeDistillation, Draw, Popularity, RelaxedRankingDistillation,
-    SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig, SoftmaxCe, SoftmaxKd,
-    SoftmaxKdConfig,
+    Candidates, CollaborativeDistillation, Draw, MarginMse, MarginMseConfig, Popularity,
+    RelaxedRankingDistillation, SampledRankDistil, SampledSoftmaxCe, SampledSoftmaxCeConfig,
+    SoftmaxCe, SoftmaxKd, SoftmaxKdConfig,
 };
 use rankdistil_metrics::MetricSummary;
 use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
 use crate::catalog::config::{
-    CatalogCd, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
+    CatalogCd, CatalogMarginMse, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
 };
 use crate::catalog::rows::{
     denoised, distinct, gathered_histories, label_rows, label_targets, local,
@@ -63,32 +63,54 @@ pub enum Target<'a> {
         loss: CollaborativeDistillation,
         alpha: f64,
     },
+    /// Margin-MSE on the teacher's whole-catalog scores (`[users × L]`), mixed with weight
+    /// `alpha` with the sampled label softmax.
+    MarginMse {
+        cache: &'a TopPCache,
+        full: &'a [f32],
+        loss: CatalogMarginLoss,
+        alpha: f64,
+    },
+}
+
+/// Margin-MSE as a catalog student draws it: one positive and `pairs` negatives a user.
+pub struct CatalogMarginLoss {
+    loss: MarginMse,
+    pairs: usize,
 }
 
 impl Target<'_> {
     /// The cache and loss of a target that reads the teacher's top-p cache.
     fn cache_loss(&self) -> Option<SampledDistill<'_>> {
-        let (cache, loss, alpha): (_, &dyn CandidateLoss, _) = match self {
-            Target::Sampled { cache, loss, alpha } => (cache, loss, alpha),
-            Target::Rrd { cache, loss, alpha } => (cache, loss, alpha),
-            Target::Cd { cache, loss, alpha } => (cache, loss, alpha),
+        let (cache, loss, alpha, full): (_, &dyn CandidateLoss, _, &[f32]) = match self {
+            Target::Sampled { cache, loss, alpha } => (cache, loss, alpha, &[]),
+            Target::Rrd { cache, loss, alpha } => (cache, loss, alpha, &[]),
+            Target::Cd { cache, loss, alpha } => (cache, loss, alpha, &[]),
+            Target::MarginMse {
+                cache,
+                full,
+                loss,
+                alpha,
+            } => (cache, loss, alpha, full),
             Target::Labels | Target::SoftmaxKd { .. } => return None,
         };
         Some(SampledDistill {
             cache,
+            full,
             loss,
             alpha: *alpha,
         })
     }
 }
 
-/// The `[distill]`, `[softmax_kd]`, `[rrd]` and `[cd]` settings of a student.
+/// The `[distill]`, `[softmax_kd]`, `[rrd]`, `[cd]` and `[margin_mse]` settings of a student.
 #[derive(Clone, Copy)]
 pub struct MethodSettings<'a> {
     pub distill: &'a SampledObjectiveConfig,
     pub softmax_kd: &'a CatalogSoftmaxKd,
     pub rrd: &'a CatalogRrd,
     pub cd: &'a CatalogCd,
+    pub margin_mse: &'a CatalogMarginMse,
 }
 
 /// What the teacher gives a student of `method`: its top-p `cache` for sampled RankDistil, its
@@ -112,6 +134,7 @@ impl<'a> Target<'a> {
             softmax_kd,
             rrd,
             cd,
+            margin_mse,
         } = settings;
         match method {
             CatalogMethod::LabelOnly => Target::Labels,
@@ -136,6 +159,15 @@ impl<'a> Target<'a> {
                 cache: teacher.cache,
                 loss: cd.loss(seed).init(),
                 alpha: cd.alpha,
+            },
+            CatalogMethod::MarginMse => Target::MarginMse {
+                cache: teacher.cache,
+                full: teacher.full,
+                loss: CatalogMarginLoss {
+                    loss: MarginMseConfig::new().with_seed(seed).init(),
+                    pairs: margin_mse.pairs,
+                },
+                alpha: margin_mse.alpha,
             },
         }
     }
@@ -285,7 +317,10 @@ impl<'a> CatalogTask<'a> {
     fn is_row_sparse(&self) -> bool {
         matches!(
             self.context.target,
-            Target::Sampled { .. } | Target::Rrd { .. } | Target::Cd { .. }
+            Target::Sampled { .. }
+                | Target::Rrd { .. }
+                | Target::Cd { .. }
+                | Target::MarginMse { .. }
         ) || self.context.sampled_ce.is_some()
     }
 }
@@ -348,7 +383,10 @@ impl Task for CatalogTask<'_> {
                 sampled_label_loss(context, model, tables, &batch, rng)
             }
             Target::Labels => (full_label_loss(context, model, &batch, rng), None),
-            Target::Sampled { .. } | Target::Rrd { .. } | Target::Cd { .. } => {
+            Target::Sampled { .. }
+            | Target::Rrd { .. }
+            | Target::Cd { .. }
+            | Target::MarginMse { .. } => {
                 let distill = context.target.cache_loss().expect("a cache-reading target");
                 let tables = tables.expect("sampled training keeps row-sparse tables");
                 sampled_distill_loss(context, &distill, model, tables, (&batch, step), rng)
@@ -502,10 +540,10 @@ trait CandidateLoss {
         catalog: usize,
         popularity: Option<&Popularity>,
     ) -> Candidates;
-    /// The teacher's scores of a user's first candidates, from their cached `top` items and
-    /// `top_scores`: by default its `top` candidates, which are the cache's first.
-    fn teacher_scores(&self, cand: &Candidates, _top: &[u32], top_scores: &[f32]) -> Vec<f32> {
-        top_scores[..cand.top].to_vec()
+    /// The teacher's scores of a user's first candidates: by default its `top` candidates,
+    /// which are the cache's first.
+    fn teacher_scores(&self, cand: &Candidates, teacher: TeacherRow) -> Vec<f32> {
+        teacher.top_scores[..cand.top].to_vec()
     }
     /// The loss of the candidates' scores `[B, C]`; `teacher` (`[B * C]`) holds
     /// [`Self::teacher_scores`] of each user's candidates, 0 past them.
@@ -577,33 +615,79 @@ impl CandidateLoss for CollaborativeDistillation {
         }
     }
 
-    fn teacher_scores(&self, cand: &Candidates, top: &[u32], top_scores: &[f32]) -> Vec<f32> {
-        let depth = top.len().min(self.top_n);
+    fn teacher_scores(&self, cand: &Candidates, teacher: TeacherRow) -> Vec<f32> {
+        let depth = teacher.top.len().min(self.top_n);
         (cand.items.iter())
             .map(|item| {
-                let r = top[..depth].iter().position(|t| t == item);
-                top_scores[r.expect("CD draws from the cache's head")]
+                let r = teacher.top[..depth].iter().position(|t| t == item);
+                teacher.top_scores[r.expect("CD draws from the cache's head")]
             })
             .collect()
     }
 
     fn loss(&self, scores: Tensor<2>, teacher: &[f32], candidates: &[Candidates]) -> Tensor<1> {
-        let device = scores.device();
-        let [b, c] = scores.dims();
-        let mask: Vec<bool> = (candidates.iter())
-            .flat_map(|cand| (0..c).map(move |j| j < cand.items.len()))
-            .collect();
-        let teacher = Tensor::<2>::from_data(TensorData::new(teacher.to_vec(), [b, c]), &device);
-        let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [b, c]), &device);
+        let (teacher, mask) = padded_candidates(&scores, teacher, candidates);
         self.forward(scores, teacher, mask)
     }
 }
 
-/// A cache-reading loss's inputs beside the step's.
+impl CandidateLoss for CatalogMarginLoss {
+    fn reseed(&self, step: u64) {
+        self.loss.reseed(step);
+    }
+
+    fn candidates(
+        &self,
+        _top: &[u32],
+        known: &[u32],
+        catalog: usize,
+        _popularity: Option<&Popularity>,
+    ) -> Candidates {
+        self.loss.candidates(known, self.pairs, catalog)
+    }
+
+    fn teacher_scores(&self, cand: &Candidates, teacher: TeacherRow) -> Vec<f32> {
+        let full = teacher.full;
+        (cand.items.iter()).map(|&i| full[i as usize]).collect()
+    }
+
+    fn loss(&self, scores: Tensor<2>, teacher: &[f32], candidates: &[Candidates]) -> Tensor<1> {
+        let (teacher, mask) = padded_candidates(&scores, teacher, candidates);
+        self.loss.forward_positive(scores, teacher, mask)
+    }
+}
+
+/// The teacher scores `[B * C]` as a tensor, and the mask of each user's real candidates.
+fn padded_candidates(
+    scores: &Tensor<2>,
+    teacher: &[f32],
+    candidates: &[Candidates],
+) -> (Tensor<2>, Tensor<2, Bool>) {
+    let device = scores.device();
+    let [b, c] = scores.dims();
+    let mask: Vec<bool> = (candidates.iter())
+        .flat_map(|cand| (0..c).map(move |j| j < cand.items.len()))
+        .collect();
+    let teacher = Tensor::<2>::from_data(TensorData::new(teacher.to_vec(), [b, c]), &device);
+    let mask = Tensor::<2, Bool>::from_data(TensorData::new(mask, [b, c]), &device);
+    (teacher, mask)
+}
+
+/// A candidate loss's inputs beside the step's: the cache, and the teacher's whole-catalog
+/// scores when the loss reads them (empty otherwise).
 struct SampledDistill<'a> {
     cache: &'a TopPCache,
+    full: &'a [f32],
     loss: &'a dyn CandidateLoss,
     alpha: f64,
+}
+
+/// What the teacher says of one user: the cached top items and their scores, and its scores of
+/// every item when kept (empty otherwise).
+struct TeacherRow<'a> {
+    top: &'a [u32],
+    top_scores: &'a [f32],
+    full: &'a [f32],
 }
 
 /// A cache-reading loss over each user's candidates (for sampled RankDistil the teacher top-p
@@ -647,7 +731,7 @@ fn sampled_distill_loss(
     let (cand_ids, teacher) = candidate_slots(
         (&cands, distill.loss),
         batch,
-        distill.cache,
+        (distill.cache, distill.full),
         &candidate_rows,
         device,
     );
@@ -688,7 +772,7 @@ fn sampled_distill_loss(
 fn candidate_slots(
     (cands, loss): (&[Candidates], &dyn CandidateLoss),
     batch: &[usize],
-    cache: &TopPCache,
+    (cache, full): (&TopPCache, &[f32]),
     rows: &[u32],
     device: &Device,
 ) -> (Tensor<2, Int>, Vec<f32>) {
@@ -702,8 +786,13 @@ fn candidate_slots(
         for (j, &it) in cand.items.iter().enumerate() {
             flat[i * c + j] = local(rows, it) as i64;
         }
-        let (top, scores) = (&cache.users[u].items, &cache.users[u].scores);
-        let known = loss.teacher_scores(cand, top, scores);
+        let l = full.len() / cache.users.len().max(1);
+        let row = TeacherRow {
+            top: &cache.users[u].items,
+            top_scores: &cache.users[u].scores,
+            full: full.get(u * l..(u + 1) * l).unwrap_or(&[]),
+        };
+        let known = loss.teacher_scores(cand, row);
         teacher[i * c..i * c + known.len()].copy_from_slice(&known);
     }
     let ids = Tensor::<2, Int>::from_data(TensorData::new(flat, [b, c]), device);

@@ -99,10 +99,14 @@ impl CatalogStudy<'_> {
         }
     }
 
-    /// Softmax KD keeps the teacher's scores over the whole catalog for every user.
+    fn reads_full_scores(&self) -> bool {
+        (self.config.method.iter()).any(|m| m.method.reads_full_scores())
+    }
+
+    /// Softmax KD and Margin-MSE keep the teacher's scores over the whole catalog for every
+    /// user.
     fn check_fits(&self, data: &CatalogSplit) -> crate::Result<()> {
-        let kd = (self.config.method.iter()).any(|m| m.method == CatalogMethod::SoftmaxKd);
-        if !kd {
+        if !self.reads_full_scores() {
             return Ok(());
         }
         let (users, l) = (data.split.train.len(), data.split.num_items);
@@ -228,12 +232,7 @@ impl CatalogStudy<'_> {
     ) -> TeacherSplit<'s> {
         let p = self.config.largest_p().max(1);
         let cache = build_cache(&teacher, split, p, backend);
-        let kd = self
-            .config
-            .method
-            .iter()
-            .any(|m| m.method == CatalogMethod::SoftmaxKd);
-        let full = full_teacher_scores(&teacher, split, kd, backend);
+        let full = full_teacher_scores(&teacher, split, self.reads_full_scores(), backend);
         let heads = user_heads(&teacher, split, backend);
         TeacherSplit {
             split,
@@ -307,6 +306,7 @@ impl CatalogStudy<'_> {
             softmax_kd: &trial.softmax_kd,
             rrd: &trial.rrd,
             cd: &trial.cd,
+            margin_mse: &trial.margin_mse,
         };
         let target = Target::for_method(method, teacher, settings, seed);
         let name = format!("{} seed {seed}", method.name());

@@ -8,7 +8,8 @@ use crate::loss_config::SampledObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::catalog::config::{
-    CatalogCd, CatalogData, CatalogMethod, CatalogRrd, CatalogSoftmaxKd, CatalogStage,
+    CatalogCd, CatalogData, CatalogMarginMse, CatalogMethod, CatalogRrd, CatalogSoftmaxKd,
+    CatalogStage,
 };
 use crate::settings::Checked;
 use crate::study::config::{Tuning, check_compared, check_protocol};
@@ -46,6 +47,9 @@ pub struct CatalogStudyConfig {
     /// CD's fixed keys.
     #[serde(default)]
     pub cd: CatalogCd,
+    /// Margin-MSE's fixed keys.
+    #[serde(default)]
+    pub margin_mse: CatalogMarginMse,
     pub tuning: Tuning,
     pub seeds: Vec<u64>,
     /// The method whose gains the study measures.
@@ -100,6 +104,7 @@ pub struct CatalogTrial {
     pub softmax_kd: CatalogSoftmaxKd,
     pub rrd: CatalogRrd,
     pub cd: CatalogCd,
+    pub margin_mse: CatalogMarginMse,
 }
 
 impl CatalogStudyConfig {
@@ -115,6 +120,7 @@ impl CatalogStudyConfig {
         let mut kd = toml::Table::try_from(&self.softmax_kd).map_err(|e| e.to_string())?;
         let mut rrd = toml::Table::try_from(&self.rrd).map_err(|e| e.to_string())?;
         let mut cd = toml::Table::try_from(&self.cd).map_err(|e| e.to_string())?;
+        let mut margin = toml::Table::try_from(&self.margin_mse).map_err(|e| e.to_string())?;
         for (key, value) in knobs {
             let number =
                 || knob_number(value).ok_or_else(|| format!("{key} = {value}: expected a number"));
@@ -132,6 +138,7 @@ impl CatalogStudyConfig {
                 (_, CatalogMethod::SoftmaxKd) => drop(kd.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::Rrd) => drop(rrd.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::Cd) => drop(cd.insert(key.clone(), value.clone())),
+                (_, CatalogMethod::MarginMse) => drop(margin.insert(key.clone(), value.clone())),
                 (_, CatalogMethod::LabelOnly) => {
                     return Err(format!(
                         "{key}: label_only has only the knobs {}",
@@ -160,12 +167,15 @@ impl CatalogStudyConfig {
         // The study's cache is as deep as its trials read (`largest_p`).
         rrd.check(usize::MAX, stage.train.negatives)?;
         cd.check(usize::MAX, stage.train.negatives)?;
+        let margin_mse: CatalogMarginMse = from_table(margin)?;
+        margin_mse.check(stage.train.negatives)?;
         Ok(CatalogTrial {
             stage,
             distill,
             softmax_kd,
             rrd,
             cd,
+            margin_mse,
         })
     }
 

@@ -839,7 +839,7 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
 }
 
 #[test]
-fn rrd_and_cd_students_read_the_cache_and_a_head_deeper_than_it_is_refused() {
+fn rrd_cd_and_margin_mse_students_train_and_a_head_deeper_than_the_cache_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     let mut config = config();
@@ -847,6 +847,7 @@ fn rrd_and_cd_students_read_the_cache_and_a_head_deeper_than_it_is_refused() {
         CatalogMethod::LabelOnly,
         CatalogMethod::Rrd,
         CatalogMethod::Cd,
+        CatalogMethod::MarginMse,
     ];
     config.seeds = vec![1];
     config.rrd.top_n = 20;
@@ -864,7 +865,11 @@ fn rrd_and_cd_students_read_the_cache_and_a_head_deeper_than_it_is_refused() {
     ];
     let (o, events) = recorded(d, &args);
     ok(o);
-    for run in ["catalog: rrd seed 1", "catalog: cd seed 1"] {
+    for run in [
+        "catalog: rrd seed 1",
+        "catalog: cd seed 1",
+        "catalog: margin_mse seed 1",
+    ] {
         assert!(ended_epoch(&events, run, 2), "{run}: {events:?}");
     }
     let table = std::fs::read_to_string(d.join("cat/catalog.md")).unwrap();
