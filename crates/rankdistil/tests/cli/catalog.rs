@@ -519,6 +519,31 @@ fn bad_serving_inputs_are_clear_errors(d: &Path, items: &str) {
     assert!(!stderr(&o).contains("panicked"), "{}", stderr(&o));
 }
 
+/// A resume of `cat` read the teacher, its cache and the label-only student from disk, and
+/// trained the sampled student again.
+fn reused_all_but_the_sampled_student(events: &[Event]) {
+    assert_eq!(
+        reused_from(events, "catalog: teacher"),
+        Some(Path::new("cat/teacher")),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&Event::TopPCache {
+            p: 20,
+            path: "cat/teacher-top20.bin".into(),
+            written_in: None
+        }),
+        "{events:?}"
+    );
+    assert_eq!(
+        reused_from(events, "catalog: label_only seed 1"),
+        Some(Path::new("cat/students/label_only-seed1")),
+        "{events:?}"
+    );
+    assert!(trained(events, "catalog: sampled seed 1"), "{events:?}");
+    assert!(!trained(events, "catalog: teacher"), "{events:?}");
+}
+
 #[test]
 fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     let dir = tempfile::tempdir().unwrap();
@@ -553,26 +578,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     std::fs::remove_file(d.join("cat/students/sampled-seed1/catalog-student.json")).unwrap();
     let (o, events) = recorded(d, &[&args[..], &["--resume"]].concat());
     ok(o);
-    assert_eq!(
-        reused_from(&events, "catalog: teacher"),
-        Some(Path::new("cat/teacher")),
-        "{events:?}"
-    );
-    assert!(
-        events.contains(&Event::TopPCache {
-            p: 20,
-            path: "cat/teacher-top20.bin".into(),
-            written_in: None
-        }),
-        "{events:?}"
-    );
-    assert_eq!(
-        reused_from(&events, "catalog: label_only seed 1"),
-        Some(Path::new("cat/students/label_only-seed1")),
-        "{events:?}"
-    );
-    assert!(trained(&events, "catalog: sampled seed 1"), "{events:?}");
-    assert!(!trained(&events, "catalog: teacher"), "{events:?}");
+    reused_all_but_the_sampled_student(&events);
     // Training is seeded, so the student trained again scores as it did.
     assert_eq!(
         std::fs::read_to_string(d.join("cat/catalog.md")).unwrap(),
