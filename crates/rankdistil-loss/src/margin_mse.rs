@@ -68,8 +68,7 @@ pub struct MarginMse {
 impl MarginMse {
     /// Restarts the pair draws at `(seed, stream)`, so a step can be replayed exactly.
     pub fn reseed(&self, stream: u64) {
-        *self.rng.lock().expect("rng lock") =
-            StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        *self.rng.lock().expect("rng lock") = crate::uniform_draw::stream_rng(self.seed, stream);
     }
 
     /// The loss of `student` against `teacher` over the valid items of `mask`.

@@ -137,8 +137,7 @@ pub struct SampledRankDistil {
 impl SampledRankDistil {
     /// Restarts the sampling stream at `(seed, stream)`.
     pub fn reseed(&self, stream: u64) {
-        *self.rng.lock().expect("rng lock") =
-            StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        *self.rng.lock().expect("rng lock") = crate::uniform_draw::stream_rng(self.seed, stream);
     }
 
     /// Draws one query's candidates from its teacher top-p ids (in teacher order) in a catalog

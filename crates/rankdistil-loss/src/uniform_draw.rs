@@ -1,4 +1,5 @@
-//! Distinct items drawn uniformly from a catalog: the negatives of the sampled losses.
+//! Random draws the sampling losses share: distinct items drawn uniformly from a catalog (the
+//! negatives), and the seeded stream of each step.
 
 use std::collections::HashSet;
 
@@ -36,4 +37,11 @@ pub(crate) fn distinct_uniform(
         }
     }
     items
+}
+
+/// The random stream `stream` (a global step) of a loss seeded with `seed`: a run that reseeds
+/// each step with its step number replays every draw exactly, resumed or not.
+pub(crate) fn stream_rng(seed: u64, stream: u64) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    rand::rngs::StdRng::seed_from_u64(seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03))
 }

@@ -42,8 +42,7 @@ pub struct ListMle {
 impl ListMle {
     /// Restarts the tie-breaking stream at `(seed, stream)`.
     pub fn reseed(&self, stream: u64) {
-        *self.rng.lock().expect("rng lock") =
-            StdRng::seed_from_u64(self.seed ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03));
+        *self.rng.lock().expect("rng lock") = crate::uniform_draw::stream_rng(self.seed, stream);
     }
 
     /// The label orders for `[B * N]` labels on the host.

@@ -23,7 +23,12 @@ fn write_config(dir: &Path, file: &str, config: &CatalogRunConfig) {
 
 /// `rankdistil catalog --config c.toml --backend <TEST_BACKEND> --out <out> <extra>` in `dir`.
 fn catalog(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
-    let args = [
+    rankdistil(dir, &[&catalog_args(out)[..], extra].concat())
+}
+
+/// `catalog --config c.toml --backend <TEST_BACKEND> --out <out>`.
+fn catalog_args(out: &str) -> [&str; 7] {
+    [
         "catalog",
         "--config",
         "c.toml",
@@ -31,8 +36,7 @@ fn catalog(dir: &Path, out: &str, extra: &[&str]) -> std::process::Output {
         TEST_BACKEND,
         "--out",
         out,
-    ];
-    rankdistil(dir, &[&args[..], extra].concat())
+    ]
 }
 
 const CONFIG: &str = r#"
@@ -552,15 +556,7 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
     config.methods = vec![CatalogMethod::LabelOnly, CatalogMethod::Sampled];
     config.seeds = vec![1];
     write_config(d, "c.toml", &config);
-    let args = [
-        "catalog",
-        "--config",
-        "c.toml",
-        "--backend",
-        TEST_BACKEND,
-        "--out",
-        "cat",
-    ];
+    let args = catalog_args("cat");
     let (first, events) = recorded(d, &args);
     ok(first);
     let table = std::fs::read_to_string(d.join("cat/catalog.md")).unwrap();
@@ -801,17 +797,7 @@ fn a_catalog_run_killed_mid_student_resumes_to_the_same_table() {
     config.seeds = vec![1];
     config.student.train.epochs = 60;
     write_config(d, "c.toml", &config);
-    let args = |out: &'static str| {
-        [
-            "catalog",
-            "--config",
-            "c.toml",
-            "--backend",
-            TEST_BACKEND,
-            "--out",
-            out,
-        ]
-    };
+    let args = catalog_args;
     ok(rankdistil(d, &args("whole")));
     let mut killed = command(d);
     killed.args(args("killed"));
@@ -860,15 +846,7 @@ fn rrd_cd_and_margin_mse_students_train_and_a_head_deeper_than_the_cache_is_refu
     config.rrd.uninteresting = 30;
     config.cd.top_n = 20;
     write_config(d, "c.toml", &config);
-    let args = [
-        "catalog",
-        "--config",
-        "c.toml",
-        "--backend",
-        TEST_BACKEND,
-        "--out",
-        "cat",
-    ];
+    let args = catalog_args("cat");
     let (o, events) = recorded(d, &args);
     ok(o);
     for run in [
