@@ -10,6 +10,10 @@
 #   3. runs `rankdistil bench` (once per MLP layout in LAYOUTS) and the PyTorch reference step
 #      on the same GPU,
 #   4. profiles the step (`bench --suite profile`: ms per phase, the matmuls alone in GFLOP/s),
+#   4b. counts each step's launches, read-backs and uploaded bytes (`bench --suite launches`),
+#   4c. runs one epoch of a teacher and a student on an MSLR-WEB30K-sized set
+#       (`bench --suite epoch`) and the same epochs in PyTorch (`torch_reference.py --epoch`:
+#       a DataLoader feeding the GPU, and the data resident on it),
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
 #
 #   5. with KERNELS=1, times every GPU kernel of the 256 × 128, 512 step (CubeCL's profiler)
@@ -20,7 +24,8 @@
 # Environment: BACKEND (wgpu), STEPS (20), LAYOUTS ("lists rows": `bench --layout`, [B, N, F] as the
 # trainer runs it or flattened to [B·N, F] as PyTorch does), SKIP_QUICKSTART=1, SKIP_PROFILE=1,
 # KERNELS=1, and the timeouts QS_TIMEOUT (300), BENCH_TIMEOUT (240, per layout),
-# PROFILE_TIMEOUT (150) in seconds. BUDGET_S (540) bounds the whole run: a device call is
+# PROFILE_TIMEOUT (150), EPOCH_TIMEOUT (150, each of the two epoch runs) in seconds;
+# EPOCH_QUERIES (31531) sizes the epoch set, SKIP_EPOCH=1 leaves it out. BUDGET_S (540) bounds the whole run: a device call is
 # killed at 600 s, which would lose the summary, so each step gets at most what is left of the
 # budget (less 30 s kept for the summary) and a step with under 30 s left is skipped. The
 # PyTorch reference runs right after the parity check, so the ratios survive a short budget.
@@ -119,6 +124,24 @@ else
   timeout "$t" "$bin" bench --suite profile --backend "$backend" --steps 10 --max-warmup-s 20 2>&1 | tee "$out/profile.txt"
 fi
 
+echo "== 4b. counts per step: launches, read-backs, uploaded bytes"
+if t=$(allot 90); [ "$t" = 0 ]; then over_budget; else
+  timeout "$t" "$bin" bench --suite launches --backend "$backend" --warmup 2 --steps 3 2>&1 | tee "$out/launches.txt"
+fi
+
+echo "== 4c. one epoch at MSLR-WEB30K's size: PyTorch, then Burn ($backend)"
+: > "$out/epoch-torch.txt"; : > "$out/epoch-burn.txt"
+if [ "${SKIP_EPOCH:-0}" = 1 ]; then
+  echo "skipped (SKIP_EPOCH=1)"
+else
+  if t=$(allot "${EPOCH_TIMEOUT:-150}"); [ "$t" = 0 ]; then over_budget; else
+    PYTHONUNBUFFERED=1 timeout "$t" python3 scripts/torch_reference.py --epoch cuda "${EPOCH_QUERIES:-31531}" 2>&1 | tee "$out/epoch-torch.txt"
+  fi
+  if t=$(allot "${EPOCH_TIMEOUT:-150}"); [ "$t" = 0 ]; then over_budget; else
+    timeout "$t" "$bin" bench --suite epoch --backend "$backend" --queries "${EPOCH_QUERIES:-31531}" 2>&1 | tee "$out/epoch-burn.txt"
+  fi
+fi
+
 if [ "${KERNELS:-0}" = 1 ]; then
   echo "== 5. kernels of the 256 x 128, 512 step"
   t=$(allot "${PROFILE_TIMEOUT:-150}")
@@ -189,4 +212,27 @@ for key in [(32, 128, 256), (256, 128, 512), (64, 2000, 256), (1024, 200, 1024)]
         for l in layouts
     )
     print(f"| {key[0]} | {key[1]} | {key[2]} | {mb} | {t:.2f} |{cells}")
+epoch = {}
+for name, who in [("epoch-torch.txt", None), ("epoch-burn.txt", "burn")]:
+    try:
+        text = open(f"{out}/{name}").read().splitlines()
+    except OSError:
+        text = []
+    for line in text:
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if who is None and len(cells) == 6 and cells[0].startswith("torch "):
+            epoch[(cells[0], cells[1])] = float(cells[4])
+        elif who and len(cells) == 6 and cells[0] in ("teacher", "student"):
+            epoch[("burn", cells[0])] = float(cells[3])
+if epoch:
+    print("| steady epoch s | burn | torch loader | torch resident | burn / loader speed | burn / resident speed |")
+    print("|---|---|---|---|---|---|")
+    for model in ("teacher", "student"):
+        b, l, r = (epoch.get((w, model), nan) for w in ("burn", "torch loader", "torch resident"))
+        print(f"| {model} | {b:.2f} | {l:.2f} | {r:.2f} | {l / b:.2f} | {r / b:.2f} |")
+else:
+    print("epoch: no figures (skipped, or a run failed)")
+for line in open(f"{out}/launches.txt") if __import__("os").path.exists(f"{out}/launches.txt") else []:
+    if line.startswith("| reference") or line.startswith("| trainer") or line.startswith("| step"):
+        print("launches: " + line.rstrip())
 PY

@@ -3,6 +3,7 @@
 use burn::prelude::*;
 use burn::tensor::TensorData;
 use rand::{SeedableRng, rngs::StdRng, seq::SliceRandom};
+use rayon::prelude::*;
 
 use crate::dataset::RankingDataset;
 
@@ -59,7 +60,7 @@ pub struct ListBatch {
     pub batch_size: usize,
     pub list_len: usize,
     pub num_features: usize,
-    /// `[B * N * F]`, zeros in padded slots.
+    /// `[B * N * F]`, zeros in padded slots; empty for a batch built by [`Self::rows_only`].
     pub features: Vec<f32>,
     /// `[B * N]`, zeros in padded slots.
     pub labels: Vec<f32>,
@@ -83,19 +84,38 @@ impl ListBatch {
         lists: &[(usize, Vec<usize>)],
         padding: Padding,
     ) -> Self {
+        let mut batch = Self::rows_only(data, lists, padding);
+        let f = data.num_features.max(1);
+        batch.features = vec![0.0; batch.rows.len() * data.num_features];
+        // A large batch is copied on every core: at 64 × 2000 × 136 it is 70 MB a step.
+        let rows = &batch.rows;
+        batch
+            .features
+            .par_chunks_mut(f)
+            .with_min_len(1024)
+            .zip(rows.par_iter())
+            .filter(|(_, row)| **row != PAD)
+            .for_each(|(slot, &row)| slot.copy_from_slice(&data.features[row * f..(row + 1) * f]));
+        batch
+    }
+
+    /// Like [`Self::from_rows_padded`], without copying the features: `features` is empty,
+    /// for a training set whose features are already on the device and gathered there by
+    /// [`Self::rows`].
+    pub fn rows_only(
+        data: &RankingDataset,
+        lists: &[(usize, Vec<usize>)],
+        padding: Padding,
+    ) -> Self {
         let b = padding.batch_size(lists.len());
         let longest = lists.iter().map(|(_, r)| r.len()).max().unwrap_or(0);
         let n = padding.list_len(longest);
-        let f = data.num_features;
-        let mut features = vec![0.0; b * n * f];
         let mut labels = vec![0.0; b * n];
         let mut mask = vec![false; b * n];
         let mut rows_out = vec![PAD; b * n];
         for (i, (_, rows)) in lists.iter().enumerate() {
             for (j, &row) in rows.iter().enumerate() {
                 let slot = i * n + j;
-                features[slot * f..(slot + 1) * f]
-                    .copy_from_slice(&data.features[row * f..(row + 1) * f]);
                 labels[slot] = data.labels[row];
                 mask[slot] = true;
                 rows_out[slot] = row;
@@ -104,8 +124,8 @@ impl ListBatch {
         Self {
             batch_size: b,
             list_len: n,
-            num_features: f,
-            features,
+            num_features: data.num_features,
+            features: Vec::new(),
             labels,
             mask,
             rows: rows_out,
@@ -131,7 +151,11 @@ impl ListBatch {
             batch_size: range.len(),
             list_len: n,
             num_features: f,
-            features: self.features[slots.start * f..slots.end * f].to_vec(),
+            // A batch without host features (`rows_only`) slices to one without.
+            features: match self.features.is_empty() {
+                true => Vec::new(),
+                false => self.features[slots.start * f..slots.end * f].to_vec(),
+            },
             labels: self.labels[slots.clone()].to_vec(),
             mask: self.mask[slots.clone()].to_vec(),
             rows: self.rows[slots].to_vec(),

@@ -55,8 +55,10 @@ pub struct LetorReader<R: BufRead> {
     pending: Option<Row>,
     /// qid -> (first line, last line) of every query already finished.
     seen: HashMap<String, (u64, u64)>,
-    /// The largest index seen so far (the inferred width).
+    /// The largest index seen so far (the inferred width), or the configured width.
     width: usize,
+    /// The largest index seen so far, whatever the configured width.
+    largest: usize,
     /// Per-index stamp of the last line that set it, to find duplicates in O(1).
     stamp: Vec<u64>,
     rows_read: u64,
@@ -103,6 +105,7 @@ impl<R: BufRead> LetorReader<R> {
             pending: None,
             seen: HashMap::new(),
             width: options.num_features.unwrap_or(0),
+            largest: 0,
             stamp: Vec::new(),
             rows_read: 0,
         }
@@ -115,6 +118,27 @@ impl<R: BufRead> LetorReader<R> {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// The largest feature index (1-based) of the rows read so far: the file's feature count
+    /// once it is read through.
+    pub fn largest_index(&self) -> usize {
+        self.largest
+    }
+
+    /// Refuses a file read through whose feature count is not `expected` (a model's input
+    /// width): fewer features would be read as zeros, and score in silence.
+    pub fn check_feature_count(&self, expected: usize, what: &str) -> Result<(), DataError> {
+        if self.largest == expected {
+            return Ok(());
+        }
+        Err(DataError::File {
+            path: self.path.clone(),
+            message: format!(
+                "the file has {} features (its largest index), but {what} takes {expected}; use data with the features the model was trained on",
+                self.largest
+            ),
+        })
     }
 
     /// The next query, or `None` at the end of the file. An empty file is an error.
@@ -219,6 +243,7 @@ impl<R: BufRead> LetorReader<R> {
             )?;
             if let Some(max) = row.values.iter().map(|&(i, _)| i + 1).max() {
                 self.width = self.width.max(max);
+                self.largest = self.largest.max(max);
             }
             self.rows_read += 1;
             return Ok(Some(row));

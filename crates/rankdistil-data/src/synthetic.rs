@@ -6,6 +6,7 @@
 //! which keeps most items irrelevant, as in web-search data.
 
 use rand::{RngExt, SeedableRng, rngs::StdRng};
+use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::dataset::RankingDataset;
@@ -135,7 +136,7 @@ pub fn generate(config: &SyntheticConfig) -> RankingDataset {
     let utility = Utility::new(f, config.hidden, &mut rng);
     let mut sizes = Vec::with_capacity(config.queries);
     let mut features = Vec::new();
-    let mut noisy = Vec::new();
+    let mut biases = Vec::new();
     for _ in 0..config.queries {
         let n = rng.random_range(config.min_items..=config.max_items.max(config.min_items));
         // A per-query shift of the features makes queries differ in difficulty and relevance.
@@ -143,10 +144,18 @@ pub fn generate(config: &SyntheticConfig) -> RankingDataset {
         let query_bias = normal(&mut rng) * 0.5;
         sizes.push(n);
         for _ in 0..n {
-            let x: Vec<f32> = (0..f).map(|i| normal(&mut rng) + shift[i]).collect();
-            noisy.push(utility.eval(&x) + query_bias);
-            features.extend(x);
+            features.extend((0..f).map(|i| normal(&mut rng) + shift[i]));
+            biases.push(query_bias);
         }
+    }
+    // The utility draws nothing, so it runs on every core with the same result.
+    let mut noisy: Vec<f32> = features
+        .par_chunks(f.max(1))
+        .with_min_len(256)
+        .map(|x| utility.eval(x))
+        .collect();
+    for (u, b) in noisy.iter_mut().zip(&biases) {
+        *u += b;
     }
     let sd = {
         let m = noisy.iter().sum::<f32>() / noisy.len().max(1) as f32;

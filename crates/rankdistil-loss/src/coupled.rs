@@ -6,10 +6,14 @@ use rand::{SeedableRng, rngs::StdRng};
 
 use crate::checks::{at_least_one, or_panic, positive};
 #[cfg(feature = "kernels")]
+use crate::device_order::{OrderKeys, device_orders, mean_weights};
+#[cfg(feature = "kernels")]
 use crate::kernel::ordered_top_k_nll;
 use crate::ordering::{ListOrders, gather_ordered};
 use crate::plackett_luce::{NEG, head_nll, launches_kernels, logsumexp, top_k_nll};
 use crate::reduce::{mean_over, nonempty};
+#[cfg(feature = "kernels")]
+use crate::targets::DeviceTargets;
 use crate::teacher_order::OrderedLoss;
 
 /// Configuration of [`CoupledRankDistil`].
@@ -189,5 +193,35 @@ impl OrderedLoss for CoupledRankDistil {
 
     fn reseed_orders(&self, stream: u64) {
         self.reseed(stream);
+    }
+
+    /// On a GPU backend, the orders are drawn on the device (an arg-top-k per order, the
+    /// Gumbel noise from the device's seeded stream) and fed to the kernels: nothing is read
+    /// back or uploaded.
+    #[cfg(feature = "kernels")]
+    fn forward_on_device(&self, student: Tensor<2>, targets: &DeviceTargets) -> Option<Tensor<1>> {
+        let device = student.device();
+        let teacher = targets.teacher.clone()?;
+        if !launches_kernels(&device) {
+            return None;
+        }
+        let keys = match self.samples {
+            0 => OrderKeys::Teacher,
+            samples => OrderKeys::Sampled {
+                samples,
+                temperature: self.teacher_temperature,
+            },
+        };
+        let samples = self.samples.max(1);
+        let index = device_orders(teacher, &targets.list_counts, &keys, self.k);
+        let nll = ordered_top_k_nll(
+            student,
+            index,
+            targets.counts.clone(),
+            samples,
+            self.k,
+            self.temperature,
+        ); // [B·S]
+        Some((nll * mean_weights(&targets.list_counts, samples, &device)).sum())
     }
 }

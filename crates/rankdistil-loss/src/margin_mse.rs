@@ -211,7 +211,7 @@ impl DrawnPairs {
 impl DistillTerm for MarginMse {
     fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
         let device = student.device();
-        let teacher = targets.tensor(targets.teacher(), &device);
+        let teacher = targets.teacher_tensor(&device);
         if self.pairs == 0 {
             return all_pairs(student, teacher, targets.mask_tensor(&device));
         }

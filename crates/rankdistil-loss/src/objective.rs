@@ -71,7 +71,7 @@ impl LabelLoss {
     /// - scores: `[B, N]`; output: `[1]`
     pub fn forward(&self, scores: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
         let device = scores.device();
-        let labels = targets.tensor(targets.labels, &device);
+        let labels = targets.labels_tensor(&device);
         let mask = targets.mask_tensor(&device);
         match self {
             LabelLoss::SoftmaxCe(l) => l.forward(scores, labels, mask),

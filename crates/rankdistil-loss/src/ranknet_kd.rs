@@ -37,7 +37,7 @@ impl RankNetKd {
 impl DistillTerm for RankNetKd {
     fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
         let device = student.device();
-        let teacher = targets.tensor(targets.teacher(), &device);
+        let teacher = targets.teacher_tensor(&device);
         self.forward(student, teacher, targets.mask_tensor(&device))
     }
 }

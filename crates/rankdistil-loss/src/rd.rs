@@ -129,7 +129,7 @@ impl DistillTerm for RankingDistillation {
             targets.len,
             self.k,
         );
-        let labels = targets.tensor(targets.labels, &student.device());
+        let labels = targets.labels_tensor(&student.device());
         self.forward_ordered(student, labels, &orders)
     }
 }

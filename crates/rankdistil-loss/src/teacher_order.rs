@@ -7,7 +7,7 @@
 use burn::prelude::*;
 
 use crate::ordering::{ListOrders, to_host};
-use crate::targets::{DistillTerm, HostTargets};
+use crate::targets::{DeviceTargets, DistillTerm, HostTargets};
 
 /// A loss over the teacher's order of each list.
 pub trait OrderedLoss: std::fmt::Debug {
@@ -27,6 +27,18 @@ pub trait OrderedLoss: std::fmt::Debug {
 
     /// Restarts the stream the orders are drawn from, if they are drawn.
     fn reseed_orders(&self, _stream: u64) {}
+
+    /// The loss with its orders drawn on the device from targets already there, where the loss
+    /// and the device have such a path; `None` orders on the host.
+    ///
+    /// - student: `[B, N]`; output: `[1]`
+    fn forward_on_device(
+        &self,
+        _student: Tensor<2>,
+        _targets: &DeviceTargets,
+    ) -> Option<Tensor<1>> {
+        None
+    }
 
     /// The loss, averaged over the lists with at least one valid item.
     ///
@@ -69,6 +81,11 @@ pub(crate) use inherent_forward;
 
 impl<L: OrderedLoss> DistillTerm for L {
     fn loss(&self, student: Tensor<2>, targets: &HostTargets) -> Tensor<1> {
+        if let Some(loss) =
+            (targets.device).and_then(|d| self.forward_on_device(student.clone(), d))
+        {
+            return loss;
+        }
         let orders = self.orders(targets.teacher(), targets.mask, targets.batch, targets.len);
         self.forward_ordered(student, &orders)
     }

@@ -260,6 +260,7 @@ fn label_losses() -> Vec<(&'static str, LossFn)> {
                     mask: &c.mask,
                     labels: &c.labels,
                     teacher: Some(&c.teacher),
+                    device: None,
                 };
                 objective.reseed(0);
                 objective.forward(s, &targets)

@@ -8,6 +8,8 @@
 //! - launches: CubeCL's `LaunchObserver`, called on the issuing thread before each launch;
 //! - new kernels: CubeCL's `LaunchedKernels`, by the kernel's stable hash;
 //! - fusion blocks: burn-fusion's `FusionObserver`;
+//! - bytes uploaded: the same observer, from each tensor created from host data (an `Init`
+//!   operation: every `Tensor::from_data` on a fusion backend registers one);
 //! - read-backs and submits: wgpu-core's API trace (`Buffer::map_async`, `Queue::submit`),
 //!   read through the `log` crate.
 //!
@@ -39,6 +41,8 @@ pub struct Counts {
     /// Blocks the fusion server ran, and how many of them fused more than one operation.
     pub fusion_blocks: usize,
     pub fused_blocks: usize,
+    /// Bytes of host data made into device tensors: what the host uploaded.
+    pub uploaded: usize,
 }
 
 impl std::ops::Sub for Counts {
@@ -51,6 +55,7 @@ impl std::ops::Sub for Counts {
             compiles: self.compiles - o.compiles,
             fusion_blocks: self.fusion_blocks - o.fusion_blocks,
             fused_blocks: self.fused_blocks - o.fused_blocks,
+            uploaded: self.uploaded - o.uploaded,
         }
     }
 }
@@ -63,6 +68,7 @@ impl std::ops::AddAssign for Counts {
         self.compiles += o.compiles;
         self.fusion_blocks += o.fusion_blocks;
         self.fused_blocks += o.fused_blocks;
+        self.uploaded += o.uploaded;
     }
 }
 
@@ -74,6 +80,7 @@ struct Tallies {
     submits: AtomicUsize,
     fusion_blocks: AtomicUsize,
     fused_blocks: AtomicUsize,
+    uploaded: AtomicUsize,
 }
 
 static TALLIES: Tallies = Tallies {
@@ -82,6 +89,7 @@ static TALLIES: Tallies = Tallies {
     submits: AtomicUsize::new(0),
     fusion_blocks: AtomicUsize::new(0),
     fused_blocks: AtomicUsize::new(0),
+    uploaded: AtomicUsize::new(0),
 };
 
 struct Launches;
@@ -108,7 +116,12 @@ impl LaunchObserver for Launches {
 struct Blocks;
 
 impl FusionObserver for Blocks {
-    fn registered(&self, _operation: &OperationIr) {}
+    fn registered(&self, operation: &OperationIr) {
+        if let OperationIr::Init(init) = operation {
+            let bytes = init.out.shape.num_elements() * init.out.dtype.size();
+            TALLIES.uploaded.fetch_add(bytes, Ordering::Relaxed);
+        }
+    }
 
     fn block_starts(&self, block: BlockOperations<'_>) {
         TALLIES.fusion_blocks.fetch_add(1, Ordering::Relaxed);
@@ -214,5 +227,6 @@ fn snapshot() -> Counts {
         compiles: 0,
         fusion_blocks: r(&TALLIES.fusion_blocks),
         fused_blocks: r(&TALLIES.fused_blocks),
+        uploaded: r(&TALLIES.uploaded),
     }
 }

@@ -110,6 +110,8 @@ pub struct Fitted<M> {
     pub epoch: usize,
     pub valid: Option<MetricSummary>,
     pub seconds: f64,
+    /// Each epoch this call trained: the seconds of its steps, validation left out.
+    pub epoch_seconds: Vec<f64>,
 }
 
 /// A run in progress: what it trains, how, and where it stands.
@@ -144,6 +146,7 @@ pub fn fit<T: Task>(
         last_checkpoint: Instant::now(),
     };
     let mut last = 0;
+    let mut epoch_seconds = Vec::new();
     if let Some(dir) = record.dir.filter(|_| record.resume) {
         (model, last) = run.resume(model, dir)?;
     }
@@ -154,6 +157,7 @@ pub fn fit<T: Task>(
         }
         let train_loss;
         (model, train_loss) = run.train_epoch(model, epoch)?;
+        epoch_seconds.push(epoch_start.elapsed().as_secs_f64());
         run.close_epoch(&model, epoch, train_loss, epoch_start)?;
         last = epoch;
         if let (Some(p), Some((best, _))) = (settings.patience, &run.best)
@@ -175,12 +179,14 @@ pub fn fit<T: Task>(
             epoch: best.epoch,
             valid: Some(best.valid),
             seconds,
+            epoch_seconds,
         },
         None => Fitted {
             model: run.task.complete(model).valid(),
             epoch: last,
             valid: None,
             seconds,
+            epoch_seconds,
         },
     })
 }

@@ -11,6 +11,7 @@
 pub mod backend;
 pub mod bench;
 pub mod catalog;
+mod data_files;
 pub mod device_counts;
 pub mod error;
 pub mod fit;

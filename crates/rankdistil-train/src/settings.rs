@@ -8,8 +8,67 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
+/// What a config file is for: each command reads one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConfigKind {
+    Teacher,
+    Student,
+    Compare,
+    Quickstart,
+    Catalog,
+    Study,
+}
+
+impl ConfigKind {
+    /// The kind's name, the command that reads it, and a config of it that ships.
+    fn describe(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            ConfigKind::Teacher => ("teacher", "train", "configs/teacher.toml"),
+            ConfigKind::Student => ("student", "distill", "configs/distill-coupled.toml"),
+            ConfigKind::Compare => ("compare", "compare", "configs/compare.toml"),
+            ConfigKind::Quickstart => ("quickstart", "quickstart", "configs/quickstart.toml"),
+            ConfigKind::Catalog => ("catalog", "catalog", "configs/catalog-ml100k.toml"),
+            ConfigKind::Study => ("study", "study", "configs/study/ml1m.toml"),
+        }
+    }
+
+    /// The kind `table` says it is, by the keys only that kind has; `None` when it says
+    /// nothing for sure.
+    pub fn detect(table: &toml::Table) -> Option<Self> {
+        let loss = table.get("loss");
+        if table.contains_key("subject") {
+            Some(ConfigKind::Study)
+        } else if table.contains_key("methods") {
+            Some(ConfigKind::Catalog)
+        } else if table.get("student").is_some_and(toml::Value::is_table) {
+            Some(ConfigKind::Quickstart)
+        } else if loss.is_some_and(toml::Value::is_array) {
+            Some(ConfigKind::Compare)
+        } else if loss.is_some_and(toml::Value::is_str) {
+            Some(ConfigKind::Teacher)
+        } else if loss.is_some_and(toml::Value::is_table) {
+            Some(ConfigKind::Student)
+        } else {
+            None
+        }
+    }
+
+    /// The refusal of a config of kind `found` where one of `self` is read.
+    fn refusal(self, found: ConfigKind) -> String {
+        let (name, _, example) = self.describe();
+        let (found_name, found_command, _) = found.describe();
+        let (_, command, _) = self.describe();
+        format!(
+            "this is a {found_name} config (for `{found_command}`); `{command}` takes a {name} config such as {example}"
+        )
+    }
+}
+
 /// A config with rules beyond its types.
 pub trait Checked: DeserializeOwned {
+    /// The kind of config this is.
+    const KIND: ConfigKind;
+
     /// The first broken rule, naming the key (`[train] learning_rate = -1, expected ...`).
     fn check(&self) -> Result<(), String>;
 
@@ -26,7 +85,14 @@ pub fn load<T: Checked>(path: &Path) -> crate::Result<T> {
         action: "cannot read the config".into(),
         source,
     })?;
-    parse(&text).map_err(|problem| crate::Error::Config {
+    let found = toml::from_str::<toml::Table>(&text)
+        .ok()
+        .and_then(|t| ConfigKind::detect(&t));
+    let problem = match found {
+        Some(kind) if kind != T::KIND => Err(T::KIND.refusal(kind)),
+        _ => parse(&text),
+    };
+    problem.map_err(|problem| crate::Error::Config {
         file: path.to_path_buf(),
         problem,
     })

@@ -61,6 +61,7 @@ impl StepCounts {
             worst.compiles = worst.compiles.max(c.compiles);
             worst.fusion_blocks = worst.fusion_blocks.max(c.fusion_blocks);
             worst.fused_blocks = worst.fused_blocks.max(c.fused_blocks);
+            worst.uploaded = worst.uploaded.max(c.uploaded);
         }
         worst
     }
@@ -152,9 +153,9 @@ where
     })
 }
 
-/// The trainer's own step (`train`/`distill`'s `ListTask` under `fit`): a host batch of
-/// synthetic lists with [`FEATURES`] features, host teacher targets and their uploads,
-/// coupled RankDistil with 8 sampled orders, backward and Adam.
+/// The trainer's own step (`train`/`distill`'s `ListTask` under `fit`): synthetic lists with
+/// [`FEATURES`] features, resident on a GPU (the step uploads its row index), coupled
+/// RankDistil with 8 sampled orders drawn on the device, backward and Adam.
 pub fn trainer(
     backend: &Backend,
     counter: &Counter,
@@ -306,16 +307,17 @@ pub fn run(backend: &Backend, options: LaunchOptions) -> crate::Result<Vec<StepC
 /// The suite's Markdown table: per steady step, and the first step's compiles.
 pub fn table(rows: &[StepCounts]) -> String {
     let mut out = String::from(
-        "| step | B×N, H | launches | read-backs | submits | compiles | fusion blocks (fused) | first step: launches, compiles |\n|---|---|---|---|---|---|---|---|\n",
+        "| step | B×N, H | launches | read-backs | uploaded bytes | submits | compiles | fusion blocks (fused) | first step: launches, compiles |\n|---|---|---|---|---|---|---|---|---|\n",
     );
     for r in rows {
         let c = r.per_step();
         let (b, n, h) = r.shape;
         out.push_str(&format!(
-            "| {} | {b}×{n}, {h} | {} | {} | {} | {} | {} ({}) | {}, {} |\n",
+            "| {} | {b}×{n}, {h} | {} | {} | {} | {} | {} | {} ({}) | {}, {} |\n",
             r.step,
             c.launches,
             c.read_backs,
+            c.uploaded,
             c.submits,
             c.compiles,
             c.fusion_blocks,

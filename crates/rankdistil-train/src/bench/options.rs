@@ -12,6 +12,7 @@ pub enum Suite {
     Parse,
     Profile,
     Launches,
+    Epoch,
 }
 
 /// The reference configurations (B lists, N items, H hidden).

@@ -17,6 +17,7 @@ use rankdistil_models::{ItemLayout, MlpScorerConfig};
 use crate::backend::Backend;
 use crate::bench::options::FEATURES;
 use crate::bench::reference::{reference_data, reference_lists, reference_objective};
+use crate::list::resident::ResidentSet;
 
 /// Milliseconds per phase, averaged over the timed steps.
 struct Phases {
@@ -79,20 +80,13 @@ fn phases(
             .with_layout(layout),
     );
     let mut optim = AdamConfig::new().init();
-    // The reference step's batch and objective: the loss phase is the trainer's loss (the
-    // teacher ordered on the host, then the ordered forward), not a device-order copy.
+    // The reference step's batch and objective, the data resident on the device as the
+    // trainer keeps it there: the forward phase gathers the batch, the loss phase is the
+    // trainer's loss (orders drawn on the device, then the kernels).
     let data = reference_data(b, n);
-    let batch =
-        ListBatch::from_rows_padded(&data.lists, &reference_lists(&data), backend.padding(b));
-    let x = batch.features_tensor(&device);
+    let resident = ResidentSet::upload_to(&data.lists, Some(&data.teacher), &device);
+    let batch = ListBatch::rows_only(&data.lists, &reference_lists(&data), backend.padding(b));
     let teacher = batch.gather_rows(&data.teacher);
-    let targets = HostTargets {
-        batch: batch.batch_size,
-        len: batch.list_len,
-        mask: &batch.mask,
-        labels: &batch.labels,
-        teacher: Some(&teacher),
-    };
     let objective = reference_objective().init();
     let mut totals = [0.0f64; 4];
     let mut step = |totals: &mut [f64; 4]| -> crate::Result<()> {
@@ -100,9 +94,18 @@ fn phases(
             .take()
             .expect("the model is put back after every step");
         let clock = Instant::now();
-        let s = m.forward(x.clone()); // [B, N]
+        let on_device = resident.gather(&batch, &device);
+        let s = m.forward(on_device.features); // [B, N]
         sync(&device)?;
         let forward = clock.elapsed().as_secs_f64();
+        let targets = HostTargets {
+            batch: batch.batch_size,
+            len: batch.list_len,
+            mask: &batch.mask,
+            labels: &batch.labels,
+            teacher: Some(&teacher),
+            device: Some(&on_device.targets),
+        };
         let loss = objective.forward(s, &targets);
         sync(&device)?;
         let loss_t = clock.elapsed().as_secs_f64();

@@ -14,7 +14,8 @@ use rankdistil_models::{ItemLayout, MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::{BenchOptions, FEATURES};
-use crate::list::training::accumulate_gradients;
+use crate::list::resident::ResidentSet;
+use crate::list::training::{StepData, accumulate_gradients};
 use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
 
 /// Times the reference step at every configuration and prints one table row each.
@@ -58,6 +59,8 @@ pub struct ReferenceStep {
     batch: ListBatch,
     /// Teacher scores on the host, one per row, as the trainer holds them.
     teacher: Vec<f32>,
+    /// The data on the device, where the trainer keeps it (a GPU).
+    resident: Option<ResidentSet>,
     sizing: Sizing,
     micro_batches: usize,
     workspace: Option<Workspace>,
@@ -114,8 +117,12 @@ impl ReferenceStep {
             .with_layout(layout);
         let data = reference_data(b, n);
         let lists = reference_lists(&data);
-        // Padded as the trainer pads a batch on this backend.
-        let batch = ListBatch::from_rows_padded(&data.lists, &lists, backend.padding(b));
+        // Padded, and on the device, as the trainer keeps a batch on this backend.
+        let resident = ResidentSet::upload(&data.lists, Some(&data.teacher), backend);
+        let batch = match resident {
+            Some(_) => ListBatch::rows_only(&data.lists, &lists, backend.padding(b)),
+            None => ListBatch::from_rows_padded(&data.lists, &lists, backend.padding(b)),
+        };
         let objective = reference_objective().init();
         let teacher = data.teacher;
         let sizing = Sizing {
@@ -132,6 +139,7 @@ impl ReferenceStep {
             objective,
             batch,
             teacher,
+            resident,
             sizing,
             micro_batches,
         })
@@ -151,11 +159,15 @@ impl ReferenceStep {
     /// The step's loss and gradients at `model`: forward, loss and backward over the
     /// micro-batches, by the trainer's own function.
     pub fn gradients(&mut self, model: &MlpScorer) -> crate::Result<(Tensor<1>, GradientsParams)> {
+        let data = StepData {
+            batch: &self.batch,
+            teacher: Some(&self.teacher),
+            resident: self.resident.as_ref(),
+        };
         accumulate_gradients(
             model,
             &self.objective,
-            &self.batch,
-            Some(&self.teacher),
+            data,
             self.sizing,
             &self.device,
             self.workspace.as_mut(),

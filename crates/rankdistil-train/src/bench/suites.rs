@@ -47,6 +47,7 @@ pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> crate::Result<(
             mask: &mask,
             labels: &labels,
             teacher: Some(&teacher),
+            device: None,
         };
         let mut run = |model: MlpScorer, i: u64| {
             objective.reseed(i);

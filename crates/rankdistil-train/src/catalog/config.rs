@@ -9,7 +9,7 @@ use rankdistil_loss::{CollaborativeDistillationConfig, RelaxedRankingDistillatio
 use rankdistil_models::CatalogScorerConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Checked, share};
+use crate::settings::{Checked, ConfigKind, share};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -476,6 +476,8 @@ impl CatalogData {
 }
 
 impl Checked for CatalogRunConfig {
+    const KIND: ConfigKind = ConfigKind::Catalog;
+
     fn check(&self) -> Result<(), String> {
         self.distill.check().map_err(|e| format!("[distill] {e}"))?;
         self.softmax_kd.check()?;

@@ -17,7 +17,10 @@ pub struct CatalogSplit {
 /// indices follow that catalog, so the model scores each item with its own row.
 pub fn load_split(data: &CatalogData, catalog: Option<&[String]>) -> crate::Result<CatalogSplit> {
     let inter = match (&data.inter, &data.synthetic) {
-        (Some(p), None) => read_recbole_inter(p)?,
+        (Some(p), None) => {
+            crate::data_files::require(p)?;
+            read_recbole_inter(p)?
+        }
         (None, Some(s)) => synthetic_catalog(s.users, s.items, s.per_user, s.dim, s.seed),
         _ => bail!(
             "[data] needs exactly one of `inter = \"<file.inter>\"` and a [data.synthetic] table"

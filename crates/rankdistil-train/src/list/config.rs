@@ -9,7 +9,7 @@ use rankdistil_loss::LabelLossKind;
 use rankdistil_models::{Activation, ItemLayout, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Checked, positive};
+use crate::settings::{Checked, ConfigKind, positive};
 
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -243,6 +243,8 @@ pub struct TeacherRunConfig {
 }
 
 impl Checked for TeacherRunConfig {
+    const KIND: ConfigKind = ConfigKind::Teacher;
+
     fn check(&self) -> Result<(), String> {
         self.data.check()?;
         self.model.check("model")?;
@@ -264,6 +266,8 @@ pub struct DistillRunConfig {
 }
 
 impl Checked for DistillRunConfig {
+    const KIND: ConfigKind = ConfigKind::Student;
+
     fn check(&self) -> Result<(), String> {
         self.data.as_ref().map_or(Ok(()), DataConfig::check)?;
         self.model.check("model")?;
@@ -310,6 +314,8 @@ fn check_methods(losses: &[ObjectiveConfig], table: &str) -> Result<(), String> 
 }
 
 impl Checked for CompareConfig {
+    const KIND: ConfigKind = ConfigKind::Compare;
+
     fn check(&self) -> Result<(), String> {
         self.data.as_ref().map_or(Ok(()), DataConfig::check)?;
         self.model.check("model")?;
@@ -348,6 +354,8 @@ pub struct QuickstartConfig {
 }
 
 impl Checked for QuickstartConfig {
+    const KIND: ConfigKind = ConfigKind::Quickstart;
+
     fn check(&self) -> Result<(), String> {
         self.data.check()?;
         self.teacher.check("teacher")?;

@@ -2,7 +2,7 @@
 
 use crate::error::{Context, bail};
 use rankdistil_data::{
-    CacheStatus, FeatureNormalizer, LetorOptions, RankingDataset, generate, read_letor,
+    CacheStatus, FeatureNormalizer, LetorOptions, LetorReader, RankingDataset, generate, read_all,
     read_letor_cached,
 };
 
@@ -20,6 +20,7 @@ pub struct Splits {
 
 /// Reads a LETOR file through its binary cache (`<file>.rdcache`), saying which it used.
 fn read(path: &std::path::Path, num_features: Option<usize>) -> crate::Result<RankingDataset> {
+    crate::data_files::require(path)?;
     let started = std::time::Instant::now();
     let (data, status) = read_letor_cached(path, LetorOptions { num_features })?;
     let how = match status {
@@ -148,13 +149,15 @@ pub fn load_for_model(
     normalizer: &FeatureNormalizer,
 ) -> crate::Result<RankingDataset> {
     let width = normalizer.num_features();
-    let mut data = read_letor(
-        path,
-        LetorOptions {
-            num_features: Some(width),
-        },
-    )
-    .with_context(|| format!("reading data for a model with {width} input features"))?;
+    let options = LetorOptions {
+        num_features: Some(width),
+    };
+    let what = format!("reading data for a model with {width} input features");
+    let mut reader = LetorReader::open(path, options).with_context(|| what.clone())?;
+    let mut data = read_all(&mut reader).with_context(|| what.clone())?;
+    reader
+        .check_feature_count(width, "the model")
+        .with_context(|| what)?;
     data.widen(width);
     normalizer.apply(&mut data);
     Ok(data)

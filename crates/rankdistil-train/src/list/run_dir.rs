@@ -16,6 +16,7 @@ use crate::list::config::{DataConfig, ModelConfig};
 use crate::memory::check_described_model;
 use crate::progress::notice;
 use crate::role::Role;
+use crate::settings::{self, Checked};
 use crate::store::atomic::write_atomic;
 use crate::store::checkpoint::Checkpoint;
 use crate::store::metrics_log::METRICS_FILE;
@@ -94,7 +95,17 @@ pub fn save_meta(run: &Path, meta: &RunMeta) -> crate::Result<()> {
 }
 
 pub fn load_meta(run: &Path) -> crate::Result<RunMeta> {
+    if !run.exists() {
+        bail!("{}: not found", run.display());
+    }
     let path = run.join(META_FILE);
+    if !path.exists() && run.join(CONFIG_FILE).is_file() {
+        bail!(
+            "{}: the run has not finished ({META_FILE} is written when it does); continue it with --resume --out {}",
+            run.display(),
+            run.display()
+        );
+    }
     let text = std::fs::read_to_string(&path).with_context(|| {
         format!(
             "{}: cannot read; is {} a run directory written by `rankdistil train` or `distill`?",
@@ -129,6 +140,8 @@ pub struct RunTarget {
     pub dir: PathBuf,
     pub config: PathBuf,
     pub resume: bool,
+    /// A `--config` given with `--resume`: it must say what the run's own config says.
+    pub given_config: Option<PathBuf>,
     pub lock: RunLock,
 }
 
@@ -155,6 +168,7 @@ impl RunTarget {
                 dir,
                 config: config.to_path_buf(),
                 resume,
+                given_config: None,
                 lock,
             });
         }
@@ -164,14 +178,78 @@ impl RunTarget {
                 dir.display()
             );
         }
-        let config = dir.join(CONFIG_FILE);
         Ok(Self {
+            config: dir.join(CONFIG_FILE),
+            given_config: config.map(Path::to_path_buf),
             dir,
-            config,
             resume,
             lock,
         })
     }
+
+    /// The run's config, read and checked: the given file, or under `--resume` the run's own
+    /// `config.toml`; a `--config` given with `--resume` must then hold the same settings, or
+    /// the run is refused with the first key that differs.
+    pub fn load_config<T: Checked + Serialize>(&self) -> crate::Result<T> {
+        let config: T = settings::load(&self.config)?;
+        let Some(given) = &self.given_config else {
+            return Ok(config);
+        };
+        let other: T = settings::load(given)?;
+        let (run, new) = (
+            toml::Value::try_from(&config)?,
+            toml::Value::try_from(&other)?,
+        );
+        if let Some((key, before, now)) = first_difference("", &run, &new) {
+            bail!(
+                "{}: --resume with --config {}, whose {key} = {now} differs from the run's {before} ({}); resume without --config, or start a new run with another --out",
+                self.dir.display(),
+                given.display(),
+                self.config.display()
+            );
+        }
+        Ok(config)
+    }
+}
+
+/// The first key whose value differs between two configs, with both values (`none` for a
+/// key one of them lacks).
+fn first_difference(
+    prefix: &str,
+    a: &toml::Value,
+    b: &toml::Value,
+) -> Option<(String, String, String)> {
+    let show = |v: Option<&toml::Value>| v.map_or_else(|| "none".to_string(), |v| v.to_string());
+    match (a, b) {
+        (toml::Value::Table(x), toml::Value::Table(y)) => {
+            let keys: std::collections::BTreeSet<&String> = x.keys().chain(y.keys()).collect();
+            keys.into_iter().find_map(|k| {
+                let key = match prefix {
+                    "" => k.clone(),
+                    p => format!("{p}.{k}"),
+                };
+                match (x.get(k), y.get(k)) {
+                    (Some(u), Some(v)) => first_difference(&key, u, v),
+                    (u, v) => Some((key, show(u), show(v))),
+                }
+            })
+        }
+        _ if a == b => None,
+        _ => Some((prefix.to_string(), show(Some(a)), show(Some(b)))),
+    }
+}
+
+/// Refuses to resume the run in `dir` when it is complete: its `run.json` is written when it
+/// finishes, and a resume would train past its last epoch and rewrite its files.
+pub fn check_unfinished(dir: &Path) -> crate::Result<()> {
+    if dir.join(META_FILE).is_file() {
+        bail!(
+            "{}: the run is complete ({META_FILE} is written); nothing to resume, and nothing was changed (evaluate it with `rankdistil eval --run {}`)",
+            dir.display(),
+            dir.display()
+        );
+    }
+    Ok(())
 }
 
 /// Creates a run directory holding its config and normalisation, refusing one that already

@@ -59,6 +59,8 @@ pub fn score_letor(
             batch.push_query(q.qid, &q.features, &q.labels, q.doc_ids)?;
         }
         if batch.num_queries() == 0 {
+            let model = format!("the model in {}", request.export.display());
+            reader.check_feature_count(width, &model)?;
             return Ok(scored);
         }
         request.config.normalization.apply(&mut batch);

@@ -19,7 +19,9 @@ use crate::fit::{FitRecord, FitSettings, Task, fit};
 use crate::list::config::{DataConfig, ModelConfig, TrainConfig};
 use crate::list::data::Splits;
 use crate::list::footprint;
-use crate::list::run_dir::{RunMeta, create_run_dir, save_meta, save_normalizer};
+use crate::list::resident::ResidentSet;
+use crate::list::run_dir::{RunMeta, check_unfinished, create_run_dir, save_meta, save_normalizer};
+use crate::list::run_inputs::RunInputs;
 use crate::list::scoring::{evaluate, score_dataset};
 use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
 use crate::role::Role;
@@ -71,6 +73,8 @@ pub struct ListOutcome {
     pub valid: MetricSummary,
     pub test: Option<MetricSummary>,
     pub seconds: f64,
+    /// The seconds of each epoch's steps, validation left out.
+    pub epoch_seconds: Vec<f64>,
 }
 
 impl<'a> ListRun<'a> {
@@ -90,13 +94,23 @@ impl<'a> ListRun<'a> {
 
 impl ListRun<'_> {
     pub fn run(&self, backend: &Backend) -> crate::Result<ListOutcome> {
+        let inputs = self.record.as_ref().map(|r| self.inputs(r));
+        if let (Some(r), Some(inputs)) = (&self.record, &inputs)
+            && r.resume
+        {
+            check_unfinished(r.dir)?;
+            inputs.check_resume(r.dir)?;
+        }
         let mut task = self.task(backend)?;
         let scorer = task.scorer.clone();
         // Everything is checked: only now is anything written.
-        if let Some(r) = &self.record {
+        if let (Some(r), Some(inputs)) = (&self.record, &inputs) {
             match r.resume {
                 true => save_normalizer(r.dir, &self.splits.normalizer)?,
-                false => create_run_dir(r.dir, r.config_text, &self.splits.normalizer)?,
+                false => {
+                    create_run_dir(r.dir, r.config_text, &self.splits.normalizer)?;
+                    inputs.save(r.dir)?;
+                }
             }
         }
         let settings = FitSettings {
@@ -131,7 +145,16 @@ impl ListRun<'_> {
             valid,
             test,
             seconds: fitted.seconds,
+            epoch_seconds: fitted.epoch_seconds,
         })
+    }
+
+    /// What the run starts with, as `--resume` checks it.
+    fn inputs(&self, record: &RunRecord) -> RunInputs {
+        let teacher = (record.teacher)
+            .zip(self.teacher.as_ref())
+            .map(|(name, scores)| (name, scores.train));
+        RunInputs::new(record.config_text, &self.splits.train, teacher)
     }
 
     fn meta(
@@ -177,6 +200,8 @@ pub struct ListTask<'a> {
     widest: usize,
     /// The CPU kernel's buffers, where the backend runs it.
     kernel: Option<Workspace>,
+    /// The training set on the device, on a GPU where it fits.
+    resident: Option<ResidentSet>,
 }
 
 impl<'a> ListTask<'a> {
@@ -197,10 +222,15 @@ impl<'a> ListTask<'a> {
             widest,
             backend.buffer_budget,
         )?;
+        let teacher = run.teacher.as_ref();
+        let teacher_rows = teacher
+            .filter(|_| objective.needs_teacher())
+            .map(|t| t.train);
         Ok(Self {
+            resident: ResidentSet::upload(train, teacher_rows, backend),
             train,
             valid: &run.splits.valid,
-            teacher: run.teacher.as_ref(),
+            teacher,
             scorer,
             settings: run.train,
             objective,
@@ -242,19 +272,26 @@ impl Task for ListTask<'_> {
         step: u64,
     ) -> crate::Result<(Tensor<1>, GradientsParams)> {
         let padding = self.backend.padding(self.settings.batch_size);
-        let batch = ListBatch::from_rows_padded(self.train, &lists, padding);
+        let batch = match self.resident {
+            Some(_) => ListBatch::rows_only(self.train, &lists, padding),
+            None => ListBatch::from_rows_padded(self.train, &lists, padding),
+        };
         self.objective.reseed(step);
         if let Some(kernel) = &mut self.kernel {
             // Dropout masks from (seed, step), so a resumed run draws the same ones.
             kernel.reseed(self.settings.seed.rotate_left(32) ^ step);
         }
+        let data = StepData {
+            batch: &batch,
+            teacher: (self.teacher)
+                .filter(|_| self.objective.needs_teacher())
+                .map(|t| t.train),
+            resident: self.resident.as_ref(),
+        };
         accumulate_gradients(
             model,
             &self.objective,
-            &batch,
-            self.teacher
-                .filter(|_| self.objective.needs_teacher())
-                .map(|t| t.train),
+            data,
             Sizing {
                 widest: self.widest,
                 budget: self.backend.buffer_budget,
@@ -275,7 +312,18 @@ impl Task for ListTask<'_> {
     }
 }
 
-/// Forward and backward over `batch`, split into micro-batches whose widest buffer fits
+/// What one step trains on: a padded batch, the teacher's scores by data set row, and the
+/// training set on the device when it is there.
+#[derive(Clone, Copy)]
+pub struct StepData<'a> {
+    /// The batch; without host features (`ListBatch::rows_only`) when `resident` is given.
+    pub batch: &'a ListBatch,
+    pub teacher: Option<&'a [f32]>,
+    /// The training set on the device: the batch's features and targets are gathered there.
+    pub resident: Option<&'a ResidentSet>,
+}
+
+/// Forward and backward over `data`'s batch, split into micro-batches whose widest buffer fits
 /// `budget` bytes, with the gradients accumulated. Each micro-batch's mean loss is weighted by
 /// its share of the lists with a real item, so the result equals the whole batch's (exactly
 /// when every such list counts toward the loss). With a kernel `workspace`, the MLP runs on
@@ -284,12 +332,12 @@ impl Task for ListTask<'_> {
 pub fn accumulate_gradients(
     model: &MlpScorer,
     objective: &Objective,
-    batch: &ListBatch,
-    teacher: Option<&[f32]>,
+    data: StepData,
     sizing: Sizing,
     device: &Device,
     workspace: Option<&mut Workspace>,
 ) -> crate::Result<(Tensor<1>, GradientsParams)> {
+    let batch = data.batch;
     let Sizing { widest, budget } = sizing;
     let len = effective_len(batch.list_len, widest, model.layout());
     let per = lists_per_chunk(batch.batch_size, len, widest, budget)?;
@@ -306,18 +354,20 @@ pub fn accumulate_gradients(
         } else {
             Cow::Owned(batch.slice_lists(range))
         };
-        let slot_teacher = teacher.map(|t| part.gather_rows(t));
+        let on_device = data.resident.map(|r| r.gather(&part, device));
+        let slot_teacher = data.teacher.map(|t| part.gather_rows(t));
         let targets = HostTargets {
             batch: part.batch_size,
             len: part.list_len,
             mask: &part.mask,
             labels: &part.labels,
             teacher: slot_teacher.as_deref(),
+            device: on_device.as_ref().map(|d| &d.targets),
         };
         let features = Features {
             host: &part.features,
             dims: [part.batch_size, part.list_len, part.num_features],
-            uploaded: None,
+            uploaded: on_device.as_ref().map(|d| d.features.clone()),
         };
         let loss = gradients.add(model, features, device, |scores| {
             let loss = objective.forward(scores, &targets);
@@ -342,7 +392,7 @@ mod tests {
     use rankdistil_loss::{CoupledRankDistilConfig, Objective};
     use rankdistil_models::{Activation, MlpScorer, MlpScorerConfig};
 
-    use super::accumulate_gradients;
+    use super::{StepData, accumulate_gradients};
     use crate::memory::Sizing;
     use crate::parity::GradValues;
     use crate::step_gradients::StepGradients;
@@ -378,16 +428,13 @@ mod tests {
     ) -> (f32, Vec<f32>) {
         let (batch, teacher, objective) = setup();
         let sizing = Sizing { widest: 16, budget };
-        let (loss, grads) = accumulate_gradients(
-            model,
-            &objective,
-            &batch,
-            Some(&teacher),
-            sizing,
-            device,
-            workspace,
-        )
-        .unwrap();
+        let data = StepData {
+            batch: &batch,
+            teacher: Some(&teacher),
+            resident: None,
+        };
+        let (loss, grads) =
+            accumulate_gradients(model, &objective, data, sizing, device, workspace).unwrap();
         let mut v = GradValues {
             grads: &grads,
             values: Vec::new(),

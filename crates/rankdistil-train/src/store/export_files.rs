@@ -196,6 +196,9 @@ pub struct ExportConfigText {
 
 impl ExportConfigText {
     pub fn read(dir: &Path) -> crate::Result<Self> {
+        if !dir.exists() {
+            crate::error::bail!("{}: not found", dir.display());
+        }
         let path = dir.join(EXPORT_CONFIG);
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(

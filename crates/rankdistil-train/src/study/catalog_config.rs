@@ -11,7 +11,7 @@ use crate::catalog::config::{
     CatalogCd, CatalogData, CatalogMarginMse, CatalogMethod, CatalogRrd, CatalogSoftmaxKd,
     CatalogStage,
 };
-use crate::settings::Checked;
+use crate::settings::{Checked, ConfigKind};
 use crate::study::config::{Tuning, check_compared, check_protocol};
 use crate::study::search::{Knobs, describe, draw, knob_number};
 
@@ -208,6 +208,8 @@ fn from_table<T: serde::de::DeserializeOwned>(table: toml::Table) -> Result<T, S
 }
 
 impl Checked for CatalogStudyConfig {
+    const KIND: ConfigKind = ConfigKind::Study;
+
     fn check(&self) -> Result<(), String> {
         self.data.check()?;
         self.teacher.check("teacher")?;

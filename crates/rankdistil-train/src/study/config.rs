@@ -8,7 +8,7 @@ use crate::loss_config::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::list::config::{ModelConfig, TrainConfig};
-use crate::settings::Checked;
+use crate::settings::{Checked, ConfigKind};
 use crate::study::search::knob_number;
 
 /// Knobs a trial may set outside the loss table, for every method.
@@ -109,6 +109,8 @@ pub struct Sweep {
 }
 
 impl Checked for ListStudyConfig {
+    const KIND: ConfigKind = ConfigKind::Study;
+
     fn check(&self) -> Result<(), String> {
         self.model.check("model")?;
         self.train.check("train")?;

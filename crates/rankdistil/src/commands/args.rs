@@ -29,7 +29,9 @@ impl BackendArg {
 /// The flags of a resumable training run: `train`, `distill` and `catalog`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The run's config, e.g. configs/teacher.toml (with --resume, the run's own config.toml).
+    /// The run's config: configs/teacher.toml for `train`, configs/distill-<method>.toml for
+    /// `distill`, configs/catalog-<data>.toml for `catalog`. With --resume the run reads its own
+    /// config.toml, and a --config given must hold the same settings.
     #[arg(long, required_unless_present = "resume")]
     pub config: Option<PathBuf>,
     #[command(flatten)]

@@ -3,9 +3,10 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
 use rankdistil_models::ItemLayout;
+use rankdistil_train::backend::BackendError;
 use rankdistil_train::bench::launches::{self, LaunchOptions};
 use rankdistil_train::bench::options::{BenchOptions, REFERENCE, Suite, parse_configs};
-use rankdistil_train::bench::{parse, profile, reference, suites};
+use rankdistil_train::bench::{epoch, parse, profile, reference, suites};
 
 use crate::commands::args::BackendArg;
 use crate::commands::choices::SuiteFlag;
@@ -42,6 +43,9 @@ pub struct BenchArgs {
     /// always times autodiff's phases.
     #[arg(long)]
     pub autodiff: bool,
+    /// Lists in the epoch suite's training set (MSLR-WEB30K has 31,531).
+    #[arg(long, default_value_t = epoch::MSLR_QUERIES)]
+    pub queries: usize,
 }
 
 /// `--layout`, the command-line face of [`ItemLayout`].
@@ -98,6 +102,12 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             options.steps,
         ),
         Suite::Losses => suites::losses(&backend, options.warmup, options.steps),
+        Suite::Launches if !backend.is_gpu => {
+            Err(rankdistil_train::Error::Backend(BackendError(format!(
+                "--suite launches counts a GPU's kernel launches, read-backs and uploads; {} runs on the CPU, so it has none to count: give --backend wgpu",
+                backend.name
+            ))))
+        }
         Suite::Launches => {
             let counted = LaunchOptions {
                 warmup: options.warmup,
@@ -107,6 +117,9 @@ pub fn run(args: BenchArgs) -> anyhow::Result<()> {
             Ok(())
         }
         Suite::Sampled => suites::sampled(&backend, options.warmup, options.steps),
+        Suite::Epoch => {
+            epoch::run(&backend, args.queries).map(|rows| print!("{}", epoch::table(&rows)))
+        }
         Suite::Parse => unreachable!("handled above"),
     };
     Ok(done?)

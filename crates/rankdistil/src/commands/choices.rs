@@ -71,6 +71,10 @@ pub enum SuiteFlag {
     /// Kernel launches, read-backs, submits and compiles per step (reference, trainer, catalog,
     /// eval) on a GPU backend, counted after warm-up.
     Launches,
+    /// One epoch of `fit` on an MSLR-WEB30K-sized synthetic set (--queries lists of 40–250
+    /// items): a teacher 136→512→512→256→1 (softmax CE), then a 32-unit student (coupled
+    /// RankDistil, 8 sampled orders); rows/s and seconds per epoch.
+    Epoch,
 }
 
 impl From<SuiteFlag> for Suite {
@@ -82,6 +86,7 @@ impl From<SuiteFlag> for Suite {
             SuiteFlag::Parse => Suite::Parse,
             SuiteFlag::Profile => Suite::Profile,
             SuiteFlag::Launches => Suite::Launches,
+            SuiteFlag::Epoch => Suite::Epoch,
         }
     }
 }

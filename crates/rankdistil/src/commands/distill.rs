@@ -3,7 +3,6 @@ use rankdistil_train::list::config::DistillRunConfig;
 use rankdistil_train::list::training::{ListRun, RunRecord};
 use rankdistil_train::report::table;
 use rankdistil_train::role::Role;
-use rankdistil_train::settings;
 
 use crate::commands::args::{RunArgs, TeacherArgs};
 
@@ -18,7 +17,7 @@ pub struct DistillArgs {
 
 pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let target = args.run.target()?;
-    let cfg: DistillRunConfig = settings::load(&target.config)?;
+    let cfg: DistillRunConfig = target.load_config()?;
     let backend = args.run.backend.open()?;
     let (seed, batch) = (cfg.train.seed, cfg.train.eval_batch_size);
     let teacher = args

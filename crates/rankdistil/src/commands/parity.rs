@@ -17,8 +17,11 @@ pub struct ParityArgs {
 }
 
 pub fn run(args: ParityArgs) -> anyhow::Result<()> {
-    let test = backend::open(args.backend.into())?;
-    let reference = backend::open(args.against.into())?;
+    // Through the library's error, so that a backend that cannot run here exits 2.
+    let open =
+        |flag: BackendFlag| backend::open(flag.into()).map_err(rankdistil_train::Error::from);
+    let test = open(args.backend)?;
+    let reference = open(args.against)?;
     let checks = check(&test, &reference)?;
     for c in &checks {
         println!(

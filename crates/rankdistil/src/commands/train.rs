@@ -2,7 +2,6 @@ use clap::Args;
 use rankdistil_train::list::config::TeacherRunConfig;
 use rankdistil_train::list::label_run::train_from_labels;
 use rankdistil_train::report::table;
-use rankdistil_train::settings;
 
 use crate::commands::args::RunArgs;
 
@@ -15,7 +14,7 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let target = args.run.target()?;
-    let cfg: TeacherRunConfig = settings::load(&target.config)?;
+    let cfg: TeacherRunConfig = target.load_config()?;
     let backend = args.run.backend.open()?;
     eprintln!("train: {}", target.config.display());
     let (_, outcome) = train_from_labels(&cfg, &target.dir, target.resume, true, &backend)?;
