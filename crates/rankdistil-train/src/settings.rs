@@ -36,7 +36,8 @@ impl ConfigKind {
     /// nothing for sure.
     pub fn detect(table: &toml::Table) -> Option<Self> {
         let loss = table.get("loss");
-        if table.contains_key("subject") {
+        let study = ["subject", "tuning", "sweep", "method"];
+        if study.iter().any(|k| table.contains_key(*k)) {
             Some(ConfigKind::Study)
         } else if table.contains_key("methods") {
             Some(ConfigKind::Catalog)

@@ -187,6 +187,12 @@ impl RunTarget {
         })
     }
 
+    /// Under `--resume`, what a complete run says instead of resuming: the command then
+    /// changes nothing and succeeds.
+    pub fn complete(&self) -> Option<String> {
+        self.resume.then(|| complete_notice(&self.dir)).flatten()
+    }
+
     /// The run's config, read and checked: the given file, or under `--resume` the run's own
     /// `config.toml`; a `--config` given with `--resume` must then hold the same settings, or
     /// the run is refused with the first key that differs.
@@ -239,17 +245,25 @@ fn first_difference(
     }
 }
 
-/// Refuses to resume the run in `dir` when it is complete: its `run.json` is written when it
-/// finishes, and a resume would train past its last epoch and rewrite its files.
-pub fn check_unfinished(dir: &Path) -> crate::Result<()> {
-    if dir.join(META_FILE).is_file() {
-        bail!(
+/// What a resume of the complete run in `dir` says, if it is complete: its `run.json` is
+/// written when it finishes, and a resume would train past its last epoch and rewrite its
+/// files.
+pub fn complete_notice(dir: &Path) -> Option<String> {
+    dir.join(META_FILE).is_file().then(|| {
+        format!(
             "{}: the run is complete ({META_FILE} is written); nothing to resume, and nothing was changed (evaluate it with `rankdistil eval --run {}`)",
             dir.display(),
             dir.display()
-        );
+        )
+    })
+}
+
+/// Refuses to resume the run in `dir` when it is complete ([`complete_notice`]).
+pub fn check_unfinished(dir: &Path) -> crate::Result<()> {
+    match complete_notice(dir) {
+        Some(notice) => bail!("{notice}"),
+        None => Ok(()),
     }
-    Ok(())
 }
 
 /// Creates a run directory holding its config and normalisation, refusing one that already

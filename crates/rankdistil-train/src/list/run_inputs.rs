@@ -59,6 +59,14 @@ impl RunInputs {
         )?)
     }
 
+    /// Records the inputs of a resumed run that has none on record.
+    pub fn save_if_missing(&self, dir: &Path) -> crate::Result<()> {
+        match dir.join(INPUTS_FILE).is_file() {
+            true => Ok(()),
+            false => self.save(dir),
+        }
+    }
+
     /// Refuses to continue the run in `dir` under inputs other than those it started with.
     /// A run written before runs recorded their inputs is not checked.
     pub fn check_resume(&self, dir: &Path) -> crate::Result<()> {

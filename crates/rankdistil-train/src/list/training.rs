@@ -106,7 +106,11 @@ impl ListRun<'_> {
         // Everything is checked: only now is anything written.
         if let (Some(r), Some(inputs)) = (&self.record, &inputs) {
             match r.resume {
-                true => save_normalizer(r.dir, &self.splits.normalizer)?,
+                true => {
+                    save_normalizer(r.dir, &self.splits.normalizer)?;
+                    // A run killed before it recorded its inputs records them now.
+                    inputs.save_if_missing(r.dir)?;
+                }
                 false => {
                     create_run_dir(r.dir, r.config_text, &self.splits.normalizer)?;
                     inputs.save(r.dir)?;

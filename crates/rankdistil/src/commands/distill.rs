@@ -17,6 +17,10 @@ pub struct DistillArgs {
 
 pub fn run(args: DistillArgs) -> anyhow::Result<()> {
     let target = args.run.target()?;
+    if let Some(notice) = target.complete() {
+        eprintln!("{notice}");
+        return Ok(());
+    }
     let cfg: DistillRunConfig = target.load_config()?;
     let backend = args.run.backend.open()?;
     let (seed, batch) = (cfg.train.seed, cfg.train.eval_batch_size);

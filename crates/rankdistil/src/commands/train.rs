@@ -14,6 +14,10 @@ pub struct TrainArgs {
 
 pub fn run(args: TrainArgs) -> anyhow::Result<()> {
     let target = args.run.target()?;
+    if let Some(notice) = target.complete() {
+        eprintln!("{notice}");
+        return Ok(());
+    }
     let cfg: TeacherRunConfig = target.load_config()?;
     let backend = args.run.backend.open()?;
     eprintln!("train: {}", target.config.display());

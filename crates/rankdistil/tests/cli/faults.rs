@@ -282,9 +282,10 @@ fn resume_or_restart<'a>(
 }
 
 /// The write points of a two-epoch list run (`train`, `distill`), in the order it writes them.
-const WRITES: [&str; 15] = [
+const WRITES: [&str; 16] = [
     "config.toml",
     "normalizer.json",
+    "inputs.json",
     "metrics.jsonl",
     "model.bpk",
     "checkpoint/epoch-1.model.bpk",

@@ -6,6 +6,7 @@ mod catalog;
 mod export;
 mod faults;
 mod misc;
+mod mistakes;
 mod onnx;
 mod resume;
 mod study;

@@ -1,0 +1,267 @@
+//! The mistakes a new user makes, each answered with one exact line and no change to their
+//! files: a resume under other inputs or of a finished run, data with another feature count,
+//! a config of the wrong kind, missing data, and commands that need a GPU.
+
+use std::path::Path;
+
+use crate::util::*;
+
+/// Synthetic lists over `features` features, 1 epoch, seeded with `seed`.
+fn config(features: usize, seed: u64, learning_rate: &str) -> String {
+    format!(
+        "[data.synthetic]\nqueries = 40\nmin_items = 5\nmax_items = 20\nfeatures = {features}\nhidden = 4\nnoise = 0.1\nseed = {seed}\n\n[model]\nhidden = [4]\n\n[train]\nepochs = 1\nlearning_rate = {learning_rate}\n"
+    )
+}
+
+const STUDENT: &str =
+    "[model]\nhidden = [4]\n\n[train]\nepochs = 1\n\n[loss]\nmethod = \"coupled\"\nsamples = 2\n";
+
+/// `train` of `text` into `out`, in `d`.
+fn train(d: &Path, out: &str, text: &str) {
+    std::fs::write(d.join(format!("{out}.toml")), text).unwrap();
+    let config = format!("{out}.toml");
+    ok(rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            &config,
+            "--backend",
+            TEST_BACKEND,
+            "--out",
+            out,
+        ],
+    ));
+}
+
+/// The last line of a refusal (exit 1, no panic).
+fn last_line(o: &std::process::Output) -> String {
+    let err = refusal(o);
+    err.trim_end().lines().last().unwrap_or("").to_string()
+}
+
+/// A finished student `s` of teacher `a` in `d`, with teachers `a` and `b`.
+fn student_of_a(d: &Path) {
+    train(d, "a", &config(6, 1, "0.01"));
+    train(d, "b", &config(6, 2, "0.01"));
+    std::fs::write(d.join("s.toml"), STUDENT).unwrap();
+    ok(rankdistil(
+        d,
+        &[
+            "distill",
+            "--teacher",
+            "a",
+            "--config",
+            "s.toml",
+            "--backend",
+            TEST_BACKEND,
+            "--out",
+            "s",
+        ],
+    ));
+}
+
+#[test]
+fn a_resume_refuses_another_teacher_another_config_and_a_finished_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    student_of_a(d);
+    let resume = |extra: &[&str]| {
+        let mut args = vec![
+            "distill",
+            "--resume",
+            "--out",
+            "s",
+            "--backend",
+            TEST_BACKEND,
+        ];
+        args.extend_from_slice(extra);
+        rankdistil(d, &args)
+    };
+    // A finished run: nothing to resume, and its files stay as they were.
+    let files = ["run.json", "model.bpk", "metrics.jsonl"]
+        .map(|f| std::fs::read(d.join("s").join(f)).unwrap());
+    let o = ok(resume(&["--teacher", "a"]));
+    assert_eq!(
+        stderr(&o),
+        "s: the run is complete (run.json is written); nothing to resume, and nothing was changed (evaluate it with `rankdistil eval --run s`)\n"
+    );
+    let after = ["run.json", "model.bpk", "metrics.jsonl"]
+        .map(|f| std::fs::read(d.join("s").join(f)).unwrap());
+    assert_eq!(after, files, "nothing was rewritten");
+    // As if killed after its last checkpoint: resumable, but only under the same inputs.
+    std::fs::remove_file(d.join("s/run.json")).unwrap();
+    assert_eq!(
+        last_line(&resume(&["--teacher", "b"])),
+        "error: s: the run started with teacher a, and this --resume gives b; resume with the inputs it started with, or start a new run with another --out"
+    );
+    std::fs::write(
+        d.join("s2.toml"),
+        STUDENT.replace("samples = 2", "samples = 3"),
+    )
+    .unwrap();
+    assert_eq!(
+        last_line(&resume(&["--teacher", "a", "--config", "s2.toml"])),
+        "error: s: --resume with --config s2.toml, whose loss.samples = 3 differs from the run's 2 (s/config.toml); resume without --config, or start a new run with another --out"
+    );
+    assert!(!d.join("s/run.json").exists(), "nothing was written");
+    // The same inputs resume.
+    ok(resume(&["--teacher", "a", "--config", "s.toml"]));
+    assert!(d.join("s/run.json").exists());
+}
+
+#[test]
+fn a_model_refuses_data_with_another_feature_count() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    train(d, "t", &config(6, 1, "0.01"));
+    ok(rankdistil(d, &["export", "--run", "t", "--out", "e"]));
+    for (features, file) in [("4", "fewer.txt"), ("8", "more.txt")] {
+        let args = [
+            "gen-synthetic",
+            "--out",
+            file,
+            "--queries",
+            "5",
+            "--features",
+            features,
+        ];
+        ok(rankdistil(d, &args));
+    }
+    let eval = |file| {
+        rankdistil(
+            d,
+            &[
+                "eval",
+                "--run",
+                "t",
+                "--data",
+                file,
+                "--backend",
+                TEST_BACKEND,
+            ],
+        )
+    };
+    assert_eq!(
+        last_line(&eval("fewer.txt")),
+        "error: reading data for a model with 6 input features: fewer.txt: the file has 4 features (its largest index), but the model takes 6; use data with the features the model was trained on"
+    );
+    assert!(last_line(&eval("more.txt")).contains("more.txt:"));
+    let score = rankdistil(
+        d,
+        &[
+            "score",
+            "--model",
+            "e",
+            "--data",
+            "fewer.txt",
+            "--out",
+            "run.trec",
+            "--backend",
+            TEST_BACKEND,
+        ],
+    );
+    assert_eq!(
+        last_line(&score),
+        "error: fewer.txt: the file has 4 features (its largest index), but the model in e takes 6; use data with the features the model was trained on"
+    );
+    assert!(!d.join("run.trec").exists(), "no partial run file");
+}
+
+#[test]
+fn a_config_of_the_wrong_kind_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let configs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let path = |name: &str| configs.join(name).display().to_string();
+    let teacher = path("teacher.toml");
+    let student = path("distill-coupled.toml");
+    let train = rankdistil(d, &["train", "--config", &student, "--out", "r"]);
+    assert_eq!(
+        last_line(&train),
+        format!(
+            "error: {student}: this is a student config (for `distill`); `train` takes a teacher config such as configs/teacher.toml"
+        )
+    );
+    let distill = rankdistil(
+        d,
+        &[
+            "distill",
+            "--teacher",
+            "t",
+            "--config",
+            &teacher,
+            "--out",
+            "r",
+        ],
+    );
+    assert_eq!(
+        last_line(&distill),
+        format!(
+            "error: {teacher}: this is a teacher config (for `train`); `distill` takes a student config such as configs/distill-coupled.toml"
+        )
+    );
+    assert!(
+        !d.join("r").exists() && !d.join("runs").exists(),
+        "nothing left behind"
+    );
+}
+
+#[test]
+fn missing_data_names_its_fetch_and_a_missing_run_says_not_found() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let text = "[data]\ntrain = \"datasets/mslr/train.txt\"\nvalid_fraction = 0.25\n\n[model]\nhidden = [4]\n";
+    std::fs::write(d.join("m.toml"), text).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "m.toml",
+            "--out",
+            "r",
+            "--backend",
+            TEST_BACKEND,
+        ],
+    );
+    assert_eq!(
+        last_line(&o),
+        "error: datasets/mslr/train.txt: not found; fetch it with scripts/fetch-datasets.sh mslr"
+    );
+    assert!(!d.join("r").exists(), "nothing left behind");
+    let o = rankdistil(
+        d,
+        &[
+            "eval",
+            "--run",
+            "nowhere",
+            "--data",
+            "x.txt",
+            "--backend",
+            TEST_BACKEND,
+        ],
+    );
+    assert_eq!(last_line(&o), "error: nowhere: not found");
+    let o = rankdistil(d, &["score", "--model", "nowhere", "--data", "x.txt"]);
+    assert_eq!(last_line(&o), "error: nowhere: not found");
+}
+
+#[test]
+fn gpu_commands_without_a_gpu_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = rankdistil(d, &["bench", "--suite", "launches", "--backend", "flex"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(
+        err.trim_end().lines().last(),
+        Some(
+            "error: --suite launches counts a GPU's kernel launches, read-backs and uploads; flex runs on the CPU, so it has none to count: give --backend wgpu"
+        )
+    );
+    // The tests run with the software GPU off: wgpu finds no GPU here.
+    let o = rankdistil(d, &["parity", "--backend", "wgpu", "--against", "flex"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(!stderr(&o).contains("panicked"));
+}
