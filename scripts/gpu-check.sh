@@ -11,9 +11,9 @@
 #      on the same GPU,
 #   4. profiles the step (`bench --suite profile`: ms per phase, the matmuls alone in GFLOP/s),
 #   4b. counts each step's launches, read-backs and uploaded bytes (`bench --suite launches`),
-#   4c. runs one epoch of a teacher and a student on an MSLR-WEB30K-sized set
-#       (`bench --suite epoch`) and the same epochs in PyTorch (`torch_reference.py --epoch`:
-#       a DataLoader feeding the GPU, and the data resident on it),
+# and, right after the parity check (so that a short budget keeps them), two epochs of a teacher
+# and a student on an MSLR-WEB30K-sized set (`bench --suite epoch`) beside the same epochs in
+# PyTorch (`torch_reference.py --epoch`: a DataLoader feeding the GPU, and the data resident),
 # and prints a summary table with the Burn/PyTorch ratio per configuration.
 #
 #   5. with KERNELS=1, times every GPU kernel of the 256 × 128, 512 step (CubeCL's profiler)
@@ -24,7 +24,7 @@
 # Environment: BACKEND (wgpu), STEPS (20), LAYOUTS ("lists rows": `bench --layout`, [B, N, F] as the
 # trainer runs it or flattened to [B·N, F] as PyTorch does), SKIP_QUICKSTART=1, SKIP_PROFILE=1,
 # KERNELS=1, and the timeouts QS_TIMEOUT (300), BENCH_TIMEOUT (240, per layout),
-# PROFILE_TIMEOUT (150), EPOCH_TIMEOUT (150, each of the two epoch runs) in seconds;
+# PROFILE_TIMEOUT (150), EPOCH_TIMEOUT (180, each of the two epoch runs) in seconds;
 # EPOCH_QUERIES (31531) sizes the epoch set, SKIP_EPOCH=1 leaves it out. BUDGET_S (540) bounds the whole run: a device call is
 # killed at 600 s, which would lose the summary, so each step gets at most what is left of the
 # budget (less 30 s kept for the summary) and a step with under 30 s left is skipped. The
@@ -102,6 +102,19 @@ if t=$(allot 120); [ "$t" = 0 ]; then over_budget; parity_rc=-1; else
   parity_rc=${PIPESTATUS[0]}
 fi
 
+echo "== 2b. two epochs at MSLR-WEB30K's size: PyTorch, then Burn ($backend)"
+: > "$out/epoch-torch.txt"; : > "$out/epoch-burn.txt"
+if [ "${SKIP_EPOCH:-0}" = 1 ]; then
+  echo "skipped (SKIP_EPOCH=1)"
+else
+  if t=$(allot "${EPOCH_TIMEOUT:-180}"); [ "$t" = 0 ]; then over_budget; else
+    PYTHONUNBUFFERED=1 timeout "$t" python3 scripts/torch_reference.py --epoch cuda "${EPOCH_QUERIES:-31531}" 2>&1 | tee "$out/epoch-torch.txt"
+  fi
+  if t=$(allot "${EPOCH_TIMEOUT:-180}"); [ "$t" = 0 ]; then over_budget; else
+    timeout "$t" "$bin" bench --suite epoch --backend "$backend" --queries "${EPOCH_QUERIES:-31531}" 2>&1 | tee "$out/epoch-burn.txt"
+  fi
+fi
+
 echo "== 3. bench: PyTorch and Burn ($backend) on the same GPU"
 : > "$out/bench-torch.txt"
 for cfg in "32 128 256" "256 128 512" "64 2000 256" "1024 200 1024"; do
@@ -127,19 +140,6 @@ fi
 echo "== 4b. counts per step: launches, read-backs, uploaded bytes"
 if t=$(allot 90); [ "$t" = 0 ]; then over_budget; else
   timeout "$t" "$bin" bench --suite launches --backend "$backend" --warmup 2 --steps 3 2>&1 | tee "$out/launches.txt"
-fi
-
-echo "== 4c. one epoch at MSLR-WEB30K's size: PyTorch, then Burn ($backend)"
-: > "$out/epoch-torch.txt"; : > "$out/epoch-burn.txt"
-if [ "${SKIP_EPOCH:-0}" = 1 ]; then
-  echo "skipped (SKIP_EPOCH=1)"
-else
-  if t=$(allot "${EPOCH_TIMEOUT:-150}"); [ "$t" = 0 ]; then over_budget; else
-    PYTHONUNBUFFERED=1 timeout "$t" python3 scripts/torch_reference.py --epoch cuda "${EPOCH_QUERIES:-31531}" 2>&1 | tee "$out/epoch-torch.txt"
-  fi
-  if t=$(allot "${EPOCH_TIMEOUT:-150}"); [ "$t" = 0 ]; then over_budget; else
-    timeout "$t" "$bin" bench --suite epoch --backend "$backend" --queries "${EPOCH_QUERIES:-31531}" 2>&1 | tee "$out/epoch-burn.txt"
-  fi
 fi
 
 if [ "${KERNELS:-0}" = 1 ]; then

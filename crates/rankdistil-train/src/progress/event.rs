@@ -166,17 +166,33 @@ impl Event {
 }
 
 /// Where events are appended as JSON lines, once [`record_to`] names a file.
-static SINK: Mutex<Option<File>> = Mutex::new(None);
+/// Where events go: nowhere, a file not opened until the first event (so a run refused before
+/// any leaves no file behind), or the open file.
+enum Sink {
+    Off,
+    Pending(std::path::PathBuf),
+    Open(File),
+}
 
-/// Appends every later event to `path` (created if missing) as one JSON line each.
+static SINK: Mutex<Sink> = Mutex::new(Sink::Off);
+
+/// Appends every later event to `path` as one JSON line each. The file (and its directory) is
+/// created at the first event.
 pub fn record_to(path: &Path) -> crate::Result<()> {
-    let file = File::options()
-        .create(true)
-        .append(true)
-        .open(path)
-        .map_err(|source| io_error(path, "cannot open the events file", source))?;
-    *SINK.lock().unwrap_or_else(|p| p.into_inner()) = Some(file);
+    if path.is_dir() {
+        let source = std::io::Error::new(std::io::ErrorKind::IsADirectory, "is a directory");
+        return Err(io_error(path, "cannot record events", source));
+    }
+    *SINK.lock().unwrap_or_else(|p| p.into_inner()) = Sink::Pending(path.to_path_buf());
     Ok(())
+}
+
+/// Opens a pending events file, creating its directory.
+fn open(path: &Path) -> std::io::Result<File> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent)?;
+    }
+    File::options().create(true).append(true).open(path)
 }
 
 fn io_error(path: &Path, action: &str, source: std::io::Error) -> crate::Error {
@@ -192,7 +208,19 @@ fn io_error(path: &Path, action: &str, source: std::io::Error) -> crate::Error {
 pub fn emit(event: Event) {
     super::line(format_args!("{event}"));
     let mut sink = SINK.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(file) = sink.as_mut() {
+    if let Sink::Pending(path) = &*sink {
+        *sink = match open(path) {
+            Ok(file) => Sink::Open(file),
+            Err(e) => {
+                super::line(format_args!(
+                    "{}: cannot open the events file ({e}); no events recorded",
+                    path.display()
+                ));
+                Sink::Off
+            }
+        };
+    }
+    if let Sink::Open(file) = &mut *sink {
         let mut line = serde_json::to_string(&event).expect("events serialise");
         line.push('\n');
         // One write per line, so a killed run leaves whole lines behind.
@@ -200,7 +228,7 @@ pub fn emit(event: Event) {
             super::line(format_args!(
                 "events file: write failed ({e}); no more events recorded"
             ));
-            *sink = None;
+            *sink = Sink::Off;
         }
     }
 }

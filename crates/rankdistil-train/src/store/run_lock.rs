@@ -28,13 +28,17 @@ pub enum RunLockError {
     },
 }
 
-/// The held lock; dropping it releases the directory, and removes it again when this lock
-/// created it and nothing was written there (a refused run leaves no directory behind).
+/// The held lock; dropping it releases the directory. When nothing was written there, it also
+/// removes what it made: the lock file, the directory and any parents it created (a refused
+/// run leaves nothing behind, not even an empty `runs/`).
 #[derive(Debug)]
 pub struct RunLock {
     file: Option<File>,
     dir: PathBuf,
-    created: bool,
+    /// The directories `acquire` created, deepest first.
+    created: Vec<PathBuf>,
+    /// Whether `acquire` created the lock file.
+    created_lock: bool,
 }
 
 impl Drop for RunLock {
@@ -44,9 +48,12 @@ impl Drop for RunLock {
                 .map(|entries| entries.flatten().all(|e| e.file_name() == LOCK_FILE))
                 .unwrap_or(false)
         };
-        if self.created && only_the_lock() {
+        if self.created_lock && only_the_lock() {
             let _ = std::fs::remove_file(self.dir.join(LOCK_FILE));
-            let _ = std::fs::remove_dir(&self.dir);
+            // Each only if empty: remove_dir refuses a directory with anything in it.
+            for dir in &self.created {
+                let _ = std::fs::remove_dir(dir);
+            }
         }
         drop(self.file.take());
     }
@@ -59,7 +66,13 @@ impl RunLock {
             dir: dir.to_path_buf(),
             source,
         };
-        let created = !dir.exists();
+        let created: Vec<PathBuf> = dir
+            .ancestors()
+            .filter(|a| !a.as_os_str().is_empty())
+            .take_while(|a| !a.exists())
+            .map(Path::to_path_buf)
+            .collect();
+        let created_lock = !dir.join(LOCK_FILE).exists();
         std::fs::create_dir_all(dir).map_err(io)?;
         let mut file = OpenOptions::new()
             .read(true)
@@ -92,6 +105,7 @@ impl RunLock {
             file: Some(file),
             dir: dir.to_path_buf(),
             created,
+            created_lock,
         })
     }
 }
@@ -123,5 +137,21 @@ mod tests {
         std::fs::write(run.join("metrics.jsonl"), "").unwrap();
         drop(again);
         assert!(run.join("metrics.jsonl").exists(), "a written one is kept");
+    }
+
+    #[test]
+    fn a_lock_that_wrote_nothing_leaves_nothing_it_made() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = dir.path().join("runs/deep/run");
+        drop(RunLock::acquire(&run).unwrap());
+        assert!(
+            !dir.path().join("runs").exists(),
+            "the parents it created go too"
+        );
+        let kept = dir.path().join("kept");
+        std::fs::create_dir(&kept).unwrap();
+        drop(RunLock::acquire(&kept).unwrap());
+        assert!(kept.exists(), "a directory it found stays");
+        assert!(!kept.join(LOCK_FILE).exists(), "its lock file goes");
     }
 }

@@ -265,3 +265,77 @@ fn gpu_commands_without_a_gpu_exit_2() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
     assert!(!stderr(&o).contains("panicked"));
 }
+
+#[test]
+fn a_refused_start_leaves_nothing_behind_and_events_make_their_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("bad.toml"), "[model]\nhidden = [0]\n").unwrap();
+    // No --out: the run would go to runs/bad. Refused, with its events file never opened.
+    let o = rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "bad.toml",
+            "--events",
+            "ev/run.jsonl",
+            "--backend",
+            TEST_BACKEND,
+        ],
+    );
+    refusal(&o);
+    assert!(!d.join("runs").exists(), "no empty runs/ left behind");
+    assert!(!d.join("ev").exists(), "no events file left behind");
+    // A directory that holds no run, resumed: its lock file does not stay.
+    std::fs::create_dir(d.join("empty")).unwrap();
+    let o = rankdistil(
+        d,
+        &[
+            "train",
+            "--resume",
+            "--out",
+            "empty",
+            "--backend",
+            TEST_BACKEND,
+        ],
+    );
+    refusal(&o);
+    assert_eq!(
+        std::fs::read_dir(d.join("empty")).unwrap().count(),
+        0,
+        "nothing left in it"
+    );
+    // Events into a directory that does not exist yet.
+    train(d, "t", &config(6, 1, "0.01"));
+    let o = rankdistil(
+        d,
+        &[
+            "eval",
+            "--run",
+            "t",
+            "--data",
+            "none.txt",
+            "--events",
+            "ev2/e.jsonl",
+        ],
+    );
+    refusal(&o);
+    std::fs::write(d.join("t2.toml"), config(6, 1, "0.01")).unwrap();
+    ok(rankdistil(
+        d,
+        &[
+            "train",
+            "--config",
+            "t2.toml",
+            "--out",
+            "t2",
+            "--events",
+            "ev3/e.jsonl",
+            "--backend",
+            TEST_BACKEND,
+        ],
+    ));
+    let events = std::fs::read_to_string(d.join("ev3/e.jsonl")).unwrap();
+    assert!(events.lines().count() >= 2, "{events}");
+}
