@@ -14,8 +14,14 @@ import argparse
 import os
 import sys
 
-import numpy as np
-from safetensors.numpy import load
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_files import missing, one_line_errors  # noqa: E402
+
+try:
+    import numpy as np
+    from safetensors.numpy import load
+except ImportError as e:
+    missing(__file__, e)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_files import read_config, read_verified  # noqa: E402
@@ -126,4 +132,4 @@ def main():
     write_and_compare(lines, args, "numpy")
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(__file__, main)

@@ -12,9 +12,15 @@ every user's positives as one padded batch, drops the items each user already ha
 import os
 import sys
 
-import numpy as np
-import onnxruntime as ort
-from safetensors.numpy import load
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_files import missing, one_line_errors  # noqa: E402
+
+try:
+    import numpy as np
+    import onnxruntime as ort
+    from safetensors.numpy import load
+except ImportError as e:
+    missing(__file__, e)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recommend_with_numpy import arguments, histories, top_items, write_and_compare  # noqa: E402
@@ -48,4 +54,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(__file__, main)

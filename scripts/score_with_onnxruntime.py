@@ -11,8 +11,14 @@ non-zero on any difference, so CI can prove the graph serves what Rust trained.
 import os
 import sys
 
-import numpy as np
-import onnxruntime as ort
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_files import missing, one_line_errors  # noqa: E402
+
+try:
+    import numpy as np
+    import onnxruntime as ort
+except ImportError as e:
+    missing(__file__, e)
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from score_with_numpy import arguments, read_letor, write_run  # noqa: E402  (the same reading and run)
@@ -35,4 +41,4 @@ def main():
     write_run(args, scored(), "onnxruntime")
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(__file__, main)

@@ -10,13 +10,19 @@ runs (`qid Q0 docid rank score tag`) that `rankdistil distill --teacher-scores` 
         --config configs/distill-mslr-lightgbm.toml --out runs/mslr-lgbm-coupled
 
 Documents are named as rankdistil names them: a line's `# docid = X`, else its line number.
-Needs numpy and lightgbm (pip install numpy lightgbm); not scikit-learn.
+Needs numpy and lightgbm (pip install -r scripts/requirements.txt); not scikit-learn.
 """
 import argparse
 import os
 import sys
 
-import numpy as np
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_files import missing, one_line_errors  # noqa: E402
+
+try:
+    import numpy as np
+except ImportError as e:
+    missing(__file__, e)
 
 
 def read_letor(path):
@@ -93,7 +99,10 @@ def main():
     p.add_argument("--leaves", type=int, default=31)
     p.add_argument("--learning-rate", type=float, default=0.05)
     args = p.parse_args()
-    import lightgbm as lgb
+    try:
+        import lightgbm as lgb
+    except ImportError as e:
+        missing(__file__, e)
 
     train = read_letor(args.train)
     if args.valid:
@@ -127,4 +136,4 @@ def main():
 
 
 if __name__ == "__main__":
-    main()
+    one_line_errors(__file__, main)

@@ -21,6 +21,12 @@ pub struct GenSyntheticArgs {
     pub max_items: usize,
     #[arg(long, default_value_t = SyntheticConfig::default().seed)]
     pub seed: u64,
+    /// Hidden units of the planted utility function.
+    #[arg(long, default_value_t = SyntheticConfig::default().hidden)]
+    pub hidden: usize,
+    /// Label noise, as a share of the utility's standard deviation (the quickstart uses 0.3).
+    #[arg(long, default_value_t = SyntheticConfig::default().noise)]
+    pub noise: f32,
 }
 
 pub fn run(args: GenSyntheticArgs) -> anyhow::Result<()> {
@@ -30,7 +36,8 @@ pub fn run(args: GenSyntheticArgs) -> anyhow::Result<()> {
         min_items: args.min_items,
         max_items: args.max_items,
         seed: args.seed,
-        ..SyntheticConfig::default()
+        hidden: args.hidden,
+        noise: args.noise,
     };
     cfg.validate()
         .map_err(|e| anyhow::anyhow!("gen-synthetic: {e}"))?;

@@ -42,10 +42,17 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
         None => settings::parse(QUICKSTART_TOML)
             .map_err(|e| anyhow::anyhow!("built-in quickstart config: {e}"))?,
     };
-    let out = args
-        .out
-        .unwrap_or_else(|| fresh_dir(Path::new("runs/quickstart")));
+    let base = Path::new("runs/quickstart");
+    let numbered = args.out.is_none() && base.exists();
+    let out = args.out.unwrap_or_else(|| fresh_dir(base));
     let backend = args.backend.open()?;
+    if numbered {
+        eprintln!(
+            "quickstart: {} holds an earlier quickstart, kept as it is; this one goes to {} (choose with --out)",
+            base.display(),
+            out.display()
+        );
+    }
     eprintln!(
         "quickstart: backend {} ({}), runs in {}",
         backend.name,

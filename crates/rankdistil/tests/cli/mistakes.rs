@@ -292,7 +292,7 @@ fn a_refused_start_leaves_nothing_behind_and_events_make_their_directory() {
     let o = rankdistil(
         d,
         &[
-            "train",
+            "catalog",
             "--resume",
             "--out",
             "empty",
@@ -338,4 +338,43 @@ fn a_refused_start_leaves_nothing_behind_and_events_make_their_directory() {
     ));
     let events = std::fs::read_to_string(d.join("ev3/e.jsonl")).unwrap();
     assert!(events.lines().count() >= 2, "{events}");
+}
+
+#[test]
+fn gen_synthetic_writes_the_data_any_synthetic_config_builds() {
+    use rankdistil_data::{SyntheticConfig, generate, write_letor};
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let args = [
+        "gen-synthetic",
+        "--out",
+        "q.txt",
+        "--queries",
+        "30",
+        "--features",
+        "40",
+        "--min-items",
+        "20",
+        "--max-items",
+        "300",
+        "--hidden",
+        "48",
+        "--noise",
+        "0.3",
+        "--seed",
+        "7",
+    ];
+    ok(rankdistil(d, &args));
+    let config = SyntheticConfig {
+        queries: 30,
+        min_items: 20,
+        max_items: 300,
+        features: 40,
+        hidden: 48,
+        noise: 0.3,
+        seed: 7,
+    };
+    let mut expected = Vec::new();
+    write_letor(&generate(&config), &mut expected).unwrap();
+    assert_eq!(std::fs::read(d.join("q.txt")).unwrap(), expected);
 }
