@@ -177,8 +177,54 @@ fn key_name(key: &str) -> &str {
 
 #[cfg(test)]
 mod tests {
-    use super::parse;
+    use super::{ConfigKind, parse};
     use crate::list::config::DistillRunConfig;
+
+    /// The kind a shipped config's name says it is.
+    fn named_kind(name: &str) -> ConfigKind {
+        let base = name.trim_start_matches("gl-");
+        match base {
+            _ if base.ends_with("teacher.toml") || base.starts_with("teacher") => {
+                ConfigKind::Teacher
+            }
+            _ if base.starts_with("distill") => ConfigKind::Student,
+            _ if base.starts_with("compare") => ConfigKind::Compare,
+            _ if base.starts_with("quickstart") => ConfigKind::Quickstart,
+            _ if base.starts_with("catalog") => ConfigKind::Catalog,
+            _ => ConfigKind::Study,
+        }
+    }
+
+    /// Every shipped config is detected as the kind its command reads, so none is refused as
+    /// another kind.
+    #[test]
+    fn every_shipped_config_is_detected_as_its_kind() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+        let mut seen = 0;
+        for dir in ["", "ci", "study"] {
+            for entry in std::fs::read_dir(root.join(dir)).expect("configs/") {
+                let path = entry.expect("a directory entry").path();
+                if path.extension().is_none_or(|e| e != "toml") {
+                    continue;
+                }
+                let name = path.file_name().unwrap().to_string_lossy().into_owned();
+                let table: toml::Table = toml::from_str(&std::fs::read_to_string(&path).unwrap())
+                    .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let expected = match dir {
+                    "study" if !name.ends_with("teacher.toml") => ConfigKind::Study,
+                    _ => named_kind(&name),
+                };
+                assert_eq!(
+                    ConfigKind::detect(&table),
+                    Some(expected),
+                    "{}",
+                    path.display()
+                );
+                seen += 1;
+            }
+        }
+        assert!(seen >= 30, "only {seen} configs");
+    }
 
     #[test]
     fn a_loss_tables_type_error_names_the_key_and_its_line() {

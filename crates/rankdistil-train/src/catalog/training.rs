@@ -32,6 +32,7 @@ use crate::catalog::sparse::{SparseTables, TouchedRows};
 use crate::catalog::top_p_cache::TopPCache;
 use crate::fit::{FitRecord, FitSettings, Fitted, Task, fit};
 use crate::progress::notice;
+use crate::store::checkpoint::Checkpoint;
 
 /// What a catalog scorer learns from.
 pub enum Target<'a> {
@@ -204,6 +205,16 @@ impl<'a> CatalogTraining<'a> {
 
     /// [`Self::run`], with the epoch it kept and its validation metrics.
     pub fn fit(self, backend: &Backend) -> crate::Result<Fitted<CatalogScorer>> {
+        // A folder from an earlier attempt with no complete checkpoint: it was killed before
+        // its first, and starts over, as `train --resume` says too.
+        let earlier = std::fs::read_dir(self.dir).is_ok_and(|mut e| e.next().is_some());
+        if earlier && Checkpoint::of(self.dir).state()?.is_none() {
+            notice!(
+                "catalog: {}: no complete checkpoint yet in {}; restarting from epoch 1 (the partial epoch is discarded)",
+                self.name,
+                self.dir.display()
+            );
+        }
         std::fs::create_dir_all(self.dir)
             .with_context(|| format!("{}: cannot create", self.dir.display()))?;
         let label = format!("catalog: {}", self.name);
