@@ -52,7 +52,7 @@ pub fn write_weights<M: Module>(
         ExportFormat::Safetensors => {
             // The store opens a path itself: it writes the temporary file, which then commits.
             let file = AtomicFile::create(&weights)?;
-            save_safetensors(model, run, file.temporary_path())?;
+            save_safetensors(model, run, file.temporary_path(), &weights)?;
             file.commit()?;
         }
         ExportFormat::Onnx => bail!("ONNX exports are written from a scorer's graph"),
@@ -66,19 +66,26 @@ pub fn safetensors_bytes<M: Module>(model: &M, run: &Path, out: &Path) -> crate:
     std::fs::create_dir_all(out).with_context(|| format!("{}: cannot create", out.display()))?;
     let scratch = tempfile::NamedTempFile::new_in(out)
         .with_context(|| format!("{}: cannot create a scratch file", out.display()))?;
-    save_safetensors(model, run, scratch.path())?;
+    let shown = out.join(ExportFormat::Safetensors.file());
+    save_safetensors(model, run, scratch.path(), &shown)?;
     Ok(std::fs::read(scratch.path())?)
 }
 
-/// Writes `model`'s weights as safetensors at `path`, naming `run` in its metadata.
-pub fn save_safetensors<M: Module>(model: &M, run: &Path, path: &Path) -> crate::Result<()> {
+/// Writes `model`'s weights as safetensors at `path` (a temporary file), naming `run` in its
+/// metadata; an error names `shown`, the file the user asked for.
+pub fn save_safetensors<M: Module>(
+    model: &M,
+    run: &Path,
+    path: &Path,
+    shown: &Path,
+) -> crate::Result<()> {
     let mut store = SafetensorsStore::from_file(path)
         .overwrite(true)
         .metadata("producer", "rankdistil")
         .metadata("run", run.display().to_string());
-    model
-        .save_into(&mut store)
-        .map_err(|e| crate::error::invalid!("{}: cannot write safetensors: {e}", path.display()))?;
+    model.save_into(&mut store).map_err(|e| {
+        crate::error::invalid!("{}: cannot write safetensors: {e}", shown.display())
+    })?;
     sort_header(path)
 }
 

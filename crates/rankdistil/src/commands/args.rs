@@ -29,8 +29,8 @@ impl BackendArg {
 /// The flags of a resumable training run: `train`, `distill` and `catalog`.
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// The run's config: configs/teacher.toml for `train`, configs/distill-<method>.toml for
-    /// `distill`, configs/catalog-<data>.toml for `catalog`. With --resume the run reads its own
+    /// The run's config: `configs/teacher.toml` for `train`, `configs/distill-METHOD.toml` for
+    /// `distill`, `configs/catalog-DATA.toml` for `catalog`. With --resume the run reads its own
     /// config.toml, and a --config given must hold the same settings.
     #[arg(long, required_unless_present = "resume")]
     pub config: Option<PathBuf>,
@@ -60,11 +60,8 @@ impl RunArgs {
 #[derive(Debug, Args)]
 pub struct TeacherArgs {
     /// The teacher's run directory.
-    #[arg(
-        long,
-        required_unless_present = "teacher_scores",
-        conflicts_with = "teacher_scores"
-    )]
+    /// (Give it or --teacher-scores: `require` says which is missing in one line.)
+    #[arg(long, conflicts_with = "teacher_scores")]
     pub teacher: Option<PathBuf>,
     /// An outside teacher's scores of the training file (and the validation queries split
     /// from it): a TREC run (`qid Q0 docid rank score tag`) or one score per LETOR line.
@@ -84,6 +81,14 @@ pub struct TeacherArgs {
 }
 
 impl TeacherArgs {
+    /// Refuses a command given no teacher at all, before anything else runs.
+    pub fn require(&self) -> anyhow::Result<()> {
+        match (&self.teacher, &self.teacher_scores) {
+            (None, None) => Err(no_teacher()),
+            _ => Ok(()),
+        }
+    }
+
     /// The teacher's scores of `data` (a student config's `[data]`, required for an outside
     /// teacher; a run's own data otherwise).
     pub fn load(
@@ -113,7 +118,13 @@ impl TeacherArgs {
                 };
                 Ok(TeacherScores::from_files(&files, data, seed)?)
             }
-            (None, None) => anyhow::bail!("give --teacher <run> or --teacher-scores <file>"),
+            (None, None) => Err(no_teacher()),
         }
     }
+}
+
+fn no_teacher() -> anyhow::Error {
+    anyhow::anyhow!(
+        "give the teacher: --teacher <run directory>, or an outside teacher's --teacher-scores <file>"
+    )
 }

@@ -25,6 +25,7 @@ pub struct CompareArgs {
 }
 
 pub fn run(args: CompareArgs) -> anyhow::Result<()> {
+    args.teacher.require()?;
     let cfg: CompareConfig = settings::load(&args.config)?;
     let out = args.out.unwrap_or_else(|| PathBuf::from("runs/compare"));
     let _lock = RunLock::acquire(&out)?;

@@ -16,6 +16,7 @@ pub struct DistillArgs {
 }
 
 pub fn run(args: DistillArgs) -> anyhow::Result<()> {
+    args.teacher.require()?;
     let target = args.run.target()?;
     if let Some(notice) = target.complete() {
         eprintln!("{notice}");

@@ -36,18 +36,27 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         let log = MetricsLog::of(run);
         let epochs = log.read(run)?;
         let label = run.display().to_string();
-        let values = metric_points(&epochs, &args.metric)
-            .with_context(|| log.path().display().to_string())?;
         loss.push(Series {
             label: label.clone(),
             points: finite(epochs.iter().map(|e| (e.epoch as f64, e.train_loss))),
         });
+        if epochs.iter().all(|e| e.valid.is_empty()) {
+            // A catalog student, say: validated by its study or not at all.
+            eprintln!(
+                "plot: {} logs no validation metric; only its training loss is drawn",
+                run.display()
+            );
+            continue;
+        }
+        let values = metric_points(&epochs, &args.metric)
+            .with_context(|| log.path().display().to_string())?;
         metric.push(Series {
             label,
             points: values,
         });
     }
-    write_svg(&args, &loss, &metric)?;
+    let relative = relative_losses(&mut loss);
+    write_svg(&args, &loss, &metric, relative)?;
     let epochs = loss.iter().map(|s| s.points.len()).max().unwrap_or(0);
     println!(
         "wrote {}: training loss and validation {} of {} run(s), up to {epochs} epochs",
@@ -56,6 +65,28 @@ pub fn run(args: PlotArgs) -> anyhow::Result<()> {
         args.runs.len()
     );
     Ok(())
+}
+
+/// Runs whose losses differ in scale (a distillation loss of about 40 beside a softmax
+/// cross-entropy of about 4) share one axis only as a share of their first epoch's loss; then
+/// each is divided by it. Returns whether they were.
+fn relative_losses(loss: &mut [Series]) -> bool {
+    let firsts: Vec<f64> = loss
+        .iter()
+        .filter_map(|s| s.points.first().map(|p| p.1))
+        .collect();
+    let (lo, hi) = firsts.iter().fold((f64::INFINITY, 0f64), |(lo, hi), &v| {
+        (lo.min(v.abs()), hi.max(v.abs()))
+    });
+    if firsts.len() < 2 || lo <= 0.0 || hi / lo < 3.0 {
+        return false;
+    }
+    for s in loss.iter_mut() {
+        if let Some(&(_, first)) = s.points.first() {
+            s.points.iter_mut().for_each(|p| p.1 /= first);
+        }
+    }
+    true
 }
 
 fn finite(points: impl Iterator<Item = (f64, f64)>) -> Vec<(f64, f64)> {
@@ -92,13 +123,25 @@ fn bounds(series: &[Series]) -> (std::ops::Range<f64>, std::ops::Range<f64>) {
 }
 
 /// Draws both panels into an SVG in memory, then writes it: no half-drawn file on an error.
-fn write_svg(args: &PlotArgs, loss: &[Series], metric: &[Series]) -> anyhow::Result<()> {
+fn write_svg(
+    args: &PlotArgs,
+    loss: &[Series],
+    metric: &[Series],
+    relative: bool,
+) -> anyhow::Result<()> {
     let mut svg = String::new();
+    let titles = [
+        match relative {
+            true => "training loss, as a share of epoch 1's".to_string(),
+            false => "training loss".to_string(),
+        },
+        format!("validation {}", args.metric),
+    ];
     draw(
         SVGBackend::with_string(&mut svg, (1200, 480)).into_drawing_area(),
         args,
-        loss,
-        metric,
+        [loss, metric],
+        titles,
     )?;
     Ok(write_atomic(&args.out, svg.as_bytes())?)
 }
@@ -106,17 +149,14 @@ fn write_svg(args: &PlotArgs, loss: &[Series], metric: &[Series]) -> anyhow::Res
 fn draw(
     root: DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
     args: &PlotArgs,
-    loss: &[Series],
-    metric: &[Series],
+    [loss, metric]: [&[Series]; 2],
+    [loss_title, metric_title]: [String; 2],
 ) -> anyhow::Result<()> {
     let err =
         |e: &dyn std::fmt::Display| anyhow::anyhow!("{}: cannot draw: {e}", args.out.display());
     root.fill(&WHITE).map_err(|e| err(&e))?;
     let (left, right) = root.split_horizontally(600);
-    for (area, series, title) in [
-        (&left, loss, "training loss".to_string()),
-        (&right, metric, format!("validation {}", args.metric)),
-    ] {
+    for (area, series, title) in [(&left, loss, loss_title), (&right, metric, metric_title)] {
         let (xs, ys) = bounds(series);
         let mut chart = ChartBuilder::on(area)
             .caption(&title, ("sans-serif", 20))

@@ -378,3 +378,68 @@ fn gen_synthetic_writes_the_data_any_synthetic_config_builds() {
     write_letor(&generate(&config), &mut expected).unwrap();
     assert_eq!(std::fs::read(d.join("q.txt")).unwrap(), expected);
 }
+
+#[test]
+fn plot_puts_losses_of_other_scales_on_one_axis_and_draws_a_run_without_validation() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let log = |name: &str, losses: [f64; 3], valid: bool| {
+        std::fs::create_dir_all(d.join(name)).unwrap();
+        let lines: Vec<String> = (losses.iter().enumerate())
+            .map(|(i, l)| {
+                let v = if valid {
+                    format!("{{\"ndcg@10\": 0.{}}}", 5 + i)
+                } else {
+                    "{}".into()
+                };
+                format!(
+                    "{{\"epoch\": {}, \"train_loss\": {l}, \"valid\": {v}}}",
+                    i + 1
+                )
+            })
+            .collect();
+        std::fs::write(d.join(name).join("metrics.jsonl"), lines.join("\n") + "\n").unwrap();
+    };
+    log("teacher", [4.0, 3.0, 2.0], true);
+    log("student", [43.0, 40.0, 38.0], true);
+    log("catalog-student", [9.0, 8.0, 7.0], false);
+    let o = ok(rankdistil(
+        d,
+        &[
+            "plot",
+            "--run",
+            "teacher",
+            "--run",
+            "student",
+            "--run",
+            "catalog-student",
+            "--out",
+            "c.svg",
+        ],
+    ));
+    assert_eq!(
+        stderr(&o),
+        "plot: catalog-student logs no validation metric; only its training loss is drawn\n"
+    );
+    let svg = std::fs::read_to_string(d.join("c.svg")).unwrap();
+    assert!(
+        svg.contains("training loss, as a share of epoch 1&apos;s")
+            || svg.contains("training loss, as a share of epoch 1's"),
+        "the loss panel is relative"
+    );
+}
+
+#[test]
+fn distill_without_a_teacher_names_both_ways_to_give_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("s.toml"), STUDENT).unwrap();
+    for command in ["distill", "compare"] {
+        let o = rankdistil(d, &[command, "--config", "s.toml", "--out", "s"]);
+        assert_eq!(
+            last_line(&o),
+            "error: give the teacher: --teacher <run directory>, or an outside teacher's --teacher-scores <file>"
+        );
+    }
+    assert!(!d.join("s").exists());
+}
