@@ -875,3 +875,40 @@ fn rrd_cd_and_margin_mse_students_train_and_a_head_deeper_than_the_cache_is_refu
         "[rrd] top_n = 21 reads the teacher's top-p cache, which [distill] p = 20 keeps: expected top_n <= p",
     );
 }
+
+#[test]
+fn a_catalog_model_killed_before_its_first_checkpoint_says_it_restarts() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut cfg = config();
+    cfg.methods = vec![CatalogMethod::LabelOnly];
+    cfg.seeds = vec![1];
+    write_config(d, "c.toml", &cfg);
+    ok(catalog(d, "r", &[]));
+    // As if killed during its first epoch: the folder holds a log line, no checkpoint and no
+    // finished model.
+    let students = d.join("r/students");
+    let student = std::fs::read_dir(&students)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    for entry in std::fs::read_dir(&student).unwrap() {
+        let path = entry.unwrap().path();
+        match path.is_dir() {
+            true => std::fs::remove_dir_all(&path).unwrap(),
+            false => std::fs::remove_file(&path).unwrap(),
+        }
+    }
+    std::fs::write(student.join("metrics.jsonl"), "").unwrap();
+    let o = ok(catalog(d, "r", &["--resume"]));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!(
+            "no complete checkpoint yet in {}; restarting from epoch 1 (the partial epoch is discarded)",
+            Path::new("r/students").join(student.file_name().unwrap()).display()
+        )),
+        "{err}"
+    );
+}

@@ -443,3 +443,25 @@ fn distill_without_a_teacher_names_both_ways_to_give_one() {
     }
     assert!(!d.join("s").exists());
 }
+
+#[test]
+fn a_second_quickstart_says_where_it_goes_and_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/ci/gl-quickstart.toml");
+    let config = config.display().to_string();
+    let quickstart = || {
+        ok(rankdistil(
+            d,
+            &["quickstart", "--config", &config, "--backend", TEST_BACKEND],
+        ))
+    };
+    let first = stderr(&quickstart());
+    assert!(!first.contains("earlier quickstart"), "{first}");
+    let second = stderr(&quickstart());
+    assert!(
+        second.contains("quickstart: runs/quickstart holds an earlier quickstart, kept as it is; this one goes to runs/quickstart-2 (choose with --out)\n"),
+        "{second}"
+    );
+    assert!(d.join("runs/quickstart-2").exists());
+}
