@@ -13,7 +13,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_files import missing, one_line_errors  # noqa: E402
+from export_files import missing, one_line_errors, read_config, read_verified  # noqa: E402
 
 try:
     import numpy as np
@@ -22,9 +22,7 @@ try:
 except ImportError as e:
     missing(__file__, e)
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from recommend_with_numpy import arguments, histories, top_items, write_and_compare  # noqa: E402
-from export_files import read_config, read_verified  # noqa: E402
 
 
 def main():

@@ -15,16 +15,13 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_files import missing, one_line_errors  # noqa: E402
+from export_files import missing, one_line_errors, read_config, read_verified  # noqa: E402
 
 try:
     import numpy as np
     from safetensors.numpy import load
 except ImportError as e:
     missing(__file__, e)
-
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from export_files import read_config, read_verified  # noqa: E402
 
 
 def read_letor(path, num_features):

@@ -15,7 +15,7 @@ use rankdistil_metrics::MetricSummary;
 use serde_json::json;
 
 use crate::backend::Backend;
-use crate::progress::{self, Event, Valid};
+use crate::progress::{self, Event, Progress, Valid};
 use crate::store::checkpoint::{BestEpoch, CHECKPOINT_DIR, Checkpoint, TrainState};
 use crate::store::metrics_log::MetricsLog;
 use crate::store::stray::remove_temporaries;
@@ -251,9 +251,9 @@ impl<T: Task> Fitting<'_, T> {
         let count = batches.len();
         let bar = if record.progress {
             let label = format!("{} epoch {epoch}", record.label);
-            crate::progress::bar(count as u64, label, "batches")
+            Progress::new(count as u64, label, "batches")
         } else {
-            indicatif::ProgressBar::hidden()
+            Progress::hidden()
         };
         // Summed on the device and read once per epoch: a read per step would stall a GPU.
         let mut loss_sum = Tensor::<1>::zeros([1], &backend.training_device());
@@ -276,7 +276,7 @@ impl<T: Task> Fitting<'_, T> {
             loss_sum = loss_sum + loss;
             bar.inc(1);
         }
-        bar.finish_and_clear();
+        bar.finish();
         let mean = loss_sum.into_scalar::<f32>() as f64 / count.max(1) as f64;
         if !mean.is_finite() {
             bail!(

@@ -18,6 +18,7 @@ use crate::backend::Backend;
 use crate::bench::options::FEATURES;
 use crate::bench::reference::{reference_data, reference_lists, reference_objective};
 use crate::list::resident::ResidentSet;
+use crate::progress::logged;
 
 /// Milliseconds per phase, averaged over the timed steps.
 struct Phases {
@@ -249,6 +250,7 @@ pub fn run(
          | B | N | H | MLP forward | loss | backward | Adam | sum |\n|---|---|---|---|---|---|---|---|"
     );
     for &(b, n, h) in configs {
+        logged!("bench: phases of B={b} N={n} H={h}");
         let p = phases(backend, (b, n, h), layout, max_warmup_s, steps)?;
         println!(
             "| {b} | {n} | {h} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} |",
@@ -265,6 +267,7 @@ pub fn run(
     );
     let device = backend.device.clone();
     for &(b, n, h) in configs {
+        logged!("bench: matmuls of B={b} N={n} H={h}");
         let [first, second, linear, grad] = matmuls(&device, (b, n, h), max_warmup_s, steps)?;
         println!("| {b} | {n} | {h} | {first:.1} | {second:.1} | {linear:.1} | {grad:.1} |");
     }
@@ -273,6 +276,7 @@ pub fn run(
          | B | N | H | h·w as Linear on [B,N,H] | h·w on [rows,H] | g·wᵀ as Linear on [B,N,1] | g·wᵀ on [rows,1] |\n|---|---|---|---|---|---|---|"
     );
     for &(b, n, h) in configs {
+        logged!("bench: output layer of B={b} N={n} H={h}");
         let [lists, rows, grad_lists, grad_rows] =
             output_layer(&device, (b, n, h), max_warmup_s, steps)?;
         println!("| {b} | {n} | {h} | {lists:.4} | {rows:.4} | {grad_lists:.4} | {grad_rows:.4} |");

@@ -17,6 +17,7 @@ use crate::bench::options::{BenchOptions, FEATURES};
 use crate::list::resident::ResidentSet;
 use crate::list::training::{StepData, accumulate_gradients};
 use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
+use crate::progress::logged;
 
 /// Times the reference step at every configuration and prints one table row each.
 pub fn table(backend: &Backend, options: &BenchOptions) -> crate::Result<()> {
@@ -24,6 +25,11 @@ pub fn table(backend: &Backend, options: &BenchOptions) -> crate::Result<()> {
         "| B | N | H | micro-batches | steps/s | GFLOP/s (MLP) | loss | warm-up s |\n|---|---|---|---|---|---|---|---|"
     );
     for &(b, n, h) in &options.configs {
+        logged!(
+            "bench: reference step B={b} N={n} H={h}: warm-up (at most {:.0}s), then {} timed steps",
+            options.max_warmup_s,
+            options.steps
+        );
         let r = reference_step(
             backend,
             (b, n, h),

@@ -15,6 +15,7 @@ use rankdistil_models::{MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
 use crate::bench::options::FEATURES;
+use crate::progress::logged;
 
 /// One student step (MLP 136→32→1, the loss, Adam) per method at B=64, N=1000, k=10, S=8.
 pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> crate::Result<()> {
@@ -38,6 +39,7 @@ pub fn losses(backend: &Backend, warmup: usize, steps: usize) -> crate::Result<(
     );
     for distill in DistillConfig::all() {
         let name = distill.name();
+        logged!("bench: {name} student step, {warmup} warm-up and {steps} timed steps");
         let objective = ObjectiveConfig::new(distill).init();
         let mut model = MlpScorerConfig::new(FEATURES, vec![32]).init(&device);
         let mut optim = AdamConfig::new().init();
@@ -127,6 +129,7 @@ pub fn sampled(backend: &Backend, warmup: usize, steps: usize) -> crate::Result<
         "query tower 64→64→32 · item table [L, 32], B={B}, k={K}; sampled: p={P}, m={M}; {steps} steps\n\n| L | sampled loss alone ms/step | sampled step ms/step | full-catalog ms/step |\n|---|---|---|---|"
     );
     for l in [1_000usize, 10_000, 100_000, 1_000_000] {
+        logged!("bench: catalog of {l} items: sampled, loss alone, full catalog");
         let catalog = Catalog::new(l);
         let sampled_ms = sampled_step_ms(&catalog, &queries, warmup, steps);
         let loss_ms = loss_alone_ms(&catalog, &device, warmup, steps);

@@ -13,6 +13,7 @@ use rankdistil_models::CatalogScorer;
 use crate::backend::Backend;
 use crate::catalog::export::CatalogExportConfig;
 use crate::catalog::scoring::top_items;
+use crate::progress::Progress;
 
 /// The users of a file, in an export's catalog order.
 pub struct Users {
@@ -98,8 +99,17 @@ pub fn recommend(
     let depth = if heldout.is_some() { top.max(20) } else { top };
     let (mut ndcg, mut recall, mut evaluated, mut lines) = (0.0, 0.0, 0usize, 0usize);
     let all: Vec<usize> = (0..users.data.users.len()).collect();
+    let bar = Progress::new(all.len() as u64, "recommend".into(), "users");
     for chunk in all.chunks(256) {
-        let best = top_items(model, &users.history, &users.seen, chunk, backend, depth);
+        let best = top_items(
+            model,
+            &users.history,
+            &users.seen,
+            chunk,
+            backend,
+            depth,
+            &bar,
+        );
         for (best, &u) in best.iter().zip(chunk) {
             if let Some(held) = heldout {
                 let order: Vec<usize> = best.iter().map(|&(i, _)| i as usize).collect();
@@ -119,6 +129,7 @@ pub fn recommend(
             }
         }
     }
+    bar.finish();
     let n = evaluated.max(1) as f64;
     Ok(Recommended {
         lines,

@@ -54,6 +54,8 @@ pub struct CatalogReport {
 
 impl CatalogPlan<'_> {
     pub fn run(&self, backend: &Backend) -> crate::Result<CatalogReport> {
+        // A directory it may not use is refused before anything is loaded.
+        self.check_out()?;
         let data = self.load_data()?;
         let split = &data.split;
         let reused = self.reused_teacher();
@@ -125,8 +127,8 @@ impl CatalogPlan<'_> {
         Ok(data)
     }
 
-    /// Checks that `out` continues the same run, or starts a new one with its config.
-    fn prepare_out(&self) -> crate::Result<()> {
+    /// Checks that `out` continues the same run, or holds none to start over.
+    fn check_out(&self) -> crate::Result<()> {
         let config_text = toml::to_string(self.config)?;
         let stored = self.out.join(RUN_CONFIG);
         if self.resume {
@@ -161,9 +163,21 @@ impl CatalogPlan<'_> {
             "{} already holds a catalog run; pass --resume to continue it, or choose another --out (nothing was overwritten)",
             self.out.display()
         );
+        Ok(())
+    }
+
+    /// A new run's directory, with its config; a resumed run's is already in place.
+    fn prepare_out(&self) -> crate::Result<()> {
+        if self.resume {
+            return Ok(());
+        }
         std::fs::create_dir_all(self.out)
             .with_context(|| format!("{}: cannot create", self.out.display()))?;
-        Ok(write_atomic(&stored, config_text.as_bytes())?)
+        let config_text = toml::to_string(self.config)?;
+        Ok(write_atomic(
+            &self.out.join(RUN_CONFIG),
+            config_text.as_bytes(),
+        )?)
     }
 
     /// A teacher folder given, or the run's own finished one when resuming: it fixes the

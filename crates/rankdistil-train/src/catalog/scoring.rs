@@ -11,6 +11,7 @@ use rankdistil_models::CatalogScorer;
 use rayon::prelude::*;
 
 use crate::backend::Backend;
+use crate::progress::Progress;
 
 /// Padded `[B, H]` ids and mask of item lists, H their longest.
 pub fn padded(lists: &[&[u32]], device: &Device) -> (Tensor<2, Int>, Tensor<2, Bool>) {
@@ -98,14 +99,16 @@ const CPU_SCORE_BLOCK_BYTES: u64 = 16 << 20;
 /// Each user's `n` best items over the whole catalog, best first, as `(item, score)`: users
 /// are scored a chunk at a time against a block of items at a time, and only each user's
 /// running top n is kept, so no `[users, L]` matrix is ever held. Items in a user's
-/// `exclude` list (sorted) score −∞, as they did in the whole-list path.
-pub fn top_items(
+/// `exclude` list (sorted) score −∞, as they did in the whole-list path. `progress` counts
+/// the users done.
+pub(crate) fn top_items(
     model: &CatalogScorer,
     history: &[Vec<u32>],
     exclude: &[Vec<u32>],
     users: &[usize],
     backend: &Backend,
     n: usize,
+    progress: &Progress,
 ) -> Vec<Vec<(u32, f32)>> {
     let l = model.num_items();
     let per = users.len().clamp(1, 256);
@@ -148,6 +151,7 @@ pub fn top_items(
                 .map(|(i, s)| (i as u32, s))
                 .collect()
         }));
+        progress.inc(chunk.len() as u64);
     }
     out
 }
@@ -176,7 +180,9 @@ pub fn evaluate_catalog(
     let users = split.evaluable();
     let l = split.num_items;
     let (mut ndcg, mut recall) = (0.0, 0.0);
-    let top = top_items(model, &split.train, &split.train, &users, backend, 20);
+    let bar = Progress::new(users.len() as u64, "evaluation".into(), "users");
+    let top = top_items(model, &split.train, &split.train, &users, backend, 20, &bar);
+    bar.finish();
     for (best, &u) in top.iter().zip(&users) {
         let best: Vec<usize> = best.iter().map(|&(i, _)| i as usize).collect();
         if let Some((n, r)) = binary_ndcg_recall_of_top(&best, l, &split.test[u], 10, 20) {
@@ -260,7 +266,16 @@ mod tests {
             let mut blocks = backend.clone();
             blocks.buffer_budget = budget;
             let chunk: Vec<usize> = (0..7).collect();
-            let top = top_items(&model, &split.train, &split.train, &chunk, &blocks, n);
+            let hidden = Progress::hidden();
+            let top = top_items(
+                &model,
+                &split.train,
+                &split.train,
+                &chunk,
+                &blocks,
+                n,
+                &hidden,
+            );
             for (u, best) in top.iter().enumerate() {
                 let row = &a[u * 200..(u + 1) * 200];
                 let want: Vec<(u32, f32)> = rankdistil_metrics::top_n(row, n)

@@ -10,6 +10,7 @@ use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
 use crate::catalog::scoring::top_items;
+use crate::progress::Progress;
 use crate::store::atomic::write_atomic;
 
 /// Scores every user's whole catalog, chunk by chunk, keeping the top-p unseen items.
@@ -20,19 +21,26 @@ pub fn build_cache(
     backend: &Backend,
 ) -> TopPCache {
     let users: Vec<usize> = (0..split.train.len()).collect();
-    let bar = crate::progress::bar(users.len() as u64, "teacher top-p cache".into(), "users");
-    let mut out = Vec::with_capacity(users.len());
-    for chunk in users.chunks(256) {
-        let top = top_items(teacher, &split.train, &split.train, chunk, backend, p);
-        out.extend(top.into_iter().map(|best| {
+    let bar = Progress::new(users.len() as u64, "teacher top-p cache".into(), "users");
+    let top = top_items(
+        teacher,
+        &split.train,
+        &split.train,
+        &users,
+        backend,
+        p,
+        &bar,
+    );
+    bar.finish();
+    let users = top
+        .into_iter()
+        .map(|best| {
             // Training items score −∞; a user with fewer than p others keeps what there is.
             let (items, scores) = best.into_iter().filter(|(_, s)| s.is_finite()).unzip();
             TopP { items, scores }
-        }));
-        bar.inc(chunk.len() as u64);
-    }
-    bar.finish_and_clear();
-    TopPCache { p, users: out }
+        })
+        .collect();
+    TopPCache { p, users }
 }
 
 /// The teacher's top-p unseen items per user, as written to and read from disk.

@@ -10,6 +10,7 @@ use rankdistil_models::CatalogScorer;
 
 use crate::backend::Backend;
 use crate::catalog::scoring::top_items;
+use crate::progress::Progress;
 
 /// The metrics [`user_metrics`] gives, in table order.
 pub const USER_COLUMNS: [&str; 5] = ["ndcg@1", "ndcg@5", "ndcg@10", "recall@20", "overlap@10"];
@@ -25,7 +26,18 @@ pub fn user_heads(
     backend: &Backend,
 ) -> Vec<Vec<u32>> {
     let users = split.evaluable();
-    top_items(model, &split.train, &split.train, &users, backend, HEAD)
+    let bar = Progress::new(users.len() as u64, "top-20 heads".into(), "users");
+    let heads = top_items(
+        model,
+        &split.train,
+        &split.train,
+        &users,
+        backend,
+        HEAD,
+        &bar,
+    );
+    bar.finish();
+    heads
         .into_iter()
         .map(|top| top.into_iter().map(|(item, _)| item).collect())
         .collect()

@@ -9,7 +9,7 @@ use rankdistil_metrics::MetricSummary;
 
 use crate::backend::Backend;
 use crate::list::compare::{Comparison, run_comparison};
-use crate::list::config::{CompareConfig, QuickstartConfig};
+use crate::list::config::{CompareConfig, DistillRunConfig, QuickstartConfig};
 use crate::list::data::load_splits;
 use crate::list::scoring::{evaluate, random_scores};
 use crate::list::teacher::TeacherScores;
@@ -23,7 +23,9 @@ pub struct QuickstartReport {
     pub rows: Vec<(String, MetricSummary)>,
     pub comparison: Comparison,
     pub test_queries: usize,
-    pub teacher_dir: PathBuf,
+    /// The run directories of the teacher and the two students, as `train` and `distill`
+    /// would write them, so each can be exported or scored.
+    pub runs: Vec<PathBuf>,
 }
 
 /// Runs the quickstart into `out`; `config_text` is recorded as the teacher run's config.
@@ -43,10 +45,20 @@ pub fn run_quickstart(
         test.ok_or_else(|| crate::error::invalid!("the quickstart's data has no test split"))?;
     let mut rows = vec![("teacher".to_string(), teacher.test_metrics.clone())];
     let label_only = ObjectiveConfig::label_only(LabelLossKind::SoftmaxCe);
-    for (name, objective) in [
-        ("label-only student", &label_only),
-        ("RankDistil student", &cfg.distill),
+    let mut runs = vec![teacher_dir.clone()];
+    for (name, dir, objective) in [
+        ("label-only student", "label-only", &label_only),
+        ("RankDistil student", "rankdistil", &cfg.distill),
     ] {
+        let dir = out.join(dir);
+        // Recorded as a `distill` run of the saved teacher, so `export --run` takes it.
+        let config = DistillRunConfig {
+            data: Some(cfg.data.clone()),
+            model: cfg.student.model.clone(),
+            train: cfg.student.train.clone(),
+            loss: objective.clone(),
+        };
+        let teacher_source = teacher_dir.display().to_string();
         let student = ListRun {
             label: name,
             splits: &teacher.splits,
@@ -54,11 +66,20 @@ pub fn run_quickstart(
             model: &cfg.student.model,
             train: &cfg.student.train,
             objective,
-            record: None,
+            record: Some(RunRecord {
+                dir: &dir,
+                resume: false,
+                config_text: &toml::to_string(&config)?,
+                role: Role::Student,
+                method: objective.name(),
+                data: &cfg.data,
+                teacher: Some(&teacher_source),
+            }),
             progress: true,
         }
         .run(backend)?;
         rows.push((name.to_string(), student.test));
+        runs.push(dir);
     }
     let random = random_scores(test.num_rows(), 0);
     let random = evaluate(test, &random, teacher.test.as_deref());
@@ -78,7 +99,7 @@ pub fn run_quickstart(
         rows,
         comparison: run_comparison(&teacher, &compare, backend)?,
         test_queries: test.num_queries(),
-        teacher_dir,
+        runs,
     })
 }
 

@@ -161,6 +161,10 @@ impl RunTarget {
                 dir.display()
             );
         }
+        if !resume {
+            // Refused before any data is loaded; `create_run_dir` checks again under the lock.
+            refuse_existing(&dir)?;
+        }
         let lock = RunLock::acquire(&dir)?;
         if !resume {
             let config = config.context("--config is required unless --resume is given")?;
@@ -266,6 +270,17 @@ pub fn check_unfinished(dir: &Path) -> crate::Result<()> {
     }
 }
 
+/// Refuses a new run in a directory that holds one.
+fn refuse_existing(dir: &Path) -> crate::Result<()> {
+    if dir.join(META_FILE).exists() || dir.join(METRICS_FILE).exists() {
+        bail!(
+            "{} already holds a run; continue it with --resume, or choose another --out (nothing was overwritten)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Creates a run directory holding its config and normalisation, refusing one that already
 /// holds a run.
 pub fn create_run_dir(
@@ -273,12 +288,7 @@ pub fn create_run_dir(
     config_text: &str,
     normalizer: &FeatureNormalizer,
 ) -> crate::Result<()> {
-    if dir.join(META_FILE).exists() || dir.join(METRICS_FILE).exists() {
-        bail!(
-            "{} already holds a run; continue it with --resume, or choose another --out (nothing was overwritten)",
-            dir.display()
-        );
-    }
+    refuse_existing(dir)?;
     std::fs::create_dir_all(dir)
         .with_context(|| format!("{}: cannot create the run directory", dir.display()))?;
     write_atomic(&dir.join(CONFIG_FILE), config_text.as_bytes())?;

@@ -70,14 +70,20 @@ pub fn run(args: QuickstartArgs) -> anyhow::Result<()> {
             backend.adapter
         );
     }
+    let runs: Vec<String> = report
+        .runs
+        .iter()
+        .map(|r| r.display().to_string())
+        .collect();
     println!(
-        "\nheld-out synthetic test queries ({}):\n\n{}\nbaselines, student architecture, seeds {:?}:\n\n{}\ndone in {:.0}s; the teacher run is in {}",
+        "\nheld-out synthetic test queries ({}):\n\n{}\nbaselines, student architecture, seeds {:?}:\n\n{}\ndone in {:.0}s; the runs are {} (export one with `rankdistil export --run {} --out DIR`)",
         report.test_queries,
         table(&report.rows),
         cfg.compare.seeds,
         report.comparison.markdown(),
         started.elapsed().as_secs_f64(),
-        report.teacher_dir.display()
+        runs.join(", "),
+        runs.last().map_or("RUN", String::as_str),
     );
     Ok(())
 }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use crate::util::{
     Event, TEST_BACKEND, command, ended_epoch, fails, is_epoch, kill_when, ok, python_has,
-    python_script, rankdistil, recorded, reused_from, stderr, stdout, trained,
+    python_script, rankdistil, recorded, refusal, reused_from, stderr, stdout, trained,
 };
 
 /// [`CONFIG`] as the run's config struct, to edit by field.
@@ -568,7 +568,11 @@ fn an_interrupted_catalog_run_resumes_with_what_it_has() {
 
     // A second start over the finished run is refused and changes nothing.
     let o = rankdistil(d, &args);
-    fails(&o, "already holds a catalog run; pass --resume");
+    // Refused before the data is loaded: the one line is all it prints.
+    assert_eq!(
+        refusal(&o),
+        "error: cat already holds a catalog run; pass --resume to continue it, or choose another --out (nothing was overwritten)\n"
+    );
 
     // As if killed while the sampled student was saving: its metadata never landed.
     std::fs::remove_file(d.join("cat/students/sampled-seed1/catalog-student.json")).unwrap();

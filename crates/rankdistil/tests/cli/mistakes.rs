@@ -456,12 +456,87 @@ fn a_second_quickstart_says_where_it_goes_and_why() {
             &["quickstart", "--config", &config, "--backend", TEST_BACKEND],
         ))
     };
-    let first = stderr(&quickstart());
+    let first = quickstart();
+    assert!(
+        stdout(&first).contains("the runs are runs/quickstart/teacher, runs/quickstart/label-only, runs/quickstart/rankdistil (export one with `rankdistil export --run runs/quickstart/rankdistil --out DIR`)\n"),
+        "{}",
+        stdout(&first)
+    );
+    let first = stderr(&first);
     assert!(!first.contains("earlier quickstart"), "{first}");
+    // Each student is a run that exports like a `distill` run.
+    for (run, method) in [("label-only", "label_only"), ("rankdistil", "coupled")] {
+        let run = format!("runs/quickstart/{run}");
+        let out = format!("exports/{method}");
+        ok(rankdistil(d, &["export", "--run", &run, "--out", &out]));
+        let config: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(d.join(&out).join("config.json")).unwrap(),
+        )
+        .unwrap();
+        assert_eq!(config["role"], "student", "{config}");
+        assert_eq!(config["method"], method, "{config}");
+    }
     let second = stderr(&quickstart());
     assert!(
         second.contains("quickstart: runs/quickstart holds an earlier quickstart, kept as it is; this one goes to runs/quickstart-2 (choose with --out)\n"),
         "{second}"
     );
     assert!(d.join("runs/quickstart-2").exists());
+}
+
+#[test]
+fn the_python_scripts_end_a_wrong_path_or_a_missing_package_in_one_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir(d.join("e")).unwrap();
+    let refused = |flags: &[&str], script: &str, args: &[&str]| {
+        let o = python_output(d, flags, script, args);
+        assert_eq!(o.status.code(), Some(1), "{script}: {}", stderr(&o));
+        stderr(&o)
+    };
+    // `-S` leaves out site-packages: what a machine without the requirements sees.
+    let needs = "needs the Python package numpy; pip install -r scripts/requirements.txt\n";
+    for script in [
+        "score_with_numpy.py",
+        "score_with_onnxruntime.py",
+        "recommend_with_numpy.py",
+        "recommend_with_onnxruntime.py",
+    ] {
+        assert_eq!(
+            refused(&["-S"], script, &["e", "x.txt"]),
+            format!("{script}: {needs}")
+        );
+    }
+    assert_eq!(
+        refused(
+            &["-S"],
+            "teacher_lightgbm.py",
+            &["--train", "t.txt", "--out", "o"]
+        ),
+        format!("teacher_lightgbm.py: {needs}")
+    );
+    if !python_has("numpy, safetensors", "RANKDISTIL_REQUIRE_NUMPY") {
+        return;
+    }
+    for script in ["score_with_numpy.py", "recommend_with_numpy.py"] {
+        assert_eq!(
+            refused(&[], script, &["nowhere", "x.txt"]),
+            "nowhere: not found, or not a directory; expected a `rankdistil export` directory\n"
+        );
+        assert_eq!(
+            refused(&[], script, &["e", "x.txt"]),
+            "e/config.json: not found; is e a `rankdistil export` directory?\n"
+        );
+    }
+    if python_has("lightgbm", "RANKDISTIL_REQUIRE_LIGHTGBM") {
+        assert_eq!(
+            refused(
+                &[],
+                "teacher_lightgbm.py",
+                &["--train", "t.txt", "--out", "o"]
+            ),
+            "t.txt: No such file or directory\n"
+        );
+        assert!(!d.join("o").exists());
+    }
 }

@@ -155,18 +155,24 @@ pub fn python_has(modules: &str, require: &str) -> bool {
 
 /// Runs `scripts/<script>` with python3 in `dir`; asserts it succeeds and returns its stdout.
 pub fn python_script(dir: &Path, script: &str, args: &[&str]) -> String {
+    let o = python_output(dir, &[], script, args);
+    assert!(o.status.success(), "{script}: {}{}", stdout(&o), stderr(&o));
+    stdout(&o)
+}
+
+/// Runs `python3 FLAGS scripts/<script> ARGS` in `dir`, whatever its outcome.
+pub fn python_output(dir: &Path, flags: &[&str], script: &str, args: &[&str]) -> Output {
     // The manifest dir as cargo gives it at run time: a test binary built in another
     // checkout of the same target dir would carry that checkout's path.
     let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo test sets it");
     let path = format!("{manifest}/../../scripts/{script}");
-    let o = Command::new("python3")
+    Command::new("python3")
         .current_dir(dir)
+        .args(flags)
         .arg(&path)
         .args(args)
         .output()
-        .expect("python3 runs");
-    assert!(o.status.success(), "{script}: {}{}", stdout(&o), stderr(&o));
-    stdout(&o)
+        .expect("python3 runs")
 }
 
 /// Records `file`'s current SHA-256 in its export's `config.json`, as `export` does: a test that
