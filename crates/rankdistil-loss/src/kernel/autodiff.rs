@@ -21,7 +21,7 @@ struct NllBackward {
 }
 
 impl<B: Backend + PlackettLuceKernels> Backward<B, 1> for NllBackward {
-    /// The scores, the orders and counts, and the forward's log-sum-exps.
+    /// The scores, the orders and counts, and the forward's `lse` and `P`.
     type State = (FloatTensor<B>, IntTensor<B>, IntTensor<B>, FloatTensor<B>);
 
     fn backward(
@@ -35,13 +35,13 @@ impl<B: Backend + PlackettLuceKernels> Backward<B, 1> for NllBackward {
         let Some(node) = scores_node else {
             return;
         };
-        let (scores, index, counts, lse) = ops.state;
+        let (scores, index, counts, stats) = ops.state;
         let [batch, n] = scores.shape().dims::<2>();
         let rows = B::ordered_top_k_nll_backward(
             scores,
             index,
             counts,
-            lse,
+            stats,
             grad,
             self.samples,
             self.head,
@@ -81,7 +81,7 @@ impl<B: Backend + PlackettLuceKernels, C: CheckpointStrategy> PlackettLuceKernel
         {
             OpsKind::Tracked(prep) => {
                 let primitive = scores.primitive().clone();
-                let (nll, lse) = B::ordered_top_k_nll(
+                let (nll, stats) = B::ordered_top_k_nll(
                     primitive.clone(),
                     index.clone(),
                     counts.clone(),
@@ -89,11 +89,11 @@ impl<B: Backend + PlackettLuceKernels, C: CheckpointStrategy> PlackettLuceKernel
                     head,
                     inv_tau,
                 );
-                let state = (primitive, index, counts, lse.clone());
-                (prep.finish(state, nll), Self::from_inner(lse))
+                let state = (primitive, index, counts, stats.clone());
+                (prep.finish(state, nll), Self::from_inner(stats))
             }
             OpsKind::UnTracked(prep) => {
-                let (nll, lse) = B::ordered_top_k_nll(
+                let (nll, stats) = B::ordered_top_k_nll(
                     scores.into_primitive(),
                     index,
                     counts,
@@ -101,7 +101,7 @@ impl<B: Backend + PlackettLuceKernels, C: CheckpointStrategy> PlackettLuceKernel
                     head,
                     inv_tau,
                 );
-                (prep.finish(nll), Self::from_inner(lse))
+                (prep.finish(nll), Self::from_inner(stats))
             }
         }
     }
@@ -111,7 +111,7 @@ impl<B: Backend + PlackettLuceKernels, C: CheckpointStrategy> PlackettLuceKernel
         scores: FloatTensor<Self>,
         index: IntTensor<Self>,
         counts: IntTensor<Self>,
-        lse: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         samples: usize,
         head: usize,
@@ -121,7 +121,7 @@ impl<B: Backend + PlackettLuceKernels, C: CheckpointStrategy> PlackettLuceKernel
             Self::inner(scores),
             index,
             counts,
-            Self::inner(lse),
+            Self::inner(stats),
             Self::inner(grad),
             samples,
             head,

@@ -1,6 +1,10 @@
-//! The kernels, one thread per order: the forward's reverse log-sum-exp pass and the
-//! backward's slot-space gradient row. A row of the backward is a permutation, so no two
-//! threads write one element and no zero fill is needed.
+//! The kernels. The forward runs one workgroup of [`WORKGROUP`] threads per order: each thread
+//! takes a contiguous chunk of at most ⌈N / WORKGROUP⌉ of the order's positions, and the chunks
+//! meet through shared-memory scans of log₂(WORKGROUP) steps. No thread loops over more than
+//! ⌈N / WORKGROUP⌉ items in a pass (five: its chunk's sum, the head's lse back through it, two for
+//! `P`, and zeros past k') or more than log₂(WORKGROUP) steps in a scan (three scans). The backward
+//! runs one thread per (order, slot) and loops over nothing. A row of the backward is a
+//! permutation, so no two threads write one element and no zero fill is needed.
 
 use burn::backend::TensorMetadata;
 use burn::backend::cubecl::dtype_to_storage_type;
@@ -18,6 +22,9 @@ use super::PlackettLuceKernels;
 
 /// Logit of an empty running sum: `exp(NEG − x)` is 0 for any real `x`.
 const NEG: f32 = -1.0e30;
+
+/// Threads per order in the forward: a power of two.
+const WORKGROUP: usize = 128;
 
 /// Where order `r` reads: the offsets of its list's scores and of its own slot row, its list's
 /// valid items and `k' = min(head, count)`.
@@ -47,49 +54,230 @@ fn order_row<I: Numeric>(
     }
 }
 
+/// A log-sum-exp in progress, `m + ln s`, with a running max `m` so that extreme logits stay
+/// finite; `(NEG, 0)` is the empty sum.
+#[derive(CubeType)]
+struct Lse<F: Float> {
+    m: F,
+    s: F,
+}
+
+/// The sums `(am, as_)` and `(bm, bs)` together.
+#[cube]
+fn lse_merge<F: Float>(am: F, as_: F, bm: F, bs: F) -> Lse<F> {
+    let m = if am > bm { am } else { bm };
+    Lse::<F> {
+        m,
+        s: as_ * (am - m).exp() + bs * (bm - m).exp(),
+    }
+}
+
+/// The sum of the log-sum-exps `(m, s)` of the threads after this one, by an inclusive scan
+/// towards lower threads in `shared` (`m` then `s`, `workgroup` each).
+#[cube]
+fn later_threads<F: Float>(
+    m: F,
+    s: F,
+    shared: &mut Shared<[F]>,
+    t: usize,
+    #[comptime] workgroup: usize,
+) -> Lse<F> {
+    let mut acc_m = m;
+    let mut acc_s = s;
+    shared[t] = acc_m;
+    shared[workgroup + t] = acc_s;
+    sync_cube();
+    for step in 0..comptime!(workgroup.trailing_zeros()) {
+        let d = 1usize << step as usize;
+        let mut om = F::new(NEG);
+        let mut os = F::new(0.0);
+        if t + d < workgroup {
+            om = shared[t + d];
+            os = shared[workgroup + t + d];
+        }
+        // Every thread has read before any overwrites.
+        sync_cube();
+        let v = lse_merge::<F>(acc_m, acc_s, om, os);
+        acc_m = v.m;
+        acc_s = v.s;
+        shared[t] = acc_m;
+        shared[workgroup + t] = acc_s;
+        sync_cube();
+    }
+    let mut later = Lse::<F> {
+        m: F::new(NEG),
+        s: F::new(0.0),
+    };
+    if t + 1 < workgroup {
+        later.m = shared[t + 1];
+        later.s = shared[workgroup + t + 1];
+    }
+    // The shared memory is reused after this.
+    sync_cube();
+    later
+}
+
+/// What the affine maps `P ↦ a·P + b` of the threads before this one, applied in order, make
+/// of 0, by an inclusive scan towards higher threads in `shared` (`a` then `b`).
+#[cube]
+fn earlier_threads<F: Float>(
+    a: F,
+    b: F,
+    shared: &mut Shared<[F]>,
+    t: usize,
+    #[comptime] workgroup: usize,
+) -> F {
+    let mut acc_a = a;
+    let mut acc_b = b;
+    shared[t] = acc_a;
+    shared[workgroup + t] = acc_b;
+    sync_cube();
+    for step in 0..comptime!(workgroup.trailing_zeros()) {
+        let d = 1usize << step as usize;
+        // The identity map, for a thread with none that far before it.
+        let mut oa = F::new(1.0);
+        let mut ob = F::new(0.0);
+        if t >= d {
+            oa = shared[t - d];
+            ob = shared[workgroup + t - d];
+        }
+        sync_cube();
+        // The earlier maps first, then this thread's.
+        acc_b = acc_a * ob + acc_b;
+        acc_a *= oa;
+        shared[t] = acc_a;
+        shared[workgroup + t] = acc_b;
+        sync_cube();
+    }
+    let mut before = F::new(0.0);
+    if t >= 1 {
+        before = shared[workgroup + t - 1];
+    }
+    sync_cube();
+    before
+}
+
+/// The workgroup's sum of `own`, for thread 0.
+#[cube]
+fn workgroup_sum<F: Float>(
+    own: F,
+    shared: &mut Shared<[F]>,
+    t: usize,
+    #[comptime] workgroup: usize,
+) -> F {
+    shared[t] = own;
+    sync_cube();
+    for step in 0..comptime!(workgroup.trailing_zeros()) {
+        let d = (workgroup / 2) >> step as usize;
+        if t < d {
+            shared[t] = shared[t] + shared[t + d];
+        }
+        sync_cube();
+    }
+    shared[0]
+}
+
 #[cube(launch)]
 fn forward_kernel<F: Float, I: Numeric>(
-    scores: &Tensor<F>,  // [B, N]
-    index: &Tensor<I>,   // [B, S·N]
-    counts: &Tensor<I>,  // [B]
-    nll: &mut Tensor<F>, // [B·S]
-    lse: &mut Tensor<F>, // [B·S, head]
+    scores: &Tensor<F>,    // [B, N]
+    index: &Tensor<I>,     // [B, S·N]
+    counts: &Tensor<I>,    // [B]
+    nll: &mut Tensor<F>,   // [B·S]
+    stats: &mut Tensor<F>, // [B·S, 2·head]: lse, then P
     rows: u32,
     samples: u32,
     head: u32,
     inv_tau: InputScalar,
+    #[comptime] workgroup: usize,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
-    let r = ABSOLUTE_POS;
+    // One order per workgroup: a whole workgroup leaves here together.
+    let r = CUBE_POS;
     if r >= rows as usize {
         terminate!();
     }
+    let t = UNIT_POS as usize;
     let head = head as usize;
     let row = order_row::<I>(counts, r, scores.stride(0), samples, head);
     let (list, order, count, k) = (row.list, row.order, row.count, row.k);
     let tau = inv_tau.get::<F>();
+    let chunk = count.div_ceil(workgroup);
+    let start = if t * chunk < count { t * chunk } else { count };
+    let end = if start + chunk < count {
+        start + chunk
+    } else {
+        count
+    };
+    let mut shared = Shared::<[F]>::new_slice(comptime!(2 * workgroup));
+    let base = r * 2 * head;
+
+    // The chunk's sum, then the sum of every later chunk.
     let mut m = F::new(NEG);
     let mut sum = F::new(0.0);
-    let mut total = F::new(0.0);
-    for t in 0..count {
-        let p = count - 1 - t;
+    for p in start..end {
         let x = scores[list + u32::cast_from(index[order + p]) as usize] * tau;
-        if x > m {
-            sum = sum * (m - x).exp() + F::new(1.0);
-            m = x;
-        } else {
-            sum += (x - m).exp();
-        }
-        if p < k {
-            let l = m + sum.ln();
-            lse[r * head + p] = l;
-            total += l - x;
+        let v = lse_merge::<F>(m, sum, x, F::new(1.0));
+        m = v.m;
+        sum = v.s;
+    }
+    let later = later_threads::<F>(m, sum, &mut shared, t, workgroup);
+
+    // Back through the chunk from that sum: lse_p for each head position.
+    let mut m = later.m;
+    let mut sum = later.s;
+    let mut partial = F::new(0.0);
+    let head_end = if end < k { end } else { k };
+    if start < k {
+        for q in 0..end - start {
+            let p = end - 1 - q;
+            let x = scores[list + u32::cast_from(index[order + p]) as usize] * tau;
+            let v = lse_merge::<F>(m, sum, x, F::new(1.0));
+            m = v.m;
+            sum = v.s;
+            if p < k {
+                let l = m + sum.ln();
+                stats[base + p] = l;
+                partial += l - x;
+            }
         }
     }
-    for p in k..head {
-        lse[r * head + p] = F::new(0.0);
+    let total = workgroup_sum::<F>(partial, &mut shared, t, workgroup);
+    if t == 0 {
+        nll[r] = total;
     }
-    nll[r] = total;
+    sync_cube();
+
+    // lse_{start−1} is the thread before's: its writes must be visible here.
+    sync_storage();
+    // P_j = Σ_{i≤j} exp(lse_j − lse_i) = 1 + P_{j−1}·exp(lse_j − lse_{j−1}): an affine
+    // recurrence, scanned chunk by chunk like the sums above. Its factors are at most 1 and
+    // read differences of neighbouring lse, so nothing grows or cancels.
+    let mut a_chunk = F::new(1.0);
+    let mut b_chunk = F::new(0.0);
+    for p in start..head_end {
+        let mut a = F::new(0.0);
+        if p > 0 {
+            a = (stats[base + p] - stats[base + p - 1]).exp();
+        }
+        a_chunk *= a;
+        b_chunk = a * b_chunk + F::new(1.0);
+    }
+    let mut pj = earlier_threads::<F>(a_chunk, b_chunk, &mut shared, t, workgroup);
+    for p in start..head_end {
+        let mut a = F::new(0.0);
+        if p > 0 {
+            a = (stats[base + p] - stats[base + p - 1]).exp();
+        }
+        pj = a * pj + F::new(1.0);
+        stats[base + head + p] = pj;
+    }
+    for round in 0..head.div_ceil(workgroup) {
+        let p = k + t + round * workgroup;
+        if p < head {
+            stats[base + p] = F::new(0.0);
+            stats[base + head + p] = F::new(0.0);
+        }
+    }
 }
 
 #[cube(launch)]
@@ -97,7 +285,7 @@ fn backward_kernel<F: Float, I: Numeric>(
     scores: &Tensor<F>,  // [B, N]
     index: &Tensor<I>,   // [B, S·N]
     counts: &Tensor<I>,  // [B]
-    lse: &Tensor<F>,     // [B·S, head]
+    stats: &Tensor<F>,   // [B·S, 2·head]
     grad: &Tensor<F>,    // [B·S]
     out: &mut Tensor<F>, // [B·S, N]
     rows: u32,
@@ -106,39 +294,34 @@ fn backward_kernel<F: Float, I: Numeric>(
     inv_tau: InputScalar,
     #[define(F, I)] _dtypes: [ElemType; 2],
 ) {
-    let r = ABSOLUTE_POS;
-    if r >= rows as usize {
+    let n_slots = scores.stride(0);
+    let at = ABSOLUTE_POS;
+    if at >= rows as usize * n_slots {
         terminate!();
     }
-    let n_slots = scores.stride(0);
+    let (r, p) = (at / n_slots, at % n_slots);
     let head = head as usize;
     let row = order_row::<I>(counts, r, n_slots, samples, head);
     let (list, order, count, k) = (row.list, row.order, row.count, row.k);
     let tau = inv_tau.get::<F>();
-    let g = grad[r] * tau;
-    for p in 0..n_slots {
-        let slot = u32::cast_from(index[order + p]) as usize;
-        let mut d = F::new(0.0);
-        if p < count {
-            let x = scores[list + slot] * tau;
-            let upto = if p < k { p + 1 } else { k };
-            for i in 0..upto {
-                d += (x - lse[r * head + i]).exp();
-            }
-            if p < k {
-                d -= F::new(1.0);
-            }
+    let slot = u32::cast_from(index[order + p]) as usize;
+    let mut d = F::new(0.0);
+    if p < count {
+        // Σ_{i<u} exp(x − lse_i) = exp(x − lse_{u−1})·P_{u−1}, each factor at most 1 and u.
+        let x = scores[list + slot] * tau;
+        let u = if p < k { p + 1 } else { k };
+        let base = r * 2 * head;
+        d = (x - stats[base + u - 1]).exp() * stats[base + head + u - 1];
+        if p < k {
+            d -= F::new(1.0);
         }
-        out[order + slot] = d * g;
     }
+    out[order + slot] = d * grad[r] * tau;
 }
 
-/// What both launches share: one thread per order over `rows` orders, the element types and
-/// the scalars.
+/// What both launches share: the element types and the scalars.
 struct OrderLaunch {
-    count: CubeCount,
-    dim: CubeDim,
-    rows: u32,
+    rows: usize,
     samples: u32,
     head: u32,
     inv_tau: InputScalar,
@@ -153,18 +336,19 @@ impl OrderLaunch {
         head: usize,
         inv_tau: f32,
     ) -> Self {
-        let rows = scores.shape()[0] * samples;
-        let dim = CubeDim::new(&scores.client, rows);
         let float = dtype_to_storage_type(scores.dtype);
         Self {
-            count: calculate_cube_count_elemwise(&scores.client, rows, dim),
-            dim,
-            rows: rows as u32,
+            rows: scores.shape()[0] * samples,
             samples: samples as u32,
             head: head as u32,
             inv_tau: InputScalar::new(inv_tau, float),
             types: [float, dtype_to_storage_type(index.dtype)],
         }
+    }
+
+    /// `units` threads in workgroups of `dim`.
+    fn cubes(scores: &CubeTensor, units: usize, dim: CubeDim) -> CubeCount {
+        calculate_cube_count_elemwise(&scores.client, units, dim)
     }
 }
 
@@ -188,58 +372,64 @@ impl PlackettLuceKernels for CubeBackend {
             into_contiguous(counts),
         );
         let launch = OrderLaunch::new(&scores, &index, samples, head, inv_tau);
-        let rows = launch.rows as usize;
+        let rows = launch.rows;
         let nll = empty_like(&scores, Shape::new([rows]));
-        let lse = empty_like(&scores, Shape::new([rows, head]));
+        let stats = empty_like(&scores, Shape::new([rows, 2 * head]));
+        // One workgroup per order.
+        let dim = CubeDim::new_1d(WORKGROUP as u32);
         forward_kernel::launch(
             &scores.client.clone(),
-            launch.count,
-            launch.dim,
+            OrderLaunch::cubes(&scores, rows * WORKGROUP, dim),
+            dim,
             scores.into_tensor_arg(),
             index.into_tensor_arg(),
             counts.into_tensor_arg(),
             nll.clone().into_tensor_arg(),
-            lse.clone().into_tensor_arg(),
-            launch.rows,
+            stats.clone().into_tensor_arg(),
+            rows as u32,
             launch.samples,
             launch.head,
             launch.inv_tau,
+            WORKGROUP,
             launch.types,
         );
-        (nll, lse)
+        (nll, stats)
     }
 
     fn ordered_top_k_nll_backward(
         scores: FloatTensor<Self>,
         index: IntTensor<Self>,
         counts: IntTensor<Self>,
-        lse: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         samples: usize,
         head: usize,
         inv_tau: f32,
     ) -> FloatTensor<Self> {
-        let (scores, index, counts, lse, grad) = (
+        let (scores, index, counts, stats, grad) = (
             into_contiguous(scores),
             into_contiguous(index),
             into_contiguous(counts),
-            into_contiguous(lse),
+            into_contiguous(stats),
             into_contiguous(grad),
         );
         let launch = OrderLaunch::new(&scores, &index, samples, head, inv_tau);
         let n = scores.shape()[1];
-        let out = empty_like(&scores, Shape::new([launch.rows as usize, n]));
+        let out = empty_like(&scores, Shape::new([launch.rows, n]));
+        // One thread per (order, slot).
+        let units = launch.rows * n;
+        let dim = CubeDim::new(&scores.client, units);
         backward_kernel::launch(
             &scores.client.clone(),
-            launch.count,
-            launch.dim,
+            OrderLaunch::cubes(&scores, units, dim),
+            dim,
             scores.into_tensor_arg(),
             index.into_tensor_arg(),
             counts.into_tensor_arg(),
-            lse.into_tensor_arg(),
+            stats.into_tensor_arg(),
             grad.into_tensor_arg(),
             out.clone().into_tensor_arg(),
-            launch.rows,
+            launch.rows as u32,
             launch.samples,
             launch.head,
             launch.inv_tau,

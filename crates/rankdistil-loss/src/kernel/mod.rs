@@ -9,11 +9,15 @@
 //! x_p      = scores[b, π(p)] / τ
 //! lse_i    = log Σ_{p=i..n_b−1} exp(x_p)
 //! nll[b,s] = Σ_{i<k'} (lse_i − x_i)
+//! P_j      = Σ_{i≤j} exp(lse_j − lse_i) = 1 + P_{j−1}·exp(lse_j − lse_{j−1})
 //! ∂nll/∂x_p = Σ_{i ≤ min(p, k'−1)} exp(x_p − lse_i) − [p < k']
+//!           = exp(x_p − lse_u)·P_u − [p < k'],  u = min(p, k'−1)
 //! ```
 //!
-//! Each `lse_i` comes from one reverse pass with a running max, so extreme logits stay finite
-//! as in the tensor version, which stays the reference (and the CPU backends' path).
+//! The forward scans each order in parallel over its items (a suffix log-sum-exp, then `P`
+//! over the head) and leaves `lse` and `P` to the backward, which is then one expression per
+//! slot. Every sum keeps a running max and every factor is at most 1, so extreme logits stay
+//! finite as in the tensor version, which stays the reference (and the CPU backends' path).
 //!
 //! Wired through burn's backend extension, as `burn-signal` wires its FFTs: [`cube`] launches
 //! the kernels, the `Fusion` impl is generated, and [`autodiff`] holds the backward.
@@ -30,7 +34,8 @@ use burn::tensor::Shape;
 /// The kernels' backend extension. `head` is `min(k, N)`; `samples` orders per list.
 #[backend_extension(Cube, Fusion, Autodiff)]
 pub trait PlackettLuceKernels: Backend {
-    /// `scores [B, N]`, `index [B, S·N]`, `counts [B]` → `(nll [B·S], lse [B·S, head])`.
+    /// `scores [B, N]`, `index [B, S·N]`, `counts [B]` → `(nll [B·S], stats [B·S, 2·head])`,
+    /// `stats` holding each order's `lse` then its `P` (zero past `k'`).
     #[fusion(meta = forward_specs)]
     fn ordered_top_k_nll(
         scores: FloatTensor<Self>,
@@ -48,7 +53,7 @@ pub trait PlackettLuceKernels: Backend {
         scores: FloatTensor<Self>,
         index: IntTensor<Self>,
         counts: IntTensor<Self>,
-        lse: FloatTensor<Self>,
+        stats: FloatTensor<Self>,
         grad: FloatTensor<Self>,
         samples: usize,
         head: usize,
@@ -67,7 +72,7 @@ fn forward_specs(
     let rows = scores.shape[0] * samples;
     (
         TensorSpec::new(Shape::new([rows]), scores.dtype),
-        TensorSpec::new(Shape::new([rows, *head]), scores.dtype),
+        TensorSpec::new(Shape::new([rows, 2 * *head]), scores.dtype),
     )
 }
 
@@ -76,7 +81,7 @@ fn backward_spec(
     scores: &TensorSpec,
     _index: &TensorSpec,
     _counts: &TensorSpec,
-    _lse: &TensorSpec,
+    _stats: &TensorSpec,
     _grad: &TensorSpec,
     samples: &usize,
     _head: &usize,
@@ -111,7 +116,7 @@ pub(crate) fn ordered_top_k_nll(
         return Tensor::zeros([batch * samples], &scores.device());
     }
     let head = k.min(n);
-    let (nll, _lse) = <Dispatch as PlackettLuceKernels>::ordered_top_k_nll(
+    let (nll, _stats) = <Dispatch as PlackettLuceKernels>::ordered_top_k_nll(
         scores.into_dispatch(),
         index.into_dispatch(),
         counts.into_dispatch(),
