@@ -39,6 +39,34 @@ pub fn effective_len(list_len: usize, width: usize, layout: ItemLayout) -> usize
     }
 }
 
+/// How a step of `lists` lists of `list_len` items runs: its layout and micro-batches. The
+/// layout is `preferred`, unless that is `lists` and its per-list `[width, width]` weight
+/// gradients would split the batch into more micro-batches than the `rows` layout, whose one
+/// weight gradient does not grow with the batch: a card with the memory for the whole batch
+/// then runs it whole. Errors when not even one list fits.
+pub fn step_plan(
+    preferred: ItemLayout,
+    lists: usize,
+    list_len: usize,
+    width: usize,
+    budget: u64,
+) -> crate::Result<(ItemLayout, Vec<std::ops::Range<usize>>)> {
+    let parts = |layout| {
+        let len = effective_len(list_len, width, layout);
+        lists_per_chunk(lists, len, width, budget).map(|per| chunks(lists, per))
+    };
+    let preferred_parts = parts(preferred);
+    if preferred == ItemLayout::Lists
+        && let Ok(rows) = parts(ItemLayout::Rows)
+        && preferred_parts
+            .as_ref()
+            .map_or(true, |p| rows.len() < p.len())
+    {
+        return Ok((ItemLayout::Rows, rows));
+    }
+    Ok((preferred, preferred_parts?))
+}
+
 /// Host bytes per trained parameter: weights, gradients, Adam's two moments and the best
 /// epoch's copy, f32 each.
 pub const BYTES_PER_PARAM: u128 = 5 * 4;
@@ -127,6 +155,37 @@ pub fn chunks(lists: usize, per_chunk: usize) -> Vec<std::ops::Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_batch_the_lists_layout_would_split_runs_whole_in_rows() {
+        // 1024 lists × 200 items × 1024 units under a 2 GiB budget (wgpu's ceiling halved): in
+        // `lists` each list holds a 4 MiB weight gradient, 4 GiB in all, so the batch splits;
+        // in `rows` the widest buffer is 800 MiB.
+        let budget = gpu_budget(WGPU_BUFFER_LIMIT);
+        assert_eq!(budget, 2 << 30);
+        let plan = |layout, lists, len, width| {
+            let (layout, parts) = step_plan(layout, lists, len, width, budget).unwrap();
+            (layout, parts.len())
+        };
+        let lists = effective_len(200, 1024, ItemLayout::Lists);
+        assert_eq!(
+            chunks(1024, lists_per_chunk(1024, lists, 1024, budget).unwrap()).len(),
+            2
+        );
+        assert_eq!(
+            plan(ItemLayout::Lists, 1024, 200, 1024),
+            (ItemLayout::Rows, 1)
+        );
+        // Where `lists` runs whole (or splits no more), it stays.
+        assert_eq!(
+            plan(ItemLayout::Lists, 64, 2000, 256),
+            (ItemLayout::Lists, 1)
+        );
+        assert_eq!(
+            plan(ItemLayout::Rows, 1024, 200, 1024),
+            (ItemLayout::Rows, 1)
+        );
+    }
 
     #[test]
     fn the_failing_configuration_is_split_under_the_limit() {

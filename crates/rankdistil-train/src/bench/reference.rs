@@ -16,7 +16,7 @@ use crate::backend::Backend;
 use crate::bench::options::{BenchOptions, FEATURES};
 use crate::list::resident::ResidentSet;
 use crate::list::training::{StepData, accumulate_gradients};
-use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
+use crate::memory::{Sizing, step_plan};
 use crate::progress::logged;
 
 /// Times the reference step at every configuration and prints one table row each.
@@ -135,8 +135,8 @@ impl ReferenceStep {
             widest: h.max(FEATURES),
             budget: backend.buffer_budget,
         };
-        let len = effective_len(batch.list_len, sizing.widest, layout);
-        let micro_batches = chunks(b, lists_per_chunk(b, len, sizing.widest, sizing.budget)?).len();
+        let (_, parts) = step_plan(layout, b, batch.list_len, sizing.widest, sizing.budget)?;
+        let micro_batches = parts.len();
         Ok(Self {
             model: Some(model),
             optim: AdamConfig::new().init(),

@@ -23,7 +23,7 @@ use crate::list::resident::ResidentSet;
 use crate::list::run_dir::{RunMeta, check_unfinished, create_run_dir, save_meta, save_normalizer};
 use crate::list::run_inputs::RunInputs;
 use crate::list::scoring::{evaluate, score_dataset};
-use crate::memory::{Sizing, chunks, effective_len, lists_per_chunk};
+use crate::memory::{Sizing, lists_per_chunk, step_plan};
 use crate::role::Role;
 use crate::step_gradients::{Features, StepGradients};
 
@@ -343,9 +343,21 @@ pub fn accumulate_gradients(
 ) -> crate::Result<(Tensor<1>, GradientsParams)> {
     let batch = data.batch;
     let Sizing { widest, budget } = sizing;
-    let len = effective_len(batch.list_len, widest, model.layout());
-    let per = lists_per_chunk(batch.batch_size, len, widest, budget)?;
-    let parts = chunks(batch.batch_size, per);
+    let (layout, parts) = step_plan(
+        model.layout(),
+        batch.batch_size,
+        batch.list_len,
+        widest,
+        budget,
+    )?;
+    // The same weights in another layout: the gradients land on the same parameters.
+    let relaid;
+    let model = if layout == model.layout() {
+        model
+    } else {
+        relaid = model.clone().with_layout(layout);
+        &relaid
+    };
     let one_piece = parts.len() == 1;
     let counted = batch.nonempty_lists(0..batch.batch_size).max(1) as f64;
     let mut gradients = StepGradients::new(model, workspace);
@@ -394,7 +406,7 @@ mod tests {
     use rankdistil_cpu::Workspace;
     use rankdistil_data::{BatchPlan, ListBatch, RankingDataset, SyntheticConfig, generate};
     use rankdistil_loss::{CoupledRankDistilConfig, Objective};
-    use rankdistil_models::{Activation, MlpScorer, MlpScorerConfig};
+    use rankdistil_models::{Activation, ItemLayout, MlpScorer, MlpScorerConfig};
 
     use super::{StepData, accumulate_gradients};
     use crate::memory::Sizing;
@@ -423,15 +435,25 @@ mod tests {
         (batch, teacher, objective)
     }
 
-    /// The step's loss and flattened gradients under a buffer `budget`.
+    /// The step's loss and flattened gradients under a buffer `budget`, for a model whose
+    /// widest layer has 16 units.
     fn step(
         model: &MlpScorer,
         workspace: Option<&mut Workspace>,
         budget: u64,
         device: &Device,
     ) -> (f32, Vec<f32>) {
-        let (batch, teacher, objective) = setup();
         let sizing = Sizing { widest: 16, budget };
+        step_sized(model, workspace, sizing, device)
+    }
+
+    fn step_sized(
+        model: &MlpScorer,
+        workspace: Option<&mut Workspace>,
+        sizing: Sizing,
+        device: &Device,
+    ) -> (f32, Vec<f32>) {
+        let (batch, teacher, objective) = setup();
         let data = StepData {
             batch: &batch,
             teacher: Some(&teacher),
@@ -469,6 +491,23 @@ mod tests {
         let model = MlpScorerConfig::new(8, vec![16]).init(&device);
         let whole = step(&model, None, u64::MAX, &device);
         assert_close(&whole, &step(&model, None, THREE_PARTS, &device));
+    }
+
+    #[test]
+    fn a_batch_the_lists_layout_would_split_runs_whole_in_rows() {
+        let device = Device::flex().autodiff();
+        device.seed(5);
+        let model = MlpScorerConfig::new(8, vec![64]).init(&device);
+        assert_eq!(model.layout(), ItemLayout::Lists);
+        // 10 lists × 30 items × 64 units fit whole in `rows`; in `lists` each list's
+        // [64, 64] weight gradient (16 KiB) makes 3 micro-batches.
+        let budget = 10 * 30 * 64 * 4;
+        let (layout, parts) =
+            crate::memory::step_plan(ItemLayout::Lists, 10, 30, 64, budget).unwrap();
+        assert_eq!((layout, parts.len()), (ItemLayout::Rows, 1));
+        let sized = |budget| Sizing { widest: 64, budget };
+        let whole = step_sized(&model, None, sized(u64::MAX), &device);
+        assert_close(&whole, &step_sized(&model, None, sized(budget), &device));
     }
 
     #[test]
