@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 use tempfile::NamedTempFile;
 
+use crate::fault;
+
 /// A file that appears under its name only when complete.
 pub struct AtomicFile {
     sink: BufWriter<NamedTempFile>,
@@ -106,89 +108,6 @@ impl Write for AtomicFile {
 pub fn wrote(path: &Path) {
     if fault::at_commit(path) == Some(fault::Fault::AbortAfter) {
         std::process::abort();
-    }
-}
-
-/// Fault injection for the fault tests (`crates/rankdistil/tests/cli/faults.rs`), through one
-/// environment variable that no user sets: `RANKDISTIL_FAULT=abort-after:<file>[#n]` aborts
-/// the process (as a kill would) right after the n-th commit (default 1st) of a path ending in
-/// `<file>`, `RANKDISTIL_FAULT=full-at:<file>[#n]` fails that commit as a full disk does, and
-/// `RANKDISTIL_FAULT=trace:<log>` appends every commit's path to `<log>`, so the tests find
-/// each write point of a command without listing them by hand.
-mod fault {
-    use std::path::Path;
-    use std::sync::OnceLock;
-    use std::sync::atomic::{AtomicUsize, Ordering};
-
-    pub const VAR: &str = "RANKDISTIL_FAULT";
-
-    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-    pub enum Fault {
-        AbortAfter,
-        Full,
-        /// Only the trace: the commit goes ahead.
-        Trace,
-    }
-
-    struct Spec {
-        fault: Fault,
-        file: String,
-        nth: usize,
-    }
-
-    fn parse(text: &str) -> Option<Spec> {
-        let (kind, target) = text.split_once(':')?;
-        let fault = match kind {
-            "abort-after" => Fault::AbortAfter,
-            "full-at" => Fault::Full,
-            "trace" => Fault::Trace,
-            _ => return None,
-        };
-        if fault == Fault::Trace {
-            let (file, nth) = (target.to_string(), 0);
-            return Some(Spec { fault, file, nth });
-        }
-        let (file, nth) = match target.rsplit_once('#') {
-            Some((file, n)) => (file, n.parse().ok()?),
-            None => (target, 1),
-        };
-        Some(Spec {
-            fault,
-            file: file.to_string(),
-            nth,
-        })
-    }
-
-    /// The fault due at this commit of `path`, if any.
-    pub fn at_commit(path: &Path) -> Option<Fault> {
-        static SPEC: OnceLock<Option<Spec>> = OnceLock::new();
-        static SEEN: AtomicUsize = AtomicUsize::new(0);
-        let spec = SPEC
-            .get_or_init(|| std::env::var(VAR).ok().and_then(|v| parse(&v)))
-            .as_ref()?;
-        if spec.fault == Fault::Trace {
-            trace(&spec.file, path);
-            return None;
-        }
-        if !path.ends_with(&spec.file) {
-            return None;
-        }
-        let seen = SEEN.fetch_add(1, Ordering::SeqCst) + 1;
-        (seen == spec.nth).then_some(spec.fault)
-    }
-
-    /// Appends `path` to the trace `log`; a trace that cannot be written fails the test that
-    /// reads it, so the error is not the writer's to report.
-    fn trace(log: &str, path: &Path) {
-        use std::io::Write;
-        let line = format!("{}\n", path.display());
-        let file = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(log);
-        if let Ok(mut f) = file {
-            let _ = f.write_all(line.as_bytes());
-        }
     }
 }
 

@@ -7,6 +7,7 @@ mod batch;
 mod cache;
 mod dataset;
 mod error;
+mod fault;
 pub mod host_memory;
 mod interactions;
 mod letor;
