@@ -158,6 +158,12 @@ pub fn positive(key: &str, value: f64) -> Result<(), String> {
     }
 }
 
+/// The one rule for a learning rate, wherever a config or a study knob sets one: `key` names
+/// it in the error (`[train] learning_rate`, `search.learning_rate`).
+pub fn learning_rate(key: &str, value: f64) -> Result<(), String> {
+    positive(key, value)
+}
+
 /// `Ok` for a share in `[0, 1)`, else the error naming `key`.
 pub fn share(key: &str, value: f64) -> Result<(), String> {
     if (0.0..1.0).contains(&value) {

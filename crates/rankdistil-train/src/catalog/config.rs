@@ -9,7 +9,7 @@ use rankdistil_loss::{CollaborativeDistillationConfig, RelaxedRankingDistillatio
 use rankdistil_models::CatalogScorerConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Checked, ConfigKind, share};
+use crate::settings::{self, Checked, ConfigKind, share};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -426,12 +426,12 @@ fn label_mix(table: &str, alpha: f64, label_negatives: usize) -> Result<(), Stri
 impl CatalogStage {
     pub fn check(&self, name: &str) -> Result<(), String> {
         let (t, model) = (&self.train, &self.model);
-        let learning_rate_ok = t.learning_rate > 0.0 && t.learning_rate.is_finite();
-        if t.epochs == 0 || t.batch_size == 0 || model.dim == 0 || !learning_rate_ok {
+        if t.epochs == 0 || t.batch_size == 0 || model.dim == 0 {
             return Err(format!(
-                "[{name}] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)"
+                "[{name}] epochs, batch_size and dim must be at least 1"
             ));
         }
+        settings::learning_rate(&format!("[{name}.train] learning_rate"), t.learning_rate)?;
         let seconds = t.checkpoint_seconds;
         if !(0.0..=1e9).contains(&seconds) {
             return Err(format!(
@@ -571,7 +571,7 @@ mod tests {
             (
                 "learning_rate = 0.01\ninput_dropout = 0.3",
                 "learning_rate = inf\ninput_dropout = 0.3",
-                "[teacher] epochs, batch_size, learning_rate and dim must be positive (and learning_rate finite)",
+                "[teacher.train] learning_rate = inf, expected a finite number > 0",
             ),
         ] {
             assert!(SMALL.contains(from), "{from}");

@@ -9,7 +9,7 @@ use rankdistil_loss::LabelLossKind;
 use rankdistil_models::{Activation, ItemLayout, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{Checked, ConfigKind, positive};
+use crate::settings::{self, Checked, ConfigKind};
 
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -194,7 +194,7 @@ impl TrainConfig {
                 "[{table}] epochs, batch_size and eval_batch_size must be at least 1"
             ));
         }
-        positive(&format!("[{table}] learning_rate"), self.learning_rate)?;
+        settings::learning_rate(&format!("[{table}] learning_rate"), self.learning_rate)?;
         if !(self.weight_decay >= 0.0 && self.weight_decay.is_finite()) {
             return Err(format!(
                 "[{table}] weight_decay = {}, expected a finite number >= 0",

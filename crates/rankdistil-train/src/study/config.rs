@@ -8,7 +8,7 @@ use crate::loss_config::ObjectiveConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::list::config::{ModelConfig, TrainConfig};
-use crate::settings::{Checked, ConfigKind};
+use crate::settings::{self, Checked, ConfigKind};
 use crate::study::search::knob_number;
 
 /// Knobs a trial may set outside the loss table, for every method.
@@ -180,17 +180,19 @@ fn check_method(method: &MethodSearch, index: usize) -> Result<(), String> {
     for (key, values) in &method.search {
         for value in values {
             let knob = BTreeMap::from([(key.clone(), value.clone())]);
-            let ok = match key.as_str() {
-                "learning_rate" => knob_number(value).is_some_and(|v| v > 0.0 && v.is_finite()),
-                "dropout" => knob_number(value).is_some_and(|v| (0.0..1.0).contains(&v)),
-                _ => method.objective(&knob).map(drop).is_ok(),
+            let knob_key = format!("search.{key}");
+            let checked = match (key.as_str(), knob_number(value)) {
+                ("learning_rate", Some(v)) => settings::learning_rate(&knob_key, v),
+                ("dropout", Some(v)) => settings::share(&knob_key, v),
+                ("learning_rate" | "dropout", None) => {
+                    Err(format!("{knob_key} = {value}, expected a number"))
+                }
+                _ => method
+                    .objective(&knob)
+                    .map(drop)
+                    .map_err(|why| format!("{knob_key} = {value}: {why}")),
             };
-            if !ok {
-                let why = method.objective(&knob).err().unwrap_or_else(|| {
-                    "expected a number (learning_rate > 0, dropout in [0, 1))".into()
-                });
-                return Err(at(format!("search.{key} = {value}: {why}")));
-            }
+            checked.map_err(at)?;
         }
     }
     Ok(())
@@ -219,8 +221,19 @@ mod tests {
         let m = search("method = \"label_only\"", "dropout = [1]");
         assert_eq!(
             check_method(&m, 0).unwrap_err(),
-            "[[method]] 1 (label_only): search.dropout = 1: expected a number (learning_rate > 0, dropout in [0, 1))"
+            "[[method]] 1 (label_only): search.dropout = 1, expected 0 <= search.dropout < 1"
         );
+    }
+
+    #[test]
+    fn an_unknown_knob_is_refused_with_its_key() {
+        let m = search("method = \"coupled\"", "k = [5, 10], kk = [3]");
+        let err = check_method(&m, 1).unwrap_err();
+        assert!(
+            err.starts_with("[[method]] 2 (coupled): search.kk = 3: "),
+            "{err}"
+        );
+        assert!(err.contains("unknown field `kk`"), "{err}");
     }
 
     #[test]
