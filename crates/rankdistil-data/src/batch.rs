@@ -190,11 +190,6 @@ impl ListBatch {
         )
     }
 
-    /// Labels `[B, N]`.
-    pub fn labels_tensor(&self, device: &Device) -> Tensor<2> {
-        self.slot_tensor(self.labels.clone(), device)
-    }
-
     /// Mask `[B, N]`, true for a real item.
     pub fn mask_tensor(&self, device: &Device) -> Tensor<2, Bool> {
         Tensor::from_data(

@@ -155,15 +155,6 @@ impl ListOrders {
         )
     }
 
-    /// `[B·S, N]`, one row per order: [`Self::valid_tensor`] uploaded as rows, since on a GPU a
-    /// reshape that lowers the rank ends a fused kernel.
-    pub fn valid_rows_tensor(&self, device: &Device) -> Tensor<2, Bool> {
-        Tensor::from_data(
-            TensorData::new(self.valid(), [self.batch * self.samples, self.len]),
-            device,
-        )
-    }
-
     fn valid(&self) -> Vec<bool> {
         let mut data = Vec::with_capacity(self.index.len());
         for &n in &self.counts {
