@@ -1,6 +1,6 @@
 //! Training one catalog scorer through [`fit`]: the full-softmax or sampled-softmax label
-//! loss, sampled RankDistil from the teacher's top-p cache, or softmax KD against the
-//! teacher's whole-catalog scores.
+//! loss; sampled RankDistil, RRD or CD from the teacher's top-p cache; or softmax KD and
+//! Margin-MSE against the teacher's whole-catalog scores.
 
 use std::path::Path;
 
@@ -538,8 +538,8 @@ fn sampled_label_loss(
     )
 }
 
-/// A distillation loss over each user's candidates drawn from the teacher's top-p cache:
-/// sampled RankDistil and RRD.
+/// A distillation loss over each user's drawn candidates: sampled RankDistil, RRD and CD (from
+/// the teacher's top-p cache) and Margin-MSE (a positive against uniform negatives).
 trait CandidateLoss {
     /// Restarts the draws at the global `step`.
     fn reseed(&self, step: u64);
