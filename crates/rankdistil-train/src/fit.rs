@@ -9,12 +9,13 @@ use std::time::{Duration, Instant};
 
 use crate::error::bail;
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer, decay::WeightDecayConfig};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rankdistil_metrics::MetricSummary;
 use serde_json::json;
 
 use crate::backend::Backend;
+use crate::optimizer::OptimizerSettings;
 use crate::progress::{self, Event, Progress, Valid};
 use crate::store::checkpoint::{BestEpoch, CHECKPOINT_DIR, Checkpoint, TrainState};
 use crate::store::metrics_log::MetricsLog;
@@ -81,8 +82,7 @@ pub trait Task {
 #[derive(Debug, Clone)]
 pub struct FitSettings {
     pub epochs: usize,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
+    pub optimizer: OptimizerSettings,
     pub seed: u64,
     /// Stop after this many epochs without a better validation metric.
     pub patience: Option<usize>,
@@ -191,12 +191,15 @@ pub fn fit<T: Task>(
     })
 }
 
-/// One optimisation step as [`fit`] takes it: the task's forward, loss and backward, then
-/// Adam. `fit`'s loop and the benchmarks share it, so a benchmark measures the step `train`
-/// takes.
+/// One optimisation step as [`fit`] takes it: the task's forward, loss and backward, then the
+/// optimizer at the schedule's rate. `fit`'s loop and the benchmarks share it, so a benchmark
+/// measures the step `train` takes.
 pub struct Stepper {
     optim: ModuleOptimizer,
-    learning_rate: f64,
+    settings: OptimizerSettings,
+    epochs: usize,
+    /// The epoch being trained, from 1: the schedule reads it.
+    epoch: usize,
     /// Optimisation steps taken so far.
     step: u64,
 }
@@ -213,8 +216,10 @@ impl Stepper {
         device.seed(settings.seed);
         let model = task.init_model(&device);
         let stepper = Self {
-            optim: optimizer_for(settings.weight_decay),
-            learning_rate: settings.learning_rate,
+            optim: settings.optimizer.init(),
+            settings: settings.optimizer,
+            epochs: settings.epochs,
+            epoch: 1,
             step: 0,
         };
         (stepper, model)
@@ -228,19 +233,11 @@ impl Stepper {
         batch: T::Batch,
     ) -> crate::Result<(T::Model, Tensor<1>)> {
         let (loss, grads) = task.step(&model, batch, self.step)?;
-        let model = self.optim.step(self.learning_rate, model, grads);
+        let rate = self.settings.rate(self.step, self.epoch, self.epochs);
+        let model = self.optim.step(rate, model, grads);
         self.step += 1;
         Ok((model, loss))
     }
-}
-
-/// Every run's optimizer: Adam, with decoupled weight decay when `weight_decay` > 0.
-pub fn optimizer_for(weight_decay: f64) -> ModuleOptimizer {
-    let mut adam = AdamConfig::new();
-    if weight_decay > 0.0 {
-        adam = adam.with_weight_decay(Some(WeightDecayConfig::new(weight_decay as f32)));
-    }
-    adam.init()
 }
 
 impl<T: Task> Fitting<'_, T> {
@@ -249,6 +246,7 @@ impl<T: Task> Fitting<'_, T> {
         let (record, backend) = (self.record, self.backend);
         let batches = self.task.batches(epoch);
         let count = batches.len();
+        self.stepper.epoch = epoch;
         let bar = if record.progress {
             let label = format!("{} epoch {epoch}", record.label);
             Progress::new(count as u64, label, "batches")

@@ -19,6 +19,7 @@ pub mod list;
 pub mod loss_config;
 pub mod memory;
 pub mod onnx;
+pub mod optimizer;
 pub mod parity;
 pub mod process;
 pub mod progress;

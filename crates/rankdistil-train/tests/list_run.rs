@@ -121,3 +121,61 @@ fn a_student_without_teacher_scores_is_refused() {
     .expect("a distillation method needs a teacher");
     assert_eq!(err.to_string(), "method mse needs teacher scores");
 }
+
+/// A teacher trained with `[train]` settings given as TOML: its scores of the validation set.
+fn trained_with(train_toml: &str) -> Vec<f32> {
+    let backend = Backend::cpu();
+    let splits = load_splits(&data(), 1, None).unwrap();
+    let config: DistillRunConfig = settings::parse(&format!(
+        "[model]\nhidden = [16]\n[train]\nepochs = 3\nbatch_size = 8\nlearning_rate = 0.01\nseed = 2\n{train_toml}[loss]\nmethod = \"label_only\"\n"
+    ))
+    .unwrap();
+    let outcome = ListRun {
+        label: "teacher",
+        splits: &splits,
+        teacher: None,
+        model: &config.model,
+        train: &config.train,
+        objective: &config.loss,
+        record: None,
+        progress: false,
+    }
+    .run(&backend)
+    .unwrap();
+    score_dataset(&outcome.model, &splits.valid, &backend, 16)
+}
+
+#[test]
+fn the_optimizer_schedule_and_clipping_are_config_and_default_to_adam() {
+    let adam = trained_with("");
+    // Naming the defaults changes nothing, to the last bit.
+    assert_eq!(
+        adam,
+        trained_with("optimizer = \"adam\"\nschedule = \"constant\"\nwarmup_steps = 0\n")
+    );
+    // Each other setting reaches the steps: another model, another metric.
+    for other in [
+        "optimizer = \"adamw\"\nweight_decay = 0.5\n",
+        "optimizer = \"sgd\"\n",
+        "schedule = \"cosine\"\n",
+        "warmup_steps = 10\n",
+        "clip_grad_norm = 0.001\n",
+    ] {
+        let scores = trained_with(other);
+        assert!(scores.iter().all(|s| s.is_finite()), "{other}");
+        assert_ne!(scores, adam, "{other} trained as Adam did");
+    }
+    let refused = settings::parse::<DistillRunConfig>(
+        "[model]\nhidden = [4]\n[train]\nclip_grad_norm = 0\n[loss]\nmethod = \"mse\"\n",
+    )
+    .unwrap_err();
+    assert!(
+        refused.contains("[train] clip_grad_norm = 0, expected a finite number > 0"),
+        "{refused}"
+    );
+    let unknown = settings::parse::<DistillRunConfig>(
+        "[model]\nhidden = [4]\n[train]\noptimizer = \"lbfgs\"\n[loss]\nmethod = \"mse\"\n",
+    )
+    .unwrap_err();
+    assert!(unknown.contains("lbfgs"), "{unknown}");
+}

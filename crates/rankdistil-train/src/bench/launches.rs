@@ -5,8 +5,6 @@
 //! Each step is warmed up, then counted over steady steps; each counted step ends in a device
 //! sync, so its lazily fused kernels run inside its own count.
 
-use std::time::Duration;
-
 use crate::loss_config::{DistillConfig, ObjectiveConfig};
 use burn::prelude::*;
 use burn::tensor::Distribution;
@@ -202,11 +200,8 @@ pub fn trainer(
     };
     let settings = FitSettings {
         epochs: 1,
-        learning_rate: train.learning_rate,
-        weight_decay: train.weight_decay,
-        seed: train.seed,
         patience: None,
-        checkpoint_every: Duration::ZERO,
+        ..train.fit_settings()
     };
     let mut task = run.task(backend)?;
     count_task(counter, backend, options, "trainer", (&mut task, &settings))

@@ -31,6 +31,7 @@ use crate::catalog::scoring::padded;
 use crate::catalog::sparse::{SparseTables, TouchedRows};
 use crate::catalog::top_p_cache::TopPCache;
 use crate::fit::{FitRecord, FitSettings, Fitted, Task, fit};
+use crate::optimizer::OptimizerSettings;
 use crate::progress::notice;
 use crate::store::checkpoint::Checkpoint;
 
@@ -233,8 +234,7 @@ impl<'a> CatalogTraining<'a> {
     pub fn settings(&self) -> FitSettings {
         FitSettings {
             epochs: self.stage.train.epochs,
-            learning_rate: self.stage.train.learning_rate,
-            weight_decay: 0.0,
+            optimizer: OptimizerSettings::adam(self.stage.train.learning_rate, 0.0),
             seed: self.seed,
             patience: self.validation.as_ref().map(|v| v.patience),
             checkpoint_every: self.stage.train.checkpoint_every(),

@@ -9,7 +9,9 @@ use rankdistil_loss::LabelLossKind;
 use rankdistil_models::{Activation, ItemLayout, MlpScorerConfig};
 use serde::{Deserialize, Serialize};
 
-use crate::settings::{self, Checked, ConfigKind};
+use crate::fit::FitSettings;
+use crate::optimizer::{OptimizerKind, OptimizerSettings, Schedule};
+use crate::settings::{self, Checked, ConfigKind, positive};
 
 /// Where the data comes from.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -151,6 +153,23 @@ pub struct TrainConfig {
     /// (flattened to `[B·N, F]`, PyTorch's layout). Same results; `bench --layout` compares.
     #[serde(default, skip_serializing_if = "is_lists")]
     pub item_layout: ItemLayout,
+    /// `adam` (the default), `adamw` or `sgd`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub optimizer: OptimizerKind,
+    /// Scale each parameter's gradient down to at most this L2 norm.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_grad_norm: Option<f64>,
+    /// `constant` (the default) or `cosine` over the epochs.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub schedule: Schedule,
+    /// Steps over which the rate rises linearly to `learning_rate` (0: none).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub warmup_steps: u64,
+}
+
+/// Keys left at their defaults are not written, so a config that sets none reads as before.
+fn is_default<T: Default + PartialEq>(value: &T) -> bool {
+    *value == T::default()
 }
 
 fn is_lists(layout: &ItemLayout) -> bool {
@@ -182,6 +201,10 @@ impl Default for TrainConfig {
             eval_batch_size: default_eval_batch_size(),
             patience: None,
             item_layout: ItemLayout::Lists,
+            optimizer: OptimizerKind::Adam,
+            clip_grad_norm: None,
+            schedule: Schedule::Constant,
+            warmup_steps: 0,
         }
     }
 }
@@ -209,7 +232,29 @@ impl TrainConfig {
         if self.max_list_len == Some(0) {
             return Err(format!("[{table}] max_list_len = 0, expected at least 1"));
         }
+        if let Some(norm) = self.clip_grad_norm {
+            positive(&format!("[{table}] clip_grad_norm"), norm)?;
+        }
         Ok(())
+    }
+
+    /// How [`fit`](crate::fit::fit) trains with these settings: the one place a list run's
+    /// [`FitSettings`] are made.
+    pub fn fit_settings(&self) -> FitSettings {
+        FitSettings {
+            epochs: self.epochs,
+            optimizer: OptimizerSettings {
+                kind: self.optimizer,
+                learning_rate: self.learning_rate,
+                weight_decay: self.weight_decay,
+                clip_grad_norm: self.clip_grad_norm,
+                schedule: self.schedule,
+                warmup_steps: self.warmup_steps,
+            },
+            seed: self.seed,
+            patience: self.patience,
+            checkpoint_every: std::time::Duration::ZERO,
+        }
     }
 }
 

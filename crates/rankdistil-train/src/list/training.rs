@@ -15,7 +15,7 @@ use rankdistil_metrics::MetricSummary;
 use rankdistil_models::{MlpScorer, MlpScorerConfig};
 
 use crate::backend::Backend;
-use crate::fit::{FitRecord, FitSettings, Task, fit};
+use crate::fit::{FitRecord, Task, fit};
 use crate::list::config::{DataConfig, ModelConfig, TrainConfig};
 use crate::list::data::Splits;
 use crate::list::footprint;
@@ -117,14 +117,7 @@ impl ListRun<'_> {
                 }
             }
         }
-        let settings = FitSettings {
-            epochs: self.train.epochs,
-            learning_rate: self.train.learning_rate,
-            weight_decay: self.train.weight_decay,
-            seed: self.train.seed,
-            patience: self.train.patience,
-            checkpoint_every: std::time::Duration::ZERO,
-        };
+        let settings = self.train.fit_settings();
         let record = FitRecord {
             label: self.label,
             dir: self.record.as_ref().map(|r| r.dir),
