@@ -540,3 +540,49 @@ fn the_python_scripts_end_a_wrong_path_or_a_missing_package_in_one_line() {
         assert!(!d.join("o").exists());
     }
 }
+
+#[test]
+fn bench_says_which_configuration_starts_when_not_on_a_terminal() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let o = ok(rankdistil(
+        d,
+        &[
+            "bench",
+            "--suite",
+            "reference",
+            "--backend",
+            TEST_BACKEND,
+            "--configs",
+            "2,8,4",
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    ));
+    assert_eq!(
+        stderr(&o),
+        "bench: reference step B=2 N=8 H=4: warm-up (at most 90s), then 1 timed steps\n"
+    );
+    let o = ok(rankdistil(
+        d,
+        &[
+            "bench",
+            "--suite",
+            "losses",
+            "--backend",
+            TEST_BACKEND,
+            "--steps",
+            "1",
+            "--warmup",
+            "0",
+        ],
+    ));
+    let starts: Vec<String> = stderr(&o).lines().map(str::to_string).collect();
+    assert_eq!(starts.len(), 12, "{starts:?}");
+    assert_eq!(
+        starts[0],
+        "bench: coupled student step, 0 warm-up and 1 timed steps"
+    );
+}
