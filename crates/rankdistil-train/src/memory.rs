@@ -1,7 +1,7 @@
 //! Keeping every device buffer under the adapter's largest buffer.
 //!
 //! Burn's wgpu runtime fails at run time on any buffer (or memory-pool page) past the adapter's
-//! limit, and a 4 GiB one failed on an H100 whatever it reported. CubeCL sizes a pool page
+//! limit, and on a 4 GiB one whatever the adapter reports (docs/BENCHMARKS.md). CubeCL sizes a pool page
 //! after the largest allocation it serves (plus a megabyte of slack), so the budget for one
 //! buffer is a share of the adapter's limit. Training splits a batch into micro-batches whose
 //! widest buffer stays under it and accumulates their gradients; scoring splits evaluation
@@ -189,7 +189,7 @@ mod tests {
 
     #[test]
     fn the_failing_configuration_is_split_under_the_limit() {
-        // 512 lists × 200 items × hidden 1024 failed on an H100 in one piece.
+        // A shape that failed on a card in one piece (docs/BENCHMARKS.md).
         let per = lists_per_chunk(512, 200, 1024, DEFAULT_GPU_BUDGET).unwrap();
         assert!(per < 512);
         assert!(activation_bytes(per, 200, 1024) <= DEFAULT_GPU_BUDGET);
